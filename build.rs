@@ -1,0 +1,45 @@
+//! Finds the MPI library (the same probe rsmpi's `mpi-sys` uses, so both agree) and compiles:
+//! - `src/ffi/shim.c`: the MPI constants that are C macros (their values and even their types
+//!   differ between Open MPI and MPICH), exported as link-time symbols;
+//! - `benches/c/pingpong.c`: the C ping-pong loop that benches compare against (benches only).
+
+use std::{env, path::PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/ffi/shim.c");
+    println!("cargo:rerun-if-changed=benches/c/pingpong.c");
+    println!("cargo:rerun-if-env-changed=MPICC");
+    println!("cargo:rerun-if-env-changed=MPI_PKG_CONFIG");
+
+    let lib = match build_probe_mpi::probe() {
+        Ok(lib) => lib,
+        Err(errs) => {
+            for e in errs {
+                println!("cargo:warning=MPI probe: {e}");
+            }
+            panic!("no MPI library found: install Open MPI or MPICH (see ci/install.sh), or set MPICC");
+        }
+    };
+    let configure = |build: &mut cc::Build| {
+        if let Some(mpicc) = &lib.mpicc {
+            build.compiler(mpicc);
+        } else {
+            for inc in &lib.include_paths {
+                build.include(inc);
+            }
+        }
+        build.opt_level(2).warnings(true);
+    };
+
+    let mut shim = cc::Build::new();
+    configure(&mut shim);
+    shim.file("src/ffi/shim.c").compile("mpi4rs_shim");
+
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let mut cloop = cc::Build::new();
+    configure(&mut cloop);
+    cloop.file("benches/c/pingpong.c").cargo_metadata(false).compile("mpi4rs_cbench");
+    println!("cargo:rustc-link-arg-benches={}", out.join("libmpi4rs_cbench.a").display());
+    // Which MPI this build links, for `mpi4rs::build_info`.
+    println!("cargo:rustc-env=MPI4RS_BUILD_MPI_VERSION={}", lib.version);
+}

@@ -1,0 +1,65 @@
+//! Host memory: single values, slices, arrays and `Vec`s of [`Element`]s.
+
+use crate::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Element, MemoryKind};
+
+unsafe impl<T: Element> DeviceBuffer for [T] {
+    fn view(&self) -> BufferView {
+        BufferView { ptr: self.as_ptr().cast(), len: self.len(), dtype: T::DTYPE, memory: MemoryKind::Host }
+    }
+}
+
+unsafe impl<T: Element> DeviceBufferMut for [T] {
+    fn view_mut(&mut self) -> BufferViewMut {
+        BufferViewMut {
+            ptr: self.as_mut_ptr().cast(),
+            len: self.len(),
+            dtype: T::DTYPE,
+            memory: MemoryKind::Host,
+        }
+    }
+}
+
+/// Implements the buffer traits for a type by delegating to its slice.
+macro_rules! via_slice {
+    ($([$($g:tt)*] $t:ty),* $(,)?) => {$(
+        unsafe impl<$($g)*> DeviceBuffer for $t {
+            fn view(&self) -> BufferView { self[..].view() }
+        }
+        unsafe impl<$($g)*> DeviceBufferMut for $t {
+            fn view_mut(&mut self) -> BufferViewMut { self[..].view_mut() }
+        }
+    )*};
+}
+
+via_slice!([T: Element] Vec<T>, [T: Element, const N: usize] [T; N]);
+
+unsafe impl<T: Element> DeviceBuffer for T {
+    fn view(&self) -> BufferView {
+        std::slice::from_ref(self).view()
+    }
+}
+
+unsafe impl<T: Element> DeviceBufferMut for T {
+    fn view_mut(&mut self) -> BufferViewMut {
+        std::slice::from_mut(self).view_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DType;
+
+    #[test]
+    fn views_of_host_containers() {
+        let mut a = [1u16, 2, 3, 4];
+        assert_eq!(a.view().len, 4);
+        assert_eq!(a.view_mut().dtype, DType::U16);
+        let v = vec![half::bf16::ONE; 5];
+        assert_eq!((v.view().len, v.view().bytes()), (5, 10));
+        let x = 3.5f32;
+        let view = x.view();
+        assert_eq!((view.len, view.ptr), (1, (&x as *const f32).cast()));
+        assert!(view.memory.is_host());
+    }
+}

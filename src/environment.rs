@@ -1,0 +1,198 @@
+//! Initialising and finalising MPI, and the process-wide queries of mpi4py's `MPI` module
+//! (`Init_thread`, `Finalize`, `Query_thread`, `Get_version`, `Wtime`, `Abort`, …).
+
+use crate::comm::{Comm, Communicator};
+use crate::config::{Config, ErrorPolicy, ThreadLevel};
+use crate::error::{mpi_call, Error, Result};
+use crate::{datatype, ffi, util};
+use std::ffi::{c_char, c_int};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// `TAG_UB` of COMM_WORLD, read once at initialisation (tags are checked on every call).
+static TAG_UB: AtomicI32 = AtomicI32::new(32767);
+static ERRORS_FATAL: AtomicBool = AtomicBool::new(false);
+
+/// MPI, initialised. Dropping it finalises MPI (`MPI_Finalize`).
+///
+/// ```no_run
+/// let env = mpi4rs::init()?;
+/// let world = env.world();
+/// println!("rank {} of {}", world.rank(), world.size());
+/// # Ok::<(), mpi4rs::Error>(())
+/// ```
+pub struct Environment {
+    world: Comm,
+    self_comm: Comm,
+    thread_level: ThreadLevel,
+    config: Config,
+    // Declared last: dropped after the communicators above, it calls MPI_Finalize.
+    universe: mpi::environment::Universe,
+}
+
+/// Initialises MPI with the configuration from the environment ([`Config::from_env`]).
+pub fn init() -> Result<Environment> {
+    init_with(Config::from_env()?)
+}
+
+/// Initialises MPI with an explicit configuration.
+///
+/// Initialisation goes through rsmpi (so its `#[derive(Equivalence)]` types work), asks for
+/// the configured thread level, installs the error policy on `COMM_WORLD` and `COMM_SELF`,
+/// and, unless switched off, a panic hook that aborts the job so no rank waits forever.
+pub fn init_with(config: Config) -> Result<Environment> {
+    if is_initialized()? {
+        return Err(Error::AlreadyInitialized);
+    }
+    let threading = match config.requested_thread_level() {
+        ThreadLevel::Single => mpi::Threading::Single,
+        ThreadLevel::Funneled => mpi::Threading::Funneled,
+        ThreadLevel::Serialized => mpi::Threading::Serialized,
+        ThreadLevel::Multiple => mpi::Threading::Multiple,
+    };
+    let (universe, _) = mpi::initialize_with_threading(threading).ok_or(Error::AlreadyInitialized)?;
+    ERRORS_FATAL.store(config.error_policy() == ErrorPolicy::Fatal, Ordering::Relaxed);
+    let world = Comm::predefined(ffi::COMM_WORLD())?;
+    let self_comm = Comm::predefined(ffi::COMM_SELF())?;
+    if let Some(ub) = world.tag_ub()? {
+        TAG_UB.store(ub, Ordering::Relaxed);
+    }
+    datatype::init_half_types()?;
+    if config.aborts_on_panic() {
+        install_panic_abort();
+    }
+    Ok(Environment { world, self_comm, thread_level: query_thread()?, config, universe })
+}
+
+impl Environment {
+    /// `COMM_WORLD`.
+    pub fn world(&self) -> &Comm {
+        &self.world
+    }
+
+    /// `COMM_SELF`.
+    pub fn self_comm(&self) -> &Comm {
+        &self.self_comm
+    }
+
+    /// The thread level MPI provided (may be lower than requested).
+    pub fn thread_level(&self) -> ThreadLevel {
+        self.thread_level
+    }
+
+    /// The configuration MPI was initialised with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The rsmpi universe, for code that also uses rsmpi.
+    pub fn rsmpi_universe(&self) -> &mpi::environment::Universe {
+        &self.universe
+    }
+
+    /// Finalises MPI now (the same as dropping the environment).
+    pub fn finalize(self) {}
+}
+
+/// The error handler the configured policy installs on every communicator.
+pub(crate) fn error_handler() -> ffi::MPI_Errhandler {
+    if ERRORS_FATAL.load(Ordering::Relaxed) {
+        ffi::ERRORS_ARE_FATAL()
+    } else {
+        ffi::ERRORS_RETURN()
+    }
+}
+
+/// The largest valid tag (`TAG_UB` of COMM_WORLD).
+#[inline]
+pub fn tag_ub() -> i32 {
+    TAG_UB.load(Ordering::Relaxed)
+}
+
+fn install_panic_abort() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        if matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false))) {
+            let rank = crate::comm::world_rank();
+            eprintln!(
+                "mpi4rs: rank {rank} panicked; aborting the job (MPI4RS_RC_ABORT_ON_PANIC=false to disable)"
+            );
+            // SAFETY: MPI is initialised and not finalised.
+            unsafe { ffi::MPI_Abort(ffi::COMM_WORLD(), 1) };
+        }
+    }));
+}
+
+/// Whether `MPI_Init` has been called.
+pub fn is_initialized() -> Result<bool> {
+    let mut flag: c_int = 0;
+    mpi_call!(MPI_Initialized(&mut flag))?;
+    Ok(flag != 0)
+}
+
+/// Whether `MPI_Finalize` has been called.
+pub fn is_finalized() -> Result<bool> {
+    let mut flag: c_int = 0;
+    mpi_call!(MPI_Finalized(&mut flag))?;
+    Ok(flag != 0)
+}
+
+/// True while MPI calls are allowed (initialised and not finalised).
+pub(crate) fn is_active() -> bool {
+    matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false)))
+}
+
+/// The thread level MPI provides.
+pub fn query_thread() -> Result<ThreadLevel> {
+    let mut level: c_int = 0;
+    mpi_call!(MPI_Query_thread(&mut level))?;
+    ThreadLevel::from_raw(level)
+}
+
+/// Whether the calling thread is the one that initialised MPI.
+pub fn is_thread_main() -> Result<bool> {
+    let mut flag: c_int = 0;
+    mpi_call!(MPI_Is_thread_main(&mut flag))?;
+    Ok(flag != 0)
+}
+
+/// The MPI standard version the library implements, e.g. `(3, 1)`.
+pub fn version() -> Result<(i32, i32)> {
+    let (mut major, mut minor) = (0, 0);
+    mpi_call!(MPI_Get_version(&mut major, &mut minor))?;
+    Ok((major, minor))
+}
+
+/// The MPI library's own version string (`MPI_Get_library_version`).
+pub fn library_version() -> Result<String> {
+    let mut buf = vec![0 as c_char; ffi::MAX_LIBRARY_VERSION_STRING() as usize + 1];
+    let mut len: c_int = 0;
+    mpi_call!(MPI_Get_library_version(buf.as_mut_ptr(), &mut len))?;
+    Ok(util::string_from_c(&buf, len).trim_end().to_string())
+}
+
+/// The name of this processor (`MPI_Get_processor_name`).
+pub fn processor_name() -> Result<String> {
+    let mut buf = vec![0 as c_char; ffi::MAX_PROCESSOR_NAME() as usize + 1];
+    let mut len: c_int = 0;
+    mpi_call!(MPI_Get_processor_name(buf.as_mut_ptr(), &mut len))?;
+    Ok(util::string_from_c(&buf, len))
+}
+
+/// Wall-clock time in seconds (`MPI_Wtime`).
+#[inline]
+pub fn wtime() -> f64 {
+    unsafe { ffi::mpi4rs_wtime() }
+}
+
+/// Resolution of [`wtime`] in seconds (`MPI_Wtick`).
+pub fn wtick() -> f64 {
+    unsafe { ffi::mpi4rs_wtick() }
+}
+
+/// Aborts every process of `COMM_WORLD` with `errorcode` (`MPI_Abort`).
+pub fn abort(errorcode: i32) -> Result<std::convert::Infallible> {
+    mpi_call!(MPI_Abort(ffi::COMM_WORLD(), errorcode))?;
+    // MPI_Abort does not return on success; should a library return anyway, still end here.
+    std::process::exit(errorcode)
+}

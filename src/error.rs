@@ -1,0 +1,189 @@
+//! Errors: every MPI return code becomes a [`Result`], and argument mistakes MPI would not
+//! catch safely are refused before MPI is called.
+
+use crate::ffi;
+use std::ffi::{c_char, c_int};
+
+/// The result type of every fallible mpi4rs call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An mpi4rs error.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An MPI call returned an error code.
+    #[error("{call} failed: {message} (class {class:?}, code {code})")]
+    Mpi {
+        /// The MPI function that failed, e.g. `"MPI_Recv"`.
+        call: &'static str,
+        /// The error class (`MPI_Error_class`).
+        class: ErrorClass,
+        /// The raw error code returned.
+        code: i32,
+        /// The text of `MPI_Error_string`.
+        message: String,
+    },
+    /// A rank outside the communicator (or its remote group, for intercommunicators).
+    #[error("invalid rank {rank}: the communicator has {size} processes{}", if *.allows_any { " (ANY_SOURCE and PROC_NULL are also allowed)" } else { " (PROC_NULL is also allowed)" })]
+    InvalidRank {
+        /// The rank given.
+        rank: i32,
+        /// The number of processes it had to be below.
+        size: i32,
+        /// Whether `ANY_SOURCE` was allowed here.
+        allows_any: bool,
+    },
+    /// A tag below 0 or above `TAG_UB`.
+    #[error("invalid tag {tag}: tags run from 0 to TAG_UB = {tag_ub}{}", if *.allows_any { " (or ANY_TAG)" } else { "" })]
+    InvalidTag {
+        /// The tag given.
+        tag: i32,
+        /// The largest valid tag of this MPI library.
+        tag_ub: i32,
+        /// Whether `ANY_TAG` was allowed here.
+        allows_any: bool,
+    },
+    /// A matched message does not fit the receive buffer.
+    #[error("receive buffer too small: the message holds {message_bytes} bytes, the buffer {buffer_bytes}")]
+    Truncated {
+        /// Size of the incoming message in bytes.
+        message_bytes: usize,
+        /// Size of the receive buffer in bytes.
+        buffer_bytes: usize,
+    },
+    /// A count that does not fit MPI's `int`.
+    #[error("{what} = {value} does not fit an MPI count (at most {max})")]
+    CountOverflow {
+        /// What was counted.
+        what: &'static str,
+        /// The value given.
+        value: usize,
+        /// The largest value allowed.
+        max: usize,
+    },
+    /// A buffer the library cannot use for this operation.
+    #[error("unsupported buffer: {0}")]
+    UnsupportedBuffer(String),
+    /// Some other invalid argument, described in words.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// MPI has not been initialised (or was already finalised).
+    #[error("MPI is not initialised (call mpi4rs::init first) or has been finalised")]
+    NotInitialized,
+    /// MPI is already initialised, so it cannot be initialised again.
+    #[error("MPI is already initialised")]
+    AlreadyInitialized,
+    /// A configuration value (code or `MPI4RS_RC_*` environment variable) is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// The MPI error class, where the error came from MPI or has an MPI equivalent.
+    pub fn class(&self) -> Option<ErrorClass> {
+        match self {
+            Error::Mpi { class, .. } => Some(*class),
+            Error::InvalidRank { .. } => Some(ErrorClass::Rank),
+            Error::InvalidTag { .. } => Some(ErrorClass::Tag),
+            Error::Truncated { .. } => Some(ErrorClass::Truncate),
+            Error::CountOverflow { .. } => Some(ErrorClass::Count),
+            Error::UnsupportedBuffer(_) => Some(ErrorClass::Buffer),
+            Error::InvalidArgument(_) => Some(ErrorClass::Arg),
+            _ => None,
+        }
+    }
+
+    /// Builds the error for an MPI return code (cold path).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn from_code(call: &'static str, code: c_int) -> Error {
+        let mut class = code;
+        // SAFETY: plain out-parameter; works before init and after finalize too.
+        if unsafe { ffi::MPI_Error_class(code, &mut class) } != ffi::SUCCESS() {
+            class = code;
+        }
+        Error::Mpi { call, class: ErrorClass::from_raw(class), code, message: error_string(code) }
+    }
+}
+
+/// The text MPI gives for an error code (`MPI_Error_string`).
+pub fn error_string(code: i32) -> String {
+    let mut buf = vec![0 as c_char; ffi::MAX_ERROR_STRING().max(1) as usize];
+    let mut len: c_int = 0;
+    // SAFETY: the buffer holds MAX_ERROR_STRING characters as the standard requires.
+    if unsafe { ffi::MPI_Error_string(code, buf.as_mut_ptr(), &mut len) } != ffi::SUCCESS() {
+        return format!("unknown error code {code}");
+    }
+    crate::util::string_from_c(&buf, len)
+}
+
+/// Turns an MPI return code into a `Result`: the one place that does so.
+#[inline(always)]
+pub(crate) fn check(call: &'static str, code: c_int) -> Result<()> {
+    if code == ffi::SUCCESS() {
+        Ok(())
+    } else {
+        Err(Error::from_code(call, code))
+    }
+}
+
+/// Calls an MPI function and checks its return code: `mpi_call!(MPI_Comm_rank(comm, &mut r))?`.
+macro_rules! mpi_call {
+    ($f:ident($($arg:expr),* $(,)?)) => {
+        $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
+    };
+}
+pub(crate) use mpi_call;
+
+macro_rules! error_classes {
+    ($($name:ident = $doc:literal),* $(,)?) => {
+        /// MPI error classes (`MPI_ERR_*`), the same for every MPI library.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorClass {
+            /// A class this version of mpi4rs does not name (e.g. one the MPI library added).
+            Other(i32),
+            $(#[doc = $doc] $name,)*
+        }
+
+        impl ErrorClass {
+            const ORDER: &'static [ErrorClass] = &[$(ErrorClass::$name),*];
+
+            /// The class for a raw MPI error class value.
+            pub fn from_raw(class: i32) -> ErrorClass {
+                // The shim maps the C macro values onto the order of ORDER (1-based).
+                let index = unsafe { ffi::mpi4rs_error_class_index(class) };
+                match index {
+                    i if i >= 1 => Self::ORDER.get(i as usize - 1).copied().unwrap_or(ErrorClass::Other(class)),
+                    _ => ErrorClass::Other(class),
+                }
+            }
+        }
+    };
+}
+
+// Order must match the table in src/ffi/shim.c (after MPI_SUCCESS).
+error_classes! {
+    Buffer = "MPI_ERR_BUFFER", Count = "MPI_ERR_COUNT", Type = "MPI_ERR_TYPE",
+    Tag = "MPI_ERR_TAG", Comm = "MPI_ERR_COMM", Rank = "MPI_ERR_RANK",
+    Request = "MPI_ERR_REQUEST", Root = "MPI_ERR_ROOT", Group = "MPI_ERR_GROUP",
+    Op = "MPI_ERR_OP", Topology = "MPI_ERR_TOPOLOGY", Dims = "MPI_ERR_DIMS",
+    Arg = "MPI_ERR_ARG", Unknown = "MPI_ERR_UNKNOWN", Truncate = "MPI_ERR_TRUNCATE",
+    OtherError = "MPI_ERR_OTHER", Intern = "MPI_ERR_INTERN", InStatus = "MPI_ERR_IN_STATUS",
+    Pending = "MPI_ERR_PENDING", Keyval = "MPI_ERR_KEYVAL", NoMem = "MPI_ERR_NO_MEM",
+    Base = "MPI_ERR_BASE", InfoKey = "MPI_ERR_INFO_KEY", InfoValue = "MPI_ERR_INFO_VALUE",
+    InfoNokey = "MPI_ERR_INFO_NOKEY", Spawn = "MPI_ERR_SPAWN", Port = "MPI_ERR_PORT",
+    Service = "MPI_ERR_SERVICE", Name = "MPI_ERR_NAME", Win = "MPI_ERR_WIN",
+    Size = "MPI_ERR_SIZE", Disp = "MPI_ERR_DISP", Info = "MPI_ERR_INFO",
+    Locktype = "MPI_ERR_LOCKTYPE", Assert = "MPI_ERR_ASSERT",
+    RmaConflict = "MPI_ERR_RMA_CONFLICT", RmaSync = "MPI_ERR_RMA_SYNC",
+    RmaRange = "MPI_ERR_RMA_RANGE", RmaAttach = "MPI_ERR_RMA_ATTACH",
+    RmaShared = "MPI_ERR_RMA_SHARED", RmaFlavor = "MPI_ERR_RMA_FLAVOR", File = "MPI_ERR_FILE",
+    NotSame = "MPI_ERR_NOT_SAME", Amode = "MPI_ERR_AMODE",
+    UnsupportedDatarep = "MPI_ERR_UNSUPPORTED_DATAREP",
+    UnsupportedOperation = "MPI_ERR_UNSUPPORTED_OPERATION", NoSuchFile = "MPI_ERR_NO_SUCH_FILE",
+    FileExists = "MPI_ERR_FILE_EXISTS", BadFile = "MPI_ERR_BAD_FILE", Access = "MPI_ERR_ACCESS",
+    NoSpace = "MPI_ERR_NO_SPACE", Quota = "MPI_ERR_QUOTA", ReadOnly = "MPI_ERR_READ_ONLY",
+    FileInUse = "MPI_ERR_FILE_IN_USE", DupDatarep = "MPI_ERR_DUP_DATAREP",
+    Conversion = "MPI_ERR_CONVERSION", Io = "MPI_ERR_IO",
+}

@@ -1,0 +1,76 @@
+//! # mpi4rs
+//!
+//! MPI for Rust in the spirit of mpi4py: every call checked and returned as a [`Result`],
+//! handles freed on drop, nonblocking requests that borrow their buffers, and one buffer
+//! abstraction ([`mpi4rs_device`]) that host slices and (in the device release) GPU memory
+//! share.
+//!
+//! ```no_run
+//! use mpi4rs::prelude::*;
+//!
+//! let env = mpi4rs::init()?;                 // MPI_Init_thread; finalised on drop
+//! let world = env.world();
+//! let (rank, size) = (world.rank(), world.size());
+//! let mut token = 0u64;
+//! if rank == 0 {
+//!     world.send(&42u64, 1 % size, 0)?;
+//! }
+//! if rank == 1 % size {
+//!     world.recv(&mut token, 0, 0)?;
+//!     assert_eq!(token, 42);
+//! }
+//! # Ok::<(), mpi4rs::Error>(())
+//! ```
+//!
+//! The layers follow cudarc's: [`ffi`] is raw (rsmpi's bindings plus the macro constants of
+//! `mpi.h`), [`error`] turns each return code into a `Result` in one place, and the rest is
+//! the safe API.
+#![warn(missing_docs)]
+
+pub mod bsend;
+pub mod buffer;
+pub mod comm;
+pub mod config;
+pub mod datatype;
+pub mod environment;
+pub mod error;
+pub mod ffi;
+pub mod group;
+pub mod intercomm;
+pub mod message;
+pub mod p2p;
+pub mod request;
+pub mod status;
+mod util;
+
+pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
+pub use buffer::{Buffer, BufferMut, Equivalent, EquivalentMut};
+pub use comm::{Comm, Communicator, Comparison};
+pub use config::{Config, ErrorPolicy, ThreadLevel};
+pub use environment::{
+    abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
+    query_thread, tag_ub, version, wtick, wtime, Environment,
+};
+pub use error::{error_string, Error, ErrorClass, Result};
+pub use group::Group;
+pub use intercomm::InterComm;
+pub use message::Message;
+pub use mpi4rs_device as device;
+pub use mpi4rs_device::{DType, Element};
+pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
+pub use request::{
+    start_all, test_all, test_any, test_some, wait_all, wait_any, wait_some, AnyRequest, PersistentRequest,
+    Request,
+};
+pub use status::Status;
+
+/// The MPI library this build was compiled against, as the build-time probe reported it.
+pub const BUILD_MPI_VERSION: &str = env!("MPI4RS_BUILD_MPI_VERSION");
+
+/// The traits and types most programs need: `use mpi4rs::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        any_source, any_tag, proc_null, Comm, Communicator, Equivalent, EquivalentMut, InterComm,
+        PointToPoint, Status,
+    };
+}

@@ -1,0 +1,382 @@
+//! Point-to-point communication on any communicator (mpi4py's `Comm.Send` … `Comm.Mprobe`):
+//! blocking, buffered/synchronous/ready modes, nonblocking, persistent, probes.
+//!
+//! Ranks and tags are checked before MPI is called; truncation is reported by MPI as an error
+//! of class [`ErrorClass::Truncate`](crate::ErrorClass::Truncate), never as an overrun.
+//!
+//! ```no_run
+//! use mpi4rs::prelude::*;
+//! let env = mpi4rs::init()?;
+//! let world = env.world();
+//! let mut data = [0.0f64; 4];
+//! match world.rank() {
+//!     0 => world.send(&[1.0, 2.0, 3.0, 4.0], 1, 7)?,
+//!     1 => { let status = world.recv(&mut data, 0, 7)?; assert_eq!(status.count::<f64>()?, 4); }
+//!     _ => {}
+//! }
+//! # Ok::<(), mpi4rs::Error>(())
+//! ```
+
+use crate::buffer::{Buffer, BufferMut};
+use crate::comm::Communicator;
+use crate::environment::tag_ub;
+use crate::error::{check, mpi_call, Error, Result};
+use crate::ffi::{self, MPI_Comm, MPI_Datatype, MPI_Request};
+use crate::message::Message;
+use crate::request::{PersistentRequest, Request};
+use crate::status::Status;
+use std::ffi::{c_int, c_void};
+
+/// Any source, for receives and probes (`MPI_ANY_SOURCE`).
+pub fn any_source() -> i32 {
+    ffi::ANY_SOURCE()
+}
+
+/// Any tag, for receives and probes (`MPI_ANY_TAG`).
+pub fn any_tag() -> i32 {
+    ffi::ANY_TAG()
+}
+
+/// The null process: sends to it and receives from it complete at once (`MPI_PROC_NULL`).
+pub fn proc_null() -> i32 {
+    ffi::PROC_NULL()
+}
+
+/// Checks a destination (`any = false`) or source (`any = true`) rank.
+#[inline]
+pub(crate) fn check_rank<C: Communicator + ?Sized>(comm: &C, rank: i32, any: bool) -> Result<()> {
+    let size = comm.peer_count();
+    if (0..size).contains(&rank) || rank == ffi::PROC_NULL() || (any && rank == ffi::ANY_SOURCE()) {
+        Ok(())
+    } else {
+        Err(Error::InvalidRank { rank, size, allows_any: any })
+    }
+}
+
+/// Checks a tag for sending: 0 ..= TAG_UB.
+#[inline]
+pub(crate) fn check_tag(tag: i32) -> Result<()> {
+    check_tag_any(tag, false)
+}
+
+#[inline]
+fn check_tag_any(tag: i32, any: bool) -> Result<()> {
+    let ub = tag_ub();
+    if (0..=ub).contains(&tag) || (any && tag == ffi::ANY_TAG()) {
+        Ok(())
+    } else {
+        Err(Error::InvalidTag { tag, tag_ub: ub, allows_any: any })
+    }
+}
+
+type SendFn = unsafe extern "C" fn(*const c_void, c_int, MPI_Datatype, c_int, c_int, MPI_Comm) -> c_int;
+type IsendFn = unsafe extern "C" fn(
+    *const c_void,
+    c_int,
+    MPI_Datatype,
+    c_int,
+    c_int,
+    MPI_Comm,
+    *mut MPI_Request,
+) -> c_int;
+
+/// The send modes of MPI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Standard,
+    Buffered,
+    Synchronous,
+    Ready,
+}
+
+impl Mode {
+    fn blocking(self) -> (SendFn, &'static str) {
+        match self {
+            Mode::Standard => (ffi::MPI_Send, "MPI_Send"),
+            Mode::Buffered => (ffi::MPI_Bsend, "MPI_Bsend"),
+            Mode::Synchronous => (ffi::MPI_Ssend, "MPI_Ssend"),
+            Mode::Ready => (ffi::MPI_Rsend, "MPI_Rsend"),
+        }
+    }
+    fn immediate(self) -> (IsendFn, &'static str) {
+        match self {
+            Mode::Standard => (ffi::MPI_Isend, "MPI_Isend"),
+            Mode::Buffered => (ffi::MPI_Ibsend, "MPI_Ibsend"),
+            Mode::Synchronous => (ffi::MPI_Issend, "MPI_Issend"),
+            Mode::Ready => (ffi::MPI_Irsend, "MPI_Irsend"),
+        }
+    }
+    fn persistent(self) -> (IsendFn, &'static str) {
+        match self {
+            Mode::Standard => (ffi::MPI_Send_init, "MPI_Send_init"),
+            Mode::Buffered => (ffi::MPI_Bsend_init, "MPI_Bsend_init"),
+            Mode::Synchronous => (ffi::MPI_Ssend_init, "MPI_Ssend_init"),
+            Mode::Ready => (ffi::MPI_Rsend_init, "MPI_Rsend_init"),
+        }
+    }
+}
+
+fn send_mode<C, B>(comm: &C, mode: Mode, buf: &B, dest: i32, tag: i32) -> Result<()>
+where
+    C: Communicator + ?Sized,
+    B: Buffer + ?Sized,
+{
+    check_rank(comm, dest, false)?;
+    check_tag(tag)?;
+    let s = buf.spec()?;
+    let (f, call) = mode.blocking();
+    check(call, unsafe { f(s.ptr, s.count, s.datatype, dest, tag, comm.as_raw()) })
+}
+
+fn isend_with<'b, C, B>(
+    comm: &C,
+    (f, call): (IsendFn, &'static str),
+    buf: &'b B,
+    dest: i32,
+    tag: i32,
+) -> Result<MPI_Request>
+where
+    C: Communicator + ?Sized,
+    B: Buffer + ?Sized,
+{
+    check_rank(comm, dest, false)?;
+    check_tag(tag)?;
+    let s = buf.spec()?;
+    let mut req = ffi::REQUEST_NULL();
+    check(call, unsafe { f(s.ptr, s.count, s.datatype, dest, tag, comm.as_raw(), &mut req) })?;
+    Ok(req)
+}
+
+/// Point-to-point operations, available on every [`Communicator`].
+pub trait PointToPoint: Communicator {
+    /// Sends `buf` to `dest` (`MPI_Send`).
+    #[inline]
+    fn send<B: Buffer + ?Sized>(&self, buf: &B, dest: i32, tag: i32) -> Result<()> {
+        send_mode(self, Mode::Standard, buf, dest, tag)
+    }
+
+    /// Buffered-mode send through the attached buffer (`MPI_Bsend`, see
+    /// [`attach_buffer`](crate::attach_buffer)).
+    fn bsend<B: Buffer + ?Sized>(&self, buf: &B, dest: i32, tag: i32) -> Result<()> {
+        send_mode(self, Mode::Buffered, buf, dest, tag)
+    }
+
+    /// Synchronous-mode send: completes once the receive has started (`MPI_Ssend`).
+    fn ssend<B: Buffer + ?Sized>(&self, buf: &B, dest: i32, tag: i32) -> Result<()> {
+        send_mode(self, Mode::Synchronous, buf, dest, tag)
+    }
+
+    /// Ready-mode send: the matching receive must already be posted (`MPI_Rsend`).
+    fn rsend<B: Buffer + ?Sized>(&self, buf: &B, dest: i32, tag: i32) -> Result<()> {
+        send_mode(self, Mode::Ready, buf, dest, tag)
+    }
+
+    /// Receives into `buf` from `source` (or [`any_source`]) with `tag` (or [`any_tag`])
+    /// (`MPI_Recv`). A message larger than `buf` is an error of class `Truncate`.
+    #[inline]
+    fn recv<B: BufferMut + ?Sized>(&self, buf: &mut B, source: i32, tag: i32) -> Result<Status> {
+        check_rank(self, source, true)?;
+        check_tag_any(tag, true)?;
+        let s = buf.spec_mut()?;
+        let mut status = Status::default();
+        mpi_call!(MPI_Recv(s.ptr, s.count, s.datatype, source, tag, self.as_raw(), &mut status.0))?;
+        Ok(status)
+    }
+
+    /// Sends `sendbuf` to `dest` and receives into `recvbuf` from `source` (`MPI_Sendrecv`).
+    #[allow(clippy::too_many_arguments)]
+    fn sendrecv<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+        &self,
+        sendbuf: &S,
+        dest: i32,
+        sendtag: i32,
+        recvbuf: &mut R,
+        source: i32,
+        recvtag: i32,
+    ) -> Result<Status> {
+        check_rank(self, dest, false)?;
+        check_tag(sendtag)?;
+        check_rank(self, source, true)?;
+        check_tag_any(recvtag, true)?;
+        let s = sendbuf.spec()?;
+        let r = recvbuf.spec_mut()?;
+        let mut status = Status::default();
+        mpi_call!(MPI_Sendrecv(
+            s.ptr,
+            s.count,
+            s.datatype,
+            dest,
+            sendtag,
+            r.ptr,
+            r.count,
+            r.datatype,
+            source,
+            recvtag,
+            self.as_raw(),
+            &mut status.0
+        ))?;
+        Ok(status)
+    }
+
+    /// Sends `buf` to `dest`, then replaces its contents with a message from `source`
+    /// (`MPI_Sendrecv_replace`).
+    fn sendrecv_replace<B: BufferMut + ?Sized>(
+        &self,
+        buf: &mut B,
+        dest: i32,
+        sendtag: i32,
+        source: i32,
+        recvtag: i32,
+    ) -> Result<Status> {
+        check_rank(self, dest, false)?;
+        check_tag(sendtag)?;
+        check_rank(self, source, true)?;
+        check_tag_any(recvtag, true)?;
+        let s = buf.spec_mut()?;
+        let mut status = Status::default();
+        mpi_call!(MPI_Sendrecv_replace(
+            s.ptr,
+            s.count,
+            s.datatype,
+            dest,
+            sendtag,
+            source,
+            recvtag,
+            self.as_raw(),
+            &mut status.0
+        ))?;
+        Ok(status)
+    }
+
+    /// Starts a send (`MPI_Isend`); `buf` stays borrowed until the request completes.
+    fn isend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
+        isend_with(self, Mode::Standard.immediate(), buf, dest, tag).map(Request::new)
+    }
+
+    /// Starts a buffered-mode send (`MPI_Ibsend`).
+    fn ibsend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
+        isend_with(self, Mode::Buffered.immediate(), buf, dest, tag).map(Request::new)
+    }
+
+    /// Starts a synchronous-mode send (`MPI_Issend`).
+    fn issend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
+        isend_with(self, Mode::Synchronous.immediate(), buf, dest, tag).map(Request::new)
+    }
+
+    /// Starts a ready-mode send (`MPI_Irsend`).
+    fn irsend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
+        isend_with(self, Mode::Ready.immediate(), buf, dest, tag).map(Request::new)
+    }
+
+    /// Starts a receive (`MPI_Irecv`); `buf` stays mutably borrowed until it completes.
+    fn irecv<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, source: i32, tag: i32) -> Result<Request<'b>> {
+        check_rank(self, source, true)?;
+        check_tag_any(tag, true)?;
+        let s = buf.spec_mut()?;
+        let mut req = ffi::REQUEST_NULL();
+        mpi_call!(MPI_Irecv(s.ptr, s.count, s.datatype, source, tag, self.as_raw(), &mut req))?;
+        Ok(Request::new(req))
+    }
+
+    /// A persistent standard-mode send (`MPI_Send_init`); start it with
+    /// [`PersistentRequest::start`].
+    fn send_init<'b, B: Buffer + ?Sized>(
+        &self,
+        buf: &'b B,
+        dest: i32,
+        tag: i32,
+    ) -> Result<PersistentRequest<'b>> {
+        isend_with(self, Mode::Standard.persistent(), buf, dest, tag).map(PersistentRequest::new)
+    }
+
+    /// A persistent buffered-mode send (`MPI_Bsend_init`).
+    fn bsend_init<'b, B: Buffer + ?Sized>(
+        &self,
+        buf: &'b B,
+        dest: i32,
+        tag: i32,
+    ) -> Result<PersistentRequest<'b>> {
+        isend_with(self, Mode::Buffered.persistent(), buf, dest, tag).map(PersistentRequest::new)
+    }
+
+    /// A persistent synchronous-mode send (`MPI_Ssend_init`).
+    fn ssend_init<'b, B: Buffer + ?Sized>(
+        &self,
+        buf: &'b B,
+        dest: i32,
+        tag: i32,
+    ) -> Result<PersistentRequest<'b>> {
+        isend_with(self, Mode::Synchronous.persistent(), buf, dest, tag).map(PersistentRequest::new)
+    }
+
+    /// A persistent ready-mode send (`MPI_Rsend_init`).
+    fn rsend_init<'b, B: Buffer + ?Sized>(
+        &self,
+        buf: &'b B,
+        dest: i32,
+        tag: i32,
+    ) -> Result<PersistentRequest<'b>> {
+        isend_with(self, Mode::Ready.persistent(), buf, dest, tag).map(PersistentRequest::new)
+    }
+
+    /// A persistent receive (`MPI_Recv_init`).
+    fn recv_init<'b, B: BufferMut + ?Sized>(
+        &self,
+        buf: &'b mut B,
+        source: i32,
+        tag: i32,
+    ) -> Result<PersistentRequest<'b>> {
+        check_rank(self, source, true)?;
+        check_tag_any(tag, true)?;
+        let s = buf.spec_mut()?;
+        let mut req = ffi::REQUEST_NULL();
+        mpi_call!(MPI_Recv_init(s.ptr, s.count, s.datatype, source, tag, self.as_raw(), &mut req))?;
+        Ok(PersistentRequest::new(req))
+    }
+
+    /// Waits for a matching message without receiving it (`MPI_Probe`).
+    fn probe(&self, source: i32, tag: i32) -> Result<Status> {
+        check_rank(self, source, true)?;
+        check_tag_any(tag, true)?;
+        let mut status = Status::default();
+        mpi_call!(MPI_Probe(source, tag, self.as_raw(), &mut status.0))?;
+        Ok(status)
+    }
+
+    /// Checks for a matching message without receiving it (`MPI_Iprobe`).
+    fn iprobe(&self, source: i32, tag: i32) -> Result<Option<Status>> {
+        check_rank(self, source, true)?;
+        check_tag_any(tag, true)?;
+        let mut status = Status::default();
+        let mut flag: c_int = 0;
+        mpi_call!(MPI_Iprobe(source, tag, self.as_raw(), &mut flag, &mut status.0))?;
+        Ok((flag != 0).then_some(status))
+    }
+
+    /// Waits for a matching message and removes it from matching, so that only the returned
+    /// [`Message`] can receive it (`MPI_Mprobe`).
+    fn mprobe(&self, source: i32, tag: i32) -> Result<(Message, Status)> {
+        check_rank(self, source, true)?;
+        check_tag_any(tag, true)?;
+        let mut status = Status::default();
+        let mut msg = ffi::MESSAGE_NULL();
+        mpi_call!(MPI_Mprobe(source, tag, self.as_raw(), &mut msg, &mut status.0))?;
+        Ok((Message::new(msg, &status)?, status))
+    }
+
+    /// Like [`mprobe`](Self::mprobe) without waiting (`MPI_Improbe`).
+    fn improbe(&self, source: i32, tag: i32) -> Result<Option<(Message, Status)>> {
+        check_rank(self, source, true)?;
+        check_tag_any(tag, true)?;
+        let mut status = Status::default();
+        let mut msg = ffi::MESSAGE_NULL();
+        let mut flag: c_int = 0;
+        mpi_call!(MPI_Improbe(source, tag, self.as_raw(), &mut flag, &mut msg, &mut status.0))?;
+        if flag == 0 {
+            return Ok(None);
+        }
+        Ok(Some((Message::new(msg, &status)?, status)))
+    }
+}
+
+impl<C: Communicator + ?Sized> PointToPoint for C {}
