@@ -37,6 +37,7 @@ pub mod error;
 pub mod ffi;
 pub mod group;
 pub mod intercomm;
+pub mod launcher;
 pub mod message;
 pub mod p2p;
 pub mod request;
