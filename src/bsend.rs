@@ -4,10 +4,24 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi;
 use crate::util::to_count;
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The attached buffer lives here, so it cannot be freed while MPI may write into it.
 static ATTACHED: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+/// Size of the attached buffer (0: none), read by every buffered send without locking.
+static ATTACHED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Refuses a buffered send of `bytes` that the attached buffer could never hold. (MPI itself
+/// may accept a small one anyway, sending it eagerly, or fail later: this makes it uniform.)
+pub(crate) fn check_fits(bytes: usize) -> Result<()> {
+    let attached = ATTACHED_BYTES.load(Ordering::Relaxed);
+    let needed = bytes + bsend_overhead();
+    if needed > attached {
+        return Err(Error::BsendBuffer { needed, attached });
+    }
+    Ok(())
+}
 
 /// Bytes of bookkeeping MPI needs per buffered message (`MPI_BSEND_OVERHEAD`): attach at
 /// least the sum of `message bytes + bsend_overhead()` over messages in flight.
@@ -32,6 +46,7 @@ pub fn attach_buffer(mut buffer: Vec<u8>) -> Result<()> {
     }
     let size = to_count("buffer size", buffer.len())?;
     mpi_call!(MPI_Buffer_attach(buffer.as_mut_ptr().cast::<c_void>(), size))?;
+    ATTACHED_BYTES.store(buffer.len(), Ordering::Relaxed);
     *slot = Some(buffer);
     Ok(())
 }
@@ -45,5 +60,6 @@ pub fn detach_buffer() -> Result<Vec<u8>> {
     let mut addr: *mut c_void = std::ptr::null_mut();
     let mut size: c_int = 0;
     mpi_call!(MPI_Buffer_detach((&mut addr as *mut *mut c_void).cast::<c_void>(), &mut size))?;
+    ATTACHED_BYTES.store(0, Ordering::Relaxed);
     Ok(slot.take().expect("checked above"))
 }

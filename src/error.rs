@@ -61,6 +61,14 @@ pub enum Error {
         /// The largest value allowed.
         max: usize,
     },
+    /// A buffered-mode send that the attached buffer cannot hold (or no buffer is attached).
+    #[error("buffered send needs {needed} bytes of attached buffer (message + BSEND_OVERHEAD) but {attached} are attached; see attach_buffer")]
+    BsendBuffer {
+        /// Bytes this message needs in the buffer.
+        needed: usize,
+        /// Bytes attached (0 when none).
+        attached: usize,
+    },
     /// A buffer the library cannot use for this operation.
     #[error("unsupported buffer: {0}")]
     UnsupportedBuffer(String),
@@ -87,7 +95,7 @@ impl Error {
             Error::InvalidTag { .. } => Some(ErrorClass::Tag),
             Error::Truncated { .. } => Some(ErrorClass::Truncate),
             Error::CountOverflow { .. } => Some(ErrorClass::Count),
-            Error::UnsupportedBuffer(_) => Some(ErrorClass::Buffer),
+            Error::UnsupportedBuffer(_) | Error::BsendBuffer { .. } => Some(ErrorClass::Buffer),
             Error::InvalidArgument(_) => Some(ErrorClass::Arg),
             _ => None,
         }

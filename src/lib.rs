@@ -72,6 +72,6 @@ pub const BUILD_MPI_VERSION: &str = env!("MPI4RS_BUILD_MPI_VERSION");
 pub mod prelude {
     pub use crate::{
         any_source, any_tag, proc_null, Comm, Communicator, Equivalent, EquivalentMut, InterComm,
-        PointToPoint, Status,
+        PersistentRequest, PointToPoint, Request, Status,
     };
 }

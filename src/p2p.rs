@@ -124,14 +124,19 @@ where
     check_rank(comm, dest, false)?;
     check_tag(tag)?;
     let s = buf.spec()?;
+    if mode == Mode::Buffered {
+        crate::bsend::check_fits(s.bytes)?;
+    }
     let (f, call) = mode.blocking();
     check(call, unsafe { f(s.ptr, s.count, s.datatype, dest, tag, comm.as_raw()) })
 }
 
-fn isend_with<'b, C, B>(
+/// Starts an immediate (`persistent = false`) or persistent send in `mode`.
+fn isend_with<C, B>(
     comm: &C,
-    (f, call): (IsendFn, &'static str),
-    buf: &'b B,
+    mode: Mode,
+    persistent: bool,
+    buf: &B,
     dest: i32,
     tag: i32,
 ) -> Result<MPI_Request>
@@ -142,6 +147,10 @@ where
     check_rank(comm, dest, false)?;
     check_tag(tag)?;
     let s = buf.spec()?;
+    if mode == Mode::Buffered {
+        crate::bsend::check_fits(s.bytes)?;
+    }
+    let (f, call) = if persistent { mode.persistent() } else { mode.immediate() };
     let mut req = ffi::REQUEST_NULL();
     check(call, unsafe { f(s.ptr, s.count, s.datatype, dest, tag, comm.as_raw(), &mut req) })?;
     Ok(req)
@@ -250,22 +259,22 @@ pub trait PointToPoint: Communicator {
 
     /// Starts a send (`MPI_Isend`); `buf` stays borrowed until the request completes.
     fn isend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Standard.immediate(), buf, dest, tag).map(Request::new)
+        isend_with(self, Mode::Standard, false, buf, dest, tag).map(Request::new)
     }
 
     /// Starts a buffered-mode send (`MPI_Ibsend`).
     fn ibsend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Buffered.immediate(), buf, dest, tag).map(Request::new)
+        isend_with(self, Mode::Buffered, false, buf, dest, tag).map(Request::new)
     }
 
     /// Starts a synchronous-mode send (`MPI_Issend`).
     fn issend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Synchronous.immediate(), buf, dest, tag).map(Request::new)
+        isend_with(self, Mode::Synchronous, false, buf, dest, tag).map(Request::new)
     }
 
     /// Starts a ready-mode send (`MPI_Irsend`).
     fn irsend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Ready.immediate(), buf, dest, tag).map(Request::new)
+        isend_with(self, Mode::Ready, false, buf, dest, tag).map(Request::new)
     }
 
     /// Starts a receive (`MPI_Irecv`); `buf` stays mutably borrowed until it completes.
@@ -286,7 +295,7 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Standard.persistent(), buf, dest, tag).map(PersistentRequest::new)
+        isend_with(self, Mode::Standard, true, buf, dest, tag).map(PersistentRequest::new)
     }
 
     /// A persistent buffered-mode send (`MPI_Bsend_init`).
@@ -296,7 +305,7 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Buffered.persistent(), buf, dest, tag).map(PersistentRequest::new)
+        isend_with(self, Mode::Buffered, true, buf, dest, tag).map(PersistentRequest::new)
     }
 
     /// A persistent synchronous-mode send (`MPI_Ssend_init`).
@@ -306,7 +315,7 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Synchronous.persistent(), buf, dest, tag).map(PersistentRequest::new)
+        isend_with(self, Mode::Synchronous, true, buf, dest, tag).map(PersistentRequest::new)
     }
 
     /// A persistent ready-mode send (`MPI_Rsend_init`).
@@ -316,7 +325,7 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Ready.persistent(), buf, dest, tag).map(PersistentRequest::new)
+        isend_with(self, Mode::Ready, true, buf, dest, tag).map(PersistentRequest::new)
     }
 
     /// A persistent receive (`MPI_Recv_init`).

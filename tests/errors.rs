@@ -1,0 +1,159 @@
+//! Every user mistake in point-to-point gives a clear `Err`, never a crash or an overrun.
+mod common;
+
+use common::{rank_size, Suite};
+use mpi4rs::device::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind};
+use mpi4rs::prelude::*;
+use mpi4rs::{DType, Environment, Error, ErrorClass, Result};
+
+fn main() {
+    Suite::new("errors")
+        .case("invalid_ranks", invalid_ranks)
+        .case("invalid_tags", invalid_tags)
+        .case("truncated_receive", truncated_receive)
+        .case("truncated_matched_message_can_be_retried", truncated_matched_message_can_be_retried)
+        .case("status_count_not_whole", status_count_not_whole)
+        .case("buffered_send_buffer_misuse", buffered_send_buffer_misuse)
+        .case("count_overflow", count_overflow)
+        .case("device_memory_refused_without_router", device_memory_refused_without_router)
+        .run();
+}
+
+fn invalid_ranks(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (_, n) = rank_size(env);
+    let e = ensure_err!(world.send(&1i32, n, 0), Error::InvalidRank { .. });
+    ensure_eq!(e.class(), Some(ErrorClass::Rank));
+    ensure!(e.to_string().contains(&format!("invalid rank {n}")), "{e}");
+    ensure_err!(world.send(&1i32, -5, 0), Error::InvalidRank { rank: -5, .. });
+    ensure_err!(world.send(&1i32, any_source(), 0), Error::InvalidRank { allows_any: false, .. });
+    let mut x = 0i32;
+    ensure_err!(world.recv(&mut x, n + 3, 0), Error::InvalidRank { allows_any: true, .. });
+    ensure_err!(world.isend(&x, n, 0), Error::InvalidRank { .. });
+    ensure_err!(world.irecv(&mut x, -7, 0), Error::InvalidRank { .. });
+    ensure_err!(world.probe(n, 0), Error::InvalidRank { .. });
+    ensure_err!(world.iprobe(n, 0), Error::InvalidRank { .. });
+    ensure_err!(world.mprobe(n, 0), Error::InvalidRank { .. });
+    ensure_err!(world.send_init(&x, n, 0), Error::InvalidRank { .. });
+    let mut y = 0i32;
+    ensure_err!(world.sendrecv(&x, 0, 0, &mut y, n, 0), Error::InvalidRank { .. });
+    Ok(())
+}
+
+fn invalid_tags(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let ub = mpi4rs::tag_ub();
+    let e = ensure_err!(world.send(&1u8, 0, -1), Error::InvalidTag { tag: -1, .. });
+    ensure_eq!(e.class(), Some(ErrorClass::Tag));
+    if ub < i32::MAX {
+        // Open MPI's TAG_UB is i32::MAX (nothing lies above it); MPICH's is smaller.
+        ensure_err!(world.send(&1u8, 0, ub + 1), Error::InvalidTag { .. });
+    }
+    ensure_err!(world.send(&1u8, 0, any_tag()), Error::InvalidTag { allows_any: false, .. });
+    let mut x = 0u8;
+    ensure_err!(world.recv(&mut x, 0, -7), Error::InvalidTag { allows_any: true, .. });
+    ensure_err!(world.issend(&x, 0, -1), Error::InvalidTag { .. });
+    // The largest valid tag works (to PROC_NULL, so nothing is left pending).
+    world.send(&1u8, proc_null(), ub)?;
+    Ok(())
+}
+
+fn truncated_receive(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let me = world.rank();
+    let s = world.isend(&[1i32, 2, 3, 4], me, 30)?;
+    let mut small = [0i32; 2];
+    let e = ensure_err!(world.recv(&mut small, me, 30), Error::Mpi { .. });
+    ensure_eq!(e.class(), Some(ErrorClass::Truncate));
+    ensure!(e.to_string().contains("MPI_Recv"), "the error names the call: {e}");
+    let _ = s.wait(); // the send side may or may not report the truncation
+    Ok(())
+}
+
+fn truncated_matched_message_can_be_retried(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let me = world.rank();
+    let s = world.isend(&[7u64; 8], me, 31)?;
+    let (mut msg, _) = world.mprobe(me, 31)?;
+    let mut small = [0u64; 4];
+    let e = ensure_err!(msg.recv(&mut small), Error::Truncated { message_bytes: 64, buffer_bytes: 32 });
+    ensure_eq!(e.class(), Some(ErrorClass::Truncate));
+    ensure_eq!(small, [0; 4]);
+    let mut big = [0u64; 8];
+    msg.recv(&mut big)?;
+    ensure_eq!(big, [7; 8]);
+    ensure_err!(msg.recv(&mut big), Error::InvalidArgument(_));
+    s.wait()?;
+    Ok(())
+}
+
+fn status_count_not_whole(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let me = world.rank();
+    let s = world.isend(&[1u8, 2, 3], me, 32)?;
+    let mut got = [0u8; 3];
+    let status = world.recv(&mut got, me, 32)?;
+    s.wait()?;
+    ensure_eq!(status.count::<u8>()?, 3);
+    ensure_err!(status.count::<u16>(), Error::InvalidArgument(_));
+    Ok(())
+}
+
+fn buffered_send_buffer_misuse(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let me = world.rank();
+    ensure_err!(mpi4rs::detach_buffer(), Error::InvalidArgument(_));
+    // No buffer attached: refused before MPI (Open MPI would send small messages eagerly
+    // anyway, MPICH would fail: the check makes both the same).
+    let e = ensure_err!(world.bsend(&[0u8; 64], me, 33), Error::BsendBuffer { attached: 0, .. });
+    ensure_eq!(e.class(), Some(ErrorClass::Buffer));
+    ensure_err!(world.ibsend(&[0u8; 64], me, 33), Error::BsendBuffer { .. });
+    ensure_err!(world.bsend_init(&[0u8; 64], me, 33), Error::BsendBuffer { .. });
+    mpi4rs::attach_buffer(vec![0u8; 256])?;
+    ensure_err!(mpi4rs::attach_buffer(vec![0u8; 256]), Error::InvalidArgument(_));
+    // A message larger than the attached buffer.
+    ensure_err!(world.bsend(&[0u8; 4096], me, 34), Error::BsendBuffer { attached: 256, .. });
+    mpi4rs::detach_buffer()?;
+    Ok(())
+}
+
+fn count_overflow(env: &Environment) -> Result<()> {
+    if env.world().rank() != 0 {
+        return Ok(());
+    }
+    // 2^31 bytes: zeroed pages are mapped lazily, so this costs no real memory.
+    let huge = vec![0u8; 1 << 31];
+    let e = ensure_err!(env.world().send(&huge, proc_null(), 0), Error::CountOverflow { .. });
+    ensure_eq!(e.class(), Some(ErrorClass::Count));
+    Ok(())
+}
+
+/// A buffer claiming to live on a GPU.
+struct FakeDevice;
+unsafe impl DeviceBuffer for FakeDevice {
+    fn view(&self) -> BufferView {
+        BufferView {
+            ptr: std::ptr::null(),
+            len: 4,
+            dtype: DType::F32,
+            memory: MemoryKind::Cuda { device: 0 },
+        }
+    }
+}
+unsafe impl DeviceBufferMut for FakeDevice {
+    fn view_mut(&mut self) -> BufferViewMut {
+        BufferViewMut {
+            ptr: std::ptr::null_mut(),
+            len: 4,
+            dtype: DType::F32,
+            memory: MemoryKind::Cuda { device: 0 },
+        }
+    }
+}
+
+fn device_memory_refused_without_router(env: &Environment) -> Result<()> {
+    let world = env.world();
+    ensure_err!(world.send(&FakeDevice, proc_null(), 0), Error::UnsupportedBuffer(_));
+    ensure_err!(world.recv(&mut FakeDevice, proc_null(), 0), Error::UnsupportedBuffer(_));
+    Ok(())
+}
