@@ -15,6 +15,7 @@ static ERRORS_FATAL: AtomicBool = AtomicBool::new(false);
 /// MPI, initialised. Dropping it finalises MPI (`MPI_Finalize`).
 ///
 /// ```no_run
+/// use mpi4rs::prelude::*;
 /// let env = mpi4rs::init()?;
 /// let world = env.world();
 /// println!("rank {} of {}", world.rank(), world.size());
