@@ -37,6 +37,18 @@ pub(crate) fn init_half_types() -> Result<()> {
     Ok(())
 }
 
+/// Frees the `f16`/`bf16` datatypes; called just before `MPI_Finalize` (MPI cannot be
+/// initialised again, so nothing can use them afterwards).
+pub(crate) fn free_half_types() {
+    if let Some(types) = HALF_TYPES.get() {
+        for t in types {
+            let mut raw = t.0;
+            // SAFETY: committed types this library created; nothing is in flight at finalize.
+            unsafe { ffi::MPI_Type_free(&mut raw) };
+        }
+    }
+}
+
 fn half_type(index: usize) -> MPI_Datatype {
     // init_with creates them before any communicator exists, so every caller sees them.
     HALF_TYPES.get().map(|t| t[index].0).unwrap_or_else(ffi::DATATYPE_NULL)

@@ -94,6 +94,13 @@ impl Environment {
     pub fn finalize(self) {}
 }
 
+impl Drop for Environment {
+    fn drop(&mut self) {
+        datatype::free_half_types();
+        // The fields drop next; `universe` last calls MPI_Finalize.
+    }
+}
+
 /// The error handler the configured policy installs on every communicator.
 pub(crate) fn error_handler() -> ffi::MPI_Errhandler {
     if ERRORS_FATAL.load(Ordering::Relaxed) {
