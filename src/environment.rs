@@ -6,6 +6,7 @@ use crate::config::{Config, ErrorPolicy, ThreadLevel};
 use crate::error::{mpi_call, Error, Result};
 use crate::{datatype, ffi, util};
 use std::ffi::{c_char, c_int};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// `TAG_UB` of COMM_WORLD, read once at initialisation (tags are checked on every call).
@@ -26,8 +27,8 @@ pub struct Environment {
     self_comm: Comm,
     thread_level: ThreadLevel,
     config: Config,
-    // Declared last: dropped after the communicators above, it calls MPI_Finalize.
-    universe: mpi::environment::Universe,
+    // Dropped explicitly in `Drop`, which calls MPI_Finalize (or not, while panicking).
+    universe: ManuallyDrop<mpi::environment::Universe>,
 }
 
 /// Initialises MPI with the configuration from the environment ([`Config::from_env`]).
@@ -61,7 +62,8 @@ pub fn init_with(config: Config) -> Result<Environment> {
     if config.aborts_on_panic() {
         install_panic_abort();
     }
-    Ok(Environment { world, self_comm, thread_level: query_thread()?, config, universe })
+    let thread_level = query_thread()?;
+    Ok(Environment { world, self_comm, thread_level, config, universe: ManuallyDrop::new(universe) })
 }
 
 impl Environment {
@@ -95,9 +97,16 @@ impl Environment {
 }
 
 impl Drop for Environment {
+    /// Finalises MPI — except while a panic unwinds: `MPI_Finalize` is collective, and the
+    /// other ranks may be waiting for a message this rank will never send. The process then
+    /// exits without finalising and `mpiexec` ends the job.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
         datatype::free_half_types();
-        // The fields drop next; `universe` last calls MPI_Finalize.
+        // SAFETY: dropped once, here; nothing uses `universe` afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.universe) };
     }
 }
 
