@@ -1,7 +1,7 @@
 //! Nonblocking and persistent point-to-point, and completion of request sets.
 mod common;
 
-use common::{rank_size, Suite};
+use common::{neighbours, rank_size, Suite};
 use mpi4rs::prelude::*;
 use mpi4rs::{Environment, Result};
 
@@ -19,11 +19,6 @@ fn main() {
         .case("persistent_modes", persistent_modes)
         .case("drop_waits_for_completion", drop_waits_for_completion)
         .run();
-}
-
-fn neighbours(env: &Environment) -> (i32, i32) {
-    let (me, n) = rank_size(env);
-    ((me + 1) % n, (me + n - 1) % n)
 }
 
 fn isend_irecv_wait(env: &Environment) -> Result<()> {

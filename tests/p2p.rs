@@ -1,7 +1,7 @@
 //! Blocking point-to-point on host buffers: every element type, every send mode, probes.
 mod common;
 
-use common::{rank_size, Suite};
+use common::{neighbours, rank_size, Suite};
 use half::{bf16, f16};
 use mpi::traits::Equivalence;
 use mpi4rs::prelude::*;
@@ -21,11 +21,6 @@ fn main() {
         .case("probe_iprobe", probe_iprobe)
         .case("mprobe_improbe", mprobe_improbe)
         .run();
-}
-
-fn neighbours(env: &Environment) -> (i32, i32) {
-    let (me, n) = rank_size(env);
-    ((me + 1) % n, (me + n - 1) % n)
 }
 
 /// Sends `make(rank, i)` to the right neighbour and checks what came from the left one.

@@ -206,3 +206,9 @@ impl Suite {
 pub fn rank_size(env: &Environment) -> (i32, i32) {
     (env.world().rank(), env.world().size())
 }
+
+/// The right and left neighbours of this rank in a ring over COMM_WORLD.
+pub fn neighbours(env: &Environment) -> (i32, i32) {
+    let (me, n) = rank_size(env);
+    ((me + 1) % n, (me + n - 1) % n)
+}
