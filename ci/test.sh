@@ -15,6 +15,7 @@ cargo fmt --all -- --check
 if [ "$which" != mpich ]; then
   echo "=== Open MPI: clippy, build, tests ==="
   cargo clippy --workspace --all-targets -- -D warnings
+  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
   cargo test --workspace
 fi
 if [ "$which" != openmpi ]; then

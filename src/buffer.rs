@@ -3,7 +3,7 @@
 //! place where buffer kinds are told apart (the device release routes device memory here).
 //!
 //! Any [`DeviceBuffer`] of the device crate is a buffer: a single value, a slice, an array, a
-//! `Vec`. Types with an rsmpi [`Equivalence`](mpi::datatype::Equivalence) (including
+//! `Vec`. Types with an rsmpi [`Equivalence`] (including
 //! `#[derive(Equivalence)]` structs) travel wrapped in [`Equivalent`] / [`EquivalentMut`].
 
 use crate::datatype::mpi_datatype;

@@ -1,6 +1,6 @@
 //! Raw layer: rsmpi's bindgen bindings (`mpi::ffi`) plus the constants that `mpi.h` defines
 //! as macros, taken from `shim.c` so that they are right for Open MPI (pointer handles) and
-//! MPICH (integer handles) alike. Nothing here is checked; [`crate::error::check`] is.
+//! MPICH (integer handles) alike. Nothing here is checked; `error::check` is.
 #![allow(missing_docs, non_upper_case_globals)]
 
 pub use mpi::ffi::*;
