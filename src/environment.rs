@@ -159,8 +159,18 @@ pub(crate) fn is_active() -> bool {
     matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false)))
 }
 
+/// `Err(NotInitialized)` outside `init` … finalize, where most MPI calls would abort.
+pub(crate) fn require_active() -> Result<()> {
+    if is_active() {
+        Ok(())
+    } else {
+        Err(Error::NotInitialized)
+    }
+}
+
 /// The thread level MPI provides.
 pub fn query_thread() -> Result<ThreadLevel> {
+    require_active()?;
     let mut level: c_int = 0;
     mpi_call!(MPI_Query_thread(&mut level))?;
     ThreadLevel::from_raw(level)
@@ -168,6 +178,7 @@ pub fn query_thread() -> Result<ThreadLevel> {
 
 /// Whether the calling thread is the one that initialised MPI.
 pub fn is_thread_main() -> Result<bool> {
+    require_active()?;
     let mut flag: c_int = 0;
     mpi_call!(MPI_Is_thread_main(&mut flag))?;
     Ok(flag != 0)
@@ -190,6 +201,7 @@ pub fn library_version() -> Result<String> {
 
 /// The name of this processor (`MPI_Get_processor_name`).
 pub fn processor_name() -> Result<String> {
+    require_active()?;
     let mut buf = vec![0 as c_char; ffi::MAX_PROCESSOR_NAME() as usize + 1];
     let mut len: c_int = 0;
     mpi_call!(MPI_Get_processor_name(buf.as_mut_ptr(), &mut len))?;
@@ -209,6 +221,7 @@ pub fn wtick() -> f64 {
 
 /// Aborts every process of `COMM_WORLD` with `errorcode` (`MPI_Abort`).
 pub fn abort(errorcode: i32) -> Result<std::convert::Infallible> {
+    require_active()?;
     mpi_call!(MPI_Abort(ffi::COMM_WORLD(), errorcode))?;
     // MPI_Abort does not return on success; should a library return anyway, still end here.
     std::process::exit(errorcode)

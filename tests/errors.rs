@@ -16,6 +16,7 @@ fn main() {
         .case("buffered_send_buffer_misuse", buffered_send_buffer_misuse)
         .case("count_overflow", count_overflow)
         .case("device_memory_refused_without_router", device_memory_refused_without_router)
+        .check("calls_before_init_are_errors", calls_before_init_are_errors)
         .run();
 }
 
@@ -155,5 +156,25 @@ fn device_memory_refused_without_router(env: &Environment) -> Result<()> {
     let world = env.world();
     ensure_err!(world.send(&FakeDevice, proc_null(), 0), Error::UnsupportedBuffer(_));
     ensure_err!(world.recv(&mut FakeDevice, proc_null(), 0), Error::UnsupportedBuffer(_));
+    Ok(())
+}
+
+/// Runs in the launcher process, where MPI was never initialised.
+fn calls_before_init_are_errors(_: &common::Suite) -> std::result::Result<(), String> {
+    let expect_not_init = |name: &str, r: Result<()>| match r {
+        Err(Error::NotInitialized) => Ok(()),
+        other => Err(format!("{name} before init gave {other:?}, expected NotInitialized")),
+    };
+    expect_not_init("query_thread", mpi4rs::query_thread().map(drop))?;
+    expect_not_init("is_thread_main", mpi4rs::is_thread_main().map(drop))?;
+    expect_not_init("processor_name", mpi4rs::processor_name().map(drop))?;
+    expect_not_init("abort", mpi4rs::abort(1).map(drop))?;
+    // These are allowed before init.
+    if mpi4rs::is_initialized() != Ok(false)
+        || mpi4rs::version().is_err()
+        || mpi4rs::library_version().is_err()
+    {
+        return Err("is_initialized/version/library_version must work before init".into());
+    }
     Ok(())
 }
