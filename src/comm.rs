@@ -143,12 +143,14 @@ unsafe impl Sync for Comm {}
 
 impl Comm {
     fn wrap(raw: MPI_Comm, owned: bool) -> Result<Comm> {
-        let comm = Comm { raw, size: 0, rank: 0, owned };
+        // Owns `raw` from here, so an error below frees it. Fill in this value and return it:
+        // building a second `Comm` from it (`..comm`) would copy the handle and then drop —
+        // free — this one.
+        let mut comm = Comm { raw, size: 0, rank: 0, owned };
         mpi_call!(MPI_Comm_set_errhandler(raw, error_handler()))?;
-        let (mut size, mut rank) = (0, 0);
-        mpi_call!(MPI_Comm_size(raw, &mut size))?;
-        mpi_call!(MPI_Comm_rank(raw, &mut rank))?;
-        Ok(Comm { size, rank, ..comm })
+        mpi_call!(MPI_Comm_size(raw, &mut comm.size))?;
+        mpi_call!(MPI_Comm_rank(raw, &mut comm.rank))?;
+        Ok(comm)
     }
 
     pub(crate) fn predefined(raw: MPI_Comm) -> Result<Comm> {

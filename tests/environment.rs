@@ -1,0 +1,271 @@
+//! The environment: initialisation, process-wide queries, configuration from `MPI4RS_RC_*`,
+//! and how a job ends when a rank panics, aborts or hits a fatal MPI error.
+mod common;
+
+use common::{rank_size, Suite};
+use mpi4rs::launcher::JobOutput;
+use mpi4rs::prelude::*;
+use mpi4rs::{ffi, Config, Environment, Error, ErrorClass, ErrorPolicy, Result, ThreadLevel};
+use std::time::Duration;
+
+const PANIC_MESSAGE: &str = "deliberate panic on rank 1 (panic_aborts_job)";
+const RETURNED_MARKER: &str = "MARKER: the truncated receive returned";
+const REACHED_MARKER: &str = "MARKER: a bad configuration was accepted";
+
+fn main() {
+    Suite::new("environment")
+        .case("queries", queries)
+        .case("truncation_returns_err", truncation_returns_err)
+        .hidden("thread_level_from_env", thread_level_from_env)
+        .hidden("panic_aborts_job", panic_aborts_job)
+        .hidden("abort_ends_job", abort_ends_job)
+        .hidden("fatal_error_policy", fatal_error_policy)
+        .hidden("bad_thread_level", bad_thread_level)
+        .check("thread_level_from_env", check_thread_level_from_env)
+        .check("panic_aborts_job", check_panic_aborts_job)
+        .check("abort_ends_job", check_abort_ends_job)
+        .check("fatal_error_policy", check_fatal_error_policy)
+        .check("bad_thread_level", check_bad_thread_level)
+        .run();
+}
+
+fn queries(env: &Environment) -> Result<()> {
+    let world = env.world();
+    ensure!(mpi4rs::is_initialized()?);
+    ensure!(!mpi4rs::is_finalized()?);
+    let (major, minor) = mpi4rs::version()?;
+    ensure!((major, minor) >= (3, 0), "MPI version {major}.{minor}");
+    let lib = mpi4rs::library_version()?;
+    ensure!(!lib.trim().is_empty(), "empty library version");
+    ensure!(!lib.ends_with('\n'), "library version keeps a trailing newline: {lib:?}");
+    ensure!(!mpi4rs::BUILD_MPI_VERSION.is_empty());
+    let host = mpi4rs::processor_name()?;
+    ensure!(!host.is_empty(), "empty processor name");
+    ensure!(!host.contains('\0'));
+
+    // Wall clock: moves forward by about what we sleep; the tick is a positive resolution.
+    let t0 = mpi4rs::wtime();
+    std::thread::sleep(Duration::from_millis(20));
+    let t1 = mpi4rs::wtime();
+    ensure!((0.015..10.0).contains(&(t1 - t0)), "wtime went from {t0} to {t1} over 20 ms of sleep");
+    let tick = mpi4rs::wtick();
+    ensure!(tick > 0.0 && tick < 1.0, "wtick = {tick}");
+
+    // Threads.
+    ensure_eq!(mpi4rs::query_thread()?, env.thread_level());
+    ensure!(mpi4rs::is_thread_main()?);
+    if env.thread_level() == ThreadLevel::Multiple {
+        let other = std::thread::spawn(mpi4rs::is_thread_main).join();
+        ensure!(matches!(other, Ok(Ok(false))), "another thread is not the main one: {other:?}");
+    }
+
+    // MPI is initialised once.
+    ensure_err!(mpi4rs::init(), Error::AlreadyInitialized);
+    ensure_err!(mpi4rs::init_with(Config::default()), Error::AlreadyInitialized);
+    ensure!(mpi4rs::is_initialized()?);
+
+    // TAG_UB, as read at init and as the attribute.
+    ensure!(mpi4rs::tag_ub() >= 32767, "tag_ub = {}", mpi4rs::tag_ub());
+    ensure_eq!(world.tag_ub()?, Some(mpi4rs::tag_ub()));
+
+    // Error strings and classes.
+    for code in [ffi::ERR_TRUNCATE(), ffi::ERR_PENDING(), ffi::ERR_IN_STATUS(), ffi::SUCCESS()] {
+        let s = mpi4rs::error_string(code);
+        ensure!(!s.trim().is_empty(), "error string of {code} is empty");
+    }
+    ensure!(mpi4rs::error_string(ffi::ERR_TRUNCATE()) != mpi4rs::error_string(ffi::SUCCESS()));
+    ensure_eq!(ErrorClass::from_raw(ffi::ERR_TRUNCATE()), ErrorClass::Truncate);
+    ensure_eq!(ErrorClass::from_raw(ffi::ERR_PENDING()), ErrorClass::Pending);
+    ensure!(!mpi4rs::error_string(123_456).is_empty());
+
+    // The configuration the harness initialised with (it sets no MPI4RS_RC_* variable).
+    ensure_eq!(env.config(), &Config::from_env()?);
+    ensure_eq!(env.config().error_policy(), ErrorPolicy::Return);
+    ensure!(env.config().aborts_on_panic());
+    Ok(())
+}
+
+/// Rank 0 sends four `i32` to rank 1 (to itself on one rank), which receives into room for
+/// two. Returns the receiving rank's result; `None` on the other ranks.
+fn truncated_transfer(env: &Environment) -> Result<Option<Result<Status>>> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let receiver = 1 % n;
+    let send = if me == 0 { Some(world.isend(&[1i32, 2, 3, 4], receiver, 30)?) } else { None };
+    let result = if me == receiver {
+        let mut small = [0i32; 2];
+        Some(world.recv(&mut small, 0, 30))
+    } else {
+        None
+    };
+    if let Some(s) = send {
+        let _ = s.wait(); // the send side may or may not report the truncation
+    }
+    Ok(result)
+}
+
+fn truncation_returns_err(env: &Environment) -> Result<()> {
+    ensure_eq!(env.config().error_policy(), ErrorPolicy::Return);
+    if let Some(result) = truncated_transfer(env)? {
+        let e = ensure_err!(result, Error::Mpi { .. });
+        ensure_eq!(e.class(), Some(ErrorClass::Truncate));
+        ensure!(e.to_string().contains("MPI_Recv"), "{e}");
+    }
+    // The communicator still works afterwards.
+    let (right, left) = common::neighbours(env);
+    let req = env.world().isend(&5u8, right, 31)?;
+    let mut got = 0u8;
+    env.world().recv(&mut got, left, 31)?;
+    req.wait()?;
+    ensure_eq!(got, 5);
+    Ok(())
+}
+
+// ---- hidden cases, started by the checks below ----
+
+fn thread_level_from_env(env: &Environment) -> Result<()> {
+    ensure_eq!(env.config().requested_thread_level(), ThreadLevel::Funneled);
+    ensure!(env.thread_level() <= ThreadLevel::Multiple);
+    ensure_eq!(mpi4rs::query_thread()?, env.thread_level());
+    // The other settings keep their defaults.
+    ensure_eq!(env.config().error_policy(), ErrorPolicy::Return);
+    ensure!(env.config().aborts_on_panic());
+    Ok(())
+}
+
+fn panic_aborts_job(env: &Environment) -> Result<()> {
+    let (me, _) = rank_size(env);
+    if me == 1 {
+        std::thread::sleep(Duration::from_millis(200)); // let rank 0 block first
+        panic!("{PANIC_MESSAGE}");
+    }
+    if me == 0 {
+        // Never sent: without the abort this would wait until the time limit.
+        let mut x = 0i32;
+        env.world().recv(&mut x, 1, 50)?;
+        println!("MARKER: rank 0 received {x}");
+    }
+    Ok(())
+}
+
+fn abort_ends_job(env: &Environment) -> Result<()> {
+    let (me, _) = rank_size(env);
+    if me == 0 {
+        std::thread::sleep(Duration::from_millis(200)); // let the others block first
+        match mpi4rs::abort(3)? {}
+    }
+    let mut x = 0i32;
+    env.world().recv(&mut x, 0, 51)?;
+    println!("MARKER: rank {me} received {x}");
+    Ok(())
+}
+
+fn fatal_error_policy(env: &Environment) -> Result<()> {
+    if env.config().error_policy() != ErrorPolicy::Fatal {
+        println!("MARKER: MPI4RS_RC_ERRORS=fatal was not applied");
+        return Ok(());
+    }
+    if let Some(result) = truncated_transfer(env)? {
+        // Under ERRORS_ARE_FATAL the job ends inside MPI_Recv; coming back is the failure.
+        println!("{RETURNED_MARKER}: {result:?}");
+    }
+    Ok(())
+}
+
+fn bad_thread_level(_env: &Environment) -> Result<()> {
+    // Init must refuse the configuration, so this never runs.
+    println!("{REACHED_MARKER}");
+    Ok(())
+}
+
+// ---- launcher-side checks ----
+
+fn limit() -> Duration {
+    let secs = std::env::var("MPI4RS_TEST_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+fn describe(out: &JobOutput) -> String {
+    format!(
+        "exit {:?}{} after {:.1}s\n--- output ---\n{}",
+        out.code,
+        if out.timed_out { " (TIMED OUT)" } else { "" },
+        out.elapsed.as_secs_f64(),
+        out.text()
+    )
+}
+
+/// The job must have failed by itself: not success, not the time limit, well within it.
+fn failed_promptly(what: &str, out: &JobOutput) -> Result<(), String> {
+    if out.success() {
+        return Err(format!("{what}: the job succeeded; it should have failed\n{}", describe(out)));
+    }
+    if out.timed_out {
+        return Err(format!("{what}: the job hung until the time limit\n{}", describe(out)));
+    }
+    if out.elapsed > limit() / 2 {
+        return Err(format!("{what}: the job took too long to end\n{}", describe(out)));
+    }
+    if out.code == Some(0) {
+        return Err(format!("{what}: exit code 0\n{}", describe(out)));
+    }
+    Ok(())
+}
+
+fn check_thread_level_from_env(suite: &Suite) -> Result<(), String> {
+    let out = suite.job(2, Some("thread_level_from_env"), &[("MPI4RS_RC_THREAD_LEVEL", "funneled")]);
+    if !out.success() {
+        return Err(format!("MPI4RS_RC_THREAD_LEVEL=funneled: {}", describe(&out)));
+    }
+    if !out.stdout.contains("case thread_level_from_env ok") {
+        return Err(format!("the case did not run\n{}", describe(&out)));
+    }
+    Ok(())
+}
+
+fn check_panic_aborts_job(suite: &Suite) -> Result<(), String> {
+    let out = suite.job(2, Some("panic_aborts_job"), &[]);
+    failed_promptly("a panic on rank 1", &out)?;
+    let text = out.text();
+    for want in [PANIC_MESSAGE, "aborting the job"] {
+        if !text.contains(want) {
+            return Err(format!("the output lacks {want:?}\n{}", describe(&out)));
+        }
+    }
+    if text.contains("MARKER: rank 0 received") {
+        return Err(format!("rank 0 received a message nobody sent\n{}", describe(&out)));
+    }
+    Ok(())
+}
+
+fn check_abort_ends_job(suite: &Suite) -> Result<(), String> {
+    let out = suite.job(3, Some("abort_ends_job"), &[]);
+    failed_promptly("mpi4rs::abort(3) on rank 0", &out)?;
+    if out.text().contains("MARKER: rank") {
+        return Err(format!("a rank received a message nobody sent\n{}", describe(&out)));
+    }
+    Ok(())
+}
+
+fn check_fatal_error_policy(suite: &Suite) -> Result<(), String> {
+    let out = suite.job(2, Some("fatal_error_policy"), &[("MPI4RS_RC_ERRORS", "fatal")]);
+    if out.text().contains("MARKER:") {
+        return Err(format!("the error did not end the job\n{}", describe(&out)));
+    }
+    failed_promptly("a truncated receive under MPI4RS_RC_ERRORS=fatal", &out)
+}
+
+fn check_bad_thread_level(suite: &Suite) -> Result<(), String> {
+    let out = suite.job(2, Some("bad_thread_level"), &[("MPI4RS_RC_THREAD_LEVEL", "bogus")]);
+    failed_promptly("MPI4RS_RC_THREAD_LEVEL=bogus", &out)?;
+    let text = out.text();
+    if text.contains(REACHED_MARKER) {
+        return Err(format!("init accepted the bad value\n{}", describe(&out)));
+    }
+    for want in ["init failed", "\"bogus\""] {
+        if !text.contains(want) {
+            return Err(format!("the output lacks {want:?}\n{}", describe(&out)));
+        }
+    }
+    Ok(())
+}
