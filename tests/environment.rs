@@ -23,6 +23,7 @@ fn main() {
         .hidden("bad_thread_level", bad_thread_level)
         .check("thread_level_from_env", check_thread_level_from_env)
         .check("panic_aborts_job", check_panic_aborts_job)
+        .check("panic_without_abort_still_ends_job", check_panic_without_abort)
         .check("abort_ends_job", check_abort_ends_job)
         .check("fatal_error_policy", check_fatal_error_policy)
         .check("bad_thread_level", check_bad_thread_level)
@@ -234,6 +235,18 @@ fn check_panic_aborts_job(suite: &Suite) -> Result<(), String> {
     }
     if text.contains("MARKER: rank 0 received") {
         return Err(format!("rank 0 received a message nobody sent\n{}", describe(&out)));
+    }
+    Ok(())
+}
+
+/// With the abort hook switched off, the panicking rank unwinds without `MPI_Finalize` (which
+/// would wait for the blocked rank 0 forever) and exits, so `mpiexec` still ends the job.
+fn check_panic_without_abort(suite: &Suite) -> Result<(), String> {
+    let out = suite.job(2, Some("panic_aborts_job"), &[("MPI4RS_RC_ABORT_ON_PANIC", "false")]);
+    failed_promptly("a panic on rank 1 with MPI4RS_RC_ABORT_ON_PANIC=false", &out)?;
+    let text = out.text();
+    if !text.contains(PANIC_MESSAGE) || text.contains("aborting the job") {
+        return Err(format!("expected the panic message and no abort\n{}", describe(&out)));
     }
     Ok(())
 }
