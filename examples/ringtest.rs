@@ -1,0 +1,78 @@
+//! mpi4py.bench ringtest: a message of SIZE bytes travels around the ring LOOP times.
+//!
+//! `mpiexec -n 4 target/release/examples/ringtest [-n SIZE] [-s SKIP] [-l LOOP] [-q]`
+
+use mpi4rs::prelude::*;
+
+struct Options {
+    size: usize,
+    skip: usize,
+    loops: usize,
+    verbose: bool,
+}
+
+fn parse() -> Result<Options, String> {
+    let mut o = Options { size: 1, skip: 0, loops: 1, verbose: true };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| -> Result<usize, String> {
+            let v = args.next().ok_or(format!("{name} needs a value"))?;
+            v.parse().map_err(|_| format!("{name}: not a number: {v}"))
+        };
+        match a.as_str() {
+            "-n" | "--size" => o.size = value("-n")?,
+            "-s" | "--skip" => o.skip = value("-s")?,
+            "-l" | "--loop" => o.loops = value("-l")?,
+            "-q" | "--quiet" => o.verbose = false,
+            _ => {
+                return Err(format!("unknown option {a}; usage: ringtest [-n SIZE] [-s SKIP] [-l LOOP] [-q]"))
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// The timed ring; returns the elapsed time of the last `loops` rounds.
+fn ring(world: &Comm, o: &Options) -> mpi4rs::Result<f64> {
+    let (rank, size) = (world.rank(), world.size());
+    let (source, dest) = ((rank + size - 1) % size, (rank + 1) % size);
+    let send = vec![b'x'; o.size];
+    let mut recv = vec![0u8; o.size];
+    let mut tic = mpi4rs::wtime();
+    for i in 0..o.skip + o.loops {
+        if i == o.skip {
+            tic = mpi4rs::wtime();
+        }
+        if size == 1 {
+            world.sendrecv(&send, dest, 0, &mut recv, source, 0)?;
+        } else if rank == 0 {
+            world.send(&send, dest, 0)?;
+            world.recv(&mut recv, source, 0)?;
+        } else {
+            world.recv(&mut recv, source, 0)?;
+            world.send(&recv, dest, 0)?;
+        }
+    }
+    let elapsed = mpi4rs::wtime() - tic;
+    if rank == 0 && o.skip + o.loops > 0 && send != recv {
+        return Err(mpi4rs::Error::InvalidArgument("the ring returned a different message".into()));
+    }
+    Ok(elapsed)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let options = parse()?;
+    let env = mpi4rs::init()?;
+    let world = env.world();
+    let elapsed = ring(world, &options)?;
+    if options.verbose && world.rank() == 0 {
+        println!(
+            "time for {} loops = {:e} seconds ({} processes, {} bytes)",
+            options.loops,
+            elapsed,
+            world.size(),
+            options.size
+        );
+    }
+    Ok(())
+}
