@@ -67,16 +67,24 @@ impl SpecMut {
     }
 }
 
+#[inline(always)]
 fn host_only(memory: MemoryKind) -> Result<()> {
     if memory.is_host() {
         Ok(())
     } else {
-        Err(Error::UnsupportedBuffer(format!(
-            "{memory:?} memory: this build moves host buffers only (device transfers arrive with the device router)"
-        )))
+        Err(not_host(memory))
     }
 }
 
+#[cold]
+#[inline(never)]
+fn not_host(memory: MemoryKind) -> Error {
+    Error::UnsupportedBuffer(format!(
+        "{memory:?} memory: this build moves host buffers only (device transfers arrive with the device router)"
+    ))
+}
+
+#[inline(always)]
 fn count_of(view: &BufferView) -> Result<c_int> {
     to_count("buffer length", view.len)
 }

@@ -43,29 +43,42 @@ pub fn proc_null() -> i32 {
 }
 
 /// Checks a destination (`any = false`) or source (`any = true`) rank.
-#[inline]
+#[inline(always)]
 pub(crate) fn check_rank<C: Communicator + ?Sized>(comm: &C, rank: i32, any: bool) -> Result<()> {
     let size = comm.peer_count();
     if (0..size).contains(&rank) || rank == ffi::PROC_NULL() || (any && rank == ffi::ANY_SOURCE()) {
         Ok(())
     } else {
-        Err(Error::InvalidRank { rank, size, allows_any: any })
+        Err(invalid_rank(rank, size, any))
     }
 }
 
+// The error values are built out of line, so the checks inline to a compare and a branch.
+#[cold]
+#[inline(never)]
+fn invalid_rank(rank: i32, size: i32, allows_any: bool) -> Error {
+    Error::InvalidRank { rank, size, allows_any }
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_tag(tag: i32, tag_ub: i32, allows_any: bool) -> Error {
+    Error::InvalidTag { tag, tag_ub, allows_any }
+}
+
 /// Checks a tag for sending: 0 ..= TAG_UB.
-#[inline]
+#[inline(always)]
 pub(crate) fn check_tag(tag: i32) -> Result<()> {
     check_tag_any(tag, false)
 }
 
-#[inline]
+#[inline(always)]
 fn check_tag_any(tag: i32, any: bool) -> Result<()> {
     let ub = tag_ub();
     if (0..=ub).contains(&tag) || (any && tag == ffi::ANY_TAG()) {
         Ok(())
     } else {
-        Err(Error::InvalidTag { tag, tag_ub: ub, allows_any: any })
+        Err(invalid_tag(tag, ub, any))
     }
 }
 

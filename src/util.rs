@@ -11,7 +11,13 @@ pub(crate) fn string_from_c(buf: &[c_char], len: c_int) -> String {
 }
 
 /// Converts a length to an MPI `int` count, or says clearly that it does not fit.
-#[inline]
+#[inline(always)]
 pub(crate) fn to_count(what: &'static str, value: usize) -> Result<c_int> {
-    c_int::try_from(value).map_err(|_| Error::CountOverflow { what, value, max: c_int::MAX as usize })
+    c_int::try_from(value).map_err(|_| count_overflow(what, value))
+}
+
+#[cold]
+#[inline(never)]
+fn count_overflow(what: &'static str, value: usize) -> Error {
+    Error::CountOverflow { what, value, max: c_int::MAX as usize }
 }

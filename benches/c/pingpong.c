@@ -1,58 +1,107 @@
-/* The ping-pong loop in plain C, the floor that mpi4rs is measured against.
- * Linked into the criterion bench (mpi4rs_c_pingpong) and, built with -DPINGPONG_MAIN by
- * ci/bench.sh, a stand-alone program printing mpi4py.bench's pingpong table. */
+/* The ping-pong loop in plain C: the floor mpi4rs is measured against.
+ * - mpi4rs_c_pingpong() is linked into the criterion bench (benches/pingpong.rs);
+ * - built with -DPINGPONG_MAIN (ci/bench-pingpong.sh) it is a stand-alone program with the
+ *   options and the table of examples/pingpong.rs, which follows mpi4py.bench pingpong. */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Ranks 0 and 1 exchange `size` bytes `loop` times after `skip` warm-up rounds.
- * Returns the elapsed time of the timed loop on rank 0 (0 elsewhere). */
-double mpi4rs_c_pingpong(MPI_Comm comm, char *buf, int size, int skip, int loop) {
-  int rank;
+/* `iters` round trips of `size` bytes between ranks 0 and 1 (a rank alone talks to itself).
+ * Returns the elapsed time. */
+double mpi4rs_c_pingpong(MPI_Comm comm, char *sbuf, char *rbuf, int size, int iters) {
+  int rank, nprocs;
   MPI_Comm_rank(comm, &rank);
-  double t0 = 0;
-  for (int i = 0; i < skip + loop; i++) {
-    if (i == skip) t0 = MPI_Wtime();
-    if (rank == 0) {
-      MPI_Send(buf, size, MPI_BYTE, 1, 0, comm);
-      MPI_Recv(buf, size, MPI_BYTE, 1, 0, comm, MPI_STATUS_IGNORE);
-    } else if (rank == 1) {
-      MPI_Recv(buf, size, MPI_BYTE, 0, 0, comm, MPI_STATUS_IGNORE);
-      MPI_Send(buf, size, MPI_BYTE, 0, 0, comm);
+  MPI_Comm_size(comm, &nprocs);
+  double t0 = MPI_Wtime();
+  if (nprocs == 1) {
+    for (int i = 0; i < iters; i++) {
+      MPI_Sendrecv(sbuf, size, MPI_BYTE, 0, 0, rbuf, size, MPI_BYTE, 0, 0, comm, MPI_STATUS_IGNORE);
+      MPI_Sendrecv(sbuf, size, MPI_BYTE, 0, 0, rbuf, size, MPI_BYTE, 0, 0, comm, MPI_STATUS_IGNORE);
+    }
+  } else if (rank == 0) {
+    for (int i = 0; i < iters; i++) {
+      MPI_Send(sbuf, size, MPI_BYTE, 1, 0, comm);
+      MPI_Recv(rbuf, size, MPI_BYTE, 1, 0, comm, MPI_STATUS_IGNORE);
+    }
+  } else if (rank == 1) {
+    for (int i = 0; i < iters; i++) {
+      MPI_Recv(rbuf, size, MPI_BYTE, 0, 0, comm, MPI_STATUS_IGNORE);
+      MPI_Send(sbuf, size, MPI_BYTE, 0, 0, comm);
     }
   }
-  return rank == 0 ? MPI_Wtime() - t0 : 0.0;
+  return MPI_Wtime() - t0;
 }
 
 #ifdef PINGPONG_MAIN
 int main(int argc, char **argv) {
-  long min_size = 1, max_size = 1L << 30;
-  int skip = 100, loop = 10000, skip_large = 10, loop_large = 1000, large = 1 << 14;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "-m")) min_size = atol(argv[i + 1]);
-    else if (!strcmp(argv[i], "-n")) max_size = atol(argv[i + 1]);
-    else if (!strcmp(argv[i], "-s")) skip = skip_large = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "-l")) loop = loop_large = atoi(argv[i + 1]);
+  long min_size = 1, max_size = 1L << 30, large_size = 1 << 14, huge_size = 1 << 20;
+  long skip = 100, loop = 10000, skip_large = 10, loop_large = 1000, skip_huge = 1, loop_huge = 10;
+  int verbose = 1, header = 1, stats = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { verbose = 0; continue; }
+    if (!strcmp(a, "--no-header")) { header = 0; continue; }
+    if (!strcmp(a, "--no-stats")) { stats = 0; continue; }
+    long *dst = !strcmp(a, "-m") || !strcmp(a, "--min-size") ? &min_size
+              : !strcmp(a, "-n") || !strcmp(a, "--max-size") ? &max_size
+              : !strcmp(a, "-s") || !strcmp(a, "--skip") ? &skip
+              : !strcmp(a, "-l") || !strcmp(a, "--loop") ? &loop
+              : !strcmp(a, "--skip-large") ? &skip_large : !strcmp(a, "--loop-large") ? &loop_large
+              : !strcmp(a, "--large-size") ? &large_size : !strcmp(a, "--skip-huge") ? &skip_huge
+              : !strcmp(a, "--loop-huge") ? &loop_huge : !strcmp(a, "--huge-size") ? &huge_size : NULL;
+    if (!dst) { fprintf(stderr, "unknown option %s\n", a); return 2; }
+    *dst = atol(v);
+    i++;
   }
-  MPI_Init(&argc, &argv);
+  /* The same thread level as mpi4rs would ask for (MPI4RS_RC_THREAD_LEVEL, default multiple),
+   * so both sides of the comparison pay the same locking costs inside MPI. */
+  const char *lvl = getenv("MPI4RS_RC_THREAD_LEVEL");
+  int required = !lvl ? MPI_THREAD_MULTIPLE
+               : !strcmp(lvl, "single") ? MPI_THREAD_SINGLE
+               : !strcmp(lvl, "funneled") ? MPI_THREAD_FUNNELED
+               : !strcmp(lvl, "serialized") ? MPI_THREAD_SERIALIZED : MPI_THREAD_MULTIPLE;
+  int provided;
+  MPI_Init_thread(&argc, &argv, required, &provided);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  char *buf = malloc(max_size > 0 ? max_size : 1);
-  memset(buf, 'a', max_size > 0 ? max_size : 1);
-  if (rank == 0)
-    printf("# %-8s%20s | %s\n", "Size [B]", "Bandwidth [MB/s]", "Time Mean [s]");
-  for (long size = min_size; size <= max_size; size = size > 0 ? size * 2 : 1) {
-    int s = size >= large ? skip_large : skip, l = size >= large ? loop_large : loop;
+  for (int k = 0; k < 33; k++) {
+    long nbytes = 1L << k;
+    if (nbytes < min_size || nbytes > max_size) continue;
+    if (nbytes > large_size) { skip = skip < skip_large ? skip : skip_large; loop = loop < loop_large ? loop : loop_large; }
+    if (nbytes > huge_size) { skip = skip < skip_huge ? skip : skip_huge; loop = loop < loop_huge ? loop : loop_huge; }
+    char *sbuf = malloc(nbytes), *rbuf = malloc(nbytes);
+    memset(sbuf, 'a', nbytes);
+    memset(rbuf, 0, nbytes);
     MPI_Barrier(MPI_COMM_WORLD);
-    double t = mpi4rs_c_pingpong(MPI_COMM_WORLD, buf, (int)size, s, l);
-    if (rank == 0) {
-      double mean = t / (2.0 * l);
-      printf("%-10ld%20.2f | %.7e\n", size, size / 1e6 / mean, mean);
-      fflush(stdout);
+    mpi4rs_c_pingpong(MPI_COMM_WORLD, sbuf, rbuf, (int)nbytes, (int)skip);
+    long blocks = loop < 1 ? 1 : loop > 10 ? 10 : loop;
+    double total = 0, means[10];
+    int nmeans = 0;
+    for (long b = 0; b < blocks; b++) {
+      long iters = loop / blocks + (b < loop % blocks);
+      double t = mpi4rs_c_pingpong(MPI_COMM_WORLD, sbuf, rbuf, (int)nbytes, (int)iters);
+      total += t;
+      if (iters > 0) means[nmeans++] = t / (2.0 * iters);
     }
+    free(sbuf);
+    free(rbuf);
+    if (!verbose || rank != 0) continue;
+    if (header) {
+      header = 0;
+      printf("# MPI PingPong Test\n# Size [B]  Bandwidth [MB/s]%s\n",
+             stats ? " | Time Mean [s] \xc2\xb1 StdDev [s]  Samples" : "");
+    }
+    double mean = loop > 0 ? total / (2.0 * loop) : NAN, m = 0, ss = 0;
+    for (int i = 0; i < nmeans; i++) m += means[i] / nmeans;
+    for (int i = 0; i < nmeans; i++) ss += (means[i] - m) * (means[i] - m);
+    double sd = nmeans > 1 ? sqrt(ss / (nmeans - 1)) : 0.0;
+    printf("%10ld%18.2f", nbytes, nbytes / mean / 1e6);
+    if (stats) printf(" | %.7e \xc2\xb1 %.4e %8ld", mean, sd, loop);
+    printf("\n");
+    fflush(stdout);
   }
-  free(buf);
   MPI_Finalize();
   return 0;
 }

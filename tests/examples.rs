@@ -1,0 +1,73 @@
+//! The examples run under mpiexec and print what mpi4py.bench prints.
+mod common;
+
+use common::Suite;
+use mpi4rs::launcher::{JobOutput, Launcher};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn main() {
+    Suite::new("examples")
+        .nps(&[])
+        .check("helloworld_1_to_4_ranks", helloworld)
+        .check("ringtest_1_to_4_ranks", ringtest)
+        .check("pingpong_table", pingpong)
+        .run();
+}
+
+/// Runs `target/<profile>/examples/NAME` (cargo test builds the examples beside the tests).
+fn run_example(name: &str, np: usize, args: &[&str]) -> Result<JobOutput, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().and_then(|deps| deps.parent()).ok_or("no target dir")?;
+    let path: PathBuf = dir.join("examples").join(name);
+    if !path.is_file() {
+        return Err(format!("{} is missing: build the examples (cargo test builds them)", path.display()));
+    }
+    let launcher = Launcher::detect().map_err(|e| e.to_string())?;
+    let out = launcher.run(np, &path, args, Duration::from_secs(120)).map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(format!(
+            "{name} on {np} ranks: exit {:?}, timed out {}\n{}",
+            out.code,
+            out.timed_out,
+            out.text()
+        ));
+    }
+    Ok(out)
+}
+
+fn helloworld(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        let out = run_example("helloworld", np, &[])?;
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("Hello, World!")).collect();
+        let want: Vec<String> =
+            (0..np).map(|r| format!("Hello, World! I am process {r} of {np} on")).collect();
+        if lines.len() != np || !lines.iter().zip(&want).all(|(l, w)| l.starts_with(w.as_str())) {
+            return Err(format!("np={np}: expected greetings in rank order, got:\n{}", out.stdout));
+        }
+    }
+    Ok(())
+}
+
+fn ringtest(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        let out = run_example("ringtest", np, &["-n", "1024", "-s", "2", "-l", "20"])?;
+        if !out.stdout.contains("time for 20 loops") || !out.stdout.contains(&format!("({np} processes, 1024 bytes)")) {
+            return Err(format!("np={np}: unexpected output:\n{}", out.stdout));
+        }
+    }
+    Ok(())
+}
+
+fn pingpong(_: &Suite) -> Result<(), String> {
+    let out = run_example("pingpong", 2, &["-m", "1", "-n", "4096", "-s", "2", "-l", "20"])?;
+    let rows: Vec<&str> =
+        out.stdout.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    // sizes 1, 2, 4, ..., 4096: thirteen rows, each starting with its size
+    let sizes: Vec<String> = (0..13).map(|k| (1u64 << k).to_string()).collect();
+    let got: Vec<&str> = rows.iter().filter_map(|r| r.split_whitespace().next()).collect();
+    if !out.stdout.contains("Bandwidth [MB/s]") || got != sizes {
+        return Err(format!("unexpected pingpong table:\n{}", out.stdout));
+    }
+    Ok(())
+}
