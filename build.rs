@@ -40,6 +40,4 @@ fn main() {
     configure(&mut cloop);
     cloop.file("benches/c/pingpong.c").cargo_metadata(false).compile("mpi4rs_cbench");
     println!("cargo:rustc-link-arg-benches={}", out.join("libmpi4rs_cbench.a").display());
-    // Which MPI this build links, for `mpi4rs::build_info`.
-    println!("cargo:rustc-env=MPI4RS_BUILD_MPI_VERSION={}", lib.version);
 }

@@ -65,9 +65,6 @@ pub use request::{
 };
 pub use status::Status;
 
-/// The MPI library this build was compiled against, as the build-time probe reported it.
-pub const BUILD_MPI_VERSION: &str = env!("MPI4RS_BUILD_MPI_VERSION");
-
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.
 pub mod prelude {
     pub use crate::{

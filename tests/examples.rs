@@ -52,7 +52,9 @@ fn helloworld(_: &Suite) -> Result<(), String> {
 fn ringtest(_: &Suite) -> Result<(), String> {
     for np in 1..=4 {
         let out = run_example("ringtest", np, &["-n", "1024", "-s", "2", "-l", "20"])?;
-        if !out.stdout.contains("time for 20 loops") || !out.stdout.contains(&format!("({np} processes, 1024 bytes)")) {
+        if !out.stdout.contains("time for 20 loops")
+            || !out.stdout.contains(&format!("({np} processes, 1024 bytes)"))
+        {
             return Err(format!("np={np}: unexpected output:\n{}", out.stdout));
         }
     }
