@@ -3,12 +3,18 @@
 //!
 //! `mpiexec -n 2 target/release/examples/pingpong [-m MIN] [-n MAX] [-s SKIP] [-l LOOP] [-q]`
 //! (also `--skip-large`, `--loop-large`, `--large-size`, `--skip-huge`, `--loop-huge`,
-//! `--huge-size`, `--no-header`, `--no-stats`, with mpi4py's defaults).
+//! `--huge-size`, `--no-header`, `--no-stats`, with mpi4py's defaults: sizes 1 B … 1 GiB,
+//! skip 100 / loop 10000, at most 10 / 1000 above 16 KiB and 1 / 10 above 1 MiB). `-a numpy`
+//! and `-a none` are accepted (host memory either way); pickled messages are not supported.
 //!
 //! Unlike mpi4py, which reads the clock around every round trip, the mean here is the time of
 //! the whole timed loop divided by `2 × LOOP`, exactly as a plain C loop measures it
-//! (`benches/c/pingpong.c` prints the same table). The loop runs in up to ten timed blocks; the
-//! standard deviation is that of the block means.
+//! (`benches/c/pingpong.c` prints the same table). The columns therefore mean:
+//! - `Time Mean [s]`: one-way time per message, whole timed loop / (2 × LOOP);
+//! - `StdDev [s]`: the loop runs as up to ten consecutive timed blocks (no clock reads inside a
+//!   block); this is the sample standard deviation of the blocks' one-way means, not of single
+//!   round trips as in mpi4py (so it is smaller than mpi4py's by about √(LOOP/10));
+//! - `Samples`: LOOP, the number of timed round trips, as mpi4py prints it.
 
 use mpi4rs::prelude::*;
 
@@ -28,7 +34,8 @@ struct Options {
     stats: bool,
 }
 
-const USAGE: &str = "usage: pingpong [-q] [-m MIN_SIZE] [-n MAX_SIZE] [-s SKIP] [-l LOOP] [--skip-large N] \
+const USAGE: &str =
+    "usage: pingpong [-q] [-a numpy|none] [-m MIN_SIZE] [-n MAX_SIZE] [-s SKIP] [-l LOOP] [--skip-large N] \
 [--loop-large N] [--large-size B] [--skip-huge N] [--loop-huge N] [--huge-size B] [--no-header] [--no-stats]";
 
 fn parse() -> Result<Options, String> {
@@ -67,6 +74,15 @@ fn parse() -> Result<Options, String> {
             "-q" | "--quiet" => o.verbose = false,
             "--no-header" => o.header = false,
             "--no-stats" => o.stats = false,
+            // mpi4py's array kinds: NumPy arrays and bytearrays are host memory, as ours are.
+            "-a" | "--array" => match args.next().as_deref() {
+                Some("numpy" | "none") => {}
+                Some(kind) => return Err(format!("--array {kind}: only host buffers (numpy, none) here")),
+                None => return Err(format!("{a} needs a value\n{USAGE}")),
+            },
+            "-p" | "--pickle" | "-o" | "--outband" | "--protocol" | "--threshold" => {
+                return Err(format!("{a}: pickled messages are not part of this benchmark\n{USAGE}"))
+            }
             _ => return Err(format!("unknown option {a}\n{USAGE}")),
         }
     }
@@ -101,7 +117,13 @@ fn round_trips(world: &Comm, send: &[u8], recv: &mut [u8], iters: usize) -> mpi4
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut o = parse()?;
+    let mut o = match parse() {
+        Ok(o) => o,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
     let env = mpi4rs::init()?;
     let world = env.world();
     let sizes = (0..33).map(|i| 1u64 << i).filter(|n| (o.min_size..=o.max_size).contains(n));

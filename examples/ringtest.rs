@@ -1,6 +1,10 @@
 //! mpi4py.bench ringtest: a message of SIZE bytes travels around the ring LOOP times.
 //!
 //! `mpiexec -n 4 target/release/examples/ringtest [-n SIZE] [-s SKIP] [-l LOOP] [-q]`
+//!
+//! Rank 0 prints the time of the LOOP timed rounds (after SKIP warm-ups) as mpi4py does:
+//! `time for LOOP loops = T seconds (N processes, SIZE bytes)`. On one rank the message goes
+//! to the rank itself with `sendrecv`.
 
 use mpi4rs::prelude::*;
 
@@ -61,18 +65,54 @@ fn ring(world: &Comm, o: &Options) -> mpi4rs::Result<f64> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let options = parse()?;
+    let options = match parse() {
+        Ok(o) => o,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
     let env = mpi4rs::init()?;
     let world = env.world();
+    world.barrier()?;
     let elapsed = ring(world, &options)?;
     if options.verbose && world.rank() == 0 {
         println!(
-            "time for {} loops = {:e} seconds ({} processes, {} bytes)",
+            "time for {} loops = {} seconds ({} processes, {} bytes)",
             options.loops,
-            elapsed,
+            general(elapsed),
             world.size(),
             options.size
         );
     }
     Ok(())
+}
+
+/// `x` as Python's `{x:g}` prints it: six significant digits, trailing zeros dropped,
+/// scientific notation below 1e-4 and from 1e6 on (`3.8147e-06`, `0.000123457`, `12.5`).
+fn general(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    // Rounded to six significant digits first, as C's %g decides on the rounded exponent.
+    let sci = format!("{x:.5e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if (-4..6).contains(&exp) {
+        let decimals = (5 - exp) as usize;
+        trim(&format!("{x:.decimals$}"))
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    }
 }

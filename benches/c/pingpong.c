@@ -2,6 +2,7 @@
  * - mpi4rs_c_pingpong() is linked into the criterion bench (benches/pingpong.rs);
  * - built with -DPINGPONG_MAIN (ci/bench-pingpong.sh) it is a stand-alone program with the
  *   options and the table of examples/pingpong.rs, which follows mpi4py.bench pingpong. */
+#include <limits.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -44,6 +45,14 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { verbose = 0; continue; }
     if (!strcmp(a, "--no-header")) { header = 0; continue; }
     if (!strcmp(a, "--no-stats")) { stats = 0; continue; }
+    if (!strcmp(a, "-a") || !strcmp(a, "--array")) { /* host memory either way */
+      if (i + 1 >= argc || (strcmp(argv[i + 1], "numpy") && strcmp(argv[i + 1], "none"))) {
+        fprintf(stderr, "%s: only host buffers (numpy, none) here\n", a);
+        return 2;
+      }
+      i++;
+      continue;
+    }
     long *dst = !strcmp(a, "-m") || !strcmp(a, "--min-size") ? &min_size
               : !strcmp(a, "-n") || !strcmp(a, "--max-size") ? &max_size
               : !strcmp(a, "-s") || !strcmp(a, "--skip") ? &skip
@@ -52,7 +61,10 @@ int main(int argc, char **argv) {
               : !strcmp(a, "--large-size") ? &large_size : !strcmp(a, "--skip-huge") ? &skip_huge
               : !strcmp(a, "--loop-huge") ? &loop_huge : !strcmp(a, "--huge-size") ? &huge_size : NULL;
     if (!dst) { fprintf(stderr, "unknown option %s\n", a); return 2; }
-    *dst = atol(v);
+    if (i + 1 >= argc) { fprintf(stderr, "%s needs a value\n", a); return 2; }
+    char *end;
+    *dst = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || *dst < 0) { fprintf(stderr, "%s: not a number: %s\n", a, v); return 2; }
     i++;
   }
   /* The same thread level as mpi4rs would ask for (MPI4RS_RC_THREAD_LEVEL, default multiple),
@@ -69,6 +81,10 @@ int main(int argc, char **argv) {
   for (int k = 0; k < 33; k++) {
     long nbytes = 1L << k;
     if (nbytes < min_size || nbytes > max_size) continue;
+    if (nbytes > INT_MAX) { /* mpi4rs reports the same as a count overflow */
+      fprintf(stderr, "message size %ld does not fit an MPI int count\n", nbytes);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     if (nbytes > large_size) { skip = skip < skip_large ? skip : skip_large; loop = loop < loop_large ? loop : loop_large; }
     if (nbytes > huge_size) { skip = skip < skip_huge ? skip : skip_huge; loop = loop < loop_huge ? loop : loop_huge; }
     char *sbuf = malloc(nbytes), *rbuf = malloc(nbytes);
