@@ -253,7 +253,17 @@ fn side_by_side(world: &Comm, b: &mut Buffers, rounds: usize) -> mpi4rs::Result<
             tr.push(r);
             ratios.push(r / c);
         }
-        print_row(size, median(&mut tc), median(&mut tr), median(&mut ratios));
+        let ratio = median(&mut ratios);
+        print_row(size, median(&mut tc), median(&mut tr), ratio);
+        if rounds >= 4 {
+            // `ratios` is sorted now: the middle half of the pairs, to show the noise.
+            println!(
+                "{:>10} middle half of the paired ratios: {:.3} .. {:.3}",
+                "",
+                ratios[rounds / 4],
+                ratios[rounds - 1 - rounds / 4]
+            );
+        }
     }
     Ok(())
 }
