@@ -129,6 +129,9 @@ impl Mode {
     }
 }
 
+/// A blocking send in `mode`. Inlined so that each public send calls its MPI function directly
+/// (the mode is a constant there): about 50 instructions less per message.
+#[inline(always)]
 fn send_mode<C, B>(comm: &C, mode: Mode, buf: &B, dest: i32, tag: i32) -> Result<()>
 where
     C: Communicator + ?Sized,
@@ -195,7 +198,7 @@ pub trait PointToPoint: Communicator {
 
     /// Receives into `buf` from `source` (or [`any_source`]) with `tag` (or [`any_tag`])
     /// (`MPI_Recv`). A message larger than `buf` is an error of class `Truncate`.
-    #[inline]
+    #[inline(always)]
     fn recv<B: BufferMut + ?Sized>(&self, buf: &mut B, source: i32, tag: i32) -> Result<Status> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
