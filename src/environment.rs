@@ -129,7 +129,7 @@ fn install_panic_abort() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         previous(info);
-        if matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false))) {
+        if is_active() {
             let rank = crate::comm::world_rank();
             eprintln!(
                 "mpi4rs: rank {rank} panicked; aborting the job (MPI4RS_RC_ABORT_ON_PANIC=false to disable)"

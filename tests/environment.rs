@@ -2,7 +2,7 @@
 //! and how a job ends when a rank panics, aborts or hits a fatal MPI error.
 mod common;
 
-use common::{rank_size, Suite};
+use common::{describe, limit, rank_size, Suite};
 use mpi4rs::launcher::JobOutput;
 use mpi4rs::prelude::*;
 use mpi4rs::{ffi, Config, Environment, Error, ErrorClass, ErrorPolicy, Result, ThreadLevel};
@@ -179,21 +179,6 @@ fn bad_thread_level(_env: &Environment) -> Result<()> {
 }
 
 // ---- launcher-side checks ----
-
-fn limit() -> Duration {
-    let secs = std::env::var("MPI4RS_TEST_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
-    Duration::from_secs(secs)
-}
-
-fn describe(out: &JobOutput) -> String {
-    format!(
-        "exit {:?}{} after {:.1}s\n--- output ---\n{}",
-        out.code,
-        if out.timed_out { " (TIMED OUT)" } else { "" },
-        out.elapsed.as_secs_f64(),
-        out.text()
-    )
-}
 
 /// The job must have failed by itself: not success, not the time limit, well within it.
 fn failed_promptly(what: &str, out: &JobOutput) -> Result<(), String> {

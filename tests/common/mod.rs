@@ -91,11 +91,6 @@ impl Suite {
         self
     }
 
-    fn limit() -> Duration {
-        let secs = std::env::var("MPI4RS_TEST_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
-        Duration::from_secs(secs)
-    }
-
     /// Runs this test binary on `np` ranks; `only` picks a single (possibly hidden) case.
     pub fn job(&self, np: usize, only: Option<&str>, env: &[(&str, &str)]) -> JobOutput {
         let launcher = Launcher::detect().expect("an mpiexec for the linked MPI");
@@ -108,7 +103,7 @@ impl Suite {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        mpi4rs::launcher::run_with_limit(cmd, Self::limit()).expect("mpiexec starts")
+        mpi4rs::launcher::run_with_limit(cmd, limit()).expect("mpiexec starts")
     }
 
     pub fn run(self) {
@@ -171,17 +166,7 @@ impl Suite {
             }
             let only = filter.as_deref().filter(|f| self.cases.iter().any(|(n, _)| n == f));
             let out = self.job(np, only, &[]);
-            let result = if out.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "  exit {:?}{} after {:.1}s\n--- output ---\n{}",
-                    out.code,
-                    if out.timed_out { " (TIMED OUT: deadlock?)" } else { "" },
-                    out.elapsed.as_secs_f64(),
-                    out.text()
-                ))
-            };
+            let result = if out.success() { Ok(()) } else { Err(format!("  {}", describe(&out))) };
             report(name, result);
         }
         for (name, check) in &self.checks {
@@ -211,4 +196,21 @@ pub fn rank_size(env: &Environment) -> (i32, i32) {
 pub fn neighbours(env: &Environment) -> (i32, i32) {
     let (me, n) = rank_size(env);
     ((me + 1) % n, (me + n - 1) % n)
+}
+
+/// The time limit of every job (`MPI4RS_TEST_TIMEOUT` seconds, default 120).
+pub fn limit() -> Duration {
+    let secs = std::env::var("MPI4RS_TEST_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+/// How a job ended and what it printed, for failure messages.
+pub fn describe(out: &JobOutput) -> String {
+    format!(
+        "exit {:?}{} after {:.1}s\n--- output ---\n{}",
+        out.code,
+        if out.timed_out { " (TIMED OUT: deadlock?)" } else { "" },
+        out.elapsed.as_secs_f64(),
+        out.text()
+    )
 }
