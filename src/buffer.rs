@@ -2,35 +2,49 @@
 //! give it. Every buffer operation goes through [`Buffer`] and [`BufferMut`], so this is the one
 //! place where buffer kinds are told apart (the device release routes device memory here).
 //!
-//! Any [`DeviceBuffer`] of the device crate is a buffer: a single value, a slice, an array, a
-//! `Vec`. Types with an rsmpi [`Equivalence`] (including
+//! Host buffers are a single value, a slice, an array or a `Vec` of a [`BufferElement`]. Types with an rsmpi [`Equivalence`] (including
 //! `#[derive(Equivalence)]` structs) travel wrapped in [`Equivalent`] / [`EquivalentMut`].
 
 use crate::datatype::mpi_datatype;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ffi::MPI_Datatype;
 use crate::util::to_count;
 use mpi::datatype::Equivalence;
 use mpi::raw::AsRaw;
-use mpi4rs_device::{BufferView, DeviceBuffer, DeviceBufferMut, MemoryKind};
+use mpi4rs_device::{DType, Element};
 use std::ffi::{c_int, c_void};
 
-/// A read-only buffer as MPI sees it.
+/// What the elements of a buffer are, as far as reductions care: predefined operations apply
+/// to basic types and value-index pairs only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElementKind {
+    /// One of the basic element types.
+    Basic(DType),
+    /// A value-index pair for `MAXLOC`/`MINLOC` ([`ValueIndex`](crate::ValueIndex)).
+    Pair(crate::value_index::PairType),
+    /// A derived or user datatype (rsmpi `Equivalence`, [`Datatype`](crate::Datatype)):
+    /// only user-defined operations reduce it.
+    Derived,
+}
+
+/// A read-only buffer as MPI sees it: `count` items of `datatype` at `ptr`, `bytes` long.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
     pub(crate) ptr: *const c_void,
-    pub(crate) count: c_int,
+    pub(crate) count: usize,
     pub(crate) datatype: MPI_Datatype,
     pub(crate) bytes: usize,
+    pub(crate) kind: ElementKind,
 }
 
-/// A writable buffer as MPI sees it.
+/// A writable buffer as MPI sees it: `count` items of `datatype` at `ptr`, `bytes` long.
 #[derive(Clone, Copy, Debug)]
 pub struct SpecMut {
     pub(crate) ptr: *mut c_void,
-    pub(crate) count: c_int,
+    pub(crate) count: usize,
     pub(crate) datatype: MPI_Datatype,
     pub(crate) bytes: usize,
+    pub(crate) kind: ElementKind,
 }
 
 /// A buffer MPI can read from.
@@ -53,64 +67,112 @@ pub unsafe trait BufferMut {
     fn spec_mut(&mut self) -> Result<SpecMut>;
 }
 
-impl Spec {
-    /// Size of the buffer in bytes.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
+macro_rules! spec_accessors {
+    ($($spec:ident),*) => {$(
+        impl $spec {
+            /// Size of the buffer in bytes.
+            pub fn bytes(&self) -> usize {
+                self.bytes
+            }
+
+            /// Number of datatype items.
+            pub fn count(&self) -> usize {
+                self.count
+            }
+
+            /// What the items are.
+            pub fn kind(&self) -> ElementKind {
+                self.kind
+            }
+
+            /// The count as an MPI `int`, or [`Error::CountOverflow`].
+            #[inline(always)]
+            pub(crate) fn c_count(&self) -> Result<c_int> {
+                to_count("buffer length", self.count)
+            }
+        }
+    )*};
+}
+spec_accessors!(Spec, SpecMut);
+
+/// An element type that host buffers hold: every [`Element`] (integers, floats, `bool`,
+/// `f16`/`bf16`, complex) and the [`ValueIndex`](crate::ValueIndex) pairs of `MAXLOC`/`MINLOC`.
+///
+/// # Safety
+/// [`datatype`](Self::datatype) must describe the memory layout of `Self` exactly, and every
+/// bit pattern MPI may write into it must be a valid `Self`.
+pub unsafe trait BufferElement: Copy + 'static {
+    /// What the element is, for checking operations against it.
+    fn kind() -> ElementKind;
+    /// The MPI datatype of one element.
+    fn datatype() -> MPI_Datatype;
 }
 
-impl SpecMut {
-    /// Size of the buffer in bytes.
-    pub fn bytes(&self) -> usize {
-        self.bytes
+/// Implements [`BufferElement`] for element types of the device crate. (One impl per type
+/// rather than a blanket over `Element`, so that containers such as `Vec<T>` can be buffers
+/// too: coherence could not rule out a foreign `Vec<T>: Element`.)
+macro_rules! basic_elements {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: mpi_datatype gives the predefined (or library-made 2-byte) type of the
+        // same layout; Element guarantees the bit patterns.
+        unsafe impl BufferElement for $t {
+            #[inline(always)]
+            fn kind() -> ElementKind {
+                ElementKind::Basic(<$t as Element>::DTYPE)
+            }
+            #[inline(always)]
+            fn datatype() -> MPI_Datatype {
+                mpi_datatype(<$t as Element>::DTYPE)
+            }
+        }
+    )*};
+}
+
+basic_elements! {
+    bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize,
+    half::f16, half::bf16, f32, f64, num_complex::Complex<f32>, num_complex::Complex<f64>,
+}
+
+#[inline(always)]
+fn slice_spec<T: BufferElement>(s: &[T]) -> Spec {
+    Spec {
+        ptr: s.as_ptr().cast(),
+        count: s.len(),
+        datatype: T::datatype(),
+        bytes: std::mem::size_of_val(s),
+        kind: T::kind(),
     }
 }
 
 #[inline(always)]
-fn host_only(memory: MemoryKind) -> Result<()> {
-    if memory.is_host() {
-        Ok(())
-    } else {
-        Err(not_host(memory))
-    }
+fn slice_spec_mut<T: BufferElement>(s: &mut [T]) -> SpecMut {
+    let bytes = std::mem::size_of_val(s);
+    SpecMut { ptr: s.as_mut_ptr().cast(), count: s.len(), datatype: T::datatype(), bytes, kind: T::kind() }
 }
 
-#[cold]
-#[inline(never)]
-fn not_host(memory: MemoryKind) -> Error {
-    Error::UnsupportedBuffer(format!(
-        "{memory:?} memory: this build moves host buffers only (device transfers arrive with the device router)"
-    ))
+/// Implements the buffer traits for host containers of [`BufferElement`]s through their slice.
+/// (Device memory types get their own impls in the device router, which stages or passes
+/// them according to [`MemoryKind`](mpi4rs_device::MemoryKind).)
+macro_rules! host_buffers {
+    ($([$($g:tt)*] $t:ty => |$s:ident| $slice:expr, $slice_mut:expr);* $(;)?) => {$(
+        // SAFETY: the spec describes exactly the elements of the borrowed container.
+        unsafe impl<$($g)*> Buffer for $t {
+            #[inline(always)]
+            fn spec(&self) -> Result<Spec> { let $s = self; Ok(slice_spec($slice)) }
+        }
+        // SAFETY: as above; BufferElement guarantees any bit pattern MPI writes is valid.
+        unsafe impl<$($g)*> BufferMut for $t {
+            #[inline(always)]
+            fn spec_mut(&mut self) -> Result<SpecMut> { let $s = self; Ok(slice_spec_mut($slice_mut)) }
+        }
+    )*};
 }
 
-#[inline(always)]
-fn count_of(view: &BufferView) -> Result<c_int> {
-    to_count("buffer length", view.len)
-}
-
-unsafe impl<B: DeviceBuffer + ?Sized> Buffer for B {
-    #[inline]
-    fn spec(&self) -> Result<Spec> {
-        let view = self.view();
-        host_only(view.memory)?;
-        Ok(Spec {
-            ptr: view.ptr,
-            count: count_of(&view)?,
-            datatype: mpi_datatype(view.dtype),
-            bytes: view.bytes(),
-        })
-    }
-}
-
-unsafe impl<B: DeviceBufferMut + ?Sized> BufferMut for B {
-    #[inline]
-    fn spec_mut(&mut self) -> Result<SpecMut> {
-        let view = self.view_mut();
-        host_only(view.memory)?;
-        let count = to_count("buffer length", view.len)?;
-        Ok(SpecMut { ptr: view.ptr, count, datatype: mpi_datatype(view.dtype), bytes: view.bytes() })
-    }
+host_buffers! {
+    [T: BufferElement] T => |s| std::slice::from_ref(s), std::slice::from_mut(s);
+    [T: BufferElement] [T] => |s| s, s;
+    [T: BufferElement] Vec<T> => |s| &s[..], &mut s[..];
+    [T: BufferElement, const N: usize] [T; N] => |s| &s[..], &mut s[..];
 }
 
 /// A slice of an rsmpi [`Equivalence`] type (e.g. a `#[derive(Equivalence)]` struct), to send.
@@ -141,9 +203,10 @@ unsafe impl<T: Equivalence> Buffer for Equivalent<'_, T> {
     fn spec(&self) -> Result<Spec> {
         Ok(Spec {
             ptr: self.0.as_ptr().cast(),
-            count: to_count("buffer length", self.0.len())?,
+            count: self.0.len(),
             datatype: T::equivalent_datatype().as_raw(),
             bytes: std::mem::size_of_val(self.0),
+            kind: ElementKind::Derived,
         })
     }
 }
@@ -152,9 +215,10 @@ unsafe impl<T: Equivalence> BufferMut for EquivalentMut<'_, T> {
     fn spec_mut(&mut self) -> Result<SpecMut> {
         Ok(SpecMut {
             ptr: self.0.as_mut_ptr().cast(),
-            count: to_count("buffer length", self.0.len())?,
+            count: self.0.len(),
             datatype: T::equivalent_datatype().as_raw(),
             bytes: std::mem::size_of_val(self.0),
+            kind: ElementKind::Derived,
         })
     }
 }

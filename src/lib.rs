@@ -43,9 +43,10 @@ pub mod p2p;
 pub mod request;
 pub mod status;
 mod util;
+pub mod value_index;
 
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
-pub use buffer::{Buffer, BufferMut, Equivalent, EquivalentMut};
+pub use buffer::{Buffer, BufferElement, BufferMut, ElementKind, Equivalent, EquivalentMut};
 pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
 pub use environment::{
@@ -64,6 +65,7 @@ pub use request::{
     Request,
 };
 pub use status::Status;
+pub use value_index::{PairValue, ValueIndex};
 
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.
 pub mod prelude {

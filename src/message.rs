@@ -50,7 +50,7 @@ impl Message {
     pub fn recv<B: BufferMut + ?Sized>(&mut self, buf: &mut B) -> Result<Status> {
         let s = self.prepare(buf)?;
         let mut status = Status::default();
-        mpi_call!(MPI_Mrecv(s.ptr, s.count, s.datatype, &mut self.raw, &mut status.0))?;
+        mpi_call!(MPI_Mrecv(s.ptr, s.c_count()?, s.datatype, &mut self.raw, &mut status.0))?;
         Ok(status)
     }
 
@@ -58,7 +58,7 @@ impl Message {
     pub fn irecv<'b, B: BufferMut + ?Sized>(&mut self, buf: &'b mut B) -> Result<Request<'b>> {
         let s = self.prepare(buf)?;
         let mut req = ffi::REQUEST_NULL();
-        mpi_call!(MPI_Imrecv(s.ptr, s.count, s.datatype, &mut self.raw, &mut req))?;
+        mpi_call!(MPI_Imrecv(s.ptr, s.c_count()?, s.datatype, &mut self.raw, &mut req))?;
         Ok(Request::new(req))
     }
 }

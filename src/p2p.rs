@@ -144,7 +144,7 @@ where
         crate::bsend::check_fits(s.bytes)?;
     }
     let (f, call) = mode.blocking();
-    check(call, unsafe { f(s.ptr, s.count, s.datatype, dest, tag, comm.as_raw()) })
+    check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw()) })
 }
 
 /// Starts an immediate (`persistent = false`) or persistent send in `mode`.
@@ -168,7 +168,7 @@ where
     }
     let (f, call) = if persistent { mode.persistent() } else { mode.immediate() };
     let mut req = ffi::REQUEST_NULL();
-    check(call, unsafe { f(s.ptr, s.count, s.datatype, dest, tag, comm.as_raw(), &mut req) })?;
+    check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw(), &mut req) })?;
     Ok(req)
 }
 
@@ -204,7 +204,7 @@ pub trait PointToPoint: Communicator {
         check_tag_any(tag, true)?;
         let s = buf.spec_mut()?;
         let mut status = Status::default();
-        mpi_call!(MPI_Recv(s.ptr, s.count, s.datatype, source, tag, self.as_raw(), &mut status.0))?;
+        mpi_call!(MPI_Recv(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut status.0))?;
         Ok(status)
     }
 
@@ -228,12 +228,12 @@ pub trait PointToPoint: Communicator {
         let mut status = Status::default();
         mpi_call!(MPI_Sendrecv(
             s.ptr,
-            s.count,
+            s.c_count()?,
             s.datatype,
             dest,
             sendtag,
             r.ptr,
-            r.count,
+            r.c_count()?,
             r.datatype,
             source,
             recvtag,
@@ -261,7 +261,7 @@ pub trait PointToPoint: Communicator {
         let mut status = Status::default();
         mpi_call!(MPI_Sendrecv_replace(
             s.ptr,
-            s.count,
+            s.c_count()?,
             s.datatype,
             dest,
             sendtag,
@@ -299,7 +299,7 @@ pub trait PointToPoint: Communicator {
         check_tag_any(tag, true)?;
         let s = buf.spec_mut()?;
         let mut req = ffi::REQUEST_NULL();
-        mpi_call!(MPI_Irecv(s.ptr, s.count, s.datatype, source, tag, self.as_raw(), &mut req))?;
+        mpi_call!(MPI_Irecv(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut req))?;
         Ok(Request::new(req))
     }
 
@@ -355,7 +355,7 @@ pub trait PointToPoint: Communicator {
         check_tag_any(tag, true)?;
         let s = buf.spec_mut()?;
         let mut req = ffi::REQUEST_NULL();
-        mpi_call!(MPI_Recv_init(s.ptr, s.count, s.datatype, source, tag, self.as_raw(), &mut req))?;
+        mpi_call!(MPI_Recv_init(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut req))?;
         Ok(PersistentRequest::new(req))
     }
 
