@@ -6,12 +6,12 @@
 //! `#[derive(Equivalence)]` structs) travel wrapped in [`Equivalent`] / [`EquivalentMut`].
 
 use crate::datatype::mpi_datatype;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ffi::MPI_Datatype;
 use crate::util::to_count;
 use mpi::datatype::Equivalence;
 use mpi::raw::AsRaw;
-use mpi4rs_device::{DType, Element};
+use mpi4rs_device::{DType, DeviceBuffer, DeviceBufferMut, Element, MemoryKind};
 use std::ffi::{c_int, c_void};
 
 /// What the elements of a buffer are, as far as reductions care: predefined operations apply
@@ -173,6 +173,47 @@ host_buffers! {
     [T: BufferElement] [T] => |s| s, s;
     [T: BufferElement] Vec<T> => |s| &s[..], &mut s[..];
     [T: BufferElement, const N: usize] [T; N] => |s| &s[..], &mut s[..];
+}
+
+/// Any [`DeviceBuffer`] (a type of the device crate whose memory kind is known only at run
+/// time: a DLPack tensor, device memory), lent to an operation. Host memory passes straight
+/// through; other memory is where the device router takes over.
+pub struct Device<'a, B: ?Sized>(pub &'a B);
+
+/// A writable [`DeviceBufferMut`], lent to an operation (see [`Device`]).
+pub struct DeviceMut<'a, B: ?Sized>(pub &'a mut B);
+
+#[cold]
+#[inline(never)]
+fn not_host(memory: MemoryKind) -> Error {
+    Error::UnsupportedBuffer(format!(
+        "{memory:?} memory: this build moves host buffers only (device transfers arrive with the device router)"
+    ))
+}
+
+// SAFETY: the view describes the borrowed buffer (DeviceBuffer's contract); only host memory
+// is handed to MPI.
+unsafe impl<B: DeviceBuffer + ?Sized> Buffer for Device<'_, B> {
+    fn spec(&self) -> Result<Spec> {
+        let v = self.0.view();
+        if !v.memory.is_host() {
+            return Err(not_host(v.memory));
+        }
+        let kind = ElementKind::Basic(v.dtype);
+        Ok(Spec { ptr: v.ptr, count: v.len, datatype: mpi_datatype(v.dtype), bytes: v.bytes(), kind })
+    }
+}
+
+// SAFETY: as for Device.
+unsafe impl<B: DeviceBufferMut + ?Sized> BufferMut for DeviceMut<'_, B> {
+    fn spec_mut(&mut self) -> Result<SpecMut> {
+        let v = self.0.view_mut();
+        if !v.memory.is_host() {
+            return Err(not_host(v.memory));
+        }
+        let kind = ElementKind::Basic(v.dtype);
+        Ok(SpecMut { ptr: v.ptr, count: v.len, datatype: mpi_datatype(v.dtype), bytes: v.bytes(), kind })
+    }
 }
 
 /// A slice of an rsmpi [`Equivalence`] type (e.g. a `#[derive(Equivalence)]` struct), to send.

@@ -46,7 +46,9 @@ mod util;
 pub mod value_index;
 
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
-pub use buffer::{Buffer, BufferElement, BufferMut, ElementKind, Equivalent, EquivalentMut};
+pub use buffer::{
+    Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut,
+};
 pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
 pub use environment::{

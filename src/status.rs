@@ -1,9 +1,8 @@
 //! `Status`: what a completed receive or probe tells about its message.
 
-use crate::datatype::mpi_datatype;
+use crate::buffer::BufferElement;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Datatype, MPI_Status};
-use mpi4rs_device::Element;
 use std::ffi::c_int;
 
 /// The status of a received or probed message (`MPI_Status`).
@@ -42,12 +41,12 @@ impl Status {
 
     /// The number of `T` elements in the message; an error if the message is not a whole number
     /// of them.
-    pub fn count<T: Element>(&self) -> Result<usize> {
-        self.count_raw(mpi_datatype(T::DTYPE))?.ok_or_else(|| {
+    pub fn count<T: BufferElement>(&self) -> Result<usize> {
+        self.count_raw(T::datatype())?.ok_or_else(|| {
             Error::InvalidArgument(format!(
-                "the message ({} bytes) is not a whole number of {} elements",
+                "the message ({} bytes) is not a whole number of {:?} elements",
                 self.bytes().unwrap_or(0),
-                T::DTYPE
+                T::kind()
             ))
         })
     }

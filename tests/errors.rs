@@ -4,7 +4,7 @@ mod common;
 use common::{rank_size, Suite};
 use mpi4rs::device::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind};
 use mpi4rs::prelude::*;
-use mpi4rs::{DType, Environment, Error, ErrorClass, Result};
+use mpi4rs::{DType, Device, DeviceMut, Environment, Error, ErrorClass, Result};
 
 fn main() {
     Suite::new("errors")
@@ -154,8 +154,8 @@ unsafe impl DeviceBufferMut for FakeDevice {
 
 fn device_memory_refused_without_router(env: &Environment) -> Result<()> {
     let world = env.world();
-    ensure_err!(world.send(&FakeDevice, proc_null(), 0), Error::UnsupportedBuffer(_));
-    ensure_err!(world.recv(&mut FakeDevice, proc_null(), 0), Error::UnsupportedBuffer(_));
+    ensure_err!(world.send(&Device(&FakeDevice), proc_null(), 0), Error::UnsupportedBuffer(_));
+    ensure_err!(world.recv(&mut DeviceMut(&mut FakeDevice), proc_null(), 0), Error::UnsupportedBuffer(_));
     Ok(())
 }
 

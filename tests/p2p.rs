@@ -5,7 +5,7 @@ use common::{neighbours, rank_size, Suite};
 use half::{bf16, f16};
 use mpi::traits::Equivalence;
 use mpi4rs::prelude::*;
-use mpi4rs::{Element, Environment, Result};
+use mpi4rs::{BufferElement, Environment, Result};
 use num_complex::Complex;
 
 fn main() {
@@ -24,7 +24,7 @@ fn main() {
 }
 
 /// Sends `make(rank, i)` to the right neighbour and checks what came from the left one.
-fn ring<T: Element + PartialEq + std::fmt::Debug>(
+fn ring<T: BufferElement + PartialEq + std::fmt::Debug>(
     env: &Environment,
     make: impl Fn(i32, usize) -> T,
 ) -> Result<()> {
