@@ -95,6 +95,14 @@ macro_rules! spec_accessors {
 }
 spec_accessors!(Spec, SpecMut);
 
+impl SpecMut {
+    /// The same buffer, read-only.
+    #[inline(always)]
+    pub(crate) fn as_spec(&self) -> Spec {
+        Spec { ptr: self.ptr, count: self.count, datatype: self.datatype, bytes: self.bytes, kind: self.kind }
+    }
+}
+
 /// An element type that host buffers hold: every [`Element`] (integers, floats, `bool`,
 /// `f16`/`bf16`, complex) and the [`ValueIndex`](crate::ValueIndex) pairs of `MAXLOC`/`MINLOC`.
 ///

@@ -243,10 +243,6 @@ impl Comm {
         InterComm::adopt(c)
     }
 
-    /// Blocks until every process has called it (`MPI_Barrier`).
-    pub fn barrier(&self) -> Result<()> {
-        mpi_call!(MPI_Barrier(self.raw))
-    }
 
     /// A duplicate of an rsmpi communicator, for code moving from rsmpi.
     pub fn from_rsmpi<C: mpi::topology::Communicator>(comm: &C) -> Result<Comm> {

@@ -59,6 +59,7 @@ pub fn init_with(config: Config) -> Result<Environment> {
         TAG_UB.store(ub, Ordering::Relaxed);
     }
     datatype::init_half_types()?;
+    crate::op::init_half_ops()?;
     if config.aborts_on_panic() {
         install_panic_abort();
     }
@@ -105,6 +106,7 @@ impl Drop for Environment {
             return;
         }
         datatype::free_half_types();
+        crate::op::free_half_ops();
         // SAFETY: dropped once, here; nothing uses `universe` afterwards.
         unsafe { ManuallyDrop::drop(&mut self.universe) };
     }

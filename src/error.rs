@@ -61,6 +61,32 @@ pub enum Error {
         /// The largest value allowed.
         max: usize,
     },
+    /// A root outside the communicator (intercommunicators also take `ROOT` and `PROC_NULL`).
+    #[error("invalid root {root}: {}", if *.inter { format!("on an intercommunicator the root is ROOT, PROC_NULL or a rank below the remote size {size}") } else { format!("the communicator has {size} processes") })]
+    InvalidRoot {
+        /// The root given.
+        root: i32,
+        /// The number of processes it had to be below.
+        size: i32,
+        /// Whether the communicator is an intercommunicator.
+        inter: bool,
+    },
+    /// A buffer whose length does not fit the operation (a receive buffer too small, a send
+    /// buffer not a whole number of blocks, a count or displacement past the end).
+    #[error("{what}: {detail}")]
+    BufferLength {
+        /// Which buffer or argument.
+        what: &'static str,
+        /// What was expected and what was given.
+        detail: String,
+    },
+    /// A reduction operation applied to elements it does not fit.
+    #[error("invalid operation: {0}")]
+    InvalidOp(String),
+    /// A feature the MPI library underneath does not provide (e.g. MPI-4 calls on an MPI-3.1
+    /// library).
+    #[error("not supported by this MPI library: {0}")]
+    Unsupported(String),
     /// A buffered-mode send that the attached buffer cannot hold (or no buffer is attached).
     #[error("buffered send needs {needed} bytes of attached buffer (message + BSEND_OVERHEAD) but {attached} are attached; see attach_buffer")]
     BsendBuffer {
@@ -94,7 +120,10 @@ impl Error {
             Error::InvalidRank { .. } => Some(ErrorClass::Rank),
             Error::InvalidTag { .. } => Some(ErrorClass::Tag),
             Error::Truncated { .. } => Some(ErrorClass::Truncate),
-            Error::CountOverflow { .. } => Some(ErrorClass::Count),
+            Error::CountOverflow { .. } | Error::BufferLength { .. } => Some(ErrorClass::Count),
+            Error::InvalidRoot { .. } => Some(ErrorClass::Root),
+            Error::InvalidOp(_) => Some(ErrorClass::Op),
+            Error::Unsupported(_) => Some(ErrorClass::UnsupportedOperation),
             Error::UnsupportedBuffer(_) | Error::BsendBuffer { .. } => Some(ErrorClass::Buffer),
             Error::InvalidArgument(_) => Some(ErrorClass::Arg),
             _ => None,

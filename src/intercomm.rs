@@ -66,10 +66,6 @@ impl InterComm {
         Comm::adopt(c)?.ok_or_else(|| Error::InvalidArgument("MPI_Intercomm_merge returned COMM_NULL".into()))
     }
 
-    /// Blocks until every process of both groups has called it (`MPI_Barrier`).
-    pub fn barrier(&self) -> Result<()> {
-        mpi_call!(MPI_Barrier(self.raw))
-    }
 }
 
 impl Communicator for InterComm {

@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod bsend;
+pub mod collective;
 pub mod buffer;
 pub mod comm;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod group;
 pub mod intercomm;
 pub mod launcher;
 pub mod message;
+pub mod op;
 pub mod p2p;
 pub mod request;
 pub mod status;
@@ -50,6 +52,7 @@ pub use buffer::{
     Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut,
 };
 pub use comm::{Comm, Communicator, Comparison};
+pub use collective::{has_persistent_collectives, root, Collective, Varying, VaryingMut};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
 pub use environment::{
     abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
@@ -59,6 +62,7 @@ pub use error::{error_string, Error, ErrorClass, Result};
 pub use group::Group;
 pub use intercomm::InterComm;
 pub use message::Message;
+pub use op::{Builtin, Op, UserOp};
 pub use mpi4rs_device as device;
 pub use mpi4rs_device::{DType, Element};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
@@ -72,7 +76,7 @@ pub use value_index::{PairValue, ValueIndex};
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        any_source, any_tag, proc_null, Comm, Communicator, Equivalent, EquivalentMut, InterComm,
-        PersistentRequest, PointToPoint, Request, Status,
+        any_source, any_tag, proc_null, Collective, Comm, Communicator, Equivalent, EquivalentMut, InterComm, Op,
+        PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex, Varying, VaryingMut,
     };
 }

@@ -1,0 +1,124 @@
+//! Argument checks shared by the collectives: roots, lengths, element types, blocks and the
+//! count/displacement arrays of the vector forms. Everything MPI would read or write is
+//! checked against the buffers here, before MPI is called.
+
+use crate::buffer::ElementKind;
+use crate::comm::Communicator;
+use crate::error::{Error, Result};
+use crate::ffi;
+
+/// What this process does in a rooted collective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The root: sends (bcast, scatter) or receives (gather, reduce).
+    Root,
+    /// Another process of the root's communicator (or of the remote group, on an
+    /// intercommunicator).
+    Leaf,
+    /// A process of the root's group on an intercommunicator that is not the root
+    /// (`PROC_NULL`): takes no part in the transfer.
+    Idle,
+}
+
+/// Checks `root` and says what this process does.
+#[inline]
+pub(crate) fn check_root<C: Communicator + ?Sized>(comm: &C, root: i32) -> Result<Role> {
+    if comm.is_inter() {
+        if root == ffi::ROOT() {
+            Ok(Role::Root)
+        } else if root == ffi::PROC_NULL() {
+            Ok(Role::Idle)
+        } else if (0..comm.peer_count()).contains(&root) {
+            Ok(Role::Leaf)
+        } else {
+            Err(invalid_root(root, comm.peer_count(), true))
+        }
+    } else if (0..comm.size()).contains(&root) {
+        Ok(if root == comm.rank() { Role::Root } else { Role::Leaf })
+    } else {
+        Err(invalid_root(root, comm.size(), false))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_root(root: i32, size: i32, inter: bool) -> Error {
+    Error::InvalidRoot { root, size, inter }
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn length_error(what: &'static str, detail: String) -> Error {
+    Error::BufferLength { what, detail }
+}
+
+/// `actual` must equal `expected` (elements).
+#[inline(always)]
+pub(crate) fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<()> {
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(length_error(what, format!("needs {expected} elements, has {actual}")))
+    }
+}
+
+/// `count` must be a whole number of `blocks` equal blocks; returns the block length.
+#[inline(always)]
+pub(crate) fn block_len(what: &'static str, count: usize, blocks: i32) -> Result<usize> {
+    let blocks = blocks.max(1) as usize;
+    if count % blocks == 0 {
+        Ok(count / blocks)
+    } else {
+        Err(length_error(what, format!("{count} elements are not {blocks} equal blocks (one per process)")))
+    }
+}
+
+/// The send and receive sides must carry the same element type where both are known.
+#[inline(always)]
+pub(crate) fn check_same_elements(send: ElementKind, recv: ElementKind) -> Result<()> {
+    match (send, recv) {
+        (ElementKind::Derived, _) | (_, ElementKind::Derived) => Ok(()),
+        (a, b) if a == b => Ok(()),
+        (a, b) => Err(Error::InvalidArgument(format!(
+            "the send buffer holds {a:?} elements but the receive buffer {b:?}"
+        ))),
+    }
+}
+
+/// The operation is not defined on intercommunicators (scans, in-place forms).
+#[inline(always)]
+pub(crate) fn require_intra<C: Communicator + ?Sized>(comm: &C, what: &'static str) -> Result<()> {
+    if comm.is_inter() {
+        Err(Error::InvalidArgument(format!("{what} is defined on intracommunicators only")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the `counts`/`displs` of a vector collective against the number of peers and the
+/// buffer length (`len` datatype items): every block lies inside the buffer.
+pub(crate) fn check_varying(what: &'static str, counts: &[i32], displs: &[i32], peers: i32, len: usize) -> Result<()> {
+    let peers = peers.max(0) as usize;
+    if counts.len() != peers || displs.len() != peers {
+        return Err(length_error(
+            what,
+            format!(
+                "needs one count and one displacement per process ({peers}), has {} counts and {} displacements",
+                counts.len(),
+                displs.len()
+            ),
+        ));
+    }
+    for (i, (&c, &d)) in counts.iter().zip(displs).enumerate() {
+        if c < 0 || d < 0 {
+            return Err(length_error(what, format!("block {i} has count {c} and displacement {d}: both must be >= 0")));
+        }
+        if d as usize + c as usize > len {
+            return Err(length_error(
+                what,
+                format!("block {i} (displacement {d} + count {c}) runs past the end of the buffer ({len} elements)"),
+            ));
+        }
+    }
+    Ok(())
+}
