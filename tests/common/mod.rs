@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use mpi4rs::launcher::{JobOutput, Launcher};
-use mpi4rs::{Communicator, Environment};
+use mpi4rs::{Collective, Communicator, Environment};
 use std::time::{Duration, Instant};
 
 /// A test case: runs on every rank of the job.
