@@ -1,0 +1,494 @@
+//! Every collective on host buffers, blocking, nonblocking and persistent, with known answers
+//! at 1 to 4 ranks; in-place forms; intercommunicators; and every checked mistake.
+mod common;
+
+use common::{rank_size, Suite};
+use mpi4rs::prelude::*;
+use mpi4rs::{root, Environment, Error, Result};
+
+fn main() {
+    Suite::new("collective")
+        .case("bcast_every_root", bcast_every_root)
+        .case("scatter_gather", scatter_gather)
+        .case("scatter_gather_in_place", scatter_gather_in_place)
+        .case("allgather_alltoall", allgather_alltoall)
+        .case("vector_forms", vector_forms)
+        .case("reductions", reductions)
+        .case("reductions_in_place", reductions_in_place)
+        .case("nonblocking_forms", nonblocking_forms)
+        .case("persistent_forms", persistent_forms)
+        .case("intercommunicator", intercommunicator)
+        .case("length_errors", length_errors)
+        .case("root_and_comm_errors", root_and_comm_errors)
+        .case("vector_errors", vector_errors)
+        .run();
+}
+
+/// `n` consecutive values starting at `first`.
+fn seq(first: i64, n: usize) -> Vec<i64> {
+    (0..n as i64).map(|i| first + i).collect()
+}
+
+fn bcast_every_root(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    for r in 0..n {
+        let mut data = if me == r { seq(r as i64 * 10, 5) } else { vec![0; 5] };
+        world.bcast(&mut data, r)?;
+        ensure_eq!(data, seq(r as i64 * 10, 5));
+        let mut x = if me == r { 2.5f32 * r as f32 } else { 0.0 };
+        world.bcast(&mut x, r)?;
+        ensure_eq!(x, 2.5 * r as f32);
+    }
+    Ok(())
+}
+
+fn scatter_gather(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let root = n - 1;
+    let all: Vec<i64> = (0..n as i64).flat_map(|j| seq(j * 100, 3)).collect();
+    let mut mine = vec![0i64; 3];
+    world.scatter(if me == root { Some(&all[..]) } else { None }, &mut mine, root)?;
+    ensure_eq!(mine, seq(me as i64 * 100, 3));
+    let mut back = vec![0i64; 3 * n as usize];
+    world.gather(&mine, if me == root { Some(&mut back[..]) } else { None }, root)?;
+    if me == root {
+        ensure_eq!(back, all);
+    }
+    // Single values.
+    let mut ranks = vec![-1i32; n as usize];
+    world.gather(&me, if me == 0 { Some(&mut ranks) } else { None }, 0)?;
+    if me == 0 {
+        ensure_eq!(ranks, (0..n).collect::<Vec<_>>());
+    }
+    Ok(())
+}
+
+fn scatter_gather_in_place(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let all: Vec<i64> = (0..n as i64).flat_map(|j| seq(j * 100, 2)).collect();
+    // Scatter: the root keeps its block in place.
+    let mut buf = if me == 0 { all.clone() } else { vec![0; 2] };
+    world.scatter_in_place(&mut buf, 0)?;
+    if me == 0 {
+        ensure_eq!(buf, all);
+    } else {
+        ensure_eq!(buf, seq(me as i64 * 100, 2));
+    }
+    // Gather: the root's block is already at its place.
+    let mut buf = if me == 0 {
+        let mut b = vec![0; 2 * n as usize];
+        b[..2].copy_from_slice(&seq(0, 2));
+        b
+    } else {
+        seq(me as i64 * 100, 2)
+    };
+    world.gather_in_place(&mut buf, 0)?;
+    if me == 0 {
+        ensure_eq!(buf, all);
+    }
+    Ok(())
+}
+
+fn allgather_alltoall(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    let mut all = vec![0u16; 2 * nu];
+    world.allgather(&[me as u16, 7], &mut all)?;
+    ensure_eq!(all, (0..n as u16).flat_map(|j| [j, 7]).collect::<Vec<_>>());
+    let mut inplace = vec![0u16; 2 * nu];
+    inplace[2 * me as usize] = me as u16;
+    inplace[2 * me as usize + 1] = 7;
+    world.allgather_in_place(&mut inplace)?;
+    ensure_eq!(inplace, all);
+    // Block j of rank r is r*1000 + j*10 + i.
+    let send: Vec<i32> = (0..n).flat_map(|j| (0..3).map(move |i| me * 1000 + j * 10 + i)).collect();
+    let want: Vec<i32> = (0..n).flat_map(|j| (0..3).map(move |i| j * 1000 + me * 10 + i)).collect();
+    let mut recv = vec![0i32; 3 * nu];
+    world.alltoall(&send, &mut recv)?;
+    ensure_eq!(recv, want);
+    let mut buf = send.clone();
+    world.alltoall_in_place(&mut buf)?;
+    ensure_eq!(buf, want);
+    Ok(())
+}
+
+fn vector_forms(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    // Process j's block has j + 1 elements.
+    let counts: Vec<i32> = (1..=n).collect();
+    let total = (n * (n + 1) / 2) as usize;
+    let data: Vec<f64> = (0..total).map(|i| i as f64).collect();
+    let v = Varying::packed(&data[..], &counts);
+    let start = v.displs()[me as usize] as usize;
+    let mut mine = vec![0.0f64; me as usize + 1];
+    world.scatterv(if me == 0 { Some(&v) } else { None }, &mut mine, 0)?;
+    ensure_eq!(mine, data[start..start + me as usize + 1].to_vec());
+    let mut back = vec![-1.0f64; total];
+    {
+        let mut r = VaryingMut::packed(&mut back[..], &counts);
+        world.gatherv(&mine, if me == 0 { Some(&mut r) } else { None }, 0)?;
+    }
+    if me == 0 {
+        ensure_eq!(back, data);
+    }
+    // allgatherv with gaps between blocks: block j at (n + 1) * j.
+    let gap = nu + 1;
+    let displs: Vec<i32> = (0..n).map(|j| (n + 1) * j).collect();
+    let mut spaced = vec![-1i8; gap * nu];
+    let mine = vec![me as i8; me as usize + 1];
+    world.allgatherv(&mine[..], &mut VaryingMut::new(&mut spaced[..], &counts[..], &displs[..]))?;
+    for j in 0..nu {
+        ensure_eq!(spaced[gap * j..gap * j + j + 1].to_vec(), vec![j as i8; j + 1]);
+        ensure!(spaced[gap * j + j + 1..gap * (j + 1)].iter().all(|&x| x == -1), "gap {j} overwritten: {spaced:?}");
+    }
+    let mut inplace = vec![-1i8; gap * nu];
+    let at = gap * me as usize;
+    inplace[at..at + me as usize + 1].fill(me as i8);
+    world.allgatherv_in_place(&mut VaryingMut::new(&mut inplace[..], &counts[..], &displs[..]))?;
+    ensure_eq!(inplace, spaced);
+    // alltoallv: rank r sends r + 1 values r*100 + j to each j; receives j + 1 from each j.
+    let scounts = vec![me + 1; nu];
+    let send: Vec<i64> = (0..n).flat_map(|j| vec![(me * 100 + j) as i64; me as usize + 1]).collect();
+    let mut recv = vec![0i64; total];
+    world.alltoallv(&Varying::packed(&send[..], &scounts), &mut VaryingMut::packed(&mut recv[..], &counts))?;
+    let want: Vec<i64> = (0..n).flat_map(|j| vec![(j * 100 + me) as i64; j as usize + 1]).collect();
+    ensure_eq!(recv, want);
+    // alltoallv in place needs the same layout on both sides: 2 values to each peer.
+    let twos = vec![2; nu];
+    let mut buf: Vec<i64> = (0..n).flat_map(|j| [(me * 10 + j) as i64; 2]).collect();
+    world.alltoallv_in_place(&mut VaryingMut::packed(&mut buf[..], &twos))?;
+    ensure_eq!(buf, (0..n).flat_map(|j| [(j * 10 + me) as i64; 2]).collect::<Vec<_>>());
+    Ok(())
+}
+
+fn reductions(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    let tri = (n * (n + 1) / 2) as i64; // 1 + 2 + … + n
+    let send: Vec<i64> = (0..4).map(|i| (me as i64 + 1) * i).collect();
+    let mut sum = vec![0i64; 4];
+    world.reduce(&send, if me == n - 1 { Some(&mut sum[..]) } else { None }, &Op::SUM, n - 1)?;
+    if me == n - 1 {
+        ensure_eq!(sum, (0..4).map(|i| tri * i).collect::<Vec<_>>());
+    }
+    let mut all = vec![0i64; 4];
+    world.allreduce(&send, &mut all, &Op::SUM)?;
+    ensure_eq!(all, (0..4).map(|i| tri * i).collect::<Vec<_>>());
+    let mut mx = 0i64;
+    world.allreduce(&(me as i64 * 3), &mut mx, &Op::MAX)?;
+    ensure_eq!(mx, (n as i64 - 1) * 3);
+    // reduce_scatter_block: block j of rank r is r + 10 j + i.
+    let send: Vec<i32> = (0..n).flat_map(|j| (0..2).map(move |i| me + 10 * j + i)).collect();
+    let s = n * (n - 1) / 2;
+    let mut mine = [0i32; 2];
+    world.reduce_scatter_block(&send, &mut mine, &Op::SUM)?;
+    ensure_eq!(mine, [s + n * 10 * me, s + n * (10 * me + 1)]);
+    // reduce_scatter: process j gets j + 1 elements.
+    let counts: Vec<i32> = (1..=n).collect();
+    let total = (n * (n + 1) / 2) as usize;
+    let send: Vec<i32> = (0..total as i32).map(|i| i + me).collect();
+    let mut got = vec![0i32; me as usize + 1];
+    world.reduce_scatter(&send, &mut got, &counts, &Op::SUM)?;
+    let first = me * (me + 1) / 2;
+    ensure_eq!(got, (first..first + me + 1).map(|i| n * i + s).collect::<Vec<_>>());
+    // scan and exscan of rank + 1.
+    let mut incl = 0i32;
+    world.scan(&(me + 1), &mut incl, &Op::SUM)?;
+    ensure_eq!(incl, (me + 1) * (me + 2) / 2);
+    let mut excl = -7i32;
+    world.exscan(&(me + 1), &mut excl, &Op::SUM)?;
+    if me > 0 {
+        ensure_eq!(excl, me * (me + 1) / 2);
+    }
+    ensure_eq!(nu, nu);
+    Ok(())
+}
+
+fn reductions_in_place(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let tri = n * (n + 1) / 2;
+    let mut buf = [me + 1, 2 * (me + 1)];
+    world.reduce_in_place(&mut buf, &Op::SUM, 0)?;
+    if me == 0 {
+        ensure_eq!(buf, [tri, 2 * tri]);
+    }
+    let mut buf = [me + 1, 2 * (me + 1)];
+    world.allreduce_in_place(&mut buf, &Op::SUM)?;
+    ensure_eq!(buf, [tri, 2 * tri]);
+    let mut buf: Vec<i32> = (0..n).map(|j| me + j).collect();
+    world.reduce_scatter_block_in_place(&mut buf, &Op::SUM)?;
+    ensure_eq!(buf[0], n * (n - 1) / 2 + n * me);
+    let counts = vec![1; n as usize];
+    let mut buf: Vec<i32> = (0..n).map(|j| me * j).collect();
+    world.reduce_scatter_in_place(&mut buf, &counts, &Op::SUM)?;
+    ensure_eq!(buf[0], me * n * (n - 1) / 2);
+    let mut x = me + 1;
+    world.scan_in_place(&mut x, &Op::PROD)?;
+    ensure_eq!(x, (1..=me + 1).product::<i32>());
+    let mut x = me + 1;
+    world.exscan_in_place(&mut x, &Op::MAX)?;
+    if me > 0 {
+        ensure_eq!(x, me);
+    }
+    Ok(())
+}
+
+fn nonblocking_forms(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    world.ibarrier()?.wait()?;
+    let mut b = if me == 0 { [4u8, 5, 6] } else { [0; 3] };
+    world.ibcast(&mut b, 0)?.wait()?;
+    ensure_eq!(b, [4, 5, 6]);
+    let send = [me as f64, 1.0];
+    let mut sum = [0.0f64; 2];
+    let mut all = vec![0.0f64; 2 * nu];
+    let mut gathered = vec![0.0f64; 2 * nu];
+    let mut swapped = vec![0i32; nu];
+    let to_all: Vec<i32> = (0..n).map(|j| me * 10 + j).collect();
+    {
+        let r1 = world.iallreduce(&send, &mut sum, &Op::SUM)?;
+        let r2 = world.iallgather(&send, &mut all)?;
+        let r3 = world.igather(&send, if me == 0 { Some(&mut gathered[..]) } else { None }, 0)?;
+        let r4 = world.ialltoall(&to_all, &mut swapped)?;
+        mpi4rs::wait_all(&mut [r1, r2, r3, r4])?;
+    }
+    ensure_eq!(sum, [(n * (n - 1) / 2) as f64, n as f64]);
+    ensure_eq!(all, (0..n).flat_map(|j| [j as f64, 1.0]).collect::<Vec<_>>());
+    if me == 0 {
+        ensure_eq!(gathered, all);
+    }
+    ensure_eq!(swapped, (0..n).map(|j| j * 10 + me).collect::<Vec<_>>());
+    let mut part = [0.0f64; 2];
+    world.iscatter(if me == 0 { Some(&all[..]) } else { None }, &mut part, 0)?.wait()?;
+    ensure_eq!(part, [me as f64, 1.0]);
+    let mut x = 0i64;
+    world.iscan(&1i64, &mut x, &Op::SUM)?.wait()?;
+    ensure_eq!(x, me as i64 + 1);
+    let mut y = 0i64;
+    world.iexscan(&1i64, &mut y, &Op::SUM)?.wait()?;
+    if me > 0 {
+        ensure_eq!(y, me as i64);
+    }
+    let mut z = [me as u32; 1];
+    world.iallreduce_in_place(&mut z, &Op::BOR)?.wait()?;
+    ensure_eq!(z[0], (0..n as u32).fold(0, |a, b| a | b));
+    let mut r = [0i32; 1];
+    world.ireduce(&1i32, if me == 0 { Some(&mut r[..]) } else { None }, &Op::SUM, 0)?.wait()?;
+    if me == 0 {
+        ensure_eq!(r[0], n);
+    }
+    let counts = vec![1; nu];
+    let mut one = 0i32;
+    world.ireduce_scatter(&vec![me; nu][..], &mut one, &counts, &Op::SUM)?.wait()?;
+    ensure_eq!(one, n * (n - 1) / 2);
+    world.ireduce_scatter_block(&vec![1; nu][..], &mut one, &Op::SUM)?.wait()?;
+    ensure_eq!(one, n);
+    let mut gv = vec![0i32; nu];
+    world.iallgatherv(&me, &mut VaryingMut::packed(&mut gv[..], &counts))?.wait()?;
+    ensure_eq!(gv, (0..n).collect::<Vec<_>>());
+    Ok(())
+}
+
+fn persistent_forms(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    if !mpi4rs::has_persistent_collectives() {
+        ensure_err!(world.barrier_init(), Error::Unsupported(_));
+        return Ok(());
+    }
+    let mut barrier = world.barrier_init()?;
+    let send = [me + 1];
+    let mut sum = [0i32];
+    let mut b = [0i32; 2];
+    {
+        let mut reduce = world.allreduce_init(&send, &mut sum, &Op::SUM)?;
+        for _ in 0..3 {
+            reduce.start()?;
+            reduce.wait()?;
+            barrier.start()?;
+            barrier.wait()?;
+        }
+    }
+    ensure_eq!(sum[0], n * (n + 1) / 2);
+    {
+        let mut bc = world.bcast_init(&mut b, n - 1)?;
+        bc.start()?;
+        bc.wait()?;
+    }
+    let mut all = vec![0i32; n as usize];
+    {
+        let mut ag = world.allgather_init(&me, &mut all)?;
+        ag.start()?;
+        ag.wait()?;
+    }
+    ensure_eq!(all, (0..n).collect::<Vec<_>>());
+    Ok(())
+}
+
+/// Even world ranks on one side, odd ones on the other (needs two processes).
+fn intercommunicator(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    if n < 2 {
+        return Ok(());
+    }
+    let odd = me % 2 == 1;
+    let half = world.split(Some(me % 2), me)?.expect("every rank has a colour");
+    let inter = half.create_intercomm(0, world, if odd { 0 } else { 1 }, 5)?;
+    let (local, remote) = (inter.size(), inter.remote_size());
+    let lr = inter.rank();
+    // Bcast from the even side's rank 0 to the odd side.
+    let mut data = [0i32; 3];
+    let r = if odd {
+        0
+    } else if lr == 0 {
+        data = [1, 2, 3];
+        root()
+    } else {
+        proc_null()
+    };
+    inter.bcast(&mut data, r)?;
+    if odd || lr == 0 {
+        ensure_eq!(data, [1, 2, 3]);
+    }
+    // Gather the odd side's ranks at the even side's rank 0.
+    let mut got = vec![-1i32; remote as usize];
+    let rooted = !odd && lr == 0;
+    inter.gather(&lr, if rooted { Some(&mut got[..]) } else { None }, r)?;
+    if rooted {
+        ensure_eq!(got, (0..remote).collect::<Vec<_>>());
+    }
+    // Allreduce: each side gets the sum over the other side.
+    let mut sum = 0i32;
+    inter.allreduce(&(lr + 1), &mut sum, &Op::SUM)?;
+    ensure_eq!(sum, remote * (remote + 1) / 2);
+    // Allgather: each side gets the other side's blocks.
+    let mut all = vec![0i32; remote as usize];
+    inter.allgather(&(lr * 2), &mut all)?;
+    ensure_eq!(all, (0..remote).map(|j| j * 2).collect::<Vec<_>>());
+    // Reduce into the odd side's rank 0.
+    let rr = if !odd {
+        0
+    } else if lr == 0 {
+        root()
+    } else {
+        proc_null()
+    };
+    let mut red = 0i32;
+    inter.reduce(&1i32, if odd && lr == 0 { Some(&mut red) } else { None }, &Op::SUM, rr)?;
+    if odd && lr == 0 {
+        ensure_eq!(red, remote);
+    }
+    inter.barrier()?;
+    // In-place forms and scans are for intracommunicators only.
+    ensure_err!(inter.allreduce_in_place(&mut sum, &Op::SUM), Error::InvalidArgument(_));
+    ensure_err!(inter.scan(&1i32, &mut sum, &Op::SUM), Error::InvalidArgument(_));
+    ensure_err!(inter.bcast(&mut data, remote), Error::InvalidRoot { inter: true, .. });
+    ensure_eq!(local, half.size());
+    Ok(())
+}
+
+fn length_errors(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    let mut small = vec![0i32; 2 * nu - 1];
+    ensure_err!(world.allgather(&[1i32, 2], &mut small), Error::BufferLength { .. });
+    ensure_err!(world.allreduce(&[1i32, 2], &mut [0i32; 3], &Op::SUM), Error::BufferLength { .. });
+    ensure_err!(world.allreduce(&[1i32, 2], &mut [0i64; 2], &Op::SUM), Error::InvalidArgument(_));
+    ensure_err!(world.scan(&[1i32, 2], &mut [0i32; 1], &Op::SUM), Error::BufferLength { .. });
+    if n > 1 {
+        // Not a whole number of blocks.
+        ensure_err!(world.alltoall(&vec![0i32; nu + 1][..], &mut vec![0i32; nu + 1][..]), Error::BufferLength { .. });
+        ensure_err!(world.allgather_in_place(&mut vec![0i32; nu + 1][..]), Error::BufferLength { .. });
+        ensure_err!(world.reduce_scatter_block_in_place(&mut vec![0i32; nu + 1][..], &Op::SUM), Error::BufferLength { .. });
+    }
+    ensure_err!(world.reduce_scatter_block(&vec![0i32; nu][..], &mut [0i32; 2], &Op::SUM), Error::BufferLength { .. });
+    // Rooted: only the root checks its own side; every rank gets the same error here.
+    let mut part = [0i32; 2];
+    let bad = vec![0i32; 2 * nu + 1];
+    if me == 0 {
+        ensure_err!(world.scatter(Some(&bad[..]), &mut part, 0), Error::BufferLength { .. });
+        ensure_err!(world.scatter(None::<&[i32]>, &mut part, 0), Error::InvalidArgument(_));
+        ensure_err!(world.gather(&part, Some(&mut bad.clone()[..]), 0), Error::BufferLength { .. });
+        ensure_err!(world.gather(&part, None::<&mut [i32]>, 0), Error::InvalidArgument(_));
+        ensure_err!(world.reduce(&part, Some(&mut [0i32; 3][..]), &Op::SUM, 0), Error::BufferLength { .. });
+        ensure_err!(world.reduce(&part, None::<&mut [i32]>, &Op::SUM, 0), Error::InvalidArgument(_));
+    }
+    // A count past int on a nonblocking reduction (checked before MPI touches memory).
+    let huge = Huge;
+    ensure_err!(world.iallreduce(&mpi4rs::Device(&huge), &mut mpi4rs::DeviceMut(&mut Huge), &Op::SUM), Error::CountOverflow { .. });
+    Ok(())
+}
+
+/// A host buffer that claims 2^31 + 1 bytes (never read: the call is refused first).
+struct Huge;
+unsafe impl mpi4rs::device::DeviceBuffer for Huge {
+    fn view(&self) -> mpi4rs::device::BufferView {
+        mpi4rs::device::BufferView {
+            ptr: std::ptr::NonNull::<u8>::dangling().as_ptr().cast(),
+            len: (1 << 31) + 1,
+            dtype: mpi4rs::DType::U8,
+            memory: mpi4rs::device::MemoryKind::Host,
+        }
+    }
+}
+unsafe impl mpi4rs::device::DeviceBufferMut for Huge {
+    fn view_mut(&mut self) -> mpi4rs::device::BufferViewMut {
+        mpi4rs::device::BufferViewMut {
+            ptr: std::ptr::NonNull::<u8>::dangling().as_ptr().cast(),
+            len: (1 << 31) + 1,
+            dtype: mpi4rs::DType::U8,
+            memory: mpi4rs::device::MemoryKind::Host,
+        }
+    }
+}
+
+fn root_and_comm_errors(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (_, n) = rank_size(env);
+    let mut x = [0i32];
+    ensure_err!(world.bcast(&mut x, n), Error::InvalidRoot { inter: false, .. });
+    ensure_err!(world.bcast(&mut x, -1), Error::InvalidRoot { .. });
+    ensure_err!(world.bcast(&mut x, root()), Error::InvalidRoot { .. });
+    ensure_err!(world.reduce(&x, None::<&mut [i32]>, &Op::SUM, n + 3), Error::InvalidRoot { .. });
+    ensure_err!(world.gather(&x, None::<&mut [i32]>, -5), Error::InvalidRoot { .. });
+    ensure_err!(world.scatter(None::<&[i32]>, &mut x, n), Error::InvalidRoot { .. });
+    let e = ensure_err!(world.ibcast(&mut x, n), Error::InvalidRoot { .. });
+    ensure_eq!(e.class(), Some(mpi4rs::ErrorClass::Root));
+    Ok(())
+}
+
+fn vector_errors(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    let data = vec![0i32; nu];
+    let mut out = vec![0i32; nu];
+    let ones = vec![1; nu];
+    let zeros = vec![0; nu];
+    let short = vec![1; nu - 1];
+    let past: Vec<i32> = (0..n).map(|j| j + 1).collect(); // last block ends past the buffer
+    let neg: Vec<i32> = (0..n).map(|j| if j == n - 1 { -1 } else { 1 }).collect();
+    ensure_err!(world.alltoallv(&Varying::new(&data[..], &short, &zeros[..nu - 1]), &mut VaryingMut::packed(&mut out[..], &ones)), Error::BufferLength { .. });
+    ensure_err!(world.alltoallv(&Varying::new(&data[..], &ones, &past), &mut VaryingMut::packed(&mut out[..], &ones)), Error::BufferLength { .. });
+    ensure_err!(world.alltoallv(&Varying::packed(&data[..], &neg), &mut VaryingMut::packed(&mut out[..], &ones)), Error::BufferLength { .. });
+    ensure_err!(world.allgatherv(&[1i32, 2][..], &mut VaryingMut::packed(&mut out[..], &ones)), Error::BufferLength { .. });
+    if me == 0 {
+        ensure_err!(world.scatterv(Some(&Varying::new(&data[..], &ones, &past)), &mut out[..1], 0), Error::BufferLength { .. });
+        ensure_err!(world.gatherv(&[1i32][..], Some(&mut VaryingMut::new(&mut out[..], &ones, &past)), 0), Error::BufferLength { .. });
+    }
+    ensure_err!(world.reduce_scatter(&data, &mut out[..1], &short, &Op::SUM), Error::BufferLength { .. });
+    ensure_err!(world.reduce_scatter(&data, &mut out[..1], &neg, &Op::SUM), Error::BufferLength { .. });
+    Ok(())
+}
