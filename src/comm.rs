@@ -243,7 +243,6 @@ impl Comm {
         InterComm::adopt(c)
     }
 
-
     /// A duplicate of an rsmpi communicator, for code moving from rsmpi.
     pub fn from_rsmpi<C: mpi::topology::Communicator>(comm: &C) -> Result<Comm> {
         let mut c = ffi::COMM_NULL();

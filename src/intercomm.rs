@@ -65,7 +65,6 @@ impl InterComm {
         mpi_call!(MPI_Intercomm_merge(self.raw, high as i32, &mut c))?;
         Comm::adopt(c)?.ok_or_else(|| Error::InvalidArgument("MPI_Intercomm_merge returned COMM_NULL".into()))
     }
-
 }
 
 impl Communicator for InterComm {

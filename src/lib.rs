@@ -28,8 +28,8 @@
 #![warn(missing_docs)]
 
 pub mod bsend;
-pub mod collective;
 pub mod buffer;
+pub mod collective;
 pub mod comm;
 pub mod config;
 pub mod datatype;
@@ -51,8 +51,8 @@ pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
     Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut,
 };
-pub use comm::{Comm, Communicator, Comparison};
 pub use collective::{has_persistent_collectives, root, Collective, Varying, VaryingMut};
+pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
 pub use environment::{
     abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
@@ -62,9 +62,9 @@ pub use error::{error_string, Error, ErrorClass, Result};
 pub use group::Group;
 pub use intercomm::InterComm;
 pub use message::Message;
-pub use op::{Builtin, Op, UserOp};
 pub use mpi4rs_device as device;
 pub use mpi4rs_device::{DType, Element};
+pub use op::{Builtin, Op, UserOp};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
 pub use request::{
     start_all, test_all, test_any, test_some, wait_all, wait_any, wait_some, AnyRequest, PersistentRequest,
@@ -76,7 +76,7 @@ pub use value_index::{PairValue, ValueIndex};
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        any_source, any_tag, proc_null, Collective, Comm, Communicator, Equivalent, EquivalentMut, InterComm, Op,
-        PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex, Varying, VaryingMut,
+        any_source, any_tag, proc_null, Collective, Comm, Communicator, Equivalent, EquivalentMut, InterComm,
+        Op, PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex, Varying, VaryingMut,
     };
 }

@@ -26,7 +26,7 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
-use crate::buffer::{BufferElement, BufferMut, Buffer, ElementKind};
+use crate::buffer::{Buffer, BufferElement, BufferMut, ElementKind};
 use crate::environment::is_active;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Datatype, MPI_Op};
@@ -283,13 +283,7 @@ impl Op {
         crate::collective::check_len("inout buffer", s.count, r.count)?;
         let op = self.for_reduction(s.kind, s.datatype)?;
         crate::collective::bigcount::chunked(s.count, s.datatype, |off, n| {
-            mpi_call!(MPI_Reduce_local(
-                s.ptr.byte_add(off),
-                r.ptr.byte_add(off),
-                n,
-                s.datatype,
-                op
-            ))
+            mpi_call!(MPI_Reduce_local(s.ptr.byte_add(off), r.ptr.byte_add(off), n, s.datatype, op))
         })
     }
 }
@@ -483,7 +477,12 @@ impl UserOp {
         Self::with_datatype(commutative, T::equivalent_datatype().as_raw(), std::any::type_name::<T>(), f)
     }
 
-    fn with_datatype<T, F>(commutative: bool, datatype: MPI_Datatype, element: &'static str, f: F) -> Result<UserOp>
+    fn with_datatype<T, F>(
+        commutative: bool,
+        datatype: MPI_Datatype,
+        element: &'static str,
+        f: F,
+    ) -> Result<UserOp>
     where
         T: Copy + 'static,
         F: Fn(&[T], &mut [T]) + Send + Sync + 'static,
@@ -493,15 +492,18 @@ impl UserOp {
             // SAFETY: MPI passes two distinct arrays of `n` elements of the datatype this
             // operation was checked against, which has the layout of `T`.
             let (a, b) = unsafe {
-                (std::slice::from_raw_parts(input as *const T, n), std::slice::from_raw_parts_mut(inout as *mut T, n))
+                (
+                    std::slice::from_raw_parts(input as *const T, n),
+                    std::slice::from_raw_parts_mut(inout as *mut T, n),
+                )
             };
             f(a, b)
         });
         let _guard = ALLOCATE.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = SLOTS
-            .iter()
-            .position(|s| s.read().map(|s| s.is_none()).unwrap_or(false))
-            .ok_or_else(|| Error::InvalidOp(format!("more than {MAX_USER_OPS} user operations exist at once")))?;
+        let slot =
+            SLOTS.iter().position(|s| s.read().map(|s| s.is_none()).unwrap_or(false)).ok_or_else(|| {
+                Error::InvalidOp(format!("more than {MAX_USER_OPS} user operations exist at once"))
+            })?;
         let mut raw = ffi::OP_NULL();
         mpi_call!(MPI_Op_create(Some(TRAMPOLINES[slot]), c_int::from(commutative), &mut raw))?;
         *SLOTS[slot].write().unwrap_or_else(|e| e.into_inner()) = Some(body);

@@ -145,7 +145,10 @@ fn vector_forms(env: &Environment) -> Result<()> {
     world.allgatherv(&mine[..], &mut VaryingMut::new(&mut spaced[..], &counts[..], &displs[..]))?;
     for j in 0..nu {
         ensure_eq!(spaced[gap * j..gap * j + j + 1].to_vec(), vec![j as i8; j + 1]);
-        ensure!(spaced[gap * j + j + 1..gap * (j + 1)].iter().all(|&x| x == -1), "gap {j} overwritten: {spaced:?}");
+        ensure!(
+            spaced[gap * j + j + 1..gap * (j + 1)].iter().all(|&x| x == -1),
+            "gap {j} overwritten: {spaced:?}"
+        );
     }
     let mut inplace = vec![-1i8; gap * nu];
     let at = gap * me as usize;
@@ -156,7 +159,8 @@ fn vector_forms(env: &Environment) -> Result<()> {
     let scounts = vec![me + 1; nu];
     let send: Vec<i64> = (0..n).flat_map(|j| vec![(me * 100 + j) as i64; me as usize + 1]).collect();
     let mut recv = vec![0i64; total];
-    world.alltoallv(&Varying::packed(&send[..], &scounts), &mut VaryingMut::packed(&mut recv[..], &counts))?;
+    world
+        .alltoallv(&Varying::packed(&send[..], &scounts), &mut VaryingMut::packed(&mut recv[..], &counts))?;
     let want: Vec<i64> = (0..n).flat_map(|j| vec![(j * 100 + me) as i64; j as usize + 1]).collect();
     ensure_eq!(recv, want);
     // alltoallv in place needs the same layout on both sides: 2 values to each peer.
@@ -409,11 +413,20 @@ fn length_errors(env: &Environment) -> Result<()> {
     ensure_err!(world.scan(&[1i32, 2], &mut [0i32; 1], &Op::SUM), Error::BufferLength { .. });
     if n > 1 {
         // Not a whole number of blocks.
-        ensure_err!(world.alltoall(&vec![0i32; nu + 1][..], &mut vec![0i32; nu + 1][..]), Error::BufferLength { .. });
+        ensure_err!(
+            world.alltoall(&vec![0i32; nu + 1][..], &mut vec![0i32; nu + 1][..]),
+            Error::BufferLength { .. }
+        );
         ensure_err!(world.allgather_in_place(&mut vec![0i32; nu + 1][..]), Error::BufferLength { .. });
-        ensure_err!(world.reduce_scatter_block_in_place(&mut vec![0i32; nu + 1][..], &Op::SUM), Error::BufferLength { .. });
+        ensure_err!(
+            world.reduce_scatter_block_in_place(&mut vec![0i32; nu + 1][..], &Op::SUM),
+            Error::BufferLength { .. }
+        );
     }
-    ensure_err!(world.reduce_scatter_block(&vec![0i32; nu][..], &mut [0i32; 2], &Op::SUM), Error::BufferLength { .. });
+    ensure_err!(
+        world.reduce_scatter_block(&vec![0i32; nu][..], &mut [0i32; 2], &Op::SUM),
+        Error::BufferLength { .. }
+    );
     // Rooted: only the root checks its own side; every rank gets the same error here.
     let mut part = [0i32; 2];
     let bad = vec![0i32; 2 * nu + 1];
@@ -427,7 +440,10 @@ fn length_errors(env: &Environment) -> Result<()> {
     }
     // A count past int on a nonblocking reduction (checked before MPI touches memory).
     let huge = Huge;
-    ensure_err!(world.iallreduce(&mpi4rs::Device(&huge), &mut mpi4rs::DeviceMut(&mut Huge), &Op::SUM), Error::CountOverflow { .. });
+    ensure_err!(
+        world.iallreduce(&mpi4rs::Device(&huge), &mut mpi4rs::DeviceMut(&mut Huge), &Op::SUM),
+        Error::CountOverflow { .. }
+    );
     Ok(())
 }
 
@@ -480,13 +496,34 @@ fn vector_errors(env: &Environment) -> Result<()> {
     let short = vec![1; nu - 1];
     let past: Vec<i32> = (0..n).map(|j| j + 1).collect(); // last block ends past the buffer
     let neg: Vec<i32> = (0..n).map(|j| if j == n - 1 { -1 } else { 1 }).collect();
-    ensure_err!(world.alltoallv(&Varying::new(&data[..], &short, &zeros[..nu - 1]), &mut VaryingMut::packed(&mut out[..], &ones)), Error::BufferLength { .. });
-    ensure_err!(world.alltoallv(&Varying::new(&data[..], &ones, &past), &mut VaryingMut::packed(&mut out[..], &ones)), Error::BufferLength { .. });
-    ensure_err!(world.alltoallv(&Varying::packed(&data[..], &neg), &mut VaryingMut::packed(&mut out[..], &ones)), Error::BufferLength { .. });
-    ensure_err!(world.allgatherv(&[1i32, 2][..], &mut VaryingMut::packed(&mut out[..], &ones)), Error::BufferLength { .. });
+    ensure_err!(
+        world.alltoallv(
+            &Varying::new(&data[..], &short, &zeros[..nu - 1]),
+            &mut VaryingMut::packed(&mut out[..], &ones)
+        ),
+        Error::BufferLength { .. }
+    );
+    ensure_err!(
+        world.alltoallv(&Varying::new(&data[..], &ones, &past), &mut VaryingMut::packed(&mut out[..], &ones)),
+        Error::BufferLength { .. }
+    );
+    ensure_err!(
+        world.alltoallv(&Varying::packed(&data[..], &neg), &mut VaryingMut::packed(&mut out[..], &ones)),
+        Error::BufferLength { .. }
+    );
+    ensure_err!(
+        world.allgatherv(&[1i32, 2][..], &mut VaryingMut::packed(&mut out[..], &ones)),
+        Error::BufferLength { .. }
+    );
     if me == 0 {
-        ensure_err!(world.scatterv(Some(&Varying::new(&data[..], &ones, &past)), &mut out[..1], 0), Error::BufferLength { .. });
-        ensure_err!(world.gatherv(&[1i32][..], Some(&mut VaryingMut::new(&mut out[..], &ones, &past)), 0), Error::BufferLength { .. });
+        ensure_err!(
+            world.scatterv(Some(&Varying::new(&data[..], &ones, &past)), &mut out[..1], 0),
+            Error::BufferLength { .. }
+        );
+        ensure_err!(
+            world.gatherv(&[1i32][..], Some(&mut VaryingMut::new(&mut out[..], &ones, &past)), 0),
+            Error::BufferLength { .. }
+        );
     }
     ensure_err!(world.reduce_scatter(&data, &mut out[..1], &short, &Op::SUM), Error::BufferLength { .. });
     ensure_err!(world.reduce_scatter(&data, &mut out[..1], &neg, &Op::SUM), Error::BufferLength { .. });

@@ -107,7 +107,10 @@ fn complex(env: &Environment) -> Result<()> {
     ensure_eq!(allreduce1(world, z(me), &Op::SUM)?, (0..n).map(z).sum::<Complex<f64>>());
     ensure_eq!(allreduce1(world, z(me), &Op::PROD)?, (0..n).map(z).product::<Complex<f64>>());
     let w = Complex::new(me as f32, -(me as f32));
-    ensure_eq!(allreduce1(world, w, &Op::SUM)?, (0..n).map(|r| Complex::new(r as f32, -(r as f32))).sum::<Complex<f32>>());
+    ensure_eq!(
+        allreduce1(world, w, &Op::SUM)?,
+        (0..n).map(|r| Complex::new(r as f32, -(r as f32))).sum::<Complex<f32>>()
+    );
     ensure_err!(allreduce1(world, z(me), &Op::MAX), Error::InvalidOp(_));
     Ok(())
 }
@@ -170,7 +173,12 @@ fn user_non_commutative_keeps_rank_order(env: &Environment) -> Result<()> {
     let world = env.world();
     let (me, n) = rank_size(env);
     fn mul(x: &[f64], y: &[f64]) -> [f64; 4] {
-        [x[0] * y[0] + x[1] * y[2], x[0] * y[1] + x[1] * y[3], x[2] * y[0] + x[3] * y[2], x[2] * y[1] + x[3] * y[3]]
+        [
+            x[0] * y[0] + x[1] * y[2],
+            x[0] * y[1] + x[1] * y[3],
+            x[2] * y[0] + x[3] * y[2],
+            x[2] * y[1] + x[3] * y[3],
+        ]
     }
     let matmul = UserOp::new(false, |a: &[f64], b: &mut [f64]| {
         for (x, y) in a.chunks_exact(4).zip(b.chunks_exact_mut(4)) {
@@ -210,7 +218,10 @@ fn user_op_on_derived_struct(env: &Environment) -> Result<()> {
     world.allreduce(&Equivalent(&mine), &mut EquivalentMut(&mut out), &merge)?;
     ensure_eq!(out[0], Stats { count: n as u64, total: (n * (n - 1) / 2) as f64 });
     // A predefined operation does not apply to a derived type.
-    ensure_err!(world.allreduce(&Equivalent(&mine), &mut EquivalentMut(&mut out), &Op::SUM), Error::InvalidOp(_));
+    ensure_err!(
+        world.allreduce(&Equivalent(&mine), &mut EquivalentMut(&mut out), &Op::SUM),
+        Error::InvalidOp(_)
+    );
     Ok(())
 }
 

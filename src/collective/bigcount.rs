@@ -106,7 +106,11 @@ impl Drop for Temps {
 /// Calls `f(byte_offset, count)` on consecutive pieces of `count` items of `datatype`, each
 /// small enough for an `int` count (one call when it already is).
 #[inline(always)]
-pub(crate) fn chunked(count: usize, datatype: MPI_Datatype, mut f: impl FnMut(usize, c_int) -> Result<()>) -> Result<()> {
+pub(crate) fn chunked(
+    count: usize,
+    datatype: MPI_Datatype,
+    mut f: impl FnMut(usize, c_int) -> Result<()>,
+) -> Result<()> {
     if let Ok(n) = c_int::try_from(count) {
         return f(0, n);
     }

@@ -97,7 +97,13 @@ pub(crate) fn require_intra<C: Communicator + ?Sized>(comm: &C, what: &'static s
 
 /// Checks the `counts`/`displs` of a vector collective against the number of peers and the
 /// buffer length (`len` datatype items): every block lies inside the buffer.
-pub(crate) fn check_varying(what: &'static str, counts: &[i32], displs: &[i32], peers: i32, len: usize) -> Result<()> {
+pub(crate) fn check_varying(
+    what: &'static str,
+    counts: &[i32],
+    displs: &[i32],
+    peers: i32,
+    len: usize,
+) -> Result<()> {
     let peers = peers.max(0) as usize;
     if counts.len() != peers || displs.len() != peers {
         return Err(length_error(
@@ -111,7 +117,10 @@ pub(crate) fn check_varying(what: &'static str, counts: &[i32], displs: &[i32], 
     }
     for (i, (&c, &d)) in counts.iter().zip(displs).enumerate() {
         if c < 0 || d < 0 {
-            return Err(length_error(what, format!("block {i} has count {c} and displacement {d}: both must be >= 0")));
+            return Err(length_error(
+                what,
+                format!("block {i} has count {c} and displacement {d}: both must be >= 0"),
+            ));
         }
         if d as usize + c as usize > len {
             return Err(length_error(

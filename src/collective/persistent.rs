@@ -81,5 +81,7 @@ pub fn has_persistent_collectives() -> bool {
 
 #[cold]
 pub(crate) fn missing(call: &'static str) -> Error {
-    Error::Unsupported(format!("{call}_init (persistent collectives are MPI-4; this library has neither MPI_ nor MPIX_ names)"))
+    Error::Unsupported(format!(
+        "{call}_init (persistent collectives are MPI-4; this library has neither MPI_ nor MPIX_ names)"
+    ))
 }

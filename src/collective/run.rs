@@ -3,7 +3,9 @@
 //! take the specs of their buffers and pick the form.
 
 use super::bigcount::{block, chunked, nonblocking_too_large};
-use super::checks::{block_len, check_len, check_root, check_same_elements, check_varying, require_intra, Role};
+use super::checks::{
+    block_len, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
+};
 use super::persistent;
 use crate::buffer::{Spec, SpecMut};
 use crate::comm::Communicator;
@@ -61,7 +63,12 @@ pub(crate) fn barrier<C: Communicator + ?Sized>(comm: &C, start: Start) -> Resul
     start!(start, MPI_Barrier, MPI_Ibarrier, barrier, comm.as_raw())
 }
 
-pub(crate) fn bcast<C: Communicator + ?Sized>(comm: &C, start: Start, b: SpecMut, root: i32) -> Result<MPI_Request> {
+pub(crate) fn bcast<C: Communicator + ?Sized>(
+    comm: &C,
+    start: Start,
+    b: SpecMut,
+    root: i32,
+) -> Result<MPI_Request> {
     check_root(comm, root)?;
     let blk = block(b.count, b.datatype)?;
     start!(start, MPI_Bcast, MPI_Ibcast, bcast, b.ptr, blk.count, blk.datatype, root, comm.as_raw())
@@ -140,7 +147,11 @@ pub(crate) fn gather<C: Communicator + ?Sized>(
                 (NULL, 0)
             } else {
                 check_same_elements(send.kind, r.kind)?;
-                check_len("gather receive buffer (one block per process)", send.count * comm.peer_count() as usize, r.count)?;
+                check_len(
+                    "gather receive buffer (one block per process)",
+                    send.count * comm.peer_count() as usize,
+                    r.count,
+                )?;
                 (send.ptr, n)
             };
             (sptr, block(sn, send.datatype)?, r.ptr, block(n, r.datatype)?)
@@ -174,11 +185,19 @@ pub(crate) fn allgather<C: Communicator + ?Sized>(
     let (sptr, sblk, n) = match send {
         None => {
             require_intra(comm, "allgather in place")?;
-            (in_place_ptr().cast_const(), block(0, recv.datatype)?, block_len("allgather buffer", recv.count, comm.size())?)
+            (
+                in_place_ptr().cast_const(),
+                block(0, recv.datatype)?,
+                block_len("allgather buffer", recv.count, comm.size())?,
+            )
         }
         Some(s) => {
             check_same_elements(s.kind, recv.kind)?;
-            check_len("allgather receive buffer (one block per process)", s.count * comm.peer_count() as usize, recv.count)?;
+            check_len(
+                "allgather receive buffer (one block per process)",
+                s.count * comm.peer_count() as usize,
+                recv.count,
+            )?;
             (s.ptr, block(s.count, s.datatype)?, s.count)
         }
     };
@@ -268,7 +287,21 @@ pub(crate) fn scatterv<C: Communicator + ?Sized>(
         Role::Leaf => (NULL, std::ptr::null(), std::ptr::null(), recv.datatype, recv.ptr, recv.c_count()?),
         Role::Idle => (NULL, std::ptr::null(), std::ptr::null(), recv.datatype, NULL_MUT, 0),
     };
-    start!(start, MPI_Scatterv, MPI_Iscatterv, scatterv, sptr, counts, displs, sdt, rptr, rcount, recv.datatype, root, comm.as_raw())
+    start!(
+        start,
+        MPI_Scatterv,
+        MPI_Iscatterv,
+        scatterv,
+        sptr,
+        counts,
+        displs,
+        sdt,
+        rptr,
+        rcount,
+        recv.datatype,
+        root,
+        comm.as_raw()
+    )
 }
 
 pub(crate) fn gatherv<C: Communicator + ?Sized>(
@@ -293,10 +326,26 @@ pub(crate) fn gatherv<C: Communicator + ?Sized>(
             };
             (sptr, scount, r.ptr, b.counts.as_ptr(), b.displs.as_ptr(), r.datatype)
         }
-        Role::Leaf => (send.ptr, send.c_count()?, NULL_MUT, std::ptr::null(), std::ptr::null(), send.datatype),
+        Role::Leaf => {
+            (send.ptr, send.c_count()?, NULL_MUT, std::ptr::null(), std::ptr::null(), send.datatype)
+        }
         Role::Idle => (NULL, 0, NULL_MUT, std::ptr::null(), std::ptr::null(), send.datatype),
     };
-    start!(start, MPI_Gatherv, MPI_Igatherv, gatherv, sptr, scount, send.datatype, rptr, counts, displs, rdt, root, comm.as_raw())
+    start!(
+        start,
+        MPI_Gatherv,
+        MPI_Igatherv,
+        gatherv,
+        sptr,
+        scount,
+        send.datatype,
+        rptr,
+        counts,
+        displs,
+        rdt,
+        root,
+        comm.as_raw()
+    )
 }
 
 /// `send: None` is in place: this process's block is already at `displs[rank]` in `recv`.
@@ -403,7 +452,9 @@ pub(crate) fn reduce<C: Communicator + ?Sized>(
             };
             (sptr, r.ptr, r.count, r.datatype, op.for_reduction(r.kind, r.datatype)?)
         }
-        Role::Leaf => (send.ptr, NULL_MUT, send.count, send.datatype, op.for_reduction(send.kind, send.datatype)?),
+        Role::Leaf => {
+            (send.ptr, NULL_MUT, send.count, send.datatype, op.for_reduction(send.kind, send.datatype)?)
+        }
         Role::Idle => (NULL, NULL_MUT, 0, ffi::BYTE(), ffi::SUM()),
     };
     reduction_fits(start, count)?;
@@ -467,7 +518,9 @@ pub(crate) fn elementwise<C: Communicator + ?Sized>(
     chunked(recv.count, dt, |off, n| {
         let (s, r) = offset(sptr, recv.ptr, off);
         req = match which {
-            Elementwise::Allreduce => start!(start, MPI_Allreduce, MPI_Iallreduce, allreduce, s, r, n, dt, mpi_op, raw),
+            Elementwise::Allreduce => {
+                start!(start, MPI_Allreduce, MPI_Iallreduce, allreduce, s, r, n, dt, mpi_op, raw)
+            }
             Elementwise::Scan => start!(start, MPI_Scan, MPI_Iscan, scan, s, r, n, dt, mpi_op, raw),
             Elementwise::Exscan => start!(start, MPI_Exscan, MPI_Iexscan, exscan, s, r, n, dt, mpi_op, raw),
         }?;
@@ -486,10 +539,16 @@ pub(crate) fn reduce_scatter_block<C: Communicator + ?Sized>(
 ) -> Result<MPI_Request> {
     require_intra(comm, "reduce_scatter_block")?;
     let (sptr, n) = match send {
-        None => (in_place_ptr().cast_const(), block_len("reduce_scatter_block buffer", recv.count, comm.size())?),
+        None => {
+            (in_place_ptr().cast_const(), block_len("reduce_scatter_block buffer", recv.count, comm.size())?)
+        }
         Some(s) => {
             check_same_elements(s.kind, recv.kind)?;
-            check_len("reduce_scatter_block send buffer (one block per process)", recv.count * comm.size() as usize, s.count)?;
+            check_len(
+                "reduce_scatter_block send buffer (one block per process)",
+                recv.count * comm.size() as usize,
+                s.count,
+            )?;
             (s.ptr, recv.count)
         }
     };
