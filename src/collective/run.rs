@@ -444,7 +444,7 @@ pub(crate) fn reduce<C: Communicator + ?Sized>(
                 require_intra(comm, "reduce in place")?;
                 in_place_ptr().cast_const()
             } else if comm.is_inter() {
-                NULL
+                send.ptr // not read, but MPICH refuses a null pointer here
             } else {
                 check_same_elements(send.kind, r.kind)?;
                 check_len("reduce receive buffer", send.count, r.count)?;
