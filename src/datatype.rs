@@ -33,7 +33,6 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-
 /// An MPI datatype handle that may be shared between threads (predefined and committed
 /// library-owned types are immutable).
 #[derive(Clone, Copy)]
@@ -175,16 +174,24 @@ pub fn typestr(dtype: DType) -> &'static str {
 /// (`=`, `|`, or `<` / `>` matching this machine); anything else is
 /// [`Error::InvalidArgument`].
 pub fn parse_typestr(s: &str) -> Result<DType> {
-    let unknown = || Error::InvalidArgument(format!("unknown type string {s:?} (expected e.g. \"f8\", \"i4\", \"c16\")"));
+    let unknown = || {
+        Error::InvalidArgument(format!("unknown type string {s:?} (expected e.g. \"f8\", \"i4\", \"c16\")"))
+    };
     let native = if cfg!(target_endian = "little") { '<' } else { '>' };
     let body = match s.chars().next() {
         Some(c) if c == '=' || c == '|' || c == native => &s[1..],
         Some('<' | '>') => {
-            return Err(Error::InvalidArgument(format!("type string {s:?}: only native byte order is supported")))
+            return Err(Error::InvalidArgument(format!(
+                "type string {s:?}: only native byte order is supported"
+            )))
         }
         _ => s,
     };
-    DTYPES.iter().copied().find(|&d| typestr(d) == body || (body == "?" && d == DType::Bool)).ok_or_else(unknown)
+    DTYPES
+        .iter()
+        .copied()
+        .find(|&d| typestr(d) == body || (body == "?" && d == DType::Bool))
+        .ok_or_else(unknown)
 }
 
 /// Every element type, in `DType` order.
@@ -447,7 +454,8 @@ impl Datatype {
     /// Takes ownership of a new handle from an MPI constructor, commits it and reads its layout
     /// (the handle is freed if any of that fails).
     fn adopt(raw: MPI_Datatype, base: Option<DType>) -> Result<Datatype> {
-        let mut t = Datatype { raw, owned: true, layout: Layout::default(), kind: ElementKind::Derived, base };
+        let mut t =
+            Datatype { raw, owned: true, layout: Layout::default(), kind: ElementKind::Derived, base };
         mpi_call!(MPI_Type_commit(&mut t.raw))?;
         t.layout = query_layout(t.raw)?;
         Ok(t)
@@ -474,7 +482,12 @@ impl Datatype {
     }
 
     /// Like [`vector`](Self::vector) with the stride in bytes (`MPI_Type_create_hvector`).
-    pub fn hvector(count: usize, blocklength: usize, stride_bytes: isize, old: &Datatype) -> Result<Datatype> {
+    pub fn hvector(
+        count: usize,
+        blocklength: usize,
+        stride_bytes: isize,
+        old: &Datatype,
+    ) -> Result<Datatype> {
         require_active()?;
         let count = to_count("hvector count", count)?;
         let blocklength = to_count("hvector blocklength", blocklength)?;
@@ -496,7 +509,11 @@ impl Datatype {
     }
 
     /// Like [`indexed`](Self::indexed) with displacements in bytes (`MPI_Type_create_hindexed`).
-    pub fn hindexed(blocklengths: &[usize], byte_displacements: &[isize], old: &Datatype) -> Result<Datatype> {
+    pub fn hindexed(
+        blocklengths: &[usize],
+        byte_displacements: &[isize],
+        old: &Datatype,
+    ) -> Result<Datatype> {
         require_active()?;
         same_len("hindexed blocklengths and displacements", blocklengths.len(), byte_displacements.len())?;
         let n = to_count("hindexed block count", blocklengths.len())?;
@@ -520,7 +537,11 @@ impl Datatype {
 
     /// Like [`indexed_block`](Self::indexed_block) with displacements in bytes
     /// (`MPI_Type_create_hindexed_block`).
-    pub fn hindexed_block(blocklength: usize, byte_displacements: &[isize], old: &Datatype) -> Result<Datatype> {
+    pub fn hindexed_block(
+        blocklength: usize,
+        byte_displacements: &[isize],
+        old: &Datatype,
+    ) -> Result<Datatype> {
         require_active()?;
         let n = to_count("hindexed_block block count", byte_displacements.len())?;
         let blocklength = to_count("hindexed_block blocklength", blocklength)?;
@@ -534,9 +555,17 @@ impl Datatype {
     /// (`MPI_Type_create_struct`). The three slices must have the same length. The extent is
     /// MPI's (rounded up to the alignment of the members); use [`resized`](Self::resized) to
     /// match a Rust struct's `size_of` exactly.
-    pub fn create_struct(blocklengths: &[usize], byte_displacements: &[isize], types: &[&Datatype]) -> Result<Datatype> {
+    pub fn create_struct(
+        blocklengths: &[usize],
+        byte_displacements: &[isize],
+        types: &[&Datatype],
+    ) -> Result<Datatype> {
         require_active()?;
-        same_len("create_struct blocklengths and displacements", blocklengths.len(), byte_displacements.len())?;
+        same_len(
+            "create_struct blocklengths and displacements",
+            blocklengths.len(),
+            byte_displacements.len(),
+        )?;
         same_len("create_struct blocklengths and types", blocklengths.len(), types.len())?;
         let n = to_count("create_struct block count", blocklengths.len())?;
         let lens = counts("create_struct blocklength", blocklengths)?;
@@ -572,8 +601,11 @@ impl Datatype {
             }
         }
         let ndims = to_count("subarray dimensions", sizes.len())?;
-        let (sizes, subsizes, starts) =
-            (counts("subarray size", sizes)?, counts("subarray subsize", subsizes)?, counts("subarray start", starts)?);
+        let (sizes, subsizes, starts) = (
+            counts("subarray size", sizes)?,
+            counts("subarray subsize", subsizes)?,
+            counts("subarray start", starts)?,
+        );
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_create_subarray(
             ndims,
@@ -617,7 +649,9 @@ impl Datatype {
         }
         let grid = psizes.iter().try_fold(1usize, |acc, &p| acc.checked_mul(p));
         if grid != Some(size) {
-            return Err(invalid(format!("darray: the process grid {psizes:?} does not have {size} processes")));
+            return Err(invalid(format!(
+                "darray: the process grid {psizes:?} does not have {size} processes"
+            )));
         }
         for i in 0..gsizes.len() {
             let (g, p) = (gsizes[i], psizes[i]);
@@ -827,7 +861,15 @@ pub fn pack<B: Buffer + ?Sized, C: Communicator + ?Sized>(
             *position
         )));
     }
-    mpi_call!(MPI_Pack(s.ptr, count, s.datatype, outbuf.as_mut_ptr().cast::<c_void>(), outsize, &mut pos, comm.as_raw()))?;
+    mpi_call!(MPI_Pack(
+        s.ptr,
+        count,
+        s.datatype,
+        outbuf.as_mut_ptr().cast::<c_void>(),
+        outsize,
+        &mut pos,
+        comm.as_raw()
+    ))?;
     *position = pos as usize;
     Ok(())
 }
@@ -854,7 +896,15 @@ pub fn unpack<B: BufferMut + ?Sized, C: Communicator + ?Sized>(
             *position
         )));
     }
-    mpi_call!(MPI_Unpack(inbuf.as_ptr().cast::<c_void>(), insize, &mut pos, s.ptr, count, s.datatype, comm.as_raw()))?;
+    mpi_call!(MPI_Unpack(
+        inbuf.as_ptr().cast::<c_void>(),
+        insize,
+        &mut pos,
+        s.ptr,
+        count,
+        s.datatype,
+        comm.as_raw()
+    ))?;
     *position = pos as usize;
     Ok(())
 }
@@ -874,16 +924,26 @@ fn touched(layout: &Layout, count: usize) -> Option<(i128, i128)> {
     Some((lo, hi))
 }
 
-/// Checks that `count` items of `datatype` lie inside a buffer of `bytes` bytes; gives the end
-/// of the touched range (the bytes the view may access, counted from the start).
-fn check_fits(count: usize, datatype: &Datatype, bytes: usize) -> Result<usize> {
+/// Checks that `count` items of `datatype` placed `offset` bytes into a buffer of `bytes` bytes
+/// lie inside it; gives the end of the touched range counted from the items' origin (0 if it
+/// ends below it), the bytes from there on that the view may access.
+fn check_fits(count: usize, datatype: &Datatype, offset: usize, bytes: usize) -> Result<usize> {
+    if offset > bytes {
+        return Err(invalid(format!("offset {offset} is past the end of the {bytes}-byte buffer")));
+    }
     match touched(&datatype.layout, count) {
         None => Ok(0),
-        Some((lo, hi)) if lo >= 0 && hi <= bytes as i128 => Ok(hi as usize),
+        Some((lo, hi)) if offset as i128 + lo >= 0 && offset as i128 + hi <= bytes as i128 => {
+            Ok(hi.max(0) as usize)
+        }
         Some((lo, hi)) => Err(invalid(format!(
-            "{count} items of the datatype (true lb {}, true extent {}, extent {}) touch bytes {lo}..{hi} \
-             of a {bytes}-byte buffer",
-            datatype.layout.true_lb, datatype.layout.true_extent, datatype.layout.extent
+            "{count} items of the datatype (true lb {}, true extent {}, extent {}) at offset {offset} touch \
+             bytes {}..{} of a {bytes}-byte buffer",
+            datatype.layout.true_lb,
+            datatype.layout.true_extent,
+            datatype.layout.extent,
+            offset as i128 + lo,
+            offset as i128 + hi
         ))),
     }
 }
@@ -894,7 +954,9 @@ fn check_fits(count: usize, datatype: &Datatype, bytes: usize) -> Result<usize> 
 ///
 /// The layout is checked when the view is made: the bytes it touches (from the true lower
 /// bound of the first item to the true upper bound of the last) must lie inside the buffer.
-/// To start elsewhere, lay it over a subslice (`&a[offset..]`).
+/// To start elsewhere, lay it over a subslice (`&a[offset..]`), or give the origin as a byte
+/// offset with [`with_offset`](Self::with_offset) (needed for layouts that reach below their
+/// origin, such as negative strides).
 ///
 /// ```no_run
 /// use mpi4rs::prelude::*;
@@ -924,9 +986,23 @@ impl<'a> Typed<'a> {
     /// Lays `count` items of `datatype` over `buf`; [`Error::InvalidArgument`] if they do not
     /// fit inside it.
     pub fn new<B: Buffer + ?Sized>(buf: &'a B, count: usize, datatype: &'a Datatype) -> Result<Typed<'a>> {
+        Typed::with_offset(buf, 0, count, datatype)
+    }
+
+    /// Like [`new`](Self::new) with the items' origin `byte_offset` bytes into `buf`, so that
+    /// layouts reaching below their origin (negative strides or displacements) can be used:
+    /// the bytes they touch must still lie inside `buf`.
+    pub fn with_offset<B: Buffer + ?Sized>(
+        buf: &'a B,
+        byte_offset: usize,
+        count: usize,
+        datatype: &'a Datatype,
+    ) -> Result<Typed<'a>> {
         let s = buf.spec()?;
-        let bytes = check_fits(count, datatype, s.bytes)?;
-        Ok(Typed { ptr: s.ptr, count, datatype, bytes, _data: PhantomData })
+        let bytes = check_fits(count, datatype, byte_offset, s.bytes)?;
+        // SAFETY: byte_offset <= s.bytes (checked), so the pointer stays inside the buffer.
+        let ptr = unsafe { s.ptr.cast::<u8>().add(byte_offset) }.cast();
+        Ok(Typed { ptr, count, datatype, bytes, _data: PhantomData })
     }
 
     /// The datatype of the view.
@@ -987,7 +1063,22 @@ pub struct TypedMut<'a> {
 impl<'a> TypedMut<'a> {
     /// Lays `count` items of `datatype` over `buf`; [`Error::InvalidArgument`] if they do not
     /// fit inside it or the buffer's elements cannot take what the datatype writes.
-    pub fn new<B: BufferMut + ?Sized>(buf: &'a mut B, count: usize, datatype: &'a Datatype) -> Result<TypedMut<'a>> {
+    pub fn new<B: BufferMut + ?Sized>(
+        buf: &'a mut B,
+        count: usize,
+        datatype: &'a Datatype,
+    ) -> Result<TypedMut<'a>> {
+        TypedMut::with_offset(buf, 0, count, datatype)
+    }
+
+    /// Like [`new`](Self::new) with the items' origin `byte_offset` bytes into `buf` (see
+    /// [`Typed::with_offset`]).
+    pub fn with_offset<B: BufferMut + ?Sized>(
+        buf: &'a mut B,
+        byte_offset: usize,
+        count: usize,
+        datatype: &'a Datatype,
+    ) -> Result<TypedMut<'a>> {
         let s = buf.spec_mut()?;
         match s.kind {
             ElementKind::Basic(DType::Bool) if datatype.base != Some(DType::Bool) => {
@@ -1006,8 +1097,10 @@ impl<'a> TypedMut<'a> {
             }
             _ => {}
         }
-        let bytes = check_fits(count, datatype, s.bytes)?;
-        Ok(TypedMut { ptr: s.ptr, count, datatype, bytes, _data: PhantomData })
+        let bytes = check_fits(count, datatype, byte_offset, s.bytes)?;
+        // SAFETY: byte_offset <= s.bytes (checked), so the pointer stays inside the buffer.
+        let ptr = unsafe { s.ptr.cast::<u8>().add(byte_offset) }.cast();
+        Ok(TypedMut { ptr, count, datatype, bytes, _data: PhantomData })
     }
 
     /// The datatype of the view.
@@ -1026,7 +1119,13 @@ impl<'a> TypedMut<'a> {
 unsafe impl Buffer for TypedMut<'_> {
     #[inline]
     fn spec(&self) -> Result<Spec> {
-        Ok(Spec { ptr: self.ptr, count: self.count, datatype: self.datatype.raw, bytes: self.bytes, kind: self.datatype.kind })
+        Ok(Spec {
+            ptr: self.ptr,
+            count: self.count,
+            datatype: self.datatype.raw,
+            bytes: self.bytes,
+            kind: self.datatype.kind,
+        })
     }
 }
 
