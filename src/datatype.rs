@@ -359,6 +359,13 @@ fn to_aint(v: isize) -> MPI_Aint {
     v as MPI_Aint
 }
 
+/// An `MPI_Count` (a 64-bit integer of a different C name in each library) as `i64`.
+#[inline(always)]
+#[allow(clippy::useless_conversion)]
+fn from_count(v: ffi::MPI_Count) -> i64 {
+    i64::from(v)
+}
+
 /// Each length as an MPI count.
 fn counts(what: &'static str, values: &[usize]) -> Result<Vec<c_int>> {
     values.iter().map(|&v| to_count(what, v)).collect()
@@ -380,8 +387,7 @@ fn query_layout(raw: MPI_Datatype) -> Result<Layout> {
         (0, 0, 0, 0);
     mpi_call!(MPI_Type_get_extent(raw, &mut lb, &mut extent))?;
     mpi_call!(MPI_Type_get_true_extent(raw, &mut true_lb, &mut true_extent))?;
-    #[allow(clippy::useless_conversion)]
-    let size = usize::try_from(i64::from(size))
+    let size = usize::try_from(from_count(size))
         .map_err(|_| invalid(format!("the datatype size ({size}) is undefined or negative")))?;
     Ok(Layout {
         size,
@@ -888,7 +894,7 @@ pub fn unpack<B: BufferMut + ?Sized, C: Communicator + ?Sized>(
     let (mut pos, insize) = pack_window("unpack", inbuf.len(), *position)?;
     let mut size: ffi::MPI_Count = 0;
     mpi_call!(MPI_Type_size_x(s.datatype, &mut size))?;
-    let needed = i64::from(size).saturating_mul(i64::from(count));
+    let needed = from_count(size).saturating_mul(i64::from(count));
     let left = (inbuf.len() - *position) as i64;
     if needed > left {
         return Err(invalid(format!(

@@ -108,16 +108,16 @@ fn darray_sizes_and_contents(env: &Environment) -> Result<()> {
     ];
     for (distrib, darg, counts) in cases {
         let mut all = vec![];
-        for rank in 0..3 {
+        for (rank, &count) in counts.iter().enumerate() {
             let t = Datatype::darray(3, rank, &[10], &[distrib], &[darg], &[3], Order::C, &d)?;
-            ensure_eq!(t.size(), counts[rank] * 8);
+            ensure_eq!(t.size(), count * 8);
             ensure_eq!(t.extent(), (0, 80));
             // What the view selects, through pack/unpack into a contiguous array.
             let mut packed = vec![0u8; t.pack_size(1, world)?];
             let mut pos = 0;
             t.pack(&global, 1, &mut packed, &mut pos, world)?;
-            ensure_eq!(pos, counts[rank] * 8);
-            let mut mine = vec![-1.0f64; counts[rank]];
+            ensure_eq!(pos, count * 8);
+            let mut mine = vec![-1.0f64; count];
             let mut upos = 0;
             unpack(&packed, &mut upos, &mut mine, world)?;
             ensure_eq!(upos, pos);
@@ -171,7 +171,7 @@ fn matrix_column_vector(env: &Environment) -> Result<()> {
     let me = world.rank();
     let value = |r: i32, i: usize, j: usize| f64::from(r) * 100.0 + (i * 10 + j) as f64;
     let a: Vec<f64> = (0..ROWS * COLS).map(|k| value(me, k / COLS, k % COLS)).collect();
-    let mut b = vec![-1.0f64; ROWS * COLS];
+    let mut b = [-1.0f64; ROWS * COLS];
     let column = Datatype::vector(ROWS, 1, COLS as i32, &f64s()?)?;
     ensure_eq!(column.extent(), (0, ((ROWS - 1) * COLS + 1) as isize * 8));
     let j_send = me as usize % COLS;
@@ -331,7 +331,7 @@ fn resized_interleaved_fields(env: &Environment) -> Result<()> {
     world.sendrecv(&Typed::new(&pairs, 5, &field)?, right, 6, &mut xs, left, 6)?;
     ensure_eq!(xs.to_vec(), (0..5).map(|k| f64::from(left) * 100.0 + (2 * k) as f64).collect::<Vec<_>>());
     // Receive the y fields of the left neighbour into the y slots of another array.
-    let mut other = vec![-1.0f64; 10];
+    let mut other = [-1.0f64; 10];
     world.sendrecv(
         &Typed::new(&pairs[1..], 5, &field)?,
         right,
@@ -340,9 +340,9 @@ fn resized_interleaved_fields(env: &Environment) -> Result<()> {
         left,
         7,
     )?;
-    for k in 0..10 {
+    for (k, &x) in other.iter().enumerate() {
         let want = if k % 2 == 1 { f64::from(left) * 100.0 + k as f64 } else { -1.0 };
-        ensure!(other[k] == want, "other[{k}] = {} != {want}", other[k]);
+        ensure!(x == want, "other[{k}] = {x} != {want}");
     }
     // A negative stride reverses: receive 5 values into a buffer from its end down.
     let reverse = Datatype::vector(5, 1, -1, &f64s()?)?;
@@ -360,7 +360,7 @@ fn nonblocking_mprobe_bsend_views(env: &Environment) -> Result<()> {
     let me = world.rank();
     let column = Datatype::vector(ROWS, 1, COLS as i32, &Datatype::of::<i32>()?)?;
     let a: Vec<i32> = (0..(ROWS * COLS) as i32).map(|k| me * 1000 + k).collect();
-    let mut b = vec![0i32; ROWS * COLS];
+    let mut b = [0i32; ROWS * COLS];
     {
         let outgoing = Typed::new(&a[1..], 1, &column)?;
         let mut incoming = TypedMut::new(&mut b[2..], 1, &column)?;
@@ -419,7 +419,7 @@ fn pack_unpack_round_trip(env: &Environment) -> Result<()> {
     let mut h = [0i32; 2];
     unpack(&incoming, &mut pos, &mut h, world)?;
     ensure_eq!(h, [left, ROWS as i32]);
-    let mut target = vec![0.0f64; ROWS * COLS];
+    let mut target = [0.0f64; ROWS * COLS];
     column.unpack(&incoming, &mut pos, &mut target[1..], 1, world)?;
     ensure_eq!(pos, used);
     for i in 0..ROWS {
