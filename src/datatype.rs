@@ -1154,6 +1154,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn before_init_is_an_error_not_an_abort() {
+        // No test in this binary initialises MPI.
+        assert_eq!(Datatype::of::<f64>().unwrap_err(), Error::NotInitialized);
+        assert_eq!(Datatype::from_dtype(DType::I32).unwrap_err(), Error::NotInitialized);
+        // dtype_of_handle compares handles only, so it works before init too.
+        assert_eq!(dtype_of_handle(ffi::DOUBLE()), Some(DType::F64));
+        assert_eq!(dtype_of_handle(ffi::C_DOUBLE_COMPLEX()), Some(DType::C64));
+        assert_eq!(dtype_of_handle(ffi::DATATYPE_NULL()), None);
+        assert_eq!(dtype_of_handle(ffi::DOUBLE_INT()), None);
+    }
+
+    #[test]
     fn typestr_round_trip() {
         for d in DTYPES {
             assert_eq!(parse_typestr(typestr(d)).unwrap(), d);
