@@ -27,7 +27,8 @@ pub enum ElementKind {
     Derived,
 }
 
-/// A read-only buffer as MPI sees it: `count` items of `datatype` at `ptr`, `bytes` long.
+/// A read-only buffer as MPI sees it: `count` items of `datatype` at `ptr`, `bytes` long (the
+/// memory MPI may touch, from `ptr`).
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
     pub(crate) ptr: *const c_void,
@@ -37,7 +38,8 @@ pub struct Spec {
     pub(crate) kind: ElementKind,
 }
 
-/// A writable buffer as MPI sees it: `count` items of `datatype` at `ptr`, `bytes` long.
+/// A writable buffer as MPI sees it: `count` items of `datatype` at `ptr`, `bytes` long (the
+/// memory MPI may touch, from `ptr`).
 #[derive(Clone, Copy, Debug)]
 pub struct SpecMut {
     pub(crate) ptr: *mut c_void,
@@ -83,6 +85,20 @@ macro_rules! spec_accessors {
             /// What the items are.
             pub fn kind(&self) -> ElementKind {
                 self.kind
+            }
+
+            /// Bytes of data the items hold, which is what a message of them carries: `bytes`
+            /// for basic elements; for derived datatypes, whose `bytes` is the memory they span
+            /// (holes included), `count` times the datatype's size.
+            pub(crate) fn data_bytes(&self) -> Result<usize> {
+                if self.kind != ElementKind::Derived {
+                    return Ok(self.bytes);
+                }
+                let mut size: crate::ffi::MPI_Count = 0;
+                crate::error::mpi_call!(MPI_Type_size_x(self.datatype, &mut size))?;
+                #[allow(clippy::useless_conversion)]
+                let size = usize::try_from(i64::from(size)).unwrap_or(0);
+                Ok(size.saturating_mul(self.count))
             }
 
             /// The count as an MPI `int`, or [`Error::CountOverflow`].

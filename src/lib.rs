@@ -54,6 +54,10 @@ pub use buffer::{
 pub use collective::{has_persistent_collectives, root, Collective, Varying, VaryingMut};
 pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
+pub use datatype::{
+    dtype_of_handle, pack, pack_size, parse_typestr, typestr, unpack, Darg, Datatype, Distrib, Order, Typed,
+    TypedMut, DARG_DEFAULT,
+};
 pub use environment::{
     abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
     query_thread, tag_ub, version, wtick, wtime, Environment,

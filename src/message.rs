@@ -40,8 +40,9 @@ impl Message {
             return Err(Error::InvalidArgument("this message has already been received".into()));
         }
         let spec = buf.spec_mut()?;
-        if self.bytes > spec.bytes {
-            return Err(Error::Truncated { message_bytes: self.bytes, buffer_bytes: spec.bytes });
+        let room = spec.data_bytes()?;
+        if self.bytes > room {
+            return Err(Error::Truncated { message_bytes: self.bytes, buffer_bytes: room });
         }
         Ok(spec)
     }

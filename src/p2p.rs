@@ -141,7 +141,7 @@ where
     check_tag(tag)?;
     let s = buf.spec()?;
     if mode == Mode::Buffered {
-        crate::bsend::check_fits(s.bytes)?;
+        crate::bsend::check_fits(s.data_bytes()?)?;
     }
     let (f, call) = mode.blocking();
     check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw()) })
@@ -164,7 +164,7 @@ where
     check_tag(tag)?;
     let s = buf.spec()?;
     if mode == Mode::Buffered {
-        crate::bsend::check_fits(s.bytes)?;
+        crate::bsend::check_fits(s.data_bytes()?)?;
     }
     let (f, call) = if persistent { mode.persistent() } else { mode.immediate() };
     let mut req = ffi::REQUEST_NULL();

@@ -50,7 +50,12 @@ constants! {
         MAX_LIBRARY_VERSION_STRING = MPI4RS_MAX_LIBRARY_VERSION_STRING, TAG_UB = MPI4RS_TAG_UB,
         UNIVERSE_SIZE = MPI4RS_UNIVERSE_SIZE, APPNUM = MPI4RS_APPNUM,
         WTIME_IS_GLOBAL = MPI4RS_WTIME_IS_GLOBAL, ERR_IN_STATUS = MPI4RS_ERR_IN_STATUS,
-        ERR_PENDING = MPI4RS_ERR_PENDING, ERR_TRUNCATE = MPI4RS_ERR_TRUNCATE;
+        ERR_PENDING = MPI4RS_ERR_PENDING, ERR_TRUNCATE = MPI4RS_ERR_TRUNCATE,
+        ORDER_C = MPI4RS_ORDER_C, ORDER_FORTRAN = MPI4RS_ORDER_FORTRAN,
+        DISTRIBUTE_BLOCK = MPI4RS_DISTRIBUTE_BLOCK, DISTRIBUTE_CYCLIC = MPI4RS_DISTRIBUTE_CYCLIC,
+        DISTRIBUTE_NONE = MPI4RS_DISTRIBUTE_NONE,
+        DISTRIBUTE_DFLT_DARG = MPI4RS_DISTRIBUTE_DFLT_DARG,
+        COMBINER_NAMED = MPI4RS_COMBINER_NAMED, COMBINER_DUP = MPI4RS_COMBINER_DUP;
     *mut MPI_Status: STATUS_IGNORE = MPI4RS_STATUS_IGNORE,
         STATUSES_IGNORE = MPI4RS_STATUSES_IGNORE;
 }
@@ -59,4 +64,7 @@ extern "C" {
     pub fn mpi4rs_wtime() -> f64;
     pub fn mpi4rs_wtick() -> f64;
     pub fn mpi4rs_error_class_index(class: c_int) -> c_int;
+    /// `b'b'`, `b'i'`, `b'u'`, `b'f'` or `b'c'` for a predefined datatype of that kind (its size
+    /// in bytes through `size`), 0 for any other handle. Compares handles only.
+    pub fn mpi4rs_named_kind(datatype: MPI_Datatype, size: *mut c_int) -> c_int;
 }

@@ -1,6 +1,7 @@
 /* MPI constants that mpi.h defines as macros. Their types differ between Open MPI (pointers)
  * and MPICH (integers), so they are exported as typed symbols that Rust links against. */
 #include <mpi.h>
+#include <stdint.h>
 
 #define H(type, name) const type MPI4RS_##name = MPI_##name;
 
@@ -32,6 +33,10 @@ H(int, MAX_ERROR_STRING) H(int, MAX_OBJECT_NAME) H(int, MAX_PROCESSOR_NAME)
 H(int, MAX_LIBRARY_VERSION_STRING)
 H(int, TAG_UB) H(int, UNIVERSE_SIZE) H(int, APPNUM) H(int, WTIME_IS_GLOBAL)
 H(int, ERR_IN_STATUS) H(int, ERR_PENDING) H(int, ERR_TRUNCATE)
+H(int, ORDER_C) H(int, ORDER_FORTRAN)
+H(int, DISTRIBUTE_BLOCK) H(int, DISTRIBUTE_CYCLIC) H(int, DISTRIBUTE_NONE)
+H(int, DISTRIBUTE_DFLT_DARG)
+H(int, COMBINER_NAMED) H(int, COMBINER_DUP)
 
 void *const MPI4RS_IN_PLACE = MPI_IN_PLACE;
 MPI_Status *const MPI4RS_STATUS_IGNORE = MPI_STATUS_IGNORE;
@@ -60,4 +65,28 @@ int mpi4rs_error_class_index(int cls) {
   for (unsigned i = 1; i < sizeof table / sizeof table[0]; i++)
     if (table[i] == cls) return (int)i;
   return cls == MPI_SUCCESS ? -1 : 0;
+}
+
+/* What a predefined datatype holds, for mapping handles back to element types: 'b' (boolean),
+ * 'i' / 'u' (signed / unsigned integer), 'f' (real floating point), 'c' (complex), with its
+ * size in bytes in *size; 0 for any other handle. The C types give the sizes, so `long` and
+ * friends map right on every platform; rsmpi's handles are among these. */
+int mpi4rs_named_kind(MPI_Datatype t, int *size) {
+#define K(name, kind, ctype) if (t == MPI_##name) { *size = (int)sizeof(ctype); return kind; }
+  if (t == MPI_DATATYPE_NULL) return 0;
+  K(C_BOOL, 'b', _Bool)
+  K(INT8_T, 'i', int8_t) K(INT16_T, 'i', int16_t) K(INT32_T, 'i', int32_t) K(INT64_T, 'i', int64_t)
+  K(UINT8_T, 'u', uint8_t) K(UINT16_T, 'u', uint16_t) K(UINT32_T, 'u', uint32_t)
+  K(UINT64_T, 'u', uint64_t)
+  K(SIGNED_CHAR, 'i', signed char) K(SHORT, 'i', short) K(INT, 'i', int) K(LONG, 'i', long)
+  K(LONG_LONG_INT, 'i', long long) K(LONG_LONG, 'i', long long)
+  K(UNSIGNED_CHAR, 'u', unsigned char) K(UNSIGNED_SHORT, 'u', unsigned short)
+  K(UNSIGNED, 'u', unsigned) K(UNSIGNED_LONG, 'u', unsigned long)
+  K(UNSIGNED_LONG_LONG, 'u', unsigned long long) K(BYTE, 'u', unsigned char)
+  K(AINT, 'i', MPI_Aint) K(OFFSET, 'i', MPI_Offset) K(COUNT, 'i', MPI_Count)
+  K(FLOAT, 'f', float) K(DOUBLE, 'f', double)
+  K(C_COMPLEX, 'c', float _Complex) K(C_FLOAT_COMPLEX, 'c', float _Complex)
+  K(C_DOUBLE_COMPLEX, 'c', double _Complex)
+#undef K
+  return 0;
 }
