@@ -51,7 +51,9 @@ pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
     Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut,
 };
-pub use collective::{has_persistent_collectives, root, Collective, Varying, VaryingMut};
+pub use collective::{
+    has_persistent_collectives, root, Collective, Varying, VaryingMut, VaryingW, VaryingWMut,
+};
 pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
 pub use datatype::{

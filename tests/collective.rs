@@ -4,7 +4,7 @@ mod common;
 
 use common::{rank_size, Suite};
 use mpi4rs::prelude::*;
-use mpi4rs::{root, Environment, Error, Result};
+use mpi4rs::{root, Datatype, Environment, Error, Result, VaryingW, VaryingWMut};
 
 fn main() {
     Suite::new("collective")
@@ -13,6 +13,7 @@ fn main() {
         .case("scatter_gather_in_place", scatter_gather_in_place)
         .case("allgather_alltoall", allgather_alltoall)
         .case("vector_forms", vector_forms)
+        .case("alltoallw_typed_blocks", alltoallw_typed_blocks)
         .case("reductions", reductions)
         .case("reductions_in_place", reductions_in_place)
         .case("nonblocking_forms", nonblocking_forms)
@@ -527,5 +528,68 @@ fn vector_errors(env: &Environment) -> Result<()> {
     }
     ensure_err!(world.reduce_scatter(&data, &mut out[..1], &short, &Op::SUM), Error::BufferLength { .. });
     ensure_err!(world.reduce_scatter(&data, &mut out[..1], &neg, &Op::SUM), Error::BufferLength { .. });
+    Ok(())
+}
+
+/// alltoallw: to and from peer j, one f64 (sender*10 + receiver) at byte 8j; then the
+/// in-place and nonblocking forms, and the checked mistakes.
+fn alltoallw_typed_blocks(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    let f = Datatype::of::<f64>()?;
+    let send: Vec<f64> = (0..n).map(|j| (me * 10 + j) as f64).collect();
+    let ones = vec![1; nu];
+    let sdispls: Vec<i32> = (0..n).map(|j| 8 * j).collect();
+    let ftypes = vec![&f; nu];
+    let mut recv = vec![0.0f64; nu];
+    world.alltoallw(
+        &VaryingW::new(&send[..], &ones, &sdispls, &ftypes),
+        &mut VaryingWMut::new(&mut recv[..], &ones, &sdispls, &ftypes),
+    )?;
+    ensure_eq!(recv, (0..n).map(|j| (j * 10 + me) as f64).collect::<Vec<_>>());
+    let mut buf = send.clone();
+    world.alltoallw_in_place(&mut VaryingWMut::new(&mut buf[..], &ones, &sdispls, &ftypes))?;
+    ensure_eq!(buf, recv);
+    world
+        .ialltoallw(
+            &VaryingW::new(&send[..], &ones, &sdispls, &ftypes),
+            &mut VaryingWMut::new(&mut recv[..], &ones, &sdispls, &ftypes),
+        )?
+        .wait()?;
+    ensure_eq!(recv, buf);
+    // Errors: a block past the end, a negative count, too few types, a bool receive buffer.
+    let past: Vec<i32> = (0..n).map(|j| 8 * j + 1).collect();
+    let mut out = vec![0.0f64; nu];
+    ensure_err!(
+        world.alltoallw(
+            &VaryingW::new(&send[..], &ones, &past, &ftypes),
+            &mut VaryingWMut::new(&mut out[..], &ones, &sdispls, &ftypes)
+        ),
+        Error::BufferLength { .. }
+    );
+    let neg = vec![-1; nu];
+    ensure_err!(
+        world.alltoallw(
+            &VaryingW::new(&send[..], &neg, &sdispls, &ftypes),
+            &mut VaryingWMut::new(&mut out[..], &ones, &sdispls, &ftypes)
+        ),
+        Error::BufferLength { .. }
+    );
+    ensure_err!(
+        world.alltoallw(
+            &VaryingW::new(&send[..], &ones, &sdispls, &ftypes[1..]),
+            &mut VaryingWMut::new(&mut out[..], &ones, &sdispls, &ftypes)
+        ),
+        Error::BufferLength { .. }
+    );
+    let mut flags = vec![false; 8 * nu];
+    ensure_err!(
+        world.alltoallw(
+            &VaryingW::new(&send[..], &ones, &sdispls, &ftypes),
+            &mut VaryingWMut::new(&mut flags[..], &ones, &sdispls, &ftypes)
+        ),
+        Error::InvalidArgument(_)
+    );
     Ok(())
 }

@@ -131,3 +131,47 @@ pub(crate) fn check_varying(
     }
     Ok(())
 }
+
+/// Checks the blocks of an `alltoallw` side: one per peer, each inside the buffer's `bytes`.
+pub(crate) fn check_typed_blocks(
+    what: &'static str,
+    b: &super::varying::TypedBlocks,
+    peers: i32,
+    bytes: usize,
+) -> Result<()> {
+    let peers = peers.max(0) as usize;
+    if b.counts.len() != peers || b.displs.len() != peers || b.raw.len() != peers {
+        return Err(length_error(
+            what,
+            format!(
+                "needs a count, a displacement and a datatype per process ({peers}), has {}, {} and {}",
+                b.counts.len(),
+                b.displs.len(),
+                b.raw.len()
+            ),
+        ));
+    }
+    for i in 0..peers {
+        let (c, d) = (b.counts[i], b.displs[i]);
+        if c < 0 || d < 0 {
+            return Err(length_error(
+                what,
+                format!("block {i} has count {c} and displacement {d}: both must be >= 0"),
+            ));
+        }
+        if c == 0 {
+            continue;
+        }
+        let (tlb, text, ext) = b.spans[i];
+        let start = d as i128 + tlb as i128;
+        let end = start + (c as i128 - 1) * ext as i128 + text as i128;
+        let low = start.min(start + (c as i128 - 1) * ext as i128);
+        if low < 0 || end > bytes as i128 {
+            return Err(length_error(
+                what,
+                format!("block {i} ({c} items at byte {d}) touches bytes {low}..{end}, outside the buffer's {bytes}"),
+            ));
+        }
+    }
+    Ok(())
+}

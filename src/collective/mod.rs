@@ -38,7 +38,7 @@ mod run;
 mod varying;
 
 pub use persistent::has_persistent_collectives;
-pub use varying::{Varying, VaryingMut};
+pub use varying::{Varying, VaryingMut, VaryingW, VaryingWMut};
 
 pub(crate) use checks::{check_len, check_same_elements};
 
@@ -1037,6 +1037,78 @@ pub trait Collective: Communicator {
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
         run::elementwise(self, Start::Persistent, Elementwise::Exscan, None, buf.spec_mut()?, op)
+            .map(PersistentRequest::new)
+    }
+
+    /// All-to-all with a count, byte displacement and datatype per process on both sides
+    /// (`MPI_Alltoallw`): every block is checked to lie inside its buffer.
+    fn alltoallw<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+        &self,
+        send: &VaryingW<'_, S>,
+        recv: &mut VaryingWMut<'_, R>,
+    ) -> Result<()> {
+        run::alltoallw(
+            self,
+            Start::Blocking,
+            Some((send.buf.spec()?, &send.blocks)),
+            recv.buf.spec_mut()?,
+            &recv.blocks,
+        )
+        .map(drop)
+    }
+
+    /// Alltoallw with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones
+    /// in the same layout (`MPI_Alltoallw`).
+    fn alltoallw_in_place<B: BufferMut + ?Sized>(&self, buf: &mut VaryingWMut<'_, B>) -> Result<()> {
+        run::alltoallw(self, Start::Blocking, None, buf.buf.spec_mut()?, &buf.blocks).map(drop)
+    }
+
+    /// Nonblocking [`alltoallw`](Self::alltoallw) (`MPI_Ialltoallw`).
+    fn ialltoallw<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+        &self,
+        send: &'b VaryingW<'b, S>,
+        recv: &'b mut VaryingWMut<'b, R>,
+    ) -> Result<Request<'b>> {
+        run::alltoallw(
+            self,
+            Start::Immediate,
+            Some((send.buf.spec()?, &send.blocks)),
+            recv.buf.spec_mut()?,
+            &recv.blocks,
+        )
+        .map(Request::new)
+    }
+
+    /// Nonblocking [`alltoallw_in_place`](Self::alltoallw_in_place) (`MPI_Ialltoallw`).
+    fn ialltoallw_in_place<'b, B: BufferMut + ?Sized>(
+        &self,
+        buf: &'b mut VaryingWMut<'b, B>,
+    ) -> Result<Request<'b>> {
+        run::alltoallw(self, Start::Immediate, None, buf.buf.spec_mut()?, &buf.blocks).map(Request::new)
+    }
+
+    /// Persistent [`alltoallw`](Self::alltoallw) (`MPI_Alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
+    fn alltoallw_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+        &self,
+        send: &'b VaryingW<'b, S>,
+        recv: &'b mut VaryingWMut<'b, R>,
+    ) -> Result<PersistentRequest<'b>> {
+        run::alltoallw(
+            self,
+            Start::Persistent,
+            Some((send.buf.spec()?, &send.blocks)),
+            recv.buf.spec_mut()?,
+            &recv.blocks,
+        )
+        .map(PersistentRequest::new)
+    }
+
+    /// Persistent [`alltoallw_in_place`](Self::alltoallw_in_place) (`MPI_Alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
+    fn alltoallw_in_place_init<'b, B: BufferMut + ?Sized>(
+        &self,
+        buf: &'b mut VaryingWMut<'b, B>,
+    ) -> Result<PersistentRequest<'b>> {
+        run::alltoallw(self, Start::Persistent, None, buf.buf.spec_mut()?, &buf.blocks)
             .map(PersistentRequest::new)
     }
 }

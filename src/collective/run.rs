@@ -3,10 +3,12 @@
 //! take the specs of their buffers and pick the form.
 
 use super::bigcount::{block, chunked, nonblocking_too_large};
+use super::checks::check_typed_blocks;
 use super::checks::{
     block_len, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
 };
 use super::persistent;
+use super::varying::TypedBlocks;
 use crate::buffer::{Spec, SpecMut};
 use crate::comm::Communicator;
 use crate::error::{check, mpi_call, Result};
@@ -610,6 +612,49 @@ pub(crate) fn reduce_scatter<C: Communicator + ?Sized>(
         counts.as_ptr(),
         recv.datatype,
         mpi_op,
+        comm.as_raw()
+    )
+}
+
+/// `send: None` is in place: `recv` holds the outgoing blocks (same layout) and is overwritten.
+pub(crate) fn alltoallw<C: Communicator + ?Sized>(
+    comm: &C,
+    start: Start,
+    send: Option<(Spec, &TypedBlocks)>,
+    recv: SpecMut,
+    rb: &TypedBlocks,
+) -> Result<MPI_Request> {
+    let peers = comm.peer_count();
+    if recv.kind == crate::buffer::ElementKind::Basic(mpi4rs_device::DType::Bool) {
+        return Err(crate::error::Error::InvalidArgument(
+            "alltoallw cannot receive into a bool buffer: the datatypes may write bytes other than 0 and 1"
+                .into(),
+        ));
+    }
+    check_typed_blocks("alltoallw receive blocks", rb, peers, recv.bytes)?;
+    let (sptr, scounts, sdispls, stypes) = match send {
+        None => {
+            require_intra(comm, "alltoallw in place")?;
+            (in_place_ptr().cast_const(), std::ptr::null(), std::ptr::null(), std::ptr::null())
+        }
+        Some((s, sb)) => {
+            check_typed_blocks("alltoallw send blocks", sb, peers, s.bytes)?;
+            (s.ptr, sb.counts.as_ptr(), sb.displs.as_ptr(), sb.raw.as_ptr())
+        }
+    };
+    start!(
+        start,
+        MPI_Alltoallw,
+        MPI_Ialltoallw,
+        alltoallw,
+        sptr,
+        scounts,
+        sdispls,
+        stypes,
+        recv.ptr,
+        rb.counts.as_ptr(),
+        rb.displs.as_ptr(),
+        rb.raw.as_ptr(),
         comm.as_raw()
     )
 }

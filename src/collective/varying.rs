@@ -82,3 +82,66 @@ impl<'a, B: ?Sized> VaryingMut<'a, B> {
         &self.displs
     }
 }
+
+/// A buffer split into one block per process, each with its own datatype, for
+/// [`alltoallw`](crate::Collective::alltoallw): `counts[i]` items of `types[i]` at byte
+/// displacement `displs[i]`. Any host buffer serves as the bytes; every block must lie inside it.
+///
+/// ```
+/// # fn f() -> mpi4rs::Result<()> {
+/// use mpi4rs::{Datatype, VaryingW};
+/// let env = mpi4rs::init()?;
+/// let (f64s, i32s) = (Datatype::of::<f64>()?, Datatype::of::<i32>()?);
+/// let bytes = [0u8; 24];
+/// let w = VaryingW::new(&bytes[..], &[2, 2], &[0, 16], &[&f64s, &i32s]);
+/// # Ok(()) }
+/// ```
+pub struct VaryingW<'a, B: ?Sized> {
+    pub(crate) buf: &'a B,
+    pub(crate) blocks: TypedBlocks<'a>,
+}
+
+/// A receive buffer with a datatype per process (see [`VaryingW`]).
+pub struct VaryingWMut<'a, B: ?Sized> {
+    pub(crate) buf: &'a mut B,
+    pub(crate) blocks: TypedBlocks<'a>,
+}
+
+/// Counts, byte displacements and datatypes of [`VaryingW`]: the raw handles in the array MPI
+/// reads, and each type's extents for the bounds check.
+pub(crate) struct TypedBlocks<'a> {
+    pub(crate) counts: &'a [i32],
+    pub(crate) displs: &'a [i32],
+    pub(crate) raw: Vec<crate::ffi::MPI_Datatype>,
+    /// `(true_lb, true_extent, extent)` per block.
+    pub(crate) spans: Vec<(isize, isize, isize)>,
+}
+
+impl<'a> TypedBlocks<'a> {
+    fn new(counts: &'a [i32], displs: &'a [i32], types: &[&'a crate::Datatype]) -> Self {
+        let raw = types.iter().map(|t| t.as_raw()).collect();
+        let spans = types
+            .iter()
+            .map(|t| {
+                let ((tlb, text), (_, ext)) = (t.true_extent(), t.extent());
+                (tlb, text, ext)
+            })
+            .collect();
+        TypedBlocks { counts, displs, raw, spans }
+    }
+}
+
+impl<'a, B: ?Sized> VaryingW<'a, B> {
+    /// Blocks of `counts[i]` items of `types[i]` at byte displacement `displs[i]`. The types are
+    /// borrowed, so they outlive any operation using them.
+    pub fn new(buf: &'a B, counts: &'a [i32], displs: &'a [i32], types: &[&'a crate::Datatype]) -> Self {
+        VaryingW { buf, blocks: TypedBlocks::new(counts, displs, types) }
+    }
+}
+
+impl<'a, B: ?Sized> VaryingWMut<'a, B> {
+    /// Blocks of `counts[i]` items of `types[i]` at byte displacement `displs[i]`.
+    pub fn new(buf: &'a mut B, counts: &'a [i32], displs: &'a [i32], types: &[&'a crate::Datatype]) -> Self {
+        VaryingWMut { buf, blocks: TypedBlocks::new(counts, displs, types) }
+    }
+}
