@@ -6,7 +6,7 @@
 //! let env = mpi4rs::init()?;
 //! let world = env.world();
 //! let mine = ValueIndex { value: (world.rank() * 7 % 5) as f64, index: world.rank() };
-//! let mut best = ValueIndex::default();
+//! let mut best = ValueIndex::<f64>::default();
 //! world.allreduce(&mine, &mut best, &Op::MAXLOC)?;
 //! println!("largest value {} is on rank {}", best.value, best.index);
 //! # Ok::<(), mpi4rs::Error>(())

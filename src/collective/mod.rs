@@ -85,7 +85,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`barrier`](Self::barrier) (`MPI_Barrier_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn barrier_init(&self) -> Result<PersistentRequest<'static>> {
         run::barrier(self, Start::Persistent).map(PersistentRequest::new)
     }
@@ -101,7 +101,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`bcast`](Self::bcast) (`MPI_Bcast_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn bcast_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -147,7 +147,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`scatter`](Self::scatter) (`MPI_Scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn scatter_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: Option<&'b S>,
@@ -184,7 +184,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`scatter_in_place`](Self::scatter_in_place) (`MPI_Scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn scatter_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -227,7 +227,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`gather`](Self::gather) (`MPI_Gather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn gather_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -264,7 +264,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`gather_in_place`](Self::gather_in_place) (`MPI_Gather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn gather_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -292,7 +292,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`allgather`](Self::allgather) (`MPI_Allgather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn allgather_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -313,7 +313,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`allgather_in_place`](Self::allgather_in_place) (`MPI_Allgather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn allgather_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -336,7 +336,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`alltoall`](Self::alltoall) (`MPI_Alltoall_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn alltoall_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -357,7 +357,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`alltoall_in_place`](Self::alltoall_in_place) (`MPI_Alltoall_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn alltoall_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -406,7 +406,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`scatterv`](Self::scatterv) (`MPI_Scatterv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn scatterv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: Option<&'b Varying<'b, S>>,
@@ -467,7 +467,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`gatherv`](Self::gatherv) (`MPI_Gatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn gatherv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -508,7 +508,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`allgatherv`](Self::allgatherv) (`MPI_Allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn allgatherv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -532,7 +532,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`allgatherv_in_place`](Self::allgatherv_in_place) (`MPI_Allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn allgatherv_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut VaryingMut<'b, B>,
@@ -574,7 +574,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`alltoallv`](Self::alltoallv) (`MPI_Alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn alltoallv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b Varying<'b, S>,
@@ -604,7 +604,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`alltoallv_in_place`](Self::alltoallv_in_place) (`MPI_Alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn alltoallv_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut VaryingMut<'b, B>,
@@ -654,7 +654,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`reduce`](Self::reduce) (`MPI_Reduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn reduce_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -698,7 +698,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`reduce_in_place`](Self::reduce_in_place) (`MPI_Reduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn reduce_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -749,7 +749,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`allreduce`](Self::allreduce) (`MPI_Allreduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn allreduce_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -783,7 +783,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`allreduce_in_place`](Self::allreduce_in_place) (`MPI_Allreduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn allreduce_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -815,7 +815,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`reduce_scatter_block`](Self::reduce_scatter_block) (`MPI_Reduce_scatter_block_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn reduce_scatter_block_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -841,7 +841,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`reduce_scatter_block_in_place`](Self::reduce_scatter_block_in_place) (`MPI_Reduce_scatter_block_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn reduce_scatter_block_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -875,7 +875,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`reduce_scatter`](Self::reduce_scatter) (`MPI_Reduce_scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn reduce_scatter_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -908,7 +908,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`reduce_scatter_in_place`](Self::reduce_scatter_in_place) (`MPI_Reduce_scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn reduce_scatter_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -937,7 +937,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`scan`](Self::scan) (`MPI_Scan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn scan_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -960,7 +960,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`scan_in_place`](Self::scan_in_place) (`MPI_Scan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn scan_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
@@ -1000,7 +1000,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`exscan`](Self::exscan) (`MPI_Exscan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn exscan_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
         send: &'b S,
@@ -1030,7 +1030,7 @@ pub trait Collective: Communicator {
     }
 
     /// Persistent [`exscan_in_place`](Self::exscan_in_place) (`MPI_Exscan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
+    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn exscan_in_place_init<'b, B: BufferMut + ?Sized>(
         &self,
         buf: &'b mut B,
