@@ -130,12 +130,19 @@ pub fn tag_ub() -> i32 {
 fn install_panic_abort() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        previous(info);
-        if is_active() {
+        let active = is_active();
+        if active {
+            // Said first: MPI_Abort kills the job at once, and a launcher (MPICH's hydra) may
+            // drop output it has not forwarded yet, so the slow backtrace goes after it.
             let rank = crate::comm::world_rank();
             eprintln!(
                 "mpi4rs: rank {rank} panicked; aborting the job (MPI4RS_RC_ABORT_ON_PANIC=false to disable)"
             );
+        }
+        previous(info);
+        if active {
+            // A moment for the launcher to forward the panic message before the job ends.
+            std::thread::sleep(std::time::Duration::from_millis(100));
             // SAFETY: MPI is initialised and not finalised.
             unsafe { ffi::MPI_Abort(ffi::COMM_WORLD(), 1) };
         }
