@@ -1,0 +1,149 @@
+//! Allreduce (sum of `f64`): mpi4rs against the same loop in C (`benches/c/allreduce.c`,
+//! linked into this bench by build.rs) on the same MPI library, in the same job, at 2 and 4
+//! ranks (4 on a 2-core machine is oversubscribed: the ranks yield when idle there).
+//!
+//! `cargo bench --bench allreduce [-- FILTER]` starts itself under `mpiexec` once per rank
+//! count (the launcher of the linked MPI; `MPIEXEC` overrides it; `MPI4RS_BENCH_NPS=2,4`
+//! chooses the counts). All ranks must call each allreduce together, so before every batch
+//! rank 0 broadcasts what runs next (variant, size, iterations) and all ranks meet at a
+//! barrier (`benches/common`). Rank 0 runs criterion: groups `allreduce-npN/mpi4rs/SIZE` and
+//! `allreduce-npN/c/SIZE` for 8 B … 64 MiB, each reporting the time per call.
+//!
+//! Then rank 0 prints the ratios mpi4rs / C: from the criterion batches (machine drift shows
+//! in these), and from a side-by-side run that times both loops alternately in
+//! `MPI4RS_BENCH_ROUNDS` (default 15) pairs of adjacent blocks of about 20 ms and takes the
+//! median of the per-pair ratios, with the middle half of them — the figures to quote.
+//! Targets (time per call): within 10 % of C up to 64 KiB, within 5 % from 1 MiB. A filter
+//! that matches nothing (`-- none`) skips criterion and runs only the side-by-side part;
+//! `MPI4RS_BENCH_ROUNDS=5 cargo bench --bench allreduce -- none` is the quick form.
+
+mod common;
+
+use common::{Driver, Variant};
+use mpi4rs::ffi::MPI_Comm;
+use mpi4rs::prelude::*;
+use std::ffi::c_int;
+
+extern "C" {
+    /// `iters` MPI_Allreduce(SUM) of `count` doubles; returns the elapsed time.
+    fn mpi4rs_c_allreduce(comm: MPI_Comm, s: *const f64, r: *mut f64, count: c_int, iters: c_int) -> f64;
+}
+
+/// Message sizes in bytes (multiples of 8: whole `f64`s).
+const SIZES: [usize; 7] = [8, 64, 1 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20];
+/// One iteration is one call.
+const UNITS: f64 = 1.0;
+/// The length of a side-by-side block, in seconds (of the C loop).
+const BLOCK: f64 = 0.02;
+
+struct Buffers {
+    send: Vec<f64>,
+    recv: Vec<f64>,
+}
+
+/// `iters` allreduces of `size` bytes with mpi4rs; the elapsed time.
+fn rust_loop(world: &Comm, b: &mut Buffers, size: usize, iters: u64) -> mpi4rs::Result<f64> {
+    let n = size / 8;
+    let (send, recv) = (&b.send[..n], &mut b.recv[..n]);
+    let t0 = mpi4rs::wtime();
+    for _ in 0..iters {
+        world.allreduce(send, recv, &Op::SUM)?;
+    }
+    Ok(mpi4rs::wtime() - t0)
+}
+
+/// The same with the C loop.
+fn c_loop(world: &Comm, b: &mut Buffers, size: usize, iters: u64) -> f64 {
+    let n = size / 8;
+    assert!(n <= b.send.len() && n <= b.recv.len() && c_int::try_from(n).is_ok());
+    common::c_chunks(iters, |chunk| {
+        // SAFETY: both buffers hold at least `n` doubles (checked above) and outlive the call;
+        // the C loop only hands them to MPI_Allreduce.
+        unsafe { mpi4rs_c_allreduce(world.as_raw(), b.send.as_ptr(), b.recv.as_mut_ptr(), n as c_int, chunk) }
+    })
+}
+
+/// The target for the time ratio mpi4rs / C at `size`, and whether `ratio` meets it.
+fn verdict(size: usize, ratio: f64) -> String {
+    let target = if size >= 1 << 20 { 1.05 } else { 1.10 };
+    let met = if ratio <= target { "met" } else { "MISSED" };
+    format!("target <= {target:.2}: {met}")
+}
+
+fn nps() -> Result<Vec<usize>, String> {
+    match std::env::var("MPI4RS_BENCH_NPS") {
+        Err(_) => Ok(vec![2, 4]),
+        Ok(s) => {
+            s.split(',').map(|n| n.trim().parse().map_err(|_| format!("MPI4RS_BENCH_NPS: {s}"))).collect()
+        }
+    }
+}
+
+fn rounds(test_mode: bool) -> Result<usize, String> {
+    match std::env::var("MPI4RS_BENCH_ROUNDS") {
+        _ if test_mode => Ok(1),
+        Err(_) => Ok(15),
+        Ok(s) => s.parse().ok().filter(|&r| r > 0).ok_or(format!("MPI4RS_BENCH_ROUNDS: {s}")),
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::launch_unless_rank(&nps()?)?;
+    let env = mpi4rs::init()?;
+    let world = env.world();
+    let max = SIZES.iter().copied().max().unwrap_or(8) / 8;
+    let mut b = Buffers {
+        send: (0..max).map(|i| (world.rank() as usize + i) as f64).collect(),
+        recv: vec![0.0; max],
+    };
+    let mut driver = Driver::new(world, |v, size, iters| match v {
+        Variant::Rust => rust_loop(world, &mut b, size, iters),
+        Variant::C => Ok(c_loop(world, &mut b, size, iters)),
+        Variant::Stop => Ok(0.0),
+    });
+    if world.rank() != 0 {
+        return Ok(driver.follow()?);
+    }
+    let np = world.size();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let test_mode = common::test_mode(&args);
+    let group = format!("allreduce-np{np}");
+    let outcome = common::criterion_benches(&mut driver, &group, &SIZES, UNITS).and_then(|totals| {
+        if args.iter().any(|a| a == "--list") {
+            return Ok(());
+        }
+        let means = common::criterion_means(&totals, &SIZES);
+        if !test_mode && !means.is_empty() {
+            println!(
+                "\n{np} ranks, mpi4rs / C from the criterion batches (mean time per call over all \
+                 batches; the benchmarks run one after the other, so machine drift shows in these):"
+            );
+            common::print_header();
+            for (size, c, r) in means {
+                common::print_row(size, c, r, r / c, &verdict(size, r / c));
+            }
+        }
+        if test_mode {
+            println!("\n(test mode: one pair of blocks per size, a smoke test, not a measurement)");
+        }
+        let rounds = rounds(test_mode).map_err(mpi4rs::Error::Config)?;
+        println!(
+            "\n{np} ranks, allreduce (sum, f64) mpi4rs / C side by side ({rounds} alternating pairs \
+             of blocks, medians of the times per call and of the paired ratios; {}):",
+            common::library()?
+        );
+        common::print_header();
+        for size in SIZES {
+            let iters = if test_mode { 1 } else { driver.calibrate(size, BLOCK)? };
+            let p = common::paired(&mut driver, size, iters, UNITS, rounds)?;
+            common::print_row(size, p.c, p.rust, p.ratio, &verdict(size, p.ratio));
+            common::print_middle(&p);
+        }
+        Ok(())
+    });
+    // Release the other ranks even after an error, so the job ends instead of hanging.
+    let stopped = driver.stop();
+    outcome?;
+    stopped?;
+    Ok(())
+}
