@@ -11,7 +11,7 @@
 //!
 //! Then rank 0 prints the ratios mpi4rs / C: from the criterion batches (machine drift shows
 //! in these), and from a side-by-side run that times both loops alternately in
-//! `MPI4RS_BENCH_ROUNDS` (default 15) pairs of adjacent blocks of about 20 ms and takes the
+//! `MPI4RS_BENCH_ROUNDS` (default 15) pairs of adjacent blocks of at least 50 ms and takes the
 //! median of the per-pair ratios, with the middle half of them — the figures to quote.
 //! Targets (time per call): within 10 % of C up to 64 KiB, within 5 % from 1 MiB. A filter
 //! that matches nothing (`-- none`) skips criterion and runs only the side-by-side part;
@@ -34,7 +34,7 @@ const SIZES: [usize; 7] = [8, 64, 1 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20
 /// One iteration is one call.
 const UNITS: f64 = 1.0;
 /// The length of a side-by-side block, in seconds (of the C loop).
-const BLOCK: f64 = 0.02;
+const BLOCK: f64 = 0.05;
 
 struct Buffers {
     send: Vec<f64>,

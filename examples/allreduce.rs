@@ -90,7 +90,9 @@ fn parse() -> Result<Options, Error> {
         match a.as_str() {
             "-m" | "--min-size" => min = bytes(&a, &value()?)?,
             "-n" | "--max-size" => max = bytes(&a, &value()?)?,
-            "--sizes" => o.sizes = value()?.split(',').map(|s| bytes(&a, s.trim())).collect::<Result<_, _>>()?,
+            "--sizes" => {
+                o.sizes = value()?.split(',').map(|s| bytes(&a, s.trim())).collect::<Result<_, _>>()?
+            }
             "-s" | "--skip" => o.skip = bytes(&a, &value()?)?,
             "-l" | "--loop" => o.loops = bytes(&a, &value()?)?,
             "--skip-large" => o.skip_large = bytes(&a, &value()?)?,
