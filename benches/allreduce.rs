@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{Driver, Variant};
+use common::{Plan, Variant};
 use mpi4rs::ffi::MPI_Comm;
 use mpi4rs::prelude::*;
 use std::ffi::c_int;
@@ -31,10 +31,6 @@ extern "C" {
 
 /// Message sizes in bytes (multiples of 8: whole `f64`s).
 const SIZES: [usize; 7] = [8, 64, 1 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20];
-/// One iteration is one call.
-const UNITS: f64 = 1.0;
-/// The length of a side-by-side block, in seconds (of the C loop).
-const BLOCK: f64 = 0.05;
 
 struct Buffers {
     send: Vec<f64>,
@@ -79,14 +75,6 @@ fn nps() -> Result<Vec<usize>, String> {
     }
 }
 
-fn rounds(test_mode: bool) -> Result<usize, String> {
-    match std::env::var("MPI4RS_BENCH_ROUNDS") {
-        _ if test_mode => Ok(1),
-        Err(_) => Ok(15),
-        Ok(s) => s.parse().ok().filter(|&r| r > 0).ok_or(format!("MPI4RS_BENCH_ROUNDS: {s}")),
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::launch_unless_rank(&nps()?)?;
     let env = mpi4rs::init()?;
@@ -96,54 +84,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         send: (0..max).map(|i| (world.rank() as usize + i) as f64).collect(),
         recv: vec![0.0; max],
     };
-    let mut driver = Driver::new(world, |v, size, iters| match v {
+    let np = world.size();
+    let plan = Plan {
+        group: &format!("allreduce-np{np}"),
+        label: &format!("{np} ranks, allreduce (sum, f64)"),
+        sizes: &SIZES,
+        units: 1.0,
+        per: "time per call",
+        iters: |_| None,
+        verdict,
+    };
+    common::run(world, &plan, |v, size, iters| match v {
         Variant::Rust => rust_loop(world, &mut b, size, iters),
         Variant::C => Ok(c_loop(world, &mut b, size, iters)),
         Variant::Stop => Ok(0.0),
-    });
-    if world.rank() != 0 {
-        return Ok(driver.follow()?);
-    }
-    let np = world.size();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let test_mode = common::test_mode(&args);
-    let group = format!("allreduce-np{np}");
-    let outcome = common::criterion_benches(&mut driver, &group, &SIZES, UNITS).and_then(|totals| {
-        if args.iter().any(|a| a == "--list") {
-            return Ok(());
-        }
-        let means = common::criterion_means(&totals, &SIZES);
-        if !test_mode && !means.is_empty() {
-            println!(
-                "\n{np} ranks, mpi4rs / C from the criterion batches (mean time per call over all \
-                 batches; the benchmarks run one after the other, so machine drift shows in these):"
-            );
-            common::print_header();
-            for (size, c, r) in means {
-                common::print_row(size, c, r, r / c, &verdict(size, r / c));
-            }
-        }
-        if test_mode {
-            println!("\n(test mode: one pair of blocks per size, a smoke test, not a measurement)");
-        }
-        let rounds = rounds(test_mode).map_err(mpi4rs::Error::Config)?;
-        println!(
-            "\n{np} ranks, allreduce (sum, f64) mpi4rs / C side by side ({rounds} alternating pairs \
-             of blocks, medians of the times per call and of the paired ratios; {}):",
-            common::library()?
-        );
-        common::print_header();
-        for size in SIZES {
-            let iters = if test_mode { 1 } else { driver.calibrate(size, BLOCK)? };
-            let p = common::paired(&mut driver, size, iters, UNITS, rounds)?;
-            common::print_row(size, p.c, p.rust, p.ratio, &verdict(size, p.ratio));
-            common::print_middle(&p);
-        }
-        Ok(())
-    });
-    // Release the other ranks even after an error, so the job ends instead of hanging.
-    let stopped = driver.stop();
-    outcome?;
-    stopped?;
-    Ok(())
+    })
 }

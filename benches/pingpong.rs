@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::{Driver, Variant};
+use common::{Plan, Variant};
 use mpi4rs::ffi::MPI_Comm;
 use mpi4rs::prelude::*;
 use std::ffi::{c_char, c_int};
@@ -35,8 +35,6 @@ extern "C" {
 }
 
 const SIZES: [usize; 4] = [8, 4096, 4 << 20, 16 << 20];
-/// A round trip carries two messages: times are reported one-way.
-const UNITS: f64 = 2.0;
 
 struct Buffers {
     send: Vec<u8>,
@@ -100,55 +98,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let max = SIZES.iter().copied().max().unwrap_or(8);
     let mut b = Buffers { send: vec![b'a'; max], recv: vec![0; max] };
-    let mut driver = Driver::new(world, |v, size, iters| match v {
-        Variant::Rust => rust_loop(world, &mut b, size, iters),
-        Variant::C => Ok(c_loop(world, &mut b, size, iters)),
-        Variant::Stop => Ok(0.0),
-    });
-    if world.rank() != 0 {
-        return Ok(driver.follow()?);
-    }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let test_mode = common::test_mode(&args);
-    let outcome = common::criterion_benches(&mut driver, "pingpong", &SIZES, UNITS).and_then(|totals| {
-        if args.iter().any(|a| a == "--list") {
-            return Ok(());
-        }
-        let means = common::criterion_means(&totals, &SIZES);
-        if !test_mode && !means.is_empty() {
-            println!(
-                "\nmpi4rs / C from the criterion batches (mean one-way time over all batches; the \
-                 benchmarks run one after the other, so machine drift shows in these ratios):"
-            );
-            common::print_header();
-            for (size, c, r) in means {
-                common::print_row(size, c, r, r / c, &verdict(size, r / c));
-            }
-        }
-        if test_mode {
-            println!("\n(test mode: one pair of blocks per size, a smoke test, not a measurement)");
-        }
-        let rounds = if test_mode { 1 } else { 15 };
-        println!(
-            "\nmpi4rs / C side by side ({rounds} alternating pairs of blocks, medians; {}):",
-            common::library()?
-        );
-        common::print_header();
-        for size in SIZES {
-            let iters: u64 = match size {
+    let plan = Plan {
+        group: "pingpong",
+        label: "ping-pong",
+        sizes: &SIZES,
+        // A round trip carries two messages: times are reported one-way.
+        units: 2.0,
+        per: "one-way time",
+        iters: |size| {
+            Some(match size {
                 s if s <= 4096 => 20_000,
                 s if s <= 4 << 20 => 50,
                 _ => 20,
-            };
-            let p = common::paired(&mut driver, size, iters, UNITS, rounds)?;
-            common::print_row(size, p.c, p.rust, p.ratio, &verdict(size, p.ratio));
-            common::print_middle(&p);
-        }
-        Ok(())
-    });
-    // Release the other rank even after an error, so the job ends instead of hanging.
-    let stopped = driver.stop();
-    outcome?;
-    stopped?;
-    Ok(())
+            })
+        },
+        verdict,
+    };
+    common::run(world, &plan, |v, size, iters| match v {
+        Variant::Rust => rust_loop(world, &mut b, size, iters),
+        Variant::C => Ok(c_loop(world, &mut b, size, iters)),
+        Variant::Stop => Ok(0.0),
+    })
 }

@@ -19,5 +19,11 @@ if [ "${MPI:-openmpi}" = mpich ]; then
 elif mpiexec --version 2>&1 | grep -qiE "open ?(mpi|rte)"; then
   mpiexec_cmd+=(--oversubscribe --bind-to none)
 fi
+opts=("$@")
+# MPICH (ch4:ucx) busy-polls and never yields: oversubscribed, each call waits for the kernel
+# to schedule every rank (about 8 ms on a 2-core VM), so mpi4py's 10000 loops would take minutes.
+if [ "${MPI:-openmpi}" = mpich ] && [ "$np" -gt "$(nproc)" ] && [ $# -eq 0 ]; then
+  opts=(-l 100 --loop-large 20)
+fi
 cargo build --release --example allreduce
-"${mpiexec_cmd[@]}" -n "$np" "${CARGO_TARGET_DIR:-target}/release/examples/allreduce" "$@"
+"${mpiexec_cmd[@]}" -n "$np" "${CARGO_TARGET_DIR:-target}/release/examples/allreduce" ${opts[@]+"${opts[@]}"}

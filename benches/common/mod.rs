@@ -3,11 +3,12 @@
 //! comparison of mpi4rs against the same loop in C.
 //!
 //! Each bench supplies one `body(variant, size, iters) -> elapsed seconds` that every rank runs
-//! with the same arguments at the same time. Rank 0 decides what runs next ([`Driver::run`]):
-//! it broadcasts the batch (variant, size, iterations) to the others, who wait for it in
-//! [`Driver::follow`], and every rank then passes a barrier, so the timed loops start
-//! together. The times quoted are rank 0's.
-#![allow(dead_code)] // each bench uses its own part
+//! with the same arguments at the same time, and a [`Plan`]. Rank 0 decides what runs next
+//! (`Driver::run`): it broadcasts the batch (variant, size, iterations) to the others, who
+//! wait for it in `Driver::follow`, and every rank then passes a barrier, so the timed loops
+//! start together. The times quoted are rank 0's. [`run`] is every rank's whole part; on rank 0
+//! it runs criterion's groups, prints their ratios, then the side-by-side pairs, which are the
+//! figures to quote.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use mpi4rs::launcher::Launcher;
@@ -49,13 +50,6 @@ pub fn launch_unless_rank(nps: &[usize]) -> Result<(), Box<dyn std::error::Error
     std::process::exit(0)
 }
 
-/// As criterion decides: without `--bench` (`cargo test --benches`) or with `--test`, each
-/// benchmark runs once; the benches keep their side-by-side part short there too.
-pub fn test_mode(args: &[String]) -> bool {
-    let has = |flag: &str| args.iter().any(|a| a == flag);
-    !has("--bench") || has("--test")
-}
-
 /// Which loop a batch runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Variant {
@@ -65,7 +59,7 @@ pub enum Variant {
 }
 
 /// Runs the bench's `body` on every rank with the arguments rank 0 chooses.
-pub struct Driver<'a, F> {
+struct Driver<'a, F> {
     world: &'a Comm,
     body: F,
 }
@@ -74,7 +68,7 @@ impl<'a, F> Driver<'a, F>
 where
     F: FnMut(Variant, usize, u64) -> mpi4rs::Result<f64>,
 {
-    pub fn new(world: &'a Comm, body: F) -> Self {
+    fn new(world: &'a Comm, body: F) -> Self {
         Driver { world, body }
     }
 
@@ -94,24 +88,24 @@ where
     }
 
     /// Rank 0: runs `iters` iterations of `v` at `size` on every rank; rank 0's elapsed time.
-    pub fn run(&mut self, v: Variant, size: usize, iters: u64) -> mpi4rs::Result<f64> {
+    fn run(&mut self, v: Variant, size: usize, iters: u64) -> mpi4rs::Result<f64> {
         self.batch(v, size, iters).map(|(_, t)| t)
     }
 
     /// The other ranks: run whatever rank 0 asks for until it stops.
-    pub fn follow(&mut self) -> mpi4rs::Result<()> {
+    fn follow(&mut self) -> mpi4rs::Result<()> {
         while self.batch(Variant::Stop, 0, 0)?.0 != Variant::Stop {}
         Ok(())
     }
 
     /// Rank 0: releases the followers (also after an error, so the job ends).
-    pub fn stop(&mut self) -> mpi4rs::Result<()> {
+    fn stop(&mut self) -> mpi4rs::Result<()> {
         self.run(Variant::Stop, 0, 0).map(drop)
     }
 
     /// Rank 0: the smallest power-of-two iteration count whose C loop takes at least
     /// `seconds`, so that a block is long enough to time and short enough to pair.
-    pub fn calibrate(&mut self, size: usize, seconds: f64) -> mpi4rs::Result<u64> {
+    fn calibrate(&mut self, size: usize, seconds: f64) -> mpi4rs::Result<u64> {
         let mut iters = 1;
         while iters < 1 << 30 && self.run(Variant::C, size, iters)? < seconds {
             iters *= 2;
@@ -120,18 +114,110 @@ where
     }
 }
 
-/// Total time per unit and unit count of each (variant, size) over all criterion batches.
-pub type Totals = BTreeMap<(Variant, usize), (f64, u64)>;
+/// What rank 0 measures and prints.
+pub struct Plan<'a> {
+    /// Criterion's group: benchmarks `GROUP/mpi4rs/SIZE` and `GROUP/c/SIZE`.
+    pub group: &'a str,
+    /// What is measured, for the headings ("2 ranks, allreduce (sum, f64)").
+    pub label: &'a str,
+    /// Message sizes in bytes.
+    pub sizes: &'a [usize],
+    /// Units of time per iteration: 2 messages in a round trip, 1 call of a collective.
+    pub units: f64,
+    /// What the times are ("one-way time", "time per call").
+    pub per: &'a str,
+    /// Iterations per side-by-side block at a size; `None`: calibrated so that a block of the
+    /// C loop lasts at least [`BLOCK`] seconds.
+    pub iters: fn(usize) -> Option<u64>,
+    /// The target at a size for the time ratio mpi4rs / C, printed after each row.
+    pub verdict: fn(usize, f64) -> String,
+}
 
-/// Rank 0: criterion group `group` with benchmarks `mpi4rs/SIZE` and `c/SIZE` for each size,
-/// reporting the time per unit (one iteration is `units` units: 2 messages for a round
-/// trip, 1 call for a collective).
-pub fn criterion_benches<F>(
-    driver: &mut Driver<'_, F>,
-    group: &str,
-    sizes: &[usize],
-    units: f64,
-) -> mpi4rs::Result<Totals>
+/// The shortest calibrated side-by-side block, in seconds.
+const BLOCK: f64 = 0.05;
+
+/// Every rank: rank 0 measures as `plan` says, running `body` on all ranks; the others follow.
+pub fn run<F>(world: &Comm, plan: &Plan<'_>, body: F) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: FnMut(Variant, usize, u64) -> mpi4rs::Result<f64>,
+{
+    let mut driver = Driver::new(world, body);
+    if world.rank() != 0 {
+        return Ok(driver.follow()?);
+    }
+    lead(&mut driver, plan)
+}
+
+/// Rank 0: criterion's groups (a filter that matches nothing, `-- none`, skips them), the
+/// ratios from their batches, then `MPI4RS_BENCH_ROUNDS` (default 15) side-by-side pairs per
+/// size; finally releases the other ranks, also after an error. As criterion decides, without
+/// `--bench` (`cargo test --benches`) or with `--test` each benchmark runs once; the
+/// side-by-side part is then one pair of one-iteration blocks, a smoke test.
+fn lead<F>(driver: &mut Driver<'_, F>, plan: &Plan<'_>) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: FnMut(Variant, usize, u64) -> mpi4rs::Result<f64>,
+{
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let test_mode = !has("--bench") || has("--test");
+    let outcome = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let totals = criterion_benches(driver, plan)?;
+        if has("--list") {
+            return Ok(());
+        }
+        let means = criterion_means(&totals, plan.sizes);
+        if !test_mode && !means.is_empty() {
+            println!(
+                "\n{}, mpi4rs / C from the criterion batches (mean {} over all batches; the \
+                 benchmarks run one after the other, so machine drift shows in these ratios):",
+                plan.label, plan.per
+            );
+            print_header();
+            for (size, c, r) in means {
+                print_row(size, c, r, r / c, &(plan.verdict)(size, r / c));
+            }
+        }
+        let rounds = match std::env::var("MPI4RS_BENCH_ROUNDS") {
+            _ if test_mode => 1,
+            Err(_) => 15,
+            Ok(s) => s.parse().ok().filter(|&r| r > 0).ok_or(format!("MPI4RS_BENCH_ROUNDS: {s}"))?,
+        };
+        if test_mode {
+            println!("\n(test mode: one pair of blocks per size, a smoke test, not a measurement)");
+        }
+        println!(
+            "\n{}, mpi4rs / C side by side ({rounds} alternating pair(s) of blocks; medians of the {} \
+             and of the paired ratios; {}):",
+            plan.label,
+            plan.per,
+            mpi4rs::library_version()?.lines().next().unwrap_or("")
+        );
+        print_header();
+        for &size in plan.sizes {
+            let iters = match (plan.iters)(size) {
+                _ if test_mode => 1,
+                Some(n) => n,
+                None => driver.calibrate(size, BLOCK)?,
+            };
+            let p = paired(driver, size, iters, plan.units, rounds)?;
+            let verdict = if test_mode { String::new() } else { (plan.verdict)(size, p.ratio) };
+            print_row(size, p.c, p.rust, p.ratio, &verdict);
+            if let Some((lo, hi)) = p.middle {
+                println!("{:>10} middle half of the paired ratios: {lo:.3} .. {hi:.3}", "");
+            }
+        }
+        Ok(())
+    })();
+    let stopped = driver.stop();
+    outcome?;
+    Ok(stopped?)
+}
+
+/// Total time per unit and unit count of each (variant, size) over all criterion batches.
+type Totals = BTreeMap<(Variant, usize), (f64, u64)>;
+
+/// Rank 0: criterion's group of the plan, reporting the time per unit.
+fn criterion_benches<F>(driver: &mut Driver<'_, F>, plan: &Plan<'_>) -> mpi4rs::Result<Totals>
 where
     F: FnMut(Variant, usize, u64) -> mpi4rs::Result<f64>,
 {
@@ -143,8 +229,8 @@ where
     // iter_custom must return a Duration: the first MPI error is kept and returned after.
     let failure = RefCell::new(None);
     let totals = RefCell::new(Totals::new());
-    let mut g = c.benchmark_group(group);
-    for &size in sizes {
+    let (units, mut g) = (plan.units, c.benchmark_group(plan.group));
+    for &size in plan.sizes {
         g.throughput(Throughput::Bytes(size as u64));
         for (name, v) in [("mpi4rs", Variant::Rust), ("c", Variant::C)] {
             g.bench_function(BenchmarkId::new(name, size), |bencher| {
@@ -179,7 +265,7 @@ where
 
 /// The mean time per unit of mpi4rs and C at each size over the criterion batches, for the
 /// sizes that have both.
-pub fn criterion_means(totals: &Totals, sizes: &[usize]) -> Vec<(usize, f64, f64)> {
+fn criterion_means(totals: &Totals, sizes: &[usize]) -> Vec<(usize, f64, f64)> {
     let mean = |v, size| totals.get(&(v, size)).filter(|e| e.1 > 0).map(|&(t, n)| t / n as f64);
     sizes
         .iter()
@@ -188,13 +274,13 @@ pub fn criterion_means(totals: &Totals, sizes: &[usize]) -> Vec<(usize, f64, f64
 }
 
 /// One size measured side by side: medians of the times per unit and of the paired ratios.
-pub struct Paired {
-    pub c: f64,
-    pub rust: f64,
+struct Paired {
+    c: f64,
+    rust: f64,
     /// Median over the pairs of mpi4rs time / C time.
-    pub ratio: f64,
+    ratio: f64,
     /// The middle half of the paired ratios (with at least 4 pairs).
-    pub middle: Option<(f64, f64)>,
+    middle: Option<(f64, f64)>,
 }
 
 /// Rank 0: both loops alternately, `rounds` pairs of blocks of `iters` iterations, the order
@@ -202,7 +288,7 @@ pub struct Paired {
 /// the machine in the same state, so the median of the paired ratios holds even when the
 /// machine's speed changes during the run (on the project's VM it jumps between two levels,
 /// up to 4× apart, every few seconds).
-pub fn paired<F>(
+fn paired<F>(
     driver: &mut Driver<'_, F>,
     size: usize,
     iters: u64,
@@ -234,7 +320,7 @@ where
     Ok(Paired { c: median(&mut tc), rust: median(&mut tr), ratio, middle })
 }
 
-pub fn median(xs: &mut [f64]) -> f64 {
+fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
     if n % 2 == 1 {
@@ -244,7 +330,7 @@ pub fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
-pub fn print_header() {
+fn print_header() {
     println!(
         "{:>10} {:>11} {:>11} {:>10} {:>13} {:>8}",
         "size [B]", "C [us]", "mpi4rs [us]", "C [MB/s]", "mpi4rs [MB/s]", "time r/c"
@@ -252,7 +338,7 @@ pub fn print_header() {
 }
 
 /// One size: the times per unit and bandwidths, the time ratio mpi4rs / C and `verdict`.
-pub fn print_row(size: usize, c: f64, r: f64, ratio: f64, verdict: &str) {
+fn print_row(size: usize, c: f64, r: f64, ratio: f64, verdict: &str) {
     let mbs = |t: f64| size as f64 / t / 1e6;
     println!(
         "{size:>10} {:>11.3} {:>11.3} {:>10.1} {:>13.1} {:>8.3}  {verdict}",
@@ -262,18 +348,6 @@ pub fn print_row(size: usize, c: f64, r: f64, ratio: f64, verdict: &str) {
         mbs(r),
         ratio,
     );
-}
-
-/// The middle half of the paired ratios, under a row.
-pub fn print_middle(p: &Paired) {
-    if let Some((lo, hi)) = p.middle {
-        println!("{:>10} middle half of the paired ratios: {lo:.3} .. {hi:.3}", "");
-    }
-}
-
-/// The first line of the MPI library's version string.
-pub fn library() -> mpi4rs::Result<String> {
-    Ok(mpi4rs::library_version()?.lines().next().unwrap_or("").to_string())
 }
 
 /// Runs a C loop that takes an `int` iteration count for `iters` iterations in all, in
