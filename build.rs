@@ -1,13 +1,16 @@
 //! Finds the MPI library (the same probe rsmpi's `mpi-sys` uses, so both agree) and compiles:
 //! - `src/ffi/shim.c`: the MPI constants that are C macros (their values and even their types
 //!   differ between Open MPI and MPICH), exported as link-time symbols;
-//! - `benches/c/pingpong.c`: the C ping-pong loop that benches compare against (benches only).
+//! - `benches/c/pingpong.c` and `benches/c/allreduce.c`: the C loops that mpi4rs is measured
+//!   against, in one static library linked into the benches and the examples only (the library
+//!   and the tests never see it; an archive member is only pulled in where it is referenced).
 
 use std::{env, path::PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi/shim.c");
     println!("cargo:rerun-if-changed=benches/c/pingpong.c");
+    println!("cargo:rerun-if-changed=benches/c/allreduce.c");
     println!("cargo:rerun-if-env-changed=MPICC");
     println!("cargo:rerun-if-env-changed=MPI_PKG_CONFIG");
 
@@ -38,6 +41,12 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let mut cloop = cc::Build::new();
     configure(&mut cloop);
-    cloop.file("benches/c/pingpong.c").cargo_metadata(false).compile("mpi4rs_cbench");
-    println!("cargo:rustc-link-arg-benches={}", out.join("libmpi4rs_cbench.a").display());
+    cloop
+        .file("benches/c/pingpong.c")
+        .file("benches/c/allreduce.c")
+        .cargo_metadata(false)
+        .compile("mpi4rs_cbench");
+    let cbench = out.join("libmpi4rs_cbench.a");
+    println!("cargo:rustc-link-arg-benches={}", cbench.display());
+    println!("cargo:rustc-link-arg-examples={}", cbench.display());
 }

@@ -12,6 +12,7 @@ fn main() {
         .check("helloworld_1_to_4_ranks", helloworld)
         .check("ringtest_1_to_4_ranks", ringtest)
         .check("pingpong_table", pingpong)
+        .check("allreduce_checked_1_to_3_ranks", allreduce)
         .run();
 }
 
@@ -74,6 +75,27 @@ fn pingpong(_: &Suite) -> Result<(), String> {
     let got: Vec<&str> = rows.iter().filter_map(|r| r.split_whitespace().next()).collect();
     if !out.stdout.contains("Bandwidth [MB/s]") || got != sizes {
         return Err(format!("unexpected pingpong table:\n{}", out.stdout));
+    }
+    Ok(())
+}
+
+fn allreduce(_: &Suite) -> Result<(), String> {
+    let sizes = ["8", "64", "1024", "65536", "1048576"];
+    for np in 1..=3 {
+        let args = ["--sizes", "8,64,1K,64K,1M", "-s", "2", "-l", "20", "--loop-large", "4", "--pairs", "2"];
+        let out = run_example("allreduce", np, &args)?;
+        let rows: Vec<Vec<&str>> = out
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        // size, count, loop, mpi4rs time, C time, ratio, check: every size checked on every rank
+        let ok = rows.len() == sizes.len()
+            && rows.iter().zip(sizes).all(|(r, size)| r.len() == 7 && r[0] == size && r[6] == "ok");
+        if !ok || !out.stdout.contains(&format!("on {np} processes")) || !out.stdout.contains("# check:") {
+            return Err(format!("np={np}: unexpected allreduce table:\n{}", out.stdout));
+        }
     }
     Ok(())
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Allreduce, mpi4rs against the same loop in C on the same MPI, side by side in one run.
+#
+# Runs the allreduce bench (benches/allreduce.rs) in its side-by-side mode (`-- none`: no
+# criterion groups): it starts itself under mpiexec at 2 and then 4 ranks (4 on a 2-core
+# machine is oversubscribed, the ranks yielding when idle), times mpi4rs and the C loop
+# (benches/c/allreduce.c) alternately in ROUNDS pairs of adjacent blocks of at least 50 ms per size
+# (8 B ... 64 MiB of f64, sum) and prints per size the median time per call of each, the median
+# of the paired ratios mpi4rs / C with the middle half of them, and the verdict against the
+# targets: within 10 % of C up to 64 KiB, within 5 % from 1 MiB.
+#
+# Usage: bash ci/bench-allreduce.sh [ROUNDS]             (Open MPI, ROUNDS=15; 5 is a quick look)
+#        MPI=mpich bash ci/bench-allreduce.sh [ROUNDS]   (MPICH; target/mpich)
+#        NPS=2 bash ci/bench-allreduce.sh                 (rank counts, comma-separated)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-}"
+source ci/env.sh
+if [ "${MPI:-openmpi}" = mpich ] || [[ "${MPICC:-}" == *mpich* ]]; then
+  mpich_env # MPICC, MPIEXEC, CARGO_TARGET_DIR (an explicit CARGO_TARGET_DIR wins)
+  [ -n "$target_dir" ] && export CARGO_TARGET_DIR="$target_dir"
+  echo "# MPICH $(mpiexec.mpich --version | awk '/Version:/ {print $2; exit}')"
+else
+  echo "# $(mpiexec --version 2>&1 | head -1)"
+fi
+echo "# $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+MPI4RS_BENCH_ROUNDS="${1:-15}" MPI4RS_BENCH_NPS="${NPS:-2,4}" cargo bench --bench allreduce -- none
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
