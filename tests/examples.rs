@@ -13,6 +13,7 @@ fn main() {
         .check("ringtest_1_to_4_ranks", ringtest)
         .check("pingpong_table", pingpong)
         .check("allreduce_checked_1_to_3_ranks", allreduce)
+        .check("tutorial_bcast_scatter_gather_matvec", tutorial)
         .run();
 }
 
@@ -95,6 +96,26 @@ fn allreduce(_: &Suite) -> Result<(), String> {
             && rows.iter().zip(sizes).all(|(r, size)| r.len() == 7 && r[0] == size && r[6] == "ok");
         if !ok || !out.stdout.contains(&format!("on {np} processes")) || !out.stdout.contains("# check:") {
             return Err(format!("np={np}: unexpected allreduce table:\n{}", out.stdout));
+        }
+    }
+    Ok(())
+}
+
+/// The mpi4py tutorial ports check their own results and fail otherwise; here they run at
+/// 1 to 4 ranks and their success lines are looked for.
+fn tutorial(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        let out = run_example("bcast_array", np, &[])?;
+        if out.stdout.matches("received 0..100 from rank 0").count() != np {
+            return Err(format!("bcast_array on {np} ranks:\n{}", out.text()));
+        }
+        let out = run_example("scatter_gather", np, &[])?;
+        if !out.stdout.contains(&format!("scatter and gather of {np} rows of 100: ok")) {
+            return Err(format!("scatter_gather on {np} ranks:\n{}", out.text()));
+        }
+        let out = run_example("matvec", np, &["16"])?;
+        if !out.stdout.contains(&format!("y = A x for n = {} on {np} ranks: ok", 16 * np)) {
+            return Err(format!("matvec on {np} ranks:\n{}", out.text()));
         }
     }
     Ok(())
