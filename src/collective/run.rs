@@ -30,19 +30,25 @@ pub(crate) enum Start {
 /// Makes one MPI call in the form `start` asks for, returning the request (null when
 /// blocking).
 macro_rules! start {
-    ($start:expr, $blocking:ident, $immediate:ident, $persistent:ident, $($arg:expr),* $(,)?) => {{
-        let mut req = ffi::REQUEST_NULL();
+    ($start:expr, $blocking:ident, $immediate:ident, $persistent:ident, $($arg:expr),* $(,)?) => {
         match $start {
-            Start::Blocking => mpi_call!($blocking($($arg),*)),
-            Start::Immediate => mpi_call!($immediate($($arg),*, &mut req)),
+            // The null request is only built after the call, where a blocking caller drops it.
+            Start::Blocking => mpi_call!($blocking($($arg),*)).map(|()| ffi::REQUEST_NULL()),
+            Start::Immediate => {
+                let mut req = ffi::REQUEST_NULL();
+                mpi_call!($immediate($($arg),*, &mut req)).map(|()| req)
+            }
             Start::Persistent => match persistent::fns().$persistent {
-                // SAFETY: the MPI-4 signature with the same arguments as the blocking call.
-                Some(f) => check(concat!(stringify!($blocking), "_init"), unsafe { f($($arg),*, ffi::INFO_NULL(), &mut req) }),
+                Some(f) => {
+                    let mut req = ffi::REQUEST_NULL();
+                    // SAFETY: the MPI-4 signature with the same arguments as the blocking call.
+                    let code = unsafe { f($($arg),*, ffi::INFO_NULL(), &mut req) };
+                    check(concat!(stringify!($blocking), "_init"), code).map(|()| req)
+                }
                 None => Err(persistent::missing(stringify!($blocking))),
             },
         }
-        .map(|()| req)
-    }};
+    };
 }
 
 const NULL: *const c_void = std::ptr::null();
@@ -490,7 +496,9 @@ pub(crate) enum Elementwise {
 }
 
 /// `send: None` is in place: `recv` holds this process's contribution and gets the result.
-#[inline]
+/// Forced inline: each public method passes constant `start` and `which`, so the matches on
+/// them fold away and only the checks and one MPI call remain on the hot path.
+#[inline(always)]
 pub(crate) fn elementwise<C: Communicator + ?Sized>(
     comm: &C,
     start: Start,
