@@ -220,8 +220,8 @@ fn not_host(memory: MemoryKind) -> Error {
 unsafe impl<B: DeviceBuffer + ?Sized> Buffer for Device<'_, B> {
     fn spec(&self) -> Result<Spec> {
         let v = self.0.view();
-        if !v.memory.is_host() {
-            return Err(not_host(v.memory));
+        if !v.memory().is_host() {
+            return Err(not_host(v.memory()));
         }
         let kind = ElementKind::Basic(v.dtype);
         Ok(Spec { ptr: v.ptr, count: v.len, datatype: mpi_datatype(v.dtype), bytes: v.bytes(), kind })
@@ -232,8 +232,8 @@ unsafe impl<B: DeviceBuffer + ?Sized> Buffer for Device<'_, B> {
 unsafe impl<B: DeviceBufferMut + ?Sized> BufferMut for DeviceMut<'_, B> {
     fn spec_mut(&mut self) -> Result<SpecMut> {
         let v = self.0.view_mut();
-        if !v.memory.is_host() {
-            return Err(not_host(v.memory));
+        if !v.memory().is_host() {
+            return Err(not_host(v.memory()));
         }
         let kind = ElementKind::Basic(v.dtype);
         Ok(SpecMut { ptr: v.ptr, count: v.len, datatype: mpi_datatype(v.dtype), bytes: v.bytes(), kind })

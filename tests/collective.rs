@@ -452,22 +452,14 @@ fn length_errors(env: &Environment) -> Result<()> {
 struct Huge;
 unsafe impl mpi4rs::device::DeviceBuffer for Huge {
     fn view(&self) -> mpi4rs::device::BufferView {
-        mpi4rs::device::BufferView {
-            ptr: std::ptr::NonNull::<u8>::dangling().as_ptr().cast(),
-            len: (1 << 31) + 1,
-            dtype: mpi4rs::DType::U8,
-            memory: mpi4rs::device::MemoryKind::Host,
-        }
+        let ptr = std::ptr::NonNull::<u8>::dangling().as_ptr().cast();
+        mpi4rs::device::BufferView::host(ptr, (1 << 31) + 1, mpi4rs::DType::U8)
     }
 }
 unsafe impl mpi4rs::device::DeviceBufferMut for Huge {
     fn view_mut(&mut self) -> mpi4rs::device::BufferViewMut {
-        mpi4rs::device::BufferViewMut {
-            ptr: std::ptr::NonNull::<u8>::dangling().as_ptr().cast(),
-            len: (1 << 31) + 1,
-            dtype: mpi4rs::DType::U8,
-            memory: mpi4rs::device::MemoryKind::Host,
-        }
+        let ptr = std::ptr::NonNull::<u8>::dangling().as_ptr().cast();
+        mpi4rs::device::BufferViewMut::host(ptr, (1 << 31) + 1, mpi4rs::DType::U8)
     }
 }
 

@@ -2,7 +2,7 @@
 mod common;
 
 use common::{rank_size, Suite};
-use mpi4rs::device::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind};
+use mpi4rs::device::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Placement, StreamRef};
 use mpi4rs::prelude::*;
 use mpi4rs::{DType, Device, DeviceMut, Environment, Error, ErrorClass, Result};
 
@@ -137,7 +137,7 @@ unsafe impl DeviceBuffer for FakeDevice {
             ptr: std::ptr::null(),
             len: 4,
             dtype: DType::F32,
-            memory: MemoryKind::Cuda { device: 0 },
+            place: Placement::cuda(0, StreamRef::DEFAULT),
         }
     }
 }
@@ -147,7 +147,7 @@ unsafe impl DeviceBufferMut for FakeDevice {
             ptr: std::ptr::null_mut(),
             len: 4,
             dtype: DType::F32,
-            memory: MemoryKind::Cuda { device: 0 },
+            place: Placement::cuda(0, StreamRef::DEFAULT),
         }
     }
 }

@@ -1,21 +1,16 @@
 //! Host memory: single values, slices, arrays and `Vec`s of [`Element`]s.
 
-use crate::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Element, MemoryKind};
+use crate::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Element};
 
 unsafe impl<T: Element> DeviceBuffer for [T] {
     fn view(&self) -> BufferView {
-        BufferView { ptr: self.as_ptr().cast(), len: self.len(), dtype: T::DTYPE, memory: MemoryKind::Host }
+        BufferView::host(self.as_ptr().cast(), self.len(), T::DTYPE)
     }
 }
 
 unsafe impl<T: Element> DeviceBufferMut for [T] {
     fn view_mut(&mut self) -> BufferViewMut {
-        BufferViewMut {
-            ptr: self.as_mut_ptr().cast(),
-            len: self.len(),
-            dtype: T::DTYPE,
-            memory: MemoryKind::Host,
-        }
+BufferViewMut::host(self.as_mut_ptr().cast(), self.len(), T::DTYPE)
     }
 }
 
@@ -60,6 +55,6 @@ mod tests {
         let x = 3.5f32;
         let view = x.view();
         assert_eq!((view.len, view.ptr), (1, (&x as *const f32).cast()));
-        assert!(view.memory.is_host());
+        assert!(view.memory().is_host());
     }
 }

@@ -1,24 +1,41 @@
 //! # mpi4rs-device
 //!
-//! The buffer abstraction of mpi4rs, free of any MPI: a host slice, a CUDA allocation and an
-//! imported DLPack tensor all describe themselves through the same runtime [`BufferView`]
-//! (address, element count, element type, memory kind). The MPI layer consumes views and
-//! decides how the bytes travel.
+//! The buffer abstraction of mpi4rs, free of any MPI: a host slice, a CUDA allocation
+//! (cudarc's `CudaSlice` and views), page-locked host memory and an imported DLPack tensor all
+//! describe themselves through the same runtime [`BufferView`] (address, element count,
+//! element type, memory kind, device, stream). The MPI layer consumes views and decides how the
+//! bytes travel.
 //!
-//! This release provides host buffers (slices, `Vec`, arrays and single values); CUDA, pinned
-//! and DLPack buffers implement the same traits in the device release.
+//! CUDA is loaded at run time ([`cuda::probe`]): `cargo build` needs no toolkit, a machine
+//! without a driver gets errors rather than panics, and `--no-default-features` leaves cudarc
+//! out altogether.
 //!
 //! ```
 //! use mpi4rs_device::{DeviceBuffer, DType, MemoryKind};
 //! let v = vec![1.0f64, 2.0, 3.0];
 //! let view = v.view();
-//! assert_eq!((view.len, view.dtype, view.memory), (3, DType::F64, MemoryKind::Host));
+//! assert_eq!((view.len, view.dtype, view.memory()), (3, DType::F64, MemoryKind::Host));
 //! ```
 #![warn(missing_docs)]
 
+pub mod cuda;
 mod dtype;
+mod error;
 mod host;
+mod pinned;
+pub mod staging;
+mod sync;
 mod view;
 
+#[cfg(feature = "cuda")]
+pub use cudarc;
 pub use dtype::{DType, Element};
-pub use view::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind};
+pub use error::{DeviceError, DeviceResult};
+pub use pinned::PinnedBuffer;
+pub use sync::{
+    add_hook, after_write, before_read, remove_hook, run_hooks, set_sync_policy, sync_policy, wait_for_producer,
+    Hook, HookId, HookPoint, SyncPolicy,
+};
+pub use view::{
+    BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind, Placement, StreamRef, WithPolicy,
+};

@@ -1,5 +1,6 @@
 //! The runtime view of a buffer and the traits that produce one.
 
+use crate::sync::SyncPolicy;
 use crate::DType;
 use std::ffi::c_void;
 
@@ -24,43 +25,109 @@ impl MemoryKind {
     }
 }
 
+/// A raw CUDA stream handle (`CUstream`); the null handle is the legacy default stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StreamRef(pub *mut c_void);
+
+impl StreamRef {
+    /// The legacy default stream (the null handle).
+    pub const DEFAULT: StreamRef = StreamRef(std::ptr::null_mut());
+}
+
+// SAFETY: a CUstream handle is an opaque token valid from any thread of the process.
+unsafe impl Send for StreamRef {}
+unsafe impl Sync for StreamRef {}
+
+/// Where a buffer lives and how to synchronise with the work that produces or consumes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The memory kind.
+    pub memory: MemoryKind,
+    /// The stream whose queued work produces (or will consume) the buffer; `None` for host
+    /// memory.
+    pub stream: Option<StreamRef>,
+    /// A synchronisation policy for this buffer only; `None` follows the global one
+    /// ([`sync_policy`](crate::sync_policy)).
+    pub policy: Option<SyncPolicy>,
+}
+
+impl Placement {
+    /// Pageable host memory: nothing to synchronise.
+    pub const HOST: Placement = Placement { memory: MemoryKind::Host, stream: None, policy: None };
+
+    /// Memory of CUDA device `device`, produced on `stream`.
+    pub const fn cuda(device: i32, stream: StreamRef) -> Placement {
+        Placement { memory: MemoryKind::Cuda { device }, stream: Some(stream), policy: None }
+    }
+
+    /// The policy that applies to this buffer: its own, else the global one.
+    pub fn effective_policy(&self) -> SyncPolicy {
+        self.policy.unwrap_or_else(crate::sync_policy)
+    }
+}
+
 /// A read-only description of a contiguous buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct BufferView {
-    /// Address of the first element.
+    /// Address of the first element (a device address for device memory).
     pub ptr: *const c_void,
     /// Number of elements.
     pub len: usize,
     /// Element type.
     pub dtype: DType,
-    /// Where the bytes live.
-    pub memory: MemoryKind,
+    /// Where the bytes live, and their stream.
+    pub place: Placement,
 }
 
 /// A writable description of a contiguous buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct BufferViewMut {
-    /// Address of the first element.
+    /// Address of the first element (a device address for device memory).
     pub ptr: *mut c_void,
     /// Number of elements.
     pub len: usize,
     /// Element type.
     pub dtype: DType,
-    /// Where the bytes live.
-    pub memory: MemoryKind,
+    /// Where the bytes live, and their stream.
+    pub place: Placement,
 }
 
 impl BufferView {
+    /// A view of `len` elements of `dtype` in host memory at `ptr`.
+    pub const fn host(ptr: *const c_void, len: usize, dtype: DType) -> Self {
+        BufferView { ptr, len, dtype, place: Placement::HOST }
+    }
+
     /// Size in bytes.
     pub const fn bytes(&self) -> usize {
         self.len * self.dtype.size()
     }
+
+    /// Where the bytes live.
+    pub const fn memory(&self) -> MemoryKind {
+        self.place.memory
+    }
 }
 
 impl BufferViewMut {
+    /// A view of `len` elements of `dtype` in host memory at `ptr`.
+    pub const fn host(ptr: *mut c_void, len: usize, dtype: DType) -> Self {
+        BufferViewMut { ptr, len, dtype, place: Placement::HOST }
+    }
+
     /// Size in bytes.
     pub const fn bytes(&self) -> usize {
         self.len * self.dtype.size()
+    }
+
+    /// Where the bytes live.
+    pub const fn memory(&self) -> MemoryKind {
+        self.place.memory
+    }
+
+    /// The same buffer, read-only.
+    pub const fn as_view(&self) -> BufferView {
+        BufferView { ptr: self.ptr, len: self.len, dtype: self.dtype, place: self.place }
     }
 }
 
@@ -82,4 +149,37 @@ pub unsafe trait DeviceBuffer {
 pub unsafe trait DeviceBufferMut: DeviceBuffer {
     /// The writable view of this buffer.
     fn view_mut(&mut self) -> BufferViewMut;
+}
+
+/// A buffer lent with its own synchronisation policy, overriding the global one for the
+/// operations it is passed to.
+///
+/// ```
+/// use mpi4rs_device::{DeviceBuffer, SyncPolicy, WithPolicy};
+/// let v = vec![1.0f32; 4];
+/// let lent = WithPolicy(&v, SyncPolicy::Trust);
+/// assert_eq!(lent.view().place.policy, Some(SyncPolicy::Trust));
+/// ```
+pub struct WithPolicy<B>(pub B, pub SyncPolicy);
+
+unsafe impl<B: std::ops::Deref> DeviceBuffer for WithPolicy<B>
+where
+    B::Target: DeviceBuffer,
+{
+    fn view(&self) -> BufferView {
+        let mut v = self.0.view();
+        v.place.policy = Some(self.1);
+        v
+    }
+}
+
+unsafe impl<B: std::ops::DerefMut> DeviceBufferMut for WithPolicy<B>
+where
+    B::Target: DeviceBufferMut,
+{
+    fn view_mut(&mut self) -> BufferViewMut {
+        let mut v = self.0.view_mut();
+        v.place.policy = Some(self.1);
+        v
+    }
 }
