@@ -6,12 +6,12 @@
 //! `#[derive(Equivalence)]` structs) travel wrapped in [`Equivalent`] / [`EquivalentMut`].
 
 use crate::datatype::mpi_datatype;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ffi::MPI_Datatype;
 use crate::util::to_count;
 use mpi::datatype::Equivalence;
 use mpi::raw::AsRaw;
-use mpi4rs_device::{DType, DeviceBuffer, DeviceBufferMut, Element, MemoryKind};
+use mpi4rs_device::{DType, DeviceBuffer, DeviceBufferMut, Element, Placement};
 use std::ffi::{c_int, c_void};
 
 /// What the elements of a buffer are, as far as reductions care: predefined operations apply
@@ -36,6 +36,7 @@ pub struct Spec {
     pub(crate) datatype: MPI_Datatype,
     pub(crate) bytes: usize,
     pub(crate) kind: ElementKind,
+    pub(crate) place: Placement,
 }
 
 /// A writable buffer as MPI sees it: `count` items of `datatype` at `ptr`, `bytes` long (the
@@ -47,6 +48,7 @@ pub struct SpecMut {
     pub(crate) datatype: MPI_Datatype,
     pub(crate) bytes: usize,
     pub(crate) kind: ElementKind,
+    pub(crate) place: Placement,
 }
 
 /// A buffer MPI can read from.
@@ -115,7 +117,14 @@ impl SpecMut {
     /// The same buffer, read-only.
     #[inline(always)]
     pub(crate) fn as_spec(&self) -> Spec {
-        Spec { ptr: self.ptr, count: self.count, datatype: self.datatype, bytes: self.bytes, kind: self.kind }
+        Spec {
+            ptr: self.ptr,
+            count: self.count,
+            datatype: self.datatype,
+            bytes: self.bytes,
+            kind: self.kind,
+            place: self.place,
+        }
     }
 }
 
@@ -165,13 +174,21 @@ fn slice_spec<T: BufferElement>(s: &[T]) -> Spec {
         datatype: T::datatype(),
         bytes: std::mem::size_of_val(s),
         kind: T::kind(),
+        place: Placement::HOST,
     }
 }
 
 #[inline(always)]
 fn slice_spec_mut<T: BufferElement>(s: &mut [T]) -> SpecMut {
     let bytes = std::mem::size_of_val(s);
-    SpecMut { ptr: s.as_mut_ptr().cast(), count: s.len(), datatype: T::datatype(), bytes, kind: T::kind() }
+    SpecMut {
+        ptr: s.as_mut_ptr().cast(),
+        count: s.len(),
+        datatype: T::datatype(),
+        bytes,
+        kind: T::kind(),
+        place: Placement::HOST,
+    }
 }
 
 /// Implements the buffer traits for host containers of [`BufferElement`]s through their slice.
@@ -200,45 +217,82 @@ host_buffers! {
 }
 
 /// Any [`DeviceBuffer`] (a type of the device crate whose memory kind is known only at run
-/// time: a DLPack tensor, device memory), lent to an operation. Host memory passes straight
-/// through; other memory is where the device router takes over.
+/// time: a DLPack tensor, a user's own device type), lent to an operation. Host memory passes
+/// straight through; device memory goes to the [transfer router](crate::transfer).
+///
+/// cudarc's `CudaSlice`/`CudaView`/`CudaViewMut`, [`PinnedBuffer`](mpi4rs_device::PinnedBuffer)
+/// and DLPack tensors are buffers themselves and need no wrapper.
 pub struct Device<'a, B: ?Sized>(pub &'a B);
 
 /// A writable [`DeviceBufferMut`], lent to an operation (see [`Device`]).
 pub struct DeviceMut<'a, B: ?Sized>(pub &'a mut B);
 
-#[cold]
-#[inline(never)]
-fn not_host(memory: MemoryKind) -> Error {
-    Error::UnsupportedBuffer(format!(
-        "{memory:?} memory: this build moves host buffers only (device transfers arrive with the device router)"
-    ))
+/// The spec of a device-crate view: basic elements, wherever they live.
+#[inline]
+pub(crate) fn view_spec(v: mpi4rs_device::BufferView) -> Spec {
+    Spec {
+        ptr: v.ptr,
+        count: v.len,
+        datatype: mpi_datatype(v.dtype),
+        bytes: v.bytes(),
+        kind: ElementKind::Basic(v.dtype),
+        place: v.place,
+    }
 }
 
-// SAFETY: the view describes the borrowed buffer (DeviceBuffer's contract); only host memory
-// is handed to MPI.
+/// The spec of a writable device-crate view.
+#[inline]
+pub(crate) fn view_spec_mut(v: mpi4rs_device::BufferViewMut) -> SpecMut {
+    SpecMut {
+        ptr: v.ptr,
+        count: v.len,
+        datatype: mpi_datatype(v.dtype),
+        bytes: v.bytes(),
+        kind: ElementKind::Basic(v.dtype),
+        place: v.place,
+    }
+}
+
+// SAFETY: the view describes the borrowed buffer (DeviceBuffer's contract); the router hands
+// MPI either host memory or device memory a CUDA-aware MPI reads.
 unsafe impl<B: DeviceBuffer + ?Sized> Buffer for Device<'_, B> {
     fn spec(&self) -> Result<Spec> {
-        let v = self.0.view();
-        if !v.memory().is_host() {
-            return Err(not_host(v.memory()));
-        }
-        let kind = ElementKind::Basic(v.dtype);
-        Ok(Spec { ptr: v.ptr, count: v.len, datatype: mpi_datatype(v.dtype), bytes: v.bytes(), kind })
+        Ok(view_spec(self.0.view()))
     }
 }
 
 // SAFETY: as for Device.
 unsafe impl<B: DeviceBufferMut + ?Sized> BufferMut for DeviceMut<'_, B> {
     fn spec_mut(&mut self) -> Result<SpecMut> {
-        let v = self.0.view_mut();
-        if !v.memory().is_host() {
-            return Err(not_host(v.memory()));
-        }
-        let kind = ElementKind::Basic(v.dtype);
-        Ok(SpecMut { ptr: v.ptr, count: v.len, datatype: mpi_datatype(v.dtype), bytes: v.bytes(), kind })
+        Ok(view_spec_mut(self.0.view_mut()))
     }
 }
+
+/// Implements the buffer traits for device-crate types through their views (`mut`: writable
+/// too).
+macro_rules! device_buffers {
+    ($([$($g:tt)*] $t:ty);* $(;)?) => {$(
+        // SAFETY: the view describes the borrowed buffer (DeviceBuffer's contract).
+        unsafe impl<$($g)*> Buffer for $t {
+            fn spec(&self) -> Result<Spec> { Ok(view_spec(DeviceBuffer::view(self))) }
+        }
+    )*};
+    (mut $([$($g:tt)*] $t:ty);* $(;)?) => {$(
+        device_buffers!([$($g)*] $t);
+        // SAFETY: as above (DeviceBufferMut's contract).
+        unsafe impl<$($g)*> BufferMut for $t {
+            fn spec_mut(&mut self) -> Result<SpecMut> { Ok(view_spec_mut(DeviceBufferMut::view_mut(self))) }
+        }
+    )*};
+}
+
+device_buffers!(mut [T: Element] mpi4rs_device::PinnedBuffer<T>);
+
+#[cfg(feature = "cuda")]
+device_buffers!(mut [T: Element] mpi4rs_device::cudarc::driver::CudaSlice<T>;
+    [T: Element] mpi4rs_device::cudarc::driver::CudaViewMut<'_, T>);
+#[cfg(feature = "cuda")]
+device_buffers!([T: Element] mpi4rs_device::cudarc::driver::CudaView<'_, T>);
 
 /// A slice of an rsmpi [`Equivalence`] type (e.g. a `#[derive(Equivalence)]` struct), to send.
 ///
@@ -272,6 +326,7 @@ unsafe impl<T: Equivalence> Buffer for Equivalent<'_, T> {
             datatype: T::equivalent_datatype().as_raw(),
             bytes: std::mem::size_of_val(self.0),
             kind: ElementKind::Derived,
+            place: Placement::HOST,
         })
     }
 }
@@ -284,6 +339,7 @@ unsafe impl<T: Equivalence> BufferMut for EquivalentMut<'_, T> {
             datatype: T::equivalent_datatype().as_raw(),
             bytes: std::mem::size_of_val(self.0),
             kind: ElementKind::Derived,
+            place: Placement::HOST,
         })
     }
 }

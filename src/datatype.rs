@@ -1033,6 +1033,7 @@ unsafe impl Buffer for Typed<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
+            place: mpi4rs_device::Placement::HOST,
         })
     }
 }
@@ -1131,6 +1132,7 @@ unsafe impl Buffer for TypedMut<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
+            place: mpi4rs_device::Placement::HOST,
         })
     }
 }
@@ -1145,6 +1147,7 @@ unsafe impl BufferMut for TypedMut<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
+            place: mpi4rs_device::Placement::HOST,
         })
     }
 }

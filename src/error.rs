@@ -98,6 +98,10 @@ pub enum Error {
     /// A buffer the library cannot use for this operation.
     #[error("unsupported buffer: {0}")]
     UnsupportedBuffer(String),
+    /// A device operation failed: CUDA missing or failing, a DLPack tensor refused, a hook's
+    /// error (see [`DeviceError`](mpi4rs_device::DeviceError)).
+    #[error(transparent)]
+    Device(#[from] mpi4rs_device::DeviceError),
     /// Some other invalid argument, described in words.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -124,7 +128,9 @@ impl Error {
             Error::InvalidRoot { .. } => Some(ErrorClass::Root),
             Error::InvalidOp(_) => Some(ErrorClass::Op),
             Error::Unsupported(_) => Some(ErrorClass::UnsupportedOperation),
-            Error::UnsupportedBuffer(_) | Error::BsendBuffer { .. } => Some(ErrorClass::Buffer),
+            Error::UnsupportedBuffer(_) | Error::BsendBuffer { .. } | Error::Device(_) => {
+                Some(ErrorClass::Buffer)
+            }
             Error::InvalidArgument(_) => Some(ErrorClass::Arg),
             _ => None,
         }

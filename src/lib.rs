@@ -44,6 +44,7 @@ pub mod op;
 pub mod p2p;
 pub mod request;
 pub mod status;
+pub mod transfer;
 mod util;
 pub mod value_index;
 

@@ -6,6 +6,7 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Message};
 use crate::request::Request;
 use crate::status::Status;
+use crate::transfer::stage::{Fill, Transfer};
 
 /// A message matched by a probe, waiting to be received.
 ///
@@ -34,12 +35,16 @@ impl Message {
         self.raw == ffi::MESSAGE_NO_PROC()
     }
 
-    /// Checks that the message is still pending and fits `buf`.
-    fn prepare<B: BufferMut + ?Sized>(&self, buf: &mut B) -> Result<crate::buffer::SpecMut> {
+    /// Checks that the message is still pending and fits `buf`, and routes `buf`.
+    fn prepare<B: BufferMut + ?Sized>(
+        &self,
+        buf: &mut B,
+        t: &mut Transfer,
+    ) -> Result<crate::buffer::SpecMut> {
         if self.raw == ffi::MESSAGE_NULL() {
             return Err(Error::InvalidArgument("this message has already been received".into()));
         }
-        let spec = buf.spec_mut()?;
+        let spec = t.write(buf, Fill::Received)?;
         let room = spec.data_bytes()?;
         if self.bytes > room {
             return Err(Error::Truncated { message_bytes: self.bytes, buffer_bytes: room });
@@ -49,17 +54,20 @@ impl Message {
 
     /// Receives the message into `buf` (`MPI_Mrecv`).
     pub fn recv<B: BufferMut + ?Sized>(&mut self, buf: &mut B) -> Result<Status> {
-        let s = self.prepare(buf)?;
+        let mut t = Transfer::new("mrecv");
+        let s = self.prepare(buf, &mut t)?;
         let mut status = Status::default();
         mpi_call!(MPI_Mrecv(s.ptr, s.c_count()?, s.datatype, &mut self.raw, &mut status.0))?;
+        t.blocking(Some(&status))?;
         Ok(status)
     }
 
     /// Starts receiving the message into `buf` (`MPI_Imrecv`).
     pub fn irecv<'b, B: BufferMut + ?Sized>(&mut self, buf: &'b mut B) -> Result<Request<'b>> {
-        let s = self.prepare(buf)?;
+        let mut t = Transfer::new("imrecv");
+        let s = self.prepare(buf, &mut t)?;
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Imrecv(s.ptr, s.c_count()?, s.datatype, &mut self.raw, &mut req))?;
-        Ok(Request::new(req))
+        Ok(t.request(req))
     }
 }

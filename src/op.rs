@@ -272,19 +272,21 @@ impl Op {
     }
 
     /// Reduces `input` into `inout` locally, `inout[i] = input[i] op inout[i]`
-    /// (`MPI_Reduce_local`).
+    /// (`MPI_Reduce_local`). Device buffers are staged through host memory.
     pub fn reduce_local<S, R>(&self, input: &S, inout: &mut R) -> Result<()>
     where
         S: Buffer + ?Sized,
         R: BufferMut + ?Sized,
     {
-        let (s, r) = (input.spec()?, inout.spec_mut()?);
+        let mut t = crate::transfer::stage::Transfer::host_reduction("reduce_local");
+        let (s, r) = (t.read(input)?, t.write(inout, crate::transfer::stage::Fill::Update)?);
         crate::collective::check_same_elements(s.kind, r.kind)?;
         crate::collective::check_len("inout buffer", s.count, r.count)?;
         let op = self.for_reduction(s.kind, s.datatype)?;
         crate::collective::bigcount::chunked(s.count, s.datatype, |off, n| {
             mpi_call!(MPI_Reduce_local(s.ptr.byte_add(off), r.ptr.byte_add(off), n, s.datatype, op))
-        })
+        })?;
+        t.blocking(None)
     }
 }
 

@@ -25,6 +25,7 @@ use crate::ffi::{self, MPI_Comm, MPI_Datatype, MPI_Request};
 use crate::message::Message;
 use crate::request::{PersistentRequest, Request};
 use crate::status::Status;
+use crate::transfer::stage::{Fill, Transfer};
 use std::ffi::{c_int, c_void};
 
 /// Any source, for receives and probes (`MPI_ANY_SOURCE`).
@@ -139,12 +140,14 @@ where
 {
     check_rank(comm, dest, false)?;
     check_tag(tag)?;
-    let s = buf.spec()?;
+    let mut t = Transfer::new("send");
+    let s = t.read(buf)?;
     if mode == Mode::Buffered {
         crate::bsend::check_fits(s.data_bytes()?)?;
     }
     let (f, call) = mode.blocking();
-    check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw()) })
+    check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw()) })?;
+    t.blocking(None)
 }
 
 /// Starts an immediate (`persistent = false`) or persistent send in `mode`.
@@ -155,21 +158,22 @@ fn isend_with<C, B>(
     buf: &B,
     dest: i32,
     tag: i32,
-) -> Result<MPI_Request>
+) -> Result<(MPI_Request, Transfer)>
 where
     C: Communicator + ?Sized,
     B: Buffer + ?Sized,
 {
     check_rank(comm, dest, false)?;
     check_tag(tag)?;
-    let s = buf.spec()?;
+    let mut t = Transfer::new("isend");
+    let s = t.read(buf)?;
     if mode == Mode::Buffered {
         crate::bsend::check_fits(s.data_bytes()?)?;
     }
     let (f, call) = if persistent { mode.persistent() } else { mode.immediate() };
     let mut req = ffi::REQUEST_NULL();
     check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw(), &mut req) })?;
-    Ok(req)
+    Ok((req, t))
 }
 
 /// Point-to-point operations, available on every [`Communicator`].
@@ -202,9 +206,11 @@ pub trait PointToPoint: Communicator {
     fn recv<B: BufferMut + ?Sized>(&self, buf: &mut B, source: i32, tag: i32) -> Result<Status> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
-        let s = buf.spec_mut()?;
+        let mut t = Transfer::new("recv");
+        let s = t.write(buf, Fill::Received)?;
         let mut status = Status::default();
         mpi_call!(MPI_Recv(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut status.0))?;
+        t.blocking(Some(&status))?;
         Ok(status)
     }
 
@@ -223,8 +229,9 @@ pub trait PointToPoint: Communicator {
         check_tag(sendtag)?;
         check_rank(self, source, true)?;
         check_tag_any(recvtag, true)?;
-        let s = sendbuf.spec()?;
-        let r = recvbuf.spec_mut()?;
+        let mut t = Transfer::new("sendrecv");
+        let s = t.read(sendbuf)?;
+        let r = t.write(recvbuf, Fill::Received)?;
         let mut status = Status::default();
         mpi_call!(MPI_Sendrecv(
             s.ptr,
@@ -240,6 +247,7 @@ pub trait PointToPoint: Communicator {
             self.as_raw(),
             &mut status.0
         ))?;
+        t.blocking(Some(&status))?;
         Ok(status)
     }
 
@@ -257,7 +265,8 @@ pub trait PointToPoint: Communicator {
         check_tag(sendtag)?;
         check_rank(self, source, true)?;
         check_tag_any(recvtag, true)?;
-        let s = buf.spec_mut()?;
+        let mut t = Transfer::new("sendrecv_replace");
+        let s = t.write(buf, Fill::Update)?;
         let mut status = Status::default();
         mpi_call!(MPI_Sendrecv_replace(
             s.ptr,
@@ -270,37 +279,39 @@ pub trait PointToPoint: Communicator {
             self.as_raw(),
             &mut status.0
         ))?;
+        t.blocking(Some(&status))?;
         Ok(status)
     }
 
     /// Starts a send (`MPI_Isend`); `buf` stays borrowed until the request completes.
     fn isend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Standard, false, buf, dest, tag).map(Request::new)
+        isend_with(self, Mode::Standard, false, buf, dest, tag).map(|(r, t)| t.request(r))
     }
 
     /// Starts a buffered-mode send (`MPI_Ibsend`).
     fn ibsend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Buffered, false, buf, dest, tag).map(Request::new)
+        isend_with(self, Mode::Buffered, false, buf, dest, tag).map(|(r, t)| t.request(r))
     }
 
     /// Starts a synchronous-mode send (`MPI_Issend`).
     fn issend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Synchronous, false, buf, dest, tag).map(Request::new)
+        isend_with(self, Mode::Synchronous, false, buf, dest, tag).map(|(r, t)| t.request(r))
     }
 
     /// Starts a ready-mode send (`MPI_Irsend`).
     fn irsend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Ready, false, buf, dest, tag).map(Request::new)
+        isend_with(self, Mode::Ready, false, buf, dest, tag).map(|(r, t)| t.request(r))
     }
 
     /// Starts a receive (`MPI_Irecv`); `buf` stays mutably borrowed until it completes.
     fn irecv<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, source: i32, tag: i32) -> Result<Request<'b>> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
-        let s = buf.spec_mut()?;
+        let mut t = Transfer::new("irecv");
+        let s = t.write(buf, Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Irecv(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut req))?;
-        Ok(Request::new(req))
+        Ok(t.request(req))
     }
 
     /// A persistent standard-mode send (`MPI_Send_init`); start it with
@@ -311,7 +322,7 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Standard, true, buf, dest, tag).map(PersistentRequest::new)
+        isend_with(self, Mode::Standard, true, buf, dest, tag).map(|(r, t)| t.persistent(r))
     }
 
     /// A persistent buffered-mode send (`MPI_Bsend_init`).
@@ -321,7 +332,7 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Buffered, true, buf, dest, tag).map(PersistentRequest::new)
+        isend_with(self, Mode::Buffered, true, buf, dest, tag).map(|(r, t)| t.persistent(r))
     }
 
     /// A persistent synchronous-mode send (`MPI_Ssend_init`).
@@ -331,7 +342,7 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Synchronous, true, buf, dest, tag).map(PersistentRequest::new)
+        isend_with(self, Mode::Synchronous, true, buf, dest, tag).map(|(r, t)| t.persistent(r))
     }
 
     /// A persistent ready-mode send (`MPI_Rsend_init`).
@@ -341,7 +352,7 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Ready, true, buf, dest, tag).map(PersistentRequest::new)
+        isend_with(self, Mode::Ready, true, buf, dest, tag).map(|(r, t)| t.persistent(r))
     }
 
     /// A persistent receive (`MPI_Recv_init`).
@@ -353,10 +364,11 @@ pub trait PointToPoint: Communicator {
     ) -> Result<PersistentRequest<'b>> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
-        let s = buf.spec_mut()?;
+        let mut t = Transfer::new("recv_init");
+        let s = t.write(buf, Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Recv_init(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut req))?;
-        Ok(PersistentRequest::new(req))
+        Ok(t.persistent(req))
     }
 
     /// Waits for a matching message without receiving it (`MPI_Probe`).

@@ -10,6 +10,7 @@ use crate::environment::is_active;
 use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Request, MPI_Status};
 use crate::status::Status;
+use crate::transfer::pending;
 use crate::util::to_count;
 use std::ffi::c_int;
 use std::marker::PhantomData;
@@ -80,8 +81,9 @@ impl<'b> Request<'b> {
 impl Drop for Request<'_> {
     fn drop(&mut self) {
         if self.raw != ffi::REQUEST_NULL() && is_active() {
-            // The buffer borrow ends here: MPI must be done with it first.
-            unsafe { ffi::MPI_Wait(&mut self.raw, ffi::STATUS_IGNORE()) };
+            // The buffer borrow ends here: MPI must be done with it first (and staged device
+            // buffers written back).
+            let _ = wait_raw(&mut self.raw);
         }
     }
 }
@@ -107,8 +109,11 @@ impl<'b> PersistentRequest<'b> {
         self.raw
     }
 
-    /// Starts the operation (`MPI_Start`).
+    /// Starts the operation (`MPI_Start`). Staged device buffers are copied in again first.
     pub fn start(&mut self) -> Result<()> {
+        if pending::any() {
+            pending::restart(pending::key(&self.raw))?;
+        }
         mpi_call!(MPI_Start(&mut self.raw))
     }
 
@@ -131,9 +136,11 @@ impl<'b> PersistentRequest<'b> {
 impl Drop for PersistentRequest<'_> {
     fn drop(&mut self) {
         if self.raw != ffi::REQUEST_NULL() && is_active() {
-            unsafe {
-                ffi::MPI_Wait(&mut self.raw, ffi::STATUS_IGNORE());
-                ffi::MPI_Request_free(&mut self.raw);
+            let key = pending::key(&self.raw);
+            let _ = wait_raw(&mut self.raw);
+            unsafe { ffi::MPI_Request_free(&mut self.raw) };
+            if pending::any() {
+                pending::forget(key);
             }
         }
     }
@@ -142,20 +149,56 @@ impl Drop for PersistentRequest<'_> {
 /// Starts every persistent request (`MPI_Startall`).
 pub fn start_all(requests: &mut [PersistentRequest<'_>]) -> Result<()> {
     let n = to_count("number of requests", requests.len())?;
+    if pending::any() {
+        for r in requests.iter() {
+            pending::restart(pending::key(&r.raw))?;
+        }
+    }
     mpi_call!(MPI_Startall(n, raw_slice(requests)))
 }
 
 fn wait_raw(raw: &mut MPI_Request) -> Result<Status> {
     let mut status = Status::default();
+    let key = pending::key(raw);
     mpi_call!(MPI_Wait(raw, &mut status.0))?;
+    if pending::any() {
+        pending::completed(key, Some(&status))?;
+    }
     Ok(status)
 }
 
 fn test_raw(raw: &mut MPI_Request) -> Result<Option<Status>> {
     let mut status = Status::default();
     let mut flag: c_int = 0;
+    let key = pending::key(raw);
     mpi_call!(MPI_Test(raw, &mut flag, &mut status.0))?;
+    if flag != 0 && pending::any() {
+        pending::completed(key, Some(&status))?;
+    }
     Ok((flag != 0).then_some(status))
+}
+
+/// The table keys of `requests`, taken before MPI completes (and frees) them; empty when no
+/// request has staged buffers.
+fn keys<R: AnyRequest>(requests: &mut [R]) -> Vec<u64> {
+    if !pending::any() {
+        return Vec::new();
+    }
+    let n = requests.len();
+    // SAFETY: both request types are #[repr(transparent)] over MPI_Request.
+    let raws = unsafe { std::slice::from_raw_parts(raw_slice(requests), n) };
+    raws.iter().map(pending::key).collect()
+}
+
+/// Finishes the staged buffers of the requests at `done` (indices into `keys`).
+fn finish(keys: &[u64], done: impl Iterator<Item = (usize, Status)>) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    for (i, status) in done {
+        pending::completed(keys[i], Some(&status))?;
+    }
+    Ok(())
 }
 
 fn cancel_raw(raw: MPI_Request) -> Result<()> {
@@ -206,10 +249,13 @@ fn statuses(n: usize) -> Vec<MPI_Status> {
 /// Waits for all requests (`MPI_Waitall`); their statuses in order.
 pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
     let n = to_count("number of requests", requests.len())?;
+    let keys = keys(requests);
     let mut st = statuses(requests.len());
     let code = unsafe { ffi::MPI_Waitall(n, raw_slice(requests), st.as_mut_ptr()) };
     in_status("MPI_Waitall", code, &st)?;
-    Ok(st.into_iter().map(Status).collect())
+    let st: Vec<Status> = st.into_iter().map(Status).collect();
+    finish(&keys, st.iter().cloned().enumerate())?;
+    Ok(st)
 }
 
 /// Tests all requests (`MPI_Testall`): `Some(statuses)` once every one is complete.
@@ -217,9 +263,15 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
     let n = to_count("number of requests", requests.len())?;
     let mut st = statuses(requests.len());
     let mut flag: c_int = 0;
+    let keys = keys(requests);
     let code = unsafe { ffi::MPI_Testall(n, raw_slice(requests), &mut flag, st.as_mut_ptr()) };
     in_status("MPI_Testall", code, &st)?;
-    Ok((flag != 0).then(|| st.into_iter().map(Status).collect()))
+    if flag == 0 {
+        return Ok(None);
+    }
+    let st: Vec<Status> = st.into_iter().map(Status).collect();
+    finish(&keys, st.iter().cloned().enumerate())?;
+    Ok(Some(st))
 }
 
 /// Waits until one request completes (`MPI_Waitany`): its index and status, or `None` when
@@ -228,8 +280,11 @@ pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     let n = to_count("number of requests", requests.len())?;
     let mut status = Status::default();
     let mut index: c_int = 0;
+    let keys = keys(requests);
     mpi_call!(MPI_Waitany(n, raw_slice(requests), &mut index, &mut status.0))?;
-    Ok((index != ffi::UNDEFINED()).then_some((index as usize, status)))
+    let done = (index != ffi::UNDEFINED()).then_some((index as usize, status));
+    finish(&keys, done.iter().cloned())?;
+    Ok(done)
 }
 
 /// Tests whether any request is complete (`MPI_Testany`): its index and status, or `None`
@@ -239,8 +294,11 @@ pub fn test_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     let mut status = Status::default();
     let mut index: c_int = 0;
     let mut flag: c_int = 0;
+    let keys = keys(requests);
     mpi_call!(MPI_Testany(n, raw_slice(requests), &mut index, &mut flag, &mut status.0))?;
-    Ok((flag != 0 && index != ffi::UNDEFINED()).then_some((index as usize, status)))
+    let done = (flag != 0 && index != ffi::UNDEFINED()).then_some((index as usize, status));
+    finish(&keys, done.iter().cloned())?;
+    Ok(done)
 }
 
 fn some(
@@ -252,10 +310,14 @@ fn some(
     let mut st = statuses(requests.len());
     let mut indices = vec![0 as c_int; requests.len()];
     let mut outcount: c_int = 0;
+    let keys = keys(requests);
     let code = unsafe { f(n, raw_slice(requests), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) };
     let done = if outcount == ffi::UNDEFINED() { 0 } else { outcount.max(0) as usize };
     in_status(call, code, &st[..done])?;
-    Ok(indices[..done].iter().zip(st).map(|(&i, s)| (i as usize, Status(s))).collect())
+    let done: Vec<(usize, Status)> =
+        indices[..done].iter().zip(st).map(|(&i, s)| (i as usize, Status(s))).collect();
+    finish(&keys, done.iter().cloned())?;
+    Ok(done)
 }
 
 /// Waits until at least one request completes (`MPI_Waitsome`): indices and statuses of all

@@ -48,11 +48,23 @@ use crate::error::{Error, Result};
 use crate::ffi;
 use crate::op::Op;
 use crate::request::{PersistentRequest, Request};
+use crate::transfer::stage::{Fill, Transfer};
 use run::{Blocks, Elementwise, Start};
 
 /// The root argument of the root process on an intercommunicator (`MPI_ROOT`).
 pub fn root() -> i32 {
     ffi::ROOT()
+}
+
+/// How a broadcast's buffer is staged: the source of the data only reads it.
+fn bcast_fill<C: Communicator + ?Sized>(comm: &C, root: i32) -> Fill {
+    let source =
+        if comm.is_inter() { root == ffi::ROOT() || root == ffi::PROC_NULL() } else { comm.rank() == root };
+    if source {
+        Fill::Unchanged
+    } else {
+        Fill::Overwrite
+    }
 }
 
 #[cold]
@@ -92,12 +104,16 @@ pub trait Collective: Communicator {
 
     /// Broadcasts `buf` from `root` to every process (on an intercommunicator, from the root group to the other). (`MPI_Bcast`)
     fn bcast<B: BufferMut + ?Sized>(&self, buf: &mut B, root: i32) -> Result<()> {
-        run::bcast(self, Start::Blocking, buf.spec_mut()?, root).map(drop)
+        let mut t = Transfer::new("bcast").pipelined();
+        run::bcast(self, Start::Blocking, t.write(buf, bcast_fill(self, root))?, root, &mut t)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`bcast`](Self::bcast) (`MPI_Ibcast`): the buffers stay borrowed until the request completes.
     fn ibcast<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, root: i32) -> Result<Request<'b>> {
-        run::bcast(self, Start::Immediate, buf.spec_mut()?, root).map(Request::new)
+        let mut t = Transfer::new("bcast");
+        run::bcast(self, Start::Immediate, t.write(buf, bcast_fill(self, root))?, root, &mut t)
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`bcast`](Self::bcast) (`MPI_Bcast_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -107,7 +123,9 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
-        run::bcast(self, Start::Persistent, buf.spec_mut()?, root).map(PersistentRequest::new)
+        let mut t = Transfer::new("bcast");
+        run::bcast(self, Start::Persistent, t.write(buf, bcast_fill(self, root))?, root, &mut t)
+            .map(|r| t.persistent(r))
     }
 
     /// Scatters equal blocks of `send` (significant at the root only; `None` elsewhere) so that process *i* receives block *i* into `recv`. `send` must hold one block of `recv.len()` elements per process. On an intercommunicator `recv` is ignored at the root. (`MPI_Scatter`)
@@ -117,15 +135,9 @@ pub trait Collective: Communicator {
         recv: &mut R,
         root: i32,
     ) -> Result<()> {
-        run::scatter(
-            self,
-            Start::Blocking,
-            send.map(|s| s.spec()).transpose()?,
-            recv.spec_mut()?,
-            false,
-            root,
-        )
-        .map(drop)
+        let mut t = Transfer::new("scatter");
+        run::scatter(self, Start::Blocking, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`scatter`](Self::scatter) (`MPI_Iscatter`): the buffers stay borrowed until the request completes.
@@ -135,15 +147,9 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         root: i32,
     ) -> Result<Request<'b>> {
-        run::scatter(
-            self,
-            Start::Immediate,
-            send.map(|s| s.spec()).transpose()?,
-            recv.spec_mut()?,
-            false,
-            root,
-        )
-        .map(Request::new)
+        let mut t = Transfer::new("scatter");
+        run::scatter(self, Start::Immediate, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root)
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`scatter`](Self::scatter) (`MPI_Scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -154,33 +160,29 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
-        run::scatter(
-            self,
-            Start::Persistent,
-            send.map(|s| s.spec()).transpose()?,
-            recv.spec_mut()?,
-            false,
-            root,
-        )
-        .map(PersistentRequest::new)
+        let mut t = Transfer::new("scatter");
+        run::scatter(self, Start::Persistent, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root)
+            .map(|r| t.persistent(r))
     }
 
     /// Scatter with `MPI_IN_PLACE`: at the root `buf` holds all blocks and its own stays where it is; elsewhere `buf` receives the block. (`MPI_Scatter`, in place)
     fn scatter_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, root: i32) -> Result<()> {
+        let mut t = Transfer::new("scatter");
         {
-            let b = buf.spec_mut()?;
+            let b = t.write(buf, Fill::Update)?;
             run::scatter(self, Start::Blocking, Some(b.as_spec()), b, true, root)
         }
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`scatter_in_place`](Self::scatter_in_place) (`MPI_Iscatter`): the buffers stay borrowed until the request completes.
     fn iscatter_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, root: i32) -> Result<Request<'b>> {
+        let mut t = Transfer::new("scatter");
         {
-            let b = buf.spec_mut()?;
+            let b = t.write(buf, Fill::Update)?;
             run::scatter(self, Start::Immediate, Some(b.as_spec()), b, true, root)
         }
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`scatter_in_place`](Self::scatter_in_place) (`MPI_Scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -190,11 +192,12 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::new("scatter");
         {
-            let b = buf.spec_mut()?;
+            let b = t.write(buf, Fill::Update)?;
             run::scatter(self, Start::Persistent, Some(b.as_spec()), b, true, root)
         }
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Gathers the equal blocks `send` of every process into `recv` at the root (significant there only; `None` elsewhere), block *i* from process *i*. (`MPI_Gather`)
@@ -204,8 +207,9 @@ pub trait Collective: Communicator {
         recv: Option<&mut R>,
         root: i32,
     ) -> Result<()> {
-        run::gather(self, Start::Blocking, send.spec()?, recv.map(|r| r.spec_mut()).transpose()?, false, root)
-            .map(drop)
+        let mut t = Transfer::new("gather");
+        run::gather(self, Start::Blocking, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`gather`](Self::gather) (`MPI_Igather`): the buffers stay borrowed until the request completes.
@@ -215,15 +219,9 @@ pub trait Collective: Communicator {
         recv: Option<&'b mut R>,
         root: i32,
     ) -> Result<Request<'b>> {
-        run::gather(
-            self,
-            Start::Immediate,
-            send.spec()?,
-            recv.map(|r| r.spec_mut()).transpose()?,
-            false,
-            root,
-        )
-        .map(Request::new)
+        let mut t = Transfer::new("gather");
+        run::gather(self, Start::Immediate, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root)
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`gather`](Self::gather) (`MPI_Gather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -234,33 +232,29 @@ pub trait Collective: Communicator {
         recv: Option<&'b mut R>,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
-        run::gather(
-            self,
-            Start::Persistent,
-            send.spec()?,
-            recv.map(|r| r.spec_mut()).transpose()?,
-            false,
-            root,
-        )
-        .map(PersistentRequest::new)
+        let mut t = Transfer::new("gather");
+        run::gather(self, Start::Persistent, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root)
+            .map(|r| t.persistent(r))
     }
 
     /// Gather with `MPI_IN_PLACE`: at the root `buf` receives all blocks and its own is already at its place; elsewhere `buf` is the block sent. (`MPI_Gather`, in place)
     fn gather_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, root: i32) -> Result<()> {
+        let mut t = Transfer::new("gather");
         {
-            let b = buf.spec_mut()?;
+            let b = t.write(buf, Fill::Update)?;
             run::gather(self, Start::Blocking, b.as_spec(), Some(b), true, root)
         }
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`gather_in_place`](Self::gather_in_place) (`MPI_Igather`): the buffers stay borrowed until the request completes.
     fn igather_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, root: i32) -> Result<Request<'b>> {
+        let mut t = Transfer::new("gather");
         {
-            let b = buf.spec_mut()?;
+            let b = t.write(buf, Fill::Update)?;
             run::gather(self, Start::Immediate, b.as_spec(), Some(b), true, root)
         }
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`gather_in_place`](Self::gather_in_place) (`MPI_Gather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -270,16 +264,19 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::new("gather");
         {
-            let b = buf.spec_mut()?;
+            let b = t.write(buf, Fill::Update)?;
             run::gather(self, Start::Persistent, b.as_spec(), Some(b), true, root)
         }
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Gathers the equal blocks `send` of every process into `recv` on every process. (`MPI_Allgather`)
     fn allgather<S: Buffer + ?Sized, R: BufferMut + ?Sized>(&self, send: &S, recv: &mut R) -> Result<()> {
-        run::allgather(self, Start::Blocking, Some(send.spec()?), recv.spec_mut()?).map(drop)
+        let mut t = Transfer::new("allgather");
+        run::allgather(self, Start::Blocking, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`allgather`](Self::allgather) (`MPI_Iallgather`): the buffers stay borrowed until the request completes.
@@ -288,7 +285,9 @@ pub trait Collective: Communicator {
         send: &'b S,
         recv: &'b mut R,
     ) -> Result<Request<'b>> {
-        run::allgather(self, Start::Immediate, Some(send.spec()?), recv.spec_mut()?).map(Request::new)
+        let mut t = Transfer::new("allgather");
+        run::allgather(self, Start::Immediate, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`allgather`](Self::allgather) (`MPI_Allgather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -298,18 +297,22 @@ pub trait Collective: Communicator {
         send: &'b S,
         recv: &'b mut R,
     ) -> Result<PersistentRequest<'b>> {
-        run::allgather(self, Start::Persistent, Some(send.spec()?), recv.spec_mut()?)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::new("allgather");
+        run::allgather(self, Start::Persistent, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
+            .map(|r| t.persistent(r))
     }
 
     /// Allgather with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgather`, in place)
     fn allgather_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B) -> Result<()> {
-        run::allgather(self, Start::Blocking, None, buf.spec_mut()?).map(drop)
+        let mut t = Transfer::new("allgather");
+        run::allgather(self, Start::Blocking, None, t.write(buf, Fill::Update)?)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`allgather_in_place`](Self::allgather_in_place) (`MPI_Iallgather`): the buffers stay borrowed until the request completes.
     fn iallgather_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B) -> Result<Request<'b>> {
-        run::allgather(self, Start::Immediate, None, buf.spec_mut()?).map(Request::new)
+        let mut t = Transfer::new("allgather");
+        run::allgather(self, Start::Immediate, None, t.write(buf, Fill::Update)?).map(|r| t.request(r))
     }
 
     /// Persistent [`allgather_in_place`](Self::allgather_in_place) (`MPI_Allgather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -318,12 +321,15 @@ pub trait Collective: Communicator {
         &self,
         buf: &'b mut B,
     ) -> Result<PersistentRequest<'b>> {
-        run::allgather(self, Start::Persistent, None, buf.spec_mut()?).map(PersistentRequest::new)
+        let mut t = Transfer::new("allgather");
+        run::allgather(self, Start::Persistent, None, t.write(buf, Fill::Update)?).map(|r| t.persistent(r))
     }
 
     /// Sends block *j* of `send` to process *j* and receives block *i* of `recv` from process *i*. (`MPI_Alltoall`)
     fn alltoall<S: Buffer + ?Sized, R: BufferMut + ?Sized>(&self, send: &S, recv: &mut R) -> Result<()> {
-        run::alltoall(self, Start::Blocking, Some(send.spec()?), recv.spec_mut()?).map(drop)
+        let mut t = Transfer::new("alltoall");
+        run::alltoall(self, Start::Blocking, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`alltoall`](Self::alltoall) (`MPI_Ialltoall`): the buffers stay borrowed until the request completes.
@@ -332,7 +338,9 @@ pub trait Collective: Communicator {
         send: &'b S,
         recv: &'b mut R,
     ) -> Result<Request<'b>> {
-        run::alltoall(self, Start::Immediate, Some(send.spec()?), recv.spec_mut()?).map(Request::new)
+        let mut t = Transfer::new("alltoall");
+        run::alltoall(self, Start::Immediate, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`alltoall`](Self::alltoall) (`MPI_Alltoall_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -342,18 +350,21 @@ pub trait Collective: Communicator {
         send: &'b S,
         recv: &'b mut R,
     ) -> Result<PersistentRequest<'b>> {
-        run::alltoall(self, Start::Persistent, Some(send.spec()?), recv.spec_mut()?)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::new("alltoall");
+        run::alltoall(self, Start::Persistent, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
+            .map(|r| t.persistent(r))
     }
 
     /// Alltoall with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones. (`MPI_Alltoall`, in place)
     fn alltoall_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B) -> Result<()> {
-        run::alltoall(self, Start::Blocking, None, buf.spec_mut()?).map(drop)
+        let mut t = Transfer::new("alltoall");
+        run::alltoall(self, Start::Blocking, None, t.write(buf, Fill::Update)?).and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`alltoall_in_place`](Self::alltoall_in_place) (`MPI_Ialltoall`): the buffers stay borrowed until the request completes.
     fn ialltoall_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B) -> Result<Request<'b>> {
-        run::alltoall(self, Start::Immediate, None, buf.spec_mut()?).map(Request::new)
+        let mut t = Transfer::new("alltoall");
+        run::alltoall(self, Start::Immediate, None, t.write(buf, Fill::Update)?).map(|r| t.request(r))
     }
 
     /// Persistent [`alltoall_in_place`](Self::alltoall_in_place) (`MPI_Alltoall_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -362,7 +373,8 @@ pub trait Collective: Communicator {
         &self,
         buf: &'b mut B,
     ) -> Result<PersistentRequest<'b>> {
-        run::alltoall(self, Start::Persistent, None, buf.spec_mut()?).map(PersistentRequest::new)
+        let mut t = Transfer::new("alltoall");
+        run::alltoall(self, Start::Persistent, None, t.write(buf, Fill::Update)?).map(|r| t.persistent(r))
     }
 
     /// Scatters blocks of varying size: process *i* receives `counts[i]` elements from `displs[i]` of the root's `send` (significant at the root only). (`MPI_Scatterv`)
@@ -372,17 +384,18 @@ pub trait Collective: Communicator {
         recv: &mut R,
         root: i32,
     ) -> Result<()> {
+        let mut t = Transfer::new("scatterv");
         run::scatterv(
             self,
             Start::Blocking,
             match send {
-                Some(v) => Some((v.buf.spec()?, v.blocks())),
+                Some(v) => Some((t.read(v.buf)?, v.blocks())),
                 None => None,
             },
-            recv.spec_mut()?,
+            t.write(recv, Fill::Update)?,
             root,
         )
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`scatterv`](Self::scatterv) (`MPI_Iscatterv`): the buffers stay borrowed until the request completes.
@@ -392,17 +405,18 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         root: i32,
     ) -> Result<Request<'b>> {
+        let mut t = Transfer::new("scatterv");
         run::scatterv(
             self,
             Start::Immediate,
             match send {
-                Some(v) => Some((v.buf.spec()?, v.blocks())),
+                Some(v) => Some((t.read(v.buf)?, v.blocks())),
                 None => None,
             },
-            recv.spec_mut()?,
+            t.write(recv, Fill::Update)?,
             root,
         )
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`scatterv`](Self::scatterv) (`MPI_Scatterv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -413,17 +427,18 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::new("scatterv");
         run::scatterv(
             self,
             Start::Persistent,
             match send {
-                Some(v) => Some((v.buf.spec()?, v.blocks())),
+                Some(v) => Some((t.read(v.buf)?, v.blocks())),
                 None => None,
             },
-            recv.spec_mut()?,
+            t.write(recv, Fill::Update)?,
             root,
         )
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Gathers blocks of varying size into `recv` at the root (significant there only): process *i*'s block lands at `displs[i]`. (`MPI_Gatherv`)
@@ -433,17 +448,18 @@ pub trait Collective: Communicator {
         recv: Option<&mut VaryingMut<'_, R>>,
         root: i32,
     ) -> Result<()> {
+        let mut t = Transfer::new("gatherv");
         run::gatherv(
             self,
             Start::Blocking,
-            send.spec()?,
+            t.read(send)?,
             match recv {
-                Some(v) => Some((v.buf.spec_mut()?, v.blocks())),
+                Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())),
                 None => None,
             },
             root,
         )
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`gatherv`](Self::gatherv) (`MPI_Igatherv`): the buffers stay borrowed until the request completes.
@@ -453,17 +469,18 @@ pub trait Collective: Communicator {
         recv: Option<&'b mut VaryingMut<'b, R>>,
         root: i32,
     ) -> Result<Request<'b>> {
+        let mut t = Transfer::new("gatherv");
         run::gatherv(
             self,
             Start::Immediate,
-            send.spec()?,
+            t.read(send)?,
             match recv {
-                Some(v) => Some((v.buf.spec_mut()?, v.blocks())),
+                Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())),
                 None => None,
             },
             root,
         )
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`gatherv`](Self::gatherv) (`MPI_Gatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -474,17 +491,18 @@ pub trait Collective: Communicator {
         recv: Option<&'b mut VaryingMut<'b, R>>,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::new("gatherv");
         run::gatherv(
             self,
             Start::Persistent,
-            send.spec()?,
+            t.read(send)?,
             match recv {
-                Some(v) => Some((v.buf.spec_mut()?, v.blocks())),
+                Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())),
                 None => None,
             },
             root,
         )
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Gathers blocks of varying size on every process. (`MPI_Allgatherv`)
@@ -493,8 +511,15 @@ pub trait Collective: Communicator {
         send: &S,
         recv: &mut VaryingMut<'_, R>,
     ) -> Result<()> {
-        run::allgatherv(self, Start::Blocking, Some(send.spec()?), recv.buf.spec_mut()?, recv.blocks())
-            .map(drop)
+        let mut t = Transfer::new("allgatherv");
+        run::allgatherv(
+            self,
+            Start::Blocking,
+            Some(t.read(send)?),
+            t.write(recv.buf, Fill::Update)?,
+            recv.blocks(),
+        )
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`allgatherv`](Self::allgatherv) (`MPI_Iallgatherv`): the buffers stay borrowed until the request completes.
@@ -503,8 +528,15 @@ pub trait Collective: Communicator {
         send: &'b S,
         recv: &'b mut VaryingMut<'b, R>,
     ) -> Result<Request<'b>> {
-        run::allgatherv(self, Start::Immediate, Some(send.spec()?), recv.buf.spec_mut()?, recv.blocks())
-            .map(Request::new)
+        let mut t = Transfer::new("allgatherv");
+        run::allgatherv(
+            self,
+            Start::Immediate,
+            Some(t.read(send)?),
+            t.write(recv.buf, Fill::Update)?,
+            recv.blocks(),
+        )
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`allgatherv`](Self::allgatherv) (`MPI_Allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -514,13 +546,22 @@ pub trait Collective: Communicator {
         send: &'b S,
         recv: &'b mut VaryingMut<'b, R>,
     ) -> Result<PersistentRequest<'b>> {
-        run::allgatherv(self, Start::Persistent, Some(send.spec()?), recv.buf.spec_mut()?, recv.blocks())
-            .map(PersistentRequest::new)
+        let mut t = Transfer::new("allgatherv");
+        run::allgatherv(
+            self,
+            Start::Persistent,
+            Some(t.read(send)?),
+            t.write(recv.buf, Fill::Update)?,
+            recv.blocks(),
+        )
+        .map(|r| t.persistent(r))
     }
 
     /// Allgatherv with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgatherv`, in place)
     fn allgatherv_in_place<B: BufferMut + ?Sized>(&self, buf: &mut VaryingMut<'_, B>) -> Result<()> {
-        run::allgatherv(self, Start::Blocking, None, buf.buf.spec_mut()?, buf.blocks()).map(drop)
+        let mut t = Transfer::new("allgatherv");
+        run::allgatherv(self, Start::Blocking, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`allgatherv_in_place`](Self::allgatherv_in_place) (`MPI_Iallgatherv`): the buffers stay borrowed until the request completes.
@@ -528,7 +569,9 @@ pub trait Collective: Communicator {
         &self,
         buf: &'b mut VaryingMut<'b, B>,
     ) -> Result<Request<'b>> {
-        run::allgatherv(self, Start::Immediate, None, buf.buf.spec_mut()?, buf.blocks()).map(Request::new)
+        let mut t = Transfer::new("allgatherv");
+        run::allgatherv(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`allgatherv_in_place`](Self::allgatherv_in_place) (`MPI_Allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -537,8 +580,9 @@ pub trait Collective: Communicator {
         &self,
         buf: &'b mut VaryingMut<'b, B>,
     ) -> Result<PersistentRequest<'b>> {
-        run::allgatherv(self, Start::Persistent, None, buf.buf.spec_mut()?, buf.blocks())
-            .map(PersistentRequest::new)
+        let mut t = Transfer::new("allgatherv");
+        run::allgatherv(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
+            .map(|r| t.persistent(r))
     }
 
     /// All-to-all with blocks of varying size on both sides. (`MPI_Alltoallv`)
@@ -547,14 +591,15 @@ pub trait Collective: Communicator {
         send: &Varying<'_, S>,
         recv: &mut VaryingMut<'_, R>,
     ) -> Result<()> {
+        let mut t = Transfer::new("alltoallv");
         run::alltoallv(
             self,
             Start::Blocking,
-            Some((send.buf.spec()?, send.blocks())),
-            recv.buf.spec_mut()?,
+            Some((t.read(send.buf)?, send.blocks())),
+            t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`alltoallv`](Self::alltoallv) (`MPI_Ialltoallv`): the buffers stay borrowed until the request completes.
@@ -563,14 +608,15 @@ pub trait Collective: Communicator {
         send: &'b Varying<'b, S>,
         recv: &'b mut VaryingMut<'b, R>,
     ) -> Result<Request<'b>> {
+        let mut t = Transfer::new("alltoallv");
         run::alltoallv(
             self,
             Start::Immediate,
-            Some((send.buf.spec()?, send.blocks())),
-            recv.buf.spec_mut()?,
+            Some((t.read(send.buf)?, send.blocks())),
+            t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`alltoallv`](Self::alltoallv) (`MPI_Alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -580,19 +626,22 @@ pub trait Collective: Communicator {
         send: &'b Varying<'b, S>,
         recv: &'b mut VaryingMut<'b, R>,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::new("alltoallv");
         run::alltoallv(
             self,
             Start::Persistent,
-            Some((send.buf.spec()?, send.blocks())),
-            recv.buf.spec_mut()?,
+            Some((t.read(send.buf)?, send.blocks())),
+            t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Alltoallv with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones in the same layout. (`MPI_Alltoallv`, in place)
     fn alltoallv_in_place<B: BufferMut + ?Sized>(&self, buf: &mut VaryingMut<'_, B>) -> Result<()> {
-        run::alltoallv(self, Start::Blocking, None, buf.buf.spec_mut()?, buf.blocks()).map(drop)
+        let mut t = Transfer::new("alltoallv");
+        run::alltoallv(self, Start::Blocking, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`alltoallv_in_place`](Self::alltoallv_in_place) (`MPI_Ialltoallv`): the buffers stay borrowed until the request completes.
@@ -600,7 +649,9 @@ pub trait Collective: Communicator {
         &self,
         buf: &'b mut VaryingMut<'b, B>,
     ) -> Result<Request<'b>> {
-        run::alltoallv(self, Start::Immediate, None, buf.buf.spec_mut()?, buf.blocks()).map(Request::new)
+        let mut t = Transfer::new("alltoallv");
+        run::alltoallv(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`alltoallv_in_place`](Self::alltoallv_in_place) (`MPI_Alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -609,8 +660,9 @@ pub trait Collective: Communicator {
         &self,
         buf: &'b mut VaryingMut<'b, B>,
     ) -> Result<PersistentRequest<'b>> {
-        run::alltoallv(self, Start::Persistent, None, buf.buf.spec_mut()?, buf.blocks())
-            .map(PersistentRequest::new)
+        let mut t = Transfer::new("alltoallv");
+        run::alltoallv(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
+            .map(|r| t.persistent(r))
     }
 
     /// Reduces `send` of every process with `op` into `recv` at the root (significant there only; `None` elsewhere). (`MPI_Reduce`)
@@ -621,16 +673,18 @@ pub trait Collective: Communicator {
         op: &Op,
         root: i32,
     ) -> Result<()> {
+        let mut t = Transfer::reduction("reduce", op, true);
         run::reduce(
             self,
             Start::Blocking,
-            send.spec()?,
-            recv.map(|r| r.spec_mut()).transpose()?,
+            t.read(send)?,
+            t.write_opt(recv, Fill::Update)?,
             false,
             op,
             root,
+            &mut t,
         )
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`reduce`](Self::reduce) (`MPI_Ireduce`): the buffers stay borrowed until the request completes.
@@ -641,16 +695,18 @@ pub trait Collective: Communicator {
         op: &'b Op,
         root: i32,
     ) -> Result<Request<'b>> {
+        let mut t = Transfer::reduction("reduce", op, false);
         run::reduce(
             self,
             Start::Immediate,
-            send.spec()?,
-            recv.map(|r| r.spec_mut()).transpose()?,
+            t.read(send)?,
+            t.write_opt(recv, Fill::Update)?,
             false,
             op,
             root,
+            &mut t,
         )
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`reduce`](Self::reduce) (`MPI_Reduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -662,25 +718,28 @@ pub trait Collective: Communicator {
         op: &'b Op,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::reduction("reduce", op, false);
         run::reduce(
             self,
             Start::Persistent,
-            send.spec()?,
-            recv.map(|r| r.spec_mut()).transpose()?,
+            t.read(send)?,
+            t.write_opt(recv, Fill::Update)?,
             false,
             op,
             root,
+            &mut t,
         )
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Reduce with `MPI_IN_PLACE`: at the root `buf` is its contribution and receives the result; elsewhere `buf` is the contribution. (`MPI_Reduce`, in place)
     fn reduce_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op, root: i32) -> Result<()> {
+        let mut t = Transfer::reduction("reduce", op, true);
         {
-            let b = buf.spec_mut()?;
-            run::reduce(self, Start::Blocking, b.as_spec(), Some(b), true, op, root)
+            let b = t.write(buf, Fill::Update)?;
+            run::reduce(self, Start::Blocking, b.as_spec(), Some(b), true, op, root, &mut t)
         }
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`reduce_in_place`](Self::reduce_in_place) (`MPI_Ireduce`): the buffers stay borrowed until the request completes.
@@ -690,11 +749,12 @@ pub trait Collective: Communicator {
         op: &'b Op,
         root: i32,
     ) -> Result<Request<'b>> {
+        let mut t = Transfer::reduction("reduce", op, false);
         {
-            let b = buf.spec_mut()?;
-            run::reduce(self, Start::Immediate, b.as_spec(), Some(b), true, op, root)
+            let b = t.write(buf, Fill::Update)?;
+            run::reduce(self, Start::Immediate, b.as_spec(), Some(b), true, op, root, &mut t)
         }
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`reduce_in_place`](Self::reduce_in_place) (`MPI_Reduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -705,11 +765,12 @@ pub trait Collective: Communicator {
         op: &'b Op,
         root: i32,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::reduction("reduce", op, false);
         {
-            let b = buf.spec_mut()?;
-            run::reduce(self, Start::Persistent, b.as_spec(), Some(b), true, op, root)
+            let b = t.write(buf, Fill::Update)?;
+            run::reduce(self, Start::Persistent, b.as_spec(), Some(b), true, op, root, &mut t)
         }
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Reduces `send` of every process with `op` into `recv` on every process. (`MPI_Allreduce`)
@@ -719,15 +780,17 @@ pub trait Collective: Communicator {
         recv: &mut R,
         op: &Op,
     ) -> Result<()> {
+        let mut t = Transfer::reduction("allreduce", op, true);
         run::elementwise(
             self,
             Start::Blocking,
             Elementwise::Allreduce,
-            Some(send.spec()?),
-            recv.spec_mut()?,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
             op,
+            &mut t,
         )
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`allreduce`](Self::allreduce) (`MPI_Iallreduce`): the buffers stay borrowed until the request completes.
@@ -737,15 +800,17 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         op: &'b Op,
     ) -> Result<Request<'b>> {
+        let mut t = Transfer::reduction("allreduce", op, false);
         run::elementwise(
             self,
             Start::Immediate,
             Elementwise::Allreduce,
-            Some(send.spec()?),
-            recv.spec_mut()?,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
             op,
+            &mut t,
         )
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`allreduce`](Self::allreduce) (`MPI_Allreduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -756,20 +821,32 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::reduction("allreduce", op, false);
         run::elementwise(
             self,
             Start::Persistent,
             Elementwise::Allreduce,
-            Some(send.spec()?),
-            recv.spec_mut()?,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
             op,
+            &mut t,
         )
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Allreduce with `MPI_IN_PLACE`: `buf` is this process's contribution and receives the result. (`MPI_Allreduce`, in place)
     fn allreduce_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op) -> Result<()> {
-        run::elementwise(self, Start::Blocking, Elementwise::Allreduce, None, buf.spec_mut()?, op).map(drop)
+        let mut t = Transfer::reduction("allreduce", op, true);
+        run::elementwise(
+            self,
+            Start::Blocking,
+            Elementwise::Allreduce,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`allreduce_in_place`](Self::allreduce_in_place) (`MPI_Iallreduce`): the buffers stay borrowed until the request completes.
@@ -778,8 +855,17 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         op: &'b Op,
     ) -> Result<Request<'b>> {
-        run::elementwise(self, Start::Immediate, Elementwise::Allreduce, None, buf.spec_mut()?, op)
-            .map(Request::new)
+        let mut t = Transfer::reduction("allreduce", op, false);
+        run::elementwise(
+            self,
+            Start::Immediate,
+            Elementwise::Allreduce,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`allreduce_in_place`](Self::allreduce_in_place) (`MPI_Allreduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -789,8 +875,17 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
-        run::elementwise(self, Start::Persistent, Elementwise::Allreduce, None, buf.spec_mut()?, op)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::reduction("allreduce", op, false);
+        run::elementwise(
+            self,
+            Start::Persistent,
+            Elementwise::Allreduce,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .map(|r| t.persistent(r))
     }
 
     /// Reduces `send` (one block per process) with `op` and scatters the result: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter_block`)
@@ -800,7 +895,15 @@ pub trait Collective: Communicator {
         recv: &mut R,
         op: &Op,
     ) -> Result<()> {
-        run::reduce_scatter_block(self, Start::Blocking, Some(send.spec()?), recv.spec_mut()?, op).map(drop)
+        let mut t = Transfer::reduction("reduce_scatter_block", op, true);
+        run::reduce_scatter_block(
+            self,
+            Start::Blocking,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            op,
+        )
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`reduce_scatter_block`](Self::reduce_scatter_block) (`MPI_Ireduce_scatter_block`): the buffers stay borrowed until the request completes.
@@ -810,8 +913,15 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         op: &'b Op,
     ) -> Result<Request<'b>> {
-        run::reduce_scatter_block(self, Start::Immediate, Some(send.spec()?), recv.spec_mut()?, op)
-            .map(Request::new)
+        let mut t = Transfer::reduction("reduce_scatter_block", op, false);
+        run::reduce_scatter_block(
+            self,
+            Start::Immediate,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            op,
+        )
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`reduce_scatter_block`](Self::reduce_scatter_block) (`MPI_Reduce_scatter_block_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -822,13 +932,22 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
-        run::reduce_scatter_block(self, Start::Persistent, Some(send.spec()?), recv.spec_mut()?, op)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::reduction("reduce_scatter_block", op, false);
+        run::reduce_scatter_block(
+            self,
+            Start::Persistent,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            op,
+        )
+        .map(|r| t.persistent(r))
     }
 
     /// Reduce_scatter_block with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result in its first block. (`MPI_Reduce_scatter_block`, in place)
     fn reduce_scatter_block_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op) -> Result<()> {
-        run::reduce_scatter_block(self, Start::Blocking, None, buf.spec_mut()?, op).map(drop)
+        let mut t = Transfer::reduction("reduce_scatter_block", op, true);
+        run::reduce_scatter_block(self, Start::Blocking, None, t.write(buf, Fill::Update)?, op)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`reduce_scatter_block_in_place`](Self::reduce_scatter_block_in_place) (`MPI_Ireduce_scatter_block`): the buffers stay borrowed until the request completes.
@@ -837,7 +956,9 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         op: &'b Op,
     ) -> Result<Request<'b>> {
-        run::reduce_scatter_block(self, Start::Immediate, None, buf.spec_mut()?, op).map(Request::new)
+        let mut t = Transfer::reduction("reduce_scatter_block", op, false);
+        run::reduce_scatter_block(self, Start::Immediate, None, t.write(buf, Fill::Update)?, op)
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`reduce_scatter_block_in_place`](Self::reduce_scatter_block_in_place) (`MPI_Reduce_scatter_block_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -847,8 +968,9 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
-        run::reduce_scatter_block(self, Start::Persistent, None, buf.spec_mut()?, op)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::reduction("reduce_scatter_block", op, false);
+        run::reduce_scatter_block(self, Start::Persistent, None, t.write(buf, Fill::Update)?, op)
+            .map(|r| t.persistent(r))
     }
 
     /// Reduces `send` with `op` and scatters the result in blocks of `counts[i]` elements: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter`)
@@ -859,7 +981,16 @@ pub trait Collective: Communicator {
         counts: &[i32],
         op: &Op,
     ) -> Result<()> {
-        run::reduce_scatter(self, Start::Blocking, Some(send.spec()?), recv.spec_mut()?, counts, op).map(drop)
+        let mut t = Transfer::reduction("reduce_scatter", op, true);
+        run::reduce_scatter(
+            self,
+            Start::Blocking,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            counts,
+            op,
+        )
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`reduce_scatter`](Self::reduce_scatter) (`MPI_Ireduce_scatter`): the buffers stay borrowed until the request completes.
@@ -870,8 +1001,16 @@ pub trait Collective: Communicator {
         counts: &'b [i32],
         op: &'b Op,
     ) -> Result<Request<'b>> {
-        run::reduce_scatter(self, Start::Immediate, Some(send.spec()?), recv.spec_mut()?, counts, op)
-            .map(Request::new)
+        let mut t = Transfer::reduction("reduce_scatter", op, false);
+        run::reduce_scatter(
+            self,
+            Start::Immediate,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            counts,
+            op,
+        )
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`reduce_scatter`](Self::reduce_scatter) (`MPI_Reduce_scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -883,8 +1022,16 @@ pub trait Collective: Communicator {
         counts: &'b [i32],
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
-        run::reduce_scatter(self, Start::Persistent, Some(send.spec()?), recv.spec_mut()?, counts, op)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::reduction("reduce_scatter", op, false);
+        run::reduce_scatter(
+            self,
+            Start::Persistent,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            counts,
+            op,
+        )
+        .map(|r| t.persistent(r))
     }
 
     /// Reduce_scatter with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result at its start. (`MPI_Reduce_scatter`, in place)
@@ -894,7 +1041,9 @@ pub trait Collective: Communicator {
         counts: &[i32],
         op: &Op,
     ) -> Result<()> {
-        run::reduce_scatter(self, Start::Blocking, None, buf.spec_mut()?, counts, op).map(drop)
+        let mut t = Transfer::reduction("reduce_scatter", op, true);
+        run::reduce_scatter(self, Start::Blocking, None, t.write(buf, Fill::Update)?, counts, op)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`reduce_scatter_in_place`](Self::reduce_scatter_in_place) (`MPI_Ireduce_scatter`): the buffers stay borrowed until the request completes.
@@ -904,7 +1053,9 @@ pub trait Collective: Communicator {
         counts: &'b [i32],
         op: &'b Op,
     ) -> Result<Request<'b>> {
-        run::reduce_scatter(self, Start::Immediate, None, buf.spec_mut()?, counts, op).map(Request::new)
+        let mut t = Transfer::reduction("reduce_scatter", op, false);
+        run::reduce_scatter(self, Start::Immediate, None, t.write(buf, Fill::Update)?, counts, op)
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`reduce_scatter_in_place`](Self::reduce_scatter_in_place) (`MPI_Reduce_scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -915,14 +1066,24 @@ pub trait Collective: Communicator {
         counts: &'b [i32],
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
-        run::reduce_scatter(self, Start::Persistent, None, buf.spec_mut()?, counts, op)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::reduction("reduce_scatter", op, false);
+        run::reduce_scatter(self, Start::Persistent, None, t.write(buf, Fill::Update)?, counts, op)
+            .map(|r| t.persistent(r))
     }
 
     /// Inclusive prefix reduction: process *i* receives `send₀ op … op sendᵢ` in `recv`. (`MPI_Scan`)
     fn scan<S: Buffer + ?Sized, R: BufferMut + ?Sized>(&self, send: &S, recv: &mut R, op: &Op) -> Result<()> {
-        run::elementwise(self, Start::Blocking, Elementwise::Scan, Some(send.spec()?), recv.spec_mut()?, op)
-            .map(drop)
+        let mut t = Transfer::reduction("scan", op, true);
+        run::elementwise(
+            self,
+            Start::Blocking,
+            Elementwise::Scan,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            op,
+            &mut t,
+        )
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`scan`](Self::scan) (`MPI_Iscan`): the buffers stay borrowed until the request completes.
@@ -932,8 +1093,17 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         op: &'b Op,
     ) -> Result<Request<'b>> {
-        run::elementwise(self, Start::Immediate, Elementwise::Scan, Some(send.spec()?), recv.spec_mut()?, op)
-            .map(Request::new)
+        let mut t = Transfer::reduction("scan", op, false);
+        run::elementwise(
+            self,
+            Start::Immediate,
+            Elementwise::Scan,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            op,
+            &mut t,
+        )
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`scan`](Self::scan) (`MPI_Scan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -944,19 +1114,47 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
-        run::elementwise(self, Start::Persistent, Elementwise::Scan, Some(send.spec()?), recv.spec_mut()?, op)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::reduction("scan", op, false);
+        run::elementwise(
+            self,
+            Start::Persistent,
+            Elementwise::Scan,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Overwrite)?,
+            op,
+            &mut t,
+        )
+        .map(|r| t.persistent(r))
     }
 
     /// Scan with `MPI_IN_PLACE`. (`MPI_Scan`, in place)
     fn scan_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op) -> Result<()> {
-        run::elementwise(self, Start::Blocking, Elementwise::Scan, None, buf.spec_mut()?, op).map(drop)
+        let mut t = Transfer::reduction("scan", op, true);
+        run::elementwise(
+            self,
+            Start::Blocking,
+            Elementwise::Scan,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`scan_in_place`](Self::scan_in_place) (`MPI_Iscan`): the buffers stay borrowed until the request completes.
     fn iscan_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, op: &'b Op) -> Result<Request<'b>> {
-        run::elementwise(self, Start::Immediate, Elementwise::Scan, None, buf.spec_mut()?, op)
-            .map(Request::new)
+        let mut t = Transfer::reduction("scan", op, false);
+        run::elementwise(
+            self,
+            Start::Immediate,
+            Elementwise::Scan,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`scan_in_place`](Self::scan_in_place) (`MPI_Scan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -966,8 +1164,17 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
-        run::elementwise(self, Start::Persistent, Elementwise::Scan, None, buf.spec_mut()?, op)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::reduction("scan", op, false);
+        run::elementwise(
+            self,
+            Start::Persistent,
+            Elementwise::Scan,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .map(|r| t.persistent(r))
     }
 
     /// Exclusive prefix reduction: process *i* > 0 receives `send₀ op … op sendᵢ₋₁`; `recv` of process 0 is left as it was. (`MPI_Exscan`)
@@ -977,8 +1184,17 @@ pub trait Collective: Communicator {
         recv: &mut R,
         op: &Op,
     ) -> Result<()> {
-        run::elementwise(self, Start::Blocking, Elementwise::Exscan, Some(send.spec()?), recv.spec_mut()?, op)
-            .map(drop)
+        let mut t = Transfer::reduction("exscan", op, true);
+        run::elementwise(
+            self,
+            Start::Blocking,
+            Elementwise::Exscan,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`exscan`](Self::exscan) (`MPI_Iexscan`): the buffers stay borrowed until the request completes.
@@ -988,15 +1204,17 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         op: &'b Op,
     ) -> Result<Request<'b>> {
+        let mut t = Transfer::reduction("exscan", op, false);
         run::elementwise(
             self,
             Start::Immediate,
             Elementwise::Exscan,
-            Some(send.spec()?),
-            recv.spec_mut()?,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Update)?,
             op,
+            &mut t,
         )
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`exscan`](Self::exscan) (`MPI_Exscan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -1007,26 +1225,47 @@ pub trait Collective: Communicator {
         recv: &'b mut R,
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::reduction("exscan", op, false);
         run::elementwise(
             self,
             Start::Persistent,
             Elementwise::Exscan,
-            Some(send.spec()?),
-            recv.spec_mut()?,
+            Some(t.read(send)?),
+            t.write(recv, Fill::Update)?,
             op,
+            &mut t,
         )
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Exscan with `MPI_IN_PLACE`. (`MPI_Exscan`, in place)
     fn exscan_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op) -> Result<()> {
-        run::elementwise(self, Start::Blocking, Elementwise::Exscan, None, buf.spec_mut()?, op).map(drop)
+        let mut t = Transfer::reduction("exscan", op, true);
+        run::elementwise(
+            self,
+            Start::Blocking,
+            Elementwise::Exscan,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`exscan_in_place`](Self::exscan_in_place) (`MPI_Iexscan`): the buffers stay borrowed until the request completes.
     fn iexscan_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, op: &'b Op) -> Result<Request<'b>> {
-        run::elementwise(self, Start::Immediate, Elementwise::Exscan, None, buf.spec_mut()?, op)
-            .map(Request::new)
+        let mut t = Transfer::reduction("exscan", op, false);
+        run::elementwise(
+            self,
+            Start::Immediate,
+            Elementwise::Exscan,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .map(|r| t.request(r))
     }
 
     /// Persistent [`exscan_in_place`](Self::exscan_in_place) (`MPI_Exscan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
@@ -1036,8 +1275,17 @@ pub trait Collective: Communicator {
         buf: &'b mut B,
         op: &'b Op,
     ) -> Result<PersistentRequest<'b>> {
-        run::elementwise(self, Start::Persistent, Elementwise::Exscan, None, buf.spec_mut()?, op)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::reduction("exscan", op, false);
+        run::elementwise(
+            self,
+            Start::Persistent,
+            Elementwise::Exscan,
+            None,
+            t.write(buf, Fill::Update)?,
+            op,
+            &mut t,
+        )
+        .map(|r| t.persistent(r))
     }
 
     /// All-to-all with a count, byte displacement and datatype per process on both sides
@@ -1047,20 +1295,23 @@ pub trait Collective: Communicator {
         send: &VaryingW<'_, S>,
         recv: &mut VaryingWMut<'_, R>,
     ) -> Result<()> {
+        let mut t = Transfer::new("alltoallw");
         run::alltoallw(
             self,
             Start::Blocking,
-            Some((send.buf.spec()?, &send.blocks)),
-            recv.buf.spec_mut()?,
+            Some((t.read(send.buf)?, &send.blocks)),
+            t.write(recv.buf, Fill::Update)?,
             &recv.blocks,
         )
-        .map(drop)
+        .and_then(|_| t.blocking(None))
     }
 
     /// Alltoallw with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones
     /// in the same layout (`MPI_Alltoallw`).
     fn alltoallw_in_place<B: BufferMut + ?Sized>(&self, buf: &mut VaryingWMut<'_, B>) -> Result<()> {
-        run::alltoallw(self, Start::Blocking, None, buf.buf.spec_mut()?, &buf.blocks).map(drop)
+        let mut t = Transfer::new("alltoallw");
+        run::alltoallw(self, Start::Blocking, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
+            .and_then(|_| t.blocking(None))
     }
 
     /// Nonblocking [`alltoallw`](Self::alltoallw) (`MPI_Ialltoallw`).
@@ -1069,14 +1320,15 @@ pub trait Collective: Communicator {
         send: &'b VaryingW<'b, S>,
         recv: &'b mut VaryingWMut<'b, R>,
     ) -> Result<Request<'b>> {
+        let mut t = Transfer::new("alltoallw");
         run::alltoallw(
             self,
             Start::Immediate,
-            Some((send.buf.spec()?, &send.blocks)),
-            recv.buf.spec_mut()?,
+            Some((t.read(send.buf)?, &send.blocks)),
+            t.write(recv.buf, Fill::Update)?,
             &recv.blocks,
         )
-        .map(Request::new)
+        .map(|r| t.request(r))
     }
 
     /// Nonblocking [`alltoallw_in_place`](Self::alltoallw_in_place) (`MPI_Ialltoallw`).
@@ -1084,7 +1336,9 @@ pub trait Collective: Communicator {
         &self,
         buf: &'b mut VaryingWMut<'b, B>,
     ) -> Result<Request<'b>> {
-        run::alltoallw(self, Start::Immediate, None, buf.buf.spec_mut()?, &buf.blocks).map(Request::new)
+        let mut t = Transfer::new("alltoallw");
+        run::alltoallw(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
+            .map(|r| t.request(r))
     }
 
     /// Persistent [`alltoallw`](Self::alltoallw) (`MPI_Alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
@@ -1093,14 +1347,15 @@ pub trait Collective: Communicator {
         send: &'b VaryingW<'b, S>,
         recv: &'b mut VaryingWMut<'b, R>,
     ) -> Result<PersistentRequest<'b>> {
+        let mut t = Transfer::new("alltoallw");
         run::alltoallw(
             self,
             Start::Persistent,
-            Some((send.buf.spec()?, &send.blocks)),
-            recv.buf.spec_mut()?,
+            Some((t.read(send.buf)?, &send.blocks)),
+            t.write(recv.buf, Fill::Update)?,
             &recv.blocks,
         )
-        .map(PersistentRequest::new)
+        .map(|r| t.persistent(r))
     }
 
     /// Persistent [`alltoallw_in_place`](Self::alltoallw_in_place) (`MPI_Alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
@@ -1108,8 +1363,9 @@ pub trait Collective: Communicator {
         &self,
         buf: &'b mut VaryingWMut<'b, B>,
     ) -> Result<PersistentRequest<'b>> {
-        run::alltoallw(self, Start::Persistent, None, buf.buf.spec_mut()?, &buf.blocks)
-            .map(PersistentRequest::new)
+        let mut t = Transfer::new("alltoallw");
+        run::alltoallw(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
+            .map(|r| t.persistent(r))
     }
 }
 

@@ -2,7 +2,7 @@
 //! immediate or persistent form. The public methods of [`Collective`](super::Collective) only
 //! take the specs of their buffers and pick the form.
 
-use super::bigcount::{block, chunked, nonblocking_too_large};
+use super::bigcount::{block, nonblocking_too_large};
 use super::checks::check_typed_blocks;
 use super::checks::{
     block_len, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
@@ -14,6 +14,9 @@ use crate::comm::Communicator;
 use crate::error::{check, mpi_call, Result};
 use crate::ffi::{self, MPI_Request};
 use crate::op::Op;
+use crate::transfer::pipeline::chunks;
+use crate::transfer::pipeline_chunk;
+use crate::transfer::stage::Transfer;
 use std::ffi::{c_int, c_void};
 
 /// Which form of a collective to start.
@@ -76,8 +79,17 @@ pub(crate) fn bcast<C: Communicator + ?Sized>(
     start: Start,
     b: SpecMut,
     root: i32,
+    t: &mut Transfer,
 ) -> Result<MPI_Request> {
     check_root(comm, root)?;
+    if start == Start::Blocking && !comm.is_inter() && pipeline_chunk(b.bytes).is_some() {
+        let raw = comm.as_raw();
+        chunks(t, true, b.count, b.datatype, b.bytes, |off, n| {
+            let ptr = b.ptr.cast::<u8>().wrapping_add(off).cast::<c_void>();
+            mpi_call!(MPI_Bcast(ptr, n, b.datatype, root, raw))
+        })?;
+        return Ok(ffi::REQUEST_NULL());
+    }
     let blk = block(b.count, b.datatype)?;
     start!(start, MPI_Bcast, MPI_Ibcast, bcast, b.ptr, blk.count, blk.datatype, root, comm.as_raw())
 }
@@ -443,9 +455,10 @@ pub(crate) fn reduce<C: Communicator + ?Sized>(
     in_place: bool,
     op: &Op,
     root: i32,
+    t: &mut Transfer,
 ) -> Result<MPI_Request> {
     let role = check_root(comm, root)?;
-    let (sptr, rptr, count, datatype, mpi_op) = match role {
+    let (sptr, rptr, count, datatype, mpi_op, bytes) = match role {
         Role::Root => {
             let r = recv.ok_or_else(|| super::missing("reduce", "the root needs a receive buffer"))?;
             let sptr = if in_place {
@@ -458,16 +471,19 @@ pub(crate) fn reduce<C: Communicator + ?Sized>(
                 check_len("reduce receive buffer", send.count, r.count)?;
                 send.ptr
             };
-            (sptr, r.ptr, r.count, r.datatype, op.for_reduction(r.kind, r.datatype)?)
+            (sptr, r.ptr, r.count, r.datatype, op.for_reduction(r.kind, r.datatype)?, r.bytes)
         }
         Role::Leaf => {
-            (send.ptr, NULL_MUT, send.count, send.datatype, op.for_reduction(send.kind, send.datatype)?)
+            let mpi_op = op.for_reduction(send.kind, send.datatype)?;
+            (send.ptr, NULL_MUT, send.count, send.datatype, mpi_op, send.bytes)
         }
-        Role::Idle => (NULL, NULL_MUT, 0, ffi::BYTE(), ffi::SUM()),
+        Role::Idle => (NULL, NULL_MUT, 0, ffi::BYTE(), ffi::SUM(), 0),
     };
     reduction_fits(start, count)?;
     let mut req = ffi::REQUEST_NULL();
-    chunked(count, datatype, |off, n| {
+    // Intercommunicators are not pipelined: their idle processes cannot know the size.
+    let pipelinable = start == Start::Blocking && !comm.is_inter();
+    chunks(t, pipelinable, count, datatype, bytes, |off, n| {
         let (s, r) = offset(sptr, rptr, off);
         req = start!(start, MPI_Reduce, MPI_Ireduce, reduce, s, r, n, datatype, mpi_op, root, comm.as_raw())?;
         Ok(())
@@ -506,6 +522,7 @@ pub(crate) fn elementwise<C: Communicator + ?Sized>(
     send: Option<Spec>,
     recv: SpecMut,
     op: &Op,
+    t: &mut Transfer,
 ) -> Result<MPI_Request> {
     if which != Elementwise::Allreduce {
         require_intra(comm, if which == Elementwise::Scan { "scan" } else { "exscan" })?;
@@ -525,7 +542,7 @@ pub(crate) fn elementwise<C: Communicator + ?Sized>(
     reduction_fits(start, recv.count)?;
     let (dt, raw) = (recv.datatype, comm.as_raw());
     let mut req = ffi::REQUEST_NULL();
-    chunked(recv.count, dt, |off, n| {
+    chunks(t, start == Start::Blocking && !comm.is_inter(), recv.count, dt, recv.bytes, |off, n| {
         let (s, r) = offset(sptr, recv.ptr, off);
         req = match which {
             Elementwise::Allreduce => {

@@ -1,0 +1,206 @@
+//! The transfer router: how a buffer's bytes reach MPI.
+//!
+//! Every buffer operation hands its buffers to a [`Transfer`](stage::Transfer) before MPI
+//! sees them, and one of three paths is taken per buffer:
+//! - [`Path::Host`]: host memory (pageable or pinned) goes straight to MPI;
+//! - [`Path::Direct`]: device memory with a CUDA-aware MPI: the buffer's stream is synchronised
+//!   as its [`SyncPolicy`](mpi4rs_device::SyncPolicy) says, then the device pointer goes to MPI;
+//! - [`Path::Staged`]: device memory with an MPI that is not CUDA-aware (Debian's and PyPI's
+//!   Open MPI and MPICH builds): the bytes pass through pooled pinned host buffers, copied on
+//!   the buffer's own stream, and large blocking reductions and broadcasts are pipelined in
+//!   chunks so that device copies overlap the MPI transfer.
+//!
+//! Reductions whose operation runs as host code (user operations, the library's `f16`/`bf16`
+//! operations) are always staged: MPI would call that code on device pointers.
+//!
+//! The choice is visible: [`last_path`] gives the path of this thread's last operation on a
+//! device buffer, and `MPI4RS_LOG=debug` prints a line per routed buffer.
+//!
+//! ```no_run
+//! let env = mpi4rs::init()?;
+//! println!("CUDA-aware MPI: {} ({})", mpi4rs::transfer::cuda_aware(), mpi4rs::transfer::cuda_aware_source());
+//! # Ok::<(), mpi4rs::Error>(())
+//! ```
+
+pub(crate) mod pending;
+pub(crate) mod pipeline;
+pub(crate) mod stage;
+
+use mpi4rs_device::MemoryKind;
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+/// How a buffer travels to MPI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Path {
+    /// Host memory, handed to MPI as it is.
+    Host,
+    /// Device memory handed to a CUDA-aware MPI after synchronisation.
+    Direct,
+    /// Device memory copied through pinned host buffers.
+    Staged,
+}
+
+/// Whether the MPI library reads and writes CUDA device memory itself.
+///
+/// Decided once: `MPI4RS_CUDA_AWARE=1|0` if set, else what the library says through
+/// `MPIX_Query_cuda_support` (Open MPI) or `MPIX_GPU_query_support` (MPICH), looked up at run
+/// time; libraries that have neither are taken as not CUDA-aware.
+pub fn cuda_aware() -> bool {
+    awareness().0
+}
+
+/// Where [`cuda_aware`]'s answer came from (the environment variable or the MPI query).
+pub fn cuda_aware_source() -> &'static str {
+    awareness().1
+}
+
+fn awareness() -> (bool, &'static str) {
+    static AWARE: OnceLock<(bool, &'static str)> = OnceLock::new();
+    *AWARE.get_or_init(|| {
+        match std::env::var("MPI4RS_CUDA_AWARE").ok().as_deref().map(str::trim) {
+            Some("1") | Some("yes") | Some("true") => return (true, "MPI4RS_CUDA_AWARE"),
+            Some("0") | Some("no") | Some("false") => return (false, "MPI4RS_CUDA_AWARE"),
+            _ => {}
+        }
+        query_library()
+    })
+}
+
+extern "C" {
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+
+fn lookup(name: &std::ffi::CStr) -> *mut c_void {
+    // SAFETY: dlsym with RTLD_DEFAULT (null) only looks a symbol up.
+    unsafe { dlsym(std::ptr::null_mut(), name.as_ptr()) }
+}
+
+fn query_library() -> (bool, &'static str) {
+    let ompi = lookup(c"MPIX_Query_cuda_support");
+    if !ompi.is_null() {
+        // SAFETY: Open MPI's `int MPIX_Query_cuda_support(void)`.
+        let f: unsafe extern "C" fn() -> c_int = unsafe { std::mem::transmute(ompi) };
+        return (unsafe { f() } != 0, "MPIX_Query_cuda_support");
+    }
+    let mpich = lookup(c"MPIX_GPU_query_support");
+    if !mpich.is_null() {
+        // SAFETY: MPICH's `int MPIX_GPU_query_support(int gpu_type, int *is_supported)`;
+        // MPIX_GPU_SUPPORT_CUDA is 0.
+        let f: unsafe extern "C" fn(c_int, *mut c_int) -> c_int = unsafe { std::mem::transmute(mpich) };
+        let mut supported: c_int = 0;
+        let ok = unsafe { f(0, &mut supported) } == crate::ffi::SUCCESS();
+        return (ok && supported != 0, "MPIX_GPU_query_support");
+    }
+    (false, "no CUDA query in this MPI library")
+}
+
+/// The path a buffer in `memory` takes (for reductions whose operation MPI runs itself).
+pub fn path_for(memory: MemoryKind) -> Path {
+    match memory {
+        MemoryKind::Host | MemoryKind::PinnedHost => Path::Host,
+        MemoryKind::Cuda { .. } if cuda_aware() => Path::Direct,
+        MemoryKind::Cuda { .. } => Path::Staged,
+    }
+}
+
+thread_local! {
+    static LAST_PATH: Cell<Option<Path>> = const { Cell::new(None) };
+}
+
+/// The path of this thread's last operation that had a device buffer (a buffer whose memory
+/// kind is not pageable host memory); `None` before the first.
+pub fn last_path() -> Option<Path> {
+    LAST_PATH.with(Cell::get)
+}
+
+pub(crate) fn record_path(op: &'static str, path: Path, memory: MemoryKind, bytes: usize) {
+    LAST_PATH.with(|p| p.set(Some(path)));
+    if log_debug() {
+        let why = match path {
+            Path::Host => "host memory",
+            Path::Direct => "CUDA-aware MPI",
+            Path::Staged if cuda_aware() => "operation runs on the host",
+            Path::Staged => "MPI is not CUDA-aware",
+        };
+        eprintln!("[mpi4rs debug] {op}: {memory:?} buffer of {bytes} bytes: {path:?} ({why})");
+    }
+}
+
+fn log_debug() -> bool {
+    static DEBUG: OnceLock<bool> = OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var("MPI4RS_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("debug")))
+}
+
+static EMULATE: AtomicBool = AtomicBool::new(false);
+
+/// Testing aid for machines without a GPU: treat buffers that *claim* CUDA memory but really
+/// point to host memory as device buffers, moving them with `memcpy` instead of CUDA copies.
+/// This drives the routing decisions, the staging and the pipeline's chunking exactly as on a
+/// GPU. Every rank must set the same value (chunking must agree). Never use it with real
+/// device memory.
+#[doc(hidden)]
+pub fn emulate_device_memory(on: bool) {
+    EMULATE.store(on, Ordering::Relaxed);
+}
+
+pub(crate) fn emulated() -> bool {
+    EMULATE.load(Ordering::Relaxed)
+}
+
+/// Size of one chunk of a pipelined staged transfer (`MPI4RS_PIPELINE_CHUNK`, bytes; default
+/// 4 MiB).
+pub fn pipeline_chunk_bytes() -> usize {
+    static CHUNK: OnceLock<usize> = OnceLock::new();
+    *CHUNK.get_or_init(|| env_bytes("MPI4RS_PIPELINE_CHUNK", 4 << 20).max(1))
+}
+
+/// Blocking reductions and broadcasts of at least this many bytes are pipelined
+/// (`MPI4RS_PIPELINE_MIN`; default 8 MiB; `0` switches pipelining off).
+pub fn pipeline_min_bytes() -> usize {
+    static MIN: OnceLock<usize> = OnceLock::new();
+    *MIN.get_or_init(|| env_bytes("MPI4RS_PIPELINE_MIN", 8 << 20))
+}
+
+fn env_bytes(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| parse_bytes(&v)).unwrap_or(default)
+}
+
+/// `4096`, `64K`, `4M`, `1G` (powers of 1024).
+pub(crate) fn parse_bytes(v: &str) -> Option<usize> {
+    let v = v.trim();
+    let (num, mult) = match v.chars().last()?.to_ascii_uppercase() {
+        'K' => (&v[..v.len() - 1], 1 << 10),
+        'M' => (&v[..v.len() - 1], 1 << 20),
+        'G' => (&v[..v.len() - 1], 1 << 30),
+        _ => (v, 1),
+    };
+    num.trim().parse::<usize>().ok()?.checked_mul(mult)
+}
+
+/// Whether a blocking reduction or broadcast of `bytes` is cut into pipeline chunks, and how
+/// big they are. The answer depends only on the size and on settings every rank shares
+/// (GPU present, MPI not CUDA-aware, the two sizes above), never on where this rank's buffer
+/// lives: a rank with host buffers must make the same MPI calls as one with device buffers.
+#[inline]
+pub(crate) fn pipeline_chunk(bytes: usize) -> Option<usize> {
+    let min = pipeline_min_bytes();
+    if min == 0 || bytes < min {
+        return None;
+    }
+    let staging_machine = emulated() || (!cuda_aware() && mpi4rs_device::cuda::available());
+    staging_machine.then(pipeline_chunk_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_sizes_parse() {
+        assert_eq!(super::parse_bytes("4M"), Some(4 << 20));
+        assert_eq!(super::parse_bytes("64k"), Some(64 << 10));
+        assert_eq!(super::parse_bytes("123"), Some(123));
+        assert_eq!(super::parse_bytes("x"), None);
+    }
+}

@@ -1,0 +1,432 @@
+//! The per-operation router: [`Transfer`] takes an operation's buffers, decides each one's
+//! [`Path`], stages device buffers through pinned memory where needed, and copies results back
+//! when the operation completes (at once for a blocking call, at completion of the request
+//! otherwise: see [`pending`](super::pending)).
+
+use super::{emulated, path_for, pipeline_chunk, record_path, Path};
+use crate::buffer::{Buffer, BufferMut, ElementKind, Spec, SpecMut};
+use crate::error::{Error, Result};
+use crate::ffi::MPI_Request;
+use crate::request::{PersistentRequest, Request};
+use crate::status::Status;
+use mpi4rs_device::cuda::{self, Event};
+use mpi4rs_device::staging::{self, StagingBuffer};
+use mpi4rs_device::{BufferView, DType, MemoryKind, Placement};
+use std::ffi::c_void;
+use std::ops::Range;
+
+/// What a written buffer holds when MPI is done, which says what staging must copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fill {
+    /// MPI writes every byte: nothing to copy in, everything to copy back.
+    Overwrite,
+    /// MPI reads the buffer too (in place) or may leave bytes untouched (holes of vector
+    /// forms, non-roots): copy in first, copy everything back.
+    Update,
+    /// A receive: copy back only the bytes the message held (from the status).
+    Received,
+    /// MPI only reads it here (a broadcast's root): copy in, nothing back.
+    Unchanged,
+}
+
+/// One staged or directly passed device buffer of an operation.
+pub(crate) struct Stage {
+    place: Placement,
+    device_ptr: *mut c_void,
+    bytes: usize,
+    dtype: DType,
+    /// The pinned copy; `None` on the direct path.
+    staging: Option<StagingBuffer>,
+    /// Whether the device bytes are copied into the staging buffer before MPI runs.
+    copy_in: bool,
+    /// How the staging buffer goes back to the device; `None` for a buffer MPI only reads.
+    copy_out: Option<Fill>,
+    /// Copies are made chunk by chunk by the pipeline rather than all at once.
+    deferred: bool,
+    /// Events of the pipeline's chunk copies into the staging buffer.
+    chunk_events: Vec<Option<Event>>,
+}
+
+// SAFETY: the device address is a token for the driver; the stage is moved with its request.
+unsafe impl Send for Stage {}
+
+/// Routes the buffers of one operation. Host buffers pass through untouched and cost one
+/// comparison; only device buffers reach the cold paths.
+pub(crate) struct Transfer {
+    op: &'static str,
+    /// The reduction runs host code (user or library operation): device buffers are staged
+    /// even with a CUDA-aware MPI.
+    host_op: bool,
+    /// A reduction: MPI applies an operation to the data.
+    reduction: bool,
+    /// A blocking reduction or broadcast: large staged buffers are pipelined.
+    pipelinable: bool,
+    stages: Vec<Stage>,
+}
+
+impl Transfer {
+    /// A transfer for operation `op` (its name, for the log).
+    #[inline(always)]
+    pub(crate) fn new(op: &'static str) -> Self {
+        Transfer { op, host_op: false, reduction: false, pipelinable: false, stages: Vec::new() }
+    }
+
+    /// A transfer for a reduction with `operation`; `blocking` reductions can be pipelined.
+    #[inline(always)]
+    pub(crate) fn reduction(op: &'static str, operation: &crate::op::Op, blocking: bool) -> Self {
+        Transfer {
+            op,
+            host_op: operation.builtin().is_none(),
+            reduction: true,
+            pipelinable: blocking,
+            stages: Vec::new(),
+        }
+    }
+
+    /// A transfer for a reduction computed by host code whatever the MPI (`MPI_Reduce_local`):
+    /// device buffers are always staged.
+    pub(crate) fn host_reduction(op: &'static str) -> Self {
+        Transfer { op, host_op: true, reduction: true, pipelinable: false, stages: Vec::new() }
+    }
+
+    /// Marks the transfer as a blocking broadcast: large staged buffers are pipelined.
+    #[inline(always)]
+    pub(crate) fn pipelined(mut self) -> Self {
+        self.pipelinable = true;
+        self
+    }
+
+    /// Routes a buffer MPI reads.
+    #[inline(always)]
+    pub(crate) fn read<B: Buffer + ?Sized>(&mut self, b: &B) -> Result<Spec> {
+        let s = b.spec()?;
+        self.read_spec(s)
+    }
+
+    /// Routes an optional buffer MPI reads.
+    #[inline(always)]
+    pub(crate) fn read_opt<B: Buffer + ?Sized>(&mut self, b: Option<&B>) -> Result<Option<Spec>> {
+        b.map(|b| self.read(b)).transpose()
+    }
+
+    /// Routes the spec of a buffer MPI reads.
+    #[inline(always)]
+    pub(crate) fn read_spec(&mut self, s: Spec) -> Result<Spec> {
+        if s.place.memory == MemoryKind::Host {
+            return Ok(s);
+        }
+        self.route_read(s)
+    }
+
+    /// Routes a buffer MPI writes.
+    #[inline(always)]
+    pub(crate) fn write<B: BufferMut + ?Sized>(&mut self, b: &mut B, fill: Fill) -> Result<SpecMut> {
+        let s = b.spec_mut()?;
+        self.write_spec(s, fill)
+    }
+
+    /// Routes an optional buffer MPI writes.
+    #[inline(always)]
+    pub(crate) fn write_opt<B: BufferMut + ?Sized>(
+        &mut self,
+        b: Option<&mut B>,
+        fill: Fill,
+    ) -> Result<Option<SpecMut>> {
+        b.map(|b| self.write(b, fill)).transpose()
+    }
+
+    /// Routes the spec of a buffer MPI writes.
+    #[inline(always)]
+    pub(crate) fn write_spec(&mut self, s: SpecMut, fill: Fill) -> Result<SpecMut> {
+        if s.place.memory == MemoryKind::Host {
+            return Ok(s);
+        }
+        self.route_write(s, fill)
+    }
+
+    /// The path of a buffer of `kind` in `memory`: staged rather than direct when MPI would
+    /// run host code on it (a user operation, or the library's f16/bf16 operations).
+    fn path(&self, kind: ElementKind, memory: MemoryKind) -> Path {
+        let path = path_for(memory);
+        let half = matches!(kind, ElementKind::Basic(DType::F16 | DType::BF16));
+        if path == Path::Direct && self.reduction && (self.host_op || half) {
+            return Path::Staged;
+        }
+        path
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn route_read(&mut self, s: Spec) -> Result<Spec> {
+        let path = self.path(s.kind, s.place.memory);
+        record_path(self.op, path, s.place.memory, s.bytes);
+        let stage = self.stage(s.ptr.cast_mut(), s.bytes, s.kind, s.place, path, true, None, s.bytes)?;
+        Ok(match stage {
+            Some(ptr) => Spec { ptr, place: Placement::HOST, ..s },
+            None => s,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn route_write(&mut self, s: SpecMut, fill: Fill) -> Result<SpecMut> {
+        let path = self.path(s.kind, s.place.memory);
+        record_path(self.op, path, s.place.memory, s.bytes);
+        let copy_in = matches!(fill, Fill::Update | Fill::Unchanged);
+        let copy_out = (fill != Fill::Unchanged).then_some(fill);
+        let stage = self.stage(s.ptr, s.bytes, s.kind, s.place, path, copy_in, copy_out, s.bytes)?;
+        Ok(match stage {
+            Some(ptr) => SpecMut { ptr, place: Placement::HOST, ..s },
+            None => s,
+        })
+    }
+
+    /// Sets up one stage; returns the staging address when the buffer is staged.
+    #[allow(clippy::too_many_arguments)]
+    fn stage(
+        &mut self,
+        device_ptr: *mut c_void,
+        bytes: usize,
+        kind: ElementKind,
+        place: Placement,
+        path: Path,
+        copy_in: bool,
+        copy_out: Option<Fill>,
+        total: usize,
+    ) -> Result<Option<*mut c_void>> {
+        let dtype = match kind {
+            ElementKind::Basic(d) => d,
+            _ => DType::U8,
+        };
+        let view = BufferView { ptr: device_ptr, len: bytes / dtype.size(), dtype, place };
+        match path {
+            Path::Host => Ok(None),
+            Path::Direct => {
+                // MPI reads or writes the device memory itself: the producer's work must be
+                // done first (a kernel still writing it, or still reading what MPI overwrites).
+                if !emulated() {
+                    mpi4rs_device::wait_for_producer(&place)?;
+                }
+                mpi4rs_device::run_hooks(mpi4rs_device::HookPoint::BeforeRead, &view)?;
+                self.stages.push(Stage {
+                    place,
+                    device_ptr,
+                    bytes,
+                    dtype,
+                    staging: None,
+                    copy_in: false,
+                    copy_out,
+                    deferred: false,
+                    chunk_events: Vec::new(),
+                });
+                Ok(None)
+            }
+            Path::Staged => {
+                let mut staging = staging::take(bytes)?;
+                let deferred = self.pipelinable && pipeline_chunk(total).is_some();
+                let ptr = staging.as_mut_ptr();
+                let mut stage = Stage {
+                    place,
+                    device_ptr,
+                    bytes,
+                    dtype,
+                    staging: Some(staging),
+                    copy_in,
+                    copy_out,
+                    deferred,
+                    chunk_events: Vec::new(),
+                };
+                if copy_in || copy_out.is_some() {
+                    // Ordering after the producer: copies run on the buffer's own stream; a
+                    // Device policy also waits for other streams; hooks may wait for others.
+                    if place.effective_policy() == mpi4rs_device::SyncPolicy::Device && !emulated() {
+                        mpi4rs_device::wait_for_producer(&place)?;
+                    }
+                    mpi4rs_device::run_hooks(mpi4rs_device::HookPoint::BeforeRead, &view)?;
+                }
+                if copy_in && !deferred {
+                    stage.fill_all()?;
+                }
+                self.stages.push(stage);
+                Ok(Some(ptr))
+            }
+        }
+    }
+
+    /// Copies every stage's device bytes in again (a persistent operation's restart).
+    pub(crate) fn refill(&mut self) -> Result<()> {
+        for stage in self.stages.iter_mut().filter(|s| s.copy_in && s.staging.is_some()) {
+            stage.fill_all()?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the copies of a completed operation: writes staged results back to the device
+    /// (on the buffer's stream) and runs the after-write hooks. `status` sizes receives.
+    pub(crate) fn complete(&mut self, status: Option<&Status>) -> Result<()> {
+        let received = match status {
+            Some(st) if self.stages.iter().any(|s| s.copy_out == Some(Fill::Received)) => Some(st.bytes()?),
+            _ => None,
+        };
+        for stage in &mut self.stages {
+            stage.write_back(received)?;
+        }
+        Ok(())
+    }
+
+    /// Completes a blocking operation.
+    #[inline(always)]
+    pub(crate) fn blocking(mut self, status: Option<&Status>) -> Result<()> {
+        if self.stages.is_empty() {
+            return Ok(());
+        }
+        self.complete(status)
+    }
+
+    /// Wraps the request of a nonblocking operation; staged buffers are completed with it.
+    #[inline(always)]
+    pub(crate) fn request<'b>(self, raw: MPI_Request) -> Request<'b> {
+        if !self.stages.is_empty() {
+            super::pending::register(raw, self, false);
+        }
+        Request::new(raw)
+    }
+
+    /// Wraps a persistent request; staged buffers are refilled at each start and completed at
+    /// each completion.
+    #[inline(always)]
+    pub(crate) fn persistent<'b>(self, raw: MPI_Request) -> PersistentRequest<'b> {
+        if !self.stages.is_empty() {
+            super::pending::register(raw, self, true);
+        }
+        PersistentRequest::new(raw)
+    }
+
+    /// Pipeline support: whether copies are left to [`chunk_in`](Self::chunk_in) and
+    /// [`chunk_out`](Self::chunk_out).
+    pub(crate) fn has_deferred(&self) -> bool {
+        self.stages.iter().any(|s| s.deferred)
+    }
+
+    /// Pipeline: enqueues the copies into staging of every chunk at once (each followed by an
+    /// event), so the device streams them out while MPI works on earlier chunks.
+    pub(crate) fn enqueue_chunks_in(&mut self, chunks: &[Range<usize>]) -> Result<()> {
+        for stage in self.stages.iter_mut().filter(|s| s.deferred && s.copy_in) {
+            stage.chunk_events.clear();
+            for r in chunks {
+                let r = stage.bytes_of(r);
+                stage.copy(r.clone(), true)?;
+                stage.chunk_events.push(fence(&stage.place)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Pipeline: waits until chunk `k` is in staging.
+    pub(crate) fn wait_chunk_in(&mut self, k: usize) -> Result<()> {
+        for stage in self.stages.iter_mut().filter(|s| s.deferred && s.copy_in) {
+            if let Some(Some(event)) = stage.chunk_events.get_mut(k).map(Option::take) {
+                event.synchronize()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pipeline: enqueues the copy of chunk `r` (element range) back to the device.
+    pub(crate) fn chunk_out(&mut self, r: &Range<usize>) -> Result<()> {
+        for stage in self.stages.iter_mut().filter(|s| s.deferred && s.copy_out.is_some()) {
+            let r = stage.bytes_of(r);
+            stage.copy(r, false)?;
+        }
+        Ok(())
+    }
+}
+
+impl Stage {
+    fn bytes_of(&self, elems: &Range<usize>) -> Range<usize> {
+        let size = self.dtype.size();
+        (elems.start * size).min(self.bytes)..(elems.end * size).min(self.bytes)
+    }
+
+    /// Copies bytes `r` between device and staging (`to_host`: device to staging).
+    fn copy(&mut self, r: Range<usize>, to_host: bool) -> Result<()> {
+        let Some(staging) = self.staging.as_mut() else { return Ok(()) };
+        if r.is_empty() {
+            return Ok(());
+        }
+        let host = staging.as_mut_ptr().cast::<u8>().wrapping_add(r.start).cast::<c_void>();
+        let dev = self.device_ptr.cast::<u8>().wrapping_add(r.start).cast::<c_void>();
+        let n = r.len();
+        if emulated() {
+            // SAFETY: emulated device memory is host memory of `bytes` bytes (the caller's
+            // promise); the staging buffer holds at least `bytes`.
+            unsafe {
+                if to_host {
+                    std::ptr::copy_nonoverlapping(dev.cast::<u8>(), host.cast::<u8>(), n)
+                } else {
+                    std::ptr::copy_nonoverlapping(host.cast::<u8>(), dev.cast::<u8>(), n)
+                }
+            }
+            return Ok(());
+        }
+        let MemoryKind::Cuda { device } = self.place.memory else {
+            return Err(Error::UnsupportedBuffer(format!("cannot stage {:?} memory", self.place.memory)));
+        };
+        let stream = self.place.stream.unwrap_or(mpi4rs_device::StreamRef::DEFAULT);
+        // SAFETY: `dev` is device memory of the borrowed buffer and `host` the staging buffer,
+        // both at least `r.end` bytes long and alive until the copy is waited for.
+        unsafe {
+            if to_host {
+                cuda::copy_to_host_async(device, host, dev, n, stream)?;
+            } else {
+                cuda::copy_to_device_async(device, dev, host, n, stream)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the whole buffer into staging and waits for it.
+    fn fill_all(&mut self) -> Result<()> {
+        self.copy(0..self.bytes, true)?;
+        if let Some(event) = fence(&self.place)? {
+            event.synchronize()?;
+        }
+        Ok(())
+    }
+
+    /// After MPI is done: copies staged results back (on the buffer's stream; the staging
+    /// buffer is not reused before that copy has run) and runs the after-write hooks.
+    fn write_back(&mut self, received: Option<usize>) -> Result<()> {
+        let Some(fill) = self.copy_out else { return Ok(()) };
+        if self.staging.is_some() {
+            if !self.deferred {
+                let n = match (fill, received) {
+                    (Fill::Received, Some(n)) => n.min(self.bytes),
+                    _ => self.bytes,
+                };
+                self.copy(0..n, false)?;
+            }
+            if let (Some(event), Some(staging)) = (fence(&self.place)?, self.staging.as_mut()) {
+                staging.set_pending(event);
+            }
+        }
+        let view = BufferView {
+            ptr: self.device_ptr,
+            len: self.bytes / self.dtype.size(),
+            dtype: self.dtype,
+            place: self.place,
+        };
+        mpi4rs_device::after_write(&view)?;
+        Ok(())
+    }
+}
+
+/// An event after the work queued so far on the buffer's stream (`None` when emulated: the
+/// copies were synchronous).
+fn fence(place: &Placement) -> Result<Option<Event>> {
+    if emulated() {
+        return Ok(None);
+    }
+    let MemoryKind::Cuda { device } = place.memory else { return Ok(None) };
+    Ok(Some(Event::record(device, place.stream.unwrap_or(mpi4rs_device::StreamRef::DEFAULT))?))
+}
