@@ -27,6 +27,7 @@ use crate::comm::Communicator;
 use crate::environment::{is_active, require_active};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Datatype};
+use crate::transfer::stage::{Fill, Transfer};
 use crate::util::{string_from_c, to_count};
 use mpi4rs_device::DType;
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -855,7 +856,8 @@ pub fn pack<B: Buffer + ?Sized, C: Communicator + ?Sized>(
     position: &mut usize,
     comm: &C,
 ) -> Result<()> {
-    let s = inbuf.spec()?;
+    let mut t = Transfer::new("pack");
+    let s = t.read(inbuf)?;
     let count = s.c_count()?;
     let (mut pos, outsize) = pack_window("pack", outbuf.len(), *position)?;
     let mut needed: c_int = 0;
@@ -877,7 +879,7 @@ pub fn pack<B: Buffer + ?Sized, C: Communicator + ?Sized>(
         comm.as_raw()
     ))?;
     *position = pos as usize;
-    Ok(())
+    t.blocking(None)
 }
 
 /// Unpacks from `inbuf` at `*position` into `outbuf` (any writable buffer: a slice, or a
@@ -889,7 +891,8 @@ pub fn unpack<B: BufferMut + ?Sized, C: Communicator + ?Sized>(
     outbuf: &mut B,
     comm: &C,
 ) -> Result<()> {
-    let s = outbuf.spec_mut()?;
+    let mut t = Transfer::new("unpack");
+    let s = t.write(outbuf, Fill::Update)?;
     let count = s.c_count()?;
     let (mut pos, insize) = pack_window("unpack", inbuf.len(), *position)?;
     let mut size: ffi::MPI_Count = 0;
@@ -912,7 +915,7 @@ pub fn unpack<B: BufferMut + ?Sized, C: Communicator + ?Sized>(
         comm.as_raw()
     ))?;
     *position = pos as usize;
-    Ok(())
+    t.blocking(None)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -985,6 +988,7 @@ pub struct Typed<'a> {
     count: usize,
     datatype: &'a Datatype,
     bytes: usize,
+    place: mpi4rs_device::Placement,
     _data: PhantomData<&'a ()>,
 }
 
@@ -1008,7 +1012,7 @@ impl<'a> Typed<'a> {
         let bytes = check_fits(count, datatype, byte_offset, s.bytes)?;
         // SAFETY: byte_offset <= s.bytes (checked), so the pointer stays inside the buffer.
         let ptr = unsafe { s.ptr.cast::<u8>().add(byte_offset) }.cast();
-        Ok(Typed { ptr, count, datatype, bytes, _data: PhantomData })
+        Ok(Typed { ptr, count, datatype, bytes, place: s.place, _data: PhantomData })
     }
 
     /// The datatype of the view.
@@ -1033,7 +1037,7 @@ unsafe impl Buffer for Typed<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
-            place: mpi4rs_device::Placement::HOST,
+            place: self.place,
         })
     }
 }
@@ -1064,6 +1068,7 @@ pub struct TypedMut<'a> {
     count: usize,
     datatype: &'a Datatype,
     bytes: usize,
+    place: mpi4rs_device::Placement,
     _data: PhantomData<&'a mut ()>,
 }
 
@@ -1107,7 +1112,7 @@ impl<'a> TypedMut<'a> {
         let bytes = check_fits(count, datatype, byte_offset, s.bytes)?;
         // SAFETY: byte_offset <= s.bytes (checked), so the pointer stays inside the buffer.
         let ptr = unsafe { s.ptr.cast::<u8>().add(byte_offset) }.cast();
-        Ok(TypedMut { ptr, count, datatype, bytes, _data: PhantomData })
+        Ok(TypedMut { ptr, count, datatype, bytes, place: s.place, _data: PhantomData })
     }
 
     /// The datatype of the view.
@@ -1132,7 +1137,7 @@ unsafe impl Buffer for TypedMut<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
-            place: mpi4rs_device::Placement::HOST,
+            place: self.place,
         })
     }
 }
@@ -1147,7 +1152,7 @@ unsafe impl BufferMut for TypedMut<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
-            place: mpi4rs_device::Placement::HOST,
+            place: self.place,
         })
     }
 }

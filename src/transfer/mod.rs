@@ -29,7 +29,7 @@ pub(crate) mod stage;
 use mpi4rs_device::MemoryKind;
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// How a buffer travels to MPI.
@@ -118,6 +118,11 @@ pub fn last_path() -> Option<Path> {
 
 pub(crate) fn record_path(op: &'static str, path: Path, memory: MemoryKind, bytes: usize) {
     LAST_PATH.with(|p| p.set(Some(path)));
+    match path {
+        Path::Direct => DIRECT.fetch_add(1, Ordering::Relaxed),
+        Path::Staged => STAGED.fetch_add(1, Ordering::Relaxed),
+        Path::Host => 0,
+    };
     if log_debug() {
         let why = match path {
             Path::Host => "host memory",
@@ -132,6 +137,31 @@ pub(crate) fn record_path(op: &'static str, path: Path, memory: MemoryKind, byte
 fn log_debug() -> bool {
     static DEBUG: OnceLock<bool> = OnceLock::new();
     *DEBUG.get_or_init(|| std::env::var("MPI4RS_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("debug")))
+}
+
+/// Counts of routed device buffers since the start of the process (all threads).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransferStats {
+    /// Device buffers passed to a CUDA-aware MPI directly.
+    pub direct: usize,
+    /// Device buffers staged through pinned host memory.
+    pub staged: usize,
+    /// Chunks of pipelined blocking reductions and broadcasts (host buffers on a staging
+    /// machine are cut the same way, so they count too).
+    pub pipelined_chunks: usize,
+}
+
+pub(crate) static DIRECT: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static STAGED: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static CHUNKS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many device buffers took each path, and how many pipeline chunks ran.
+pub fn stats() -> TransferStats {
+    TransferStats {
+        direct: DIRECT.load(Ordering::Relaxed),
+        staged: STAGED.load(Ordering::Relaxed),
+        pipelined_chunks: CHUNKS.load(Ordering::Relaxed),
+    }
 }
 
 static EMULATE: AtomicBool = AtomicBool::new(false);

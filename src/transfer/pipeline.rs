@@ -52,6 +52,7 @@ fn pipelined(
     if deferred {
         t.enqueue_chunks_in(&plan)?;
     }
+    super::CHUNKS.fetch_add(plan.len(), std::sync::atomic::Ordering::Relaxed);
     for (k, r) in plan.iter().enumerate() {
         if deferred {
             t.wait_chunk_in(k)?;

@@ -1,0 +1,366 @@
+//! Device buffers through every kind of operation, on machines without a GPU: buffers that
+//! claim CUDA memory but live in host memory, moved by the router's emulation mode
+//! (`transfer::emulate_device_memory`), drive the routing decisions, the staging, the
+//! pipeline's chunking and request completion exactly as real device memory would.
+//! `tests/gpu.rs`-style checks on real memory run with `ci/gpu.sh` on a GPU machine.
+mod common;
+
+use common::{neighbours, rank_size, Suite};
+use half::{bf16, f16};
+use mpi4rs::device::{
+    add_hook, remove_hook, BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Element, HookPoint,
+    Placement, StreamRef,
+};
+use mpi4rs::prelude::*;
+use mpi4rs::transfer::{self, Path};
+use mpi4rs::{Device, DeviceMut, Environment, Error, Result};
+use num_complex::Complex;
+
+fn main() {
+    // Small pipeline sizes so that the chunking runs on small test arrays (every rank, and
+    // every job, gets the same values: they must agree).
+    std::env::set_var("MPI4RS_PIPELINE_MIN", "64K");
+    std::env::set_var("MPI4RS_PIPELINE_CHUNK", "16K");
+    Suite::new("device")
+        .case("library_is_not_cuda_aware", library_is_not_cuda_aware)
+        .case("p2p_staged_and_mixed", p2p_staged_and_mixed)
+        .case("nonblocking_and_persistent", nonblocking_and_persistent)
+        .case("allreduce_every_type_staged", allreduce_every_type_staged)
+        .case("pipelined_reductions_and_bcast", pipelined_reductions_and_bcast)
+        .case("rooted_and_all_to_all", rooted_and_all_to_all)
+        .case("hooks_run_and_can_fail", hooks_run_and_can_fail)
+        .case("no_cuda_is_an_error_not_a_crash", no_cuda_is_an_error_not_a_crash)
+        .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
+        .check("cuda_aware_override", cuda_aware_override)
+        .run();
+}
+
+/// Host memory that claims to be on CUDA device 0.
+#[derive(Clone, Debug, PartialEq)]
+struct Emu<T>(Vec<T>);
+
+unsafe impl<T: Element> DeviceBuffer for Emu<T> {
+    fn view(&self) -> BufferView {
+        BufferView {
+            place: Placement::cuda(0, StreamRef::DEFAULT),
+            ..BufferView::host(self.0.as_ptr().cast(), self.0.len(), T::DTYPE)
+        }
+    }
+}
+unsafe impl<T: Element> DeviceBufferMut for Emu<T> {
+    fn view_mut(&mut self) -> BufferViewMut {
+        let v = BufferViewMut::host(self.0.as_mut_ptr().cast(), self.0.len(), T::DTYPE);
+        BufferViewMut { place: Placement::cuda(0, StreamRef::DEFAULT), ..v }
+    }
+}
+
+fn emulate() {
+    transfer::emulate_device_memory(true);
+}
+
+fn library_is_not_cuda_aware(_env: &Environment) -> Result<()> {
+    // Debian's Open MPI and MPICH are built without CUDA; the source says how that was found.
+    if std::env::var_os("MPI4RS_CUDA_AWARE").is_none() {
+        ensure!(!transfer::cuda_aware(), "source: {}", transfer::cuda_aware_source());
+    }
+    ensure_eq!(transfer::path_for(mpi4rs::device::MemoryKind::Host), Path::Host);
+    ensure_eq!(transfer::path_for(mpi4rs::device::MemoryKind::PinnedHost), Path::Host);
+    ensure_eq!(transfer::path_for(mpi4rs::device::MemoryKind::Cuda { device: 0 }), Path::Staged);
+    Ok(())
+}
+
+fn p2p_staged_and_mixed(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let before = transfer::stats();
+    // Device to device.
+    let send = Emu((0..1000).map(|i| (me * 10_000 + i) as f64).collect::<Vec<_>>());
+    let mut got = Emu(vec![0.0f64; 1000]);
+    let send_dev = Device(&send);
+    let req = world.isend(&send_dev, right, 1)?;
+    let st = world.recv(&mut DeviceMut(&mut got), left, 1)?;
+    req.wait()?;
+    ensure_eq!(transfer::last_path(), Some(Path::Staged));
+    ensure_eq!(st.count::<f64>()?, 1000);
+    ensure_eq!(got.0, (0..1000).map(|i| (left * 10_000 + i) as f64).collect::<Vec<_>>());
+    // Host send, device receive, shorter than the buffer: only the message is copied back.
+    let mut partial = Emu(vec![-1i32; 10]);
+    let four = [me; 4];
+    let req = world.isend(&four, right, 2)?;
+    world.recv(&mut DeviceMut(&mut partial), left, 2)?;
+    req.wait()?;
+    ensure_eq!(partial.0, [vec![left; 4], vec![-1; 6]].concat());
+    // Device send, host receive; sendrecv and sendrecv_replace.
+    let mut host = [0u16; 3];
+    world.sendrecv(&Device(&Emu(vec![me as u16; 3])), right, 3, &mut host, left, 3)?;
+    ensure_eq!(host, [left as u16; 3]);
+    let mut both = Emu(vec![me as i64; 5]);
+    world.sendrecv_replace(&mut DeviceMut(&mut both), right, 4, left, 4)?;
+    ensure_eq!(both.0, vec![left as i64; 5]);
+    // Matched probe and receive into a device buffer.
+    let seven = Emu(vec![me as u8; 7]);
+    let seven = Device(&seven);
+    let req = world.isend(&seven, right, 5)?;
+    let (mut msg, _) = world.mprobe(left, 5)?;
+    let mut m = Emu(vec![0u8; 7]);
+    msg.recv(&mut DeviceMut(&mut m))?;
+    req.wait()?;
+    ensure_eq!(m.0, vec![left as u8; 7]);
+    ensure!(transfer::stats().staged >= before.staged + 7);
+    Ok(())
+}
+
+fn nonblocking_and_persistent(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let mut a = Emu(vec![0.0f32; 64]);
+    let mut b = Emu(vec![0.0f32; 64]);
+    let sa = Emu(vec![me as f32; 64]);
+    let sb = Emu(vec![me as f32 + 0.5; 64]);
+    {
+        let (mut da, mut db, dsa, dsb) = (DeviceMut(&mut a), DeviceMut(&mut b), Device(&sa), Device(&sb));
+        let mut reqs = vec![
+            world.irecv(&mut da, left, 1)?,
+            world.irecv(&mut db, left, 2)?,
+            world.isend(&dsa, right, 1)?,
+            world.isend(&dsb, right, 2)?,
+        ];
+        mpi4rs::wait_all(&mut reqs)?;
+    }
+    ensure_eq!(a.0, vec![left as f32; 64]);
+    ensure_eq!(b.0, vec![left as f32 + 0.5; 64]);
+    // A request dropped without a wait still writes the device buffer back.
+    let mut c = Emu(vec![0i32; 8]);
+    {
+        let mut dc = DeviceMut(&mut c);
+        let _r = world.irecv(&mut dc, left, 3)?;
+        world.send(&Device(&Emu(vec![me; 8])), right, 3)?;
+    }
+    ensure_eq!(c.0, vec![left; 8]);
+    // Persistent requests: the staged send buffer is refreshed at every start.
+    let mut src = Emu(vec![0u64; 16]);
+    let mut dst = Emu(vec![0u64; 16]);
+    for round in 0..3u64 {
+        src.0.iter_mut().for_each(|x| *x = me as u64 * 100 + round);
+        {
+            let (mut ddst, dsrc) = (DeviceMut(&mut dst), Device(&src));
+            let mut recv = world.recv_init(&mut ddst, left, 9)?;
+            let mut send = world.send_init(&dsrc, right, 9)?;
+            recv.start()?;
+            send.start()?;
+            send.wait()?;
+            recv.wait()?;
+        }
+        ensure_eq!(dst.0, vec![left as u64 * 100 + round; 16]);
+    }
+    let mut dst2 = Emu(vec![0u64; 16]);
+    {
+        let (mut ddst, dsrc) = (DeviceMut(&mut dst2), Device(&src));
+        let mut both = [world.recv_init(&mut ddst, left, 10)?, world.send_init(&dsrc, right, 10)?];
+        for _ in 0..3 {
+            mpi4rs::start_all(&mut both)?;
+            mpi4rs::wait_all(&mut both)?;
+        }
+    }
+    ensure_eq!(dst2.0, vec![left as u64 * 100 + 2; 16]);
+    // A nonblocking collective on device buffers.
+    let mut sum = Emu(vec![0i32; 5]);
+    let send = Emu(vec![me + 1; 5]);
+    world.iallreduce(&Device(&send), &mut DeviceMut(&mut sum), &Op::SUM)?.wait()?;
+    let n = world.size();
+    ensure_eq!(sum.0, vec![n * (n + 1) / 2; 5]);
+    Ok(())
+}
+
+/// Allreduce of device buffers equals allreduce of the same host buffers, for every type.
+fn check_allreduce<T>(env: &Environment, make: impl Fn(i32, usize) -> T, op: &Op) -> Result<()>
+where
+    T: Element + mpi4rs::BufferElement + PartialEq + std::fmt::Debug,
+{
+    let world = env.world();
+    let me = world.rank();
+    let data: Vec<T> = (0..33).map(|i| make(me, i)).collect();
+    let mut want = data.clone();
+    world.allreduce(&data, &mut want, op)?;
+    let mut got = Emu(data.clone());
+    world.allreduce(&Device(&Emu(data.clone())), &mut DeviceMut(&mut got), op)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Staged));
+    ensure_eq!(got.0, want);
+    let mut inplace = Emu(data);
+    world.allreduce_in_place(&mut DeviceMut(&mut inplace), op)?;
+    ensure_eq!(inplace.0, want);
+    Ok(())
+}
+
+fn allreduce_every_type_staged(env: &Environment) -> Result<()> {
+    emulate();
+    check_allreduce(env, |r, i| (r as i64) * 1000 + i as i64, &Op::SUM)?;
+    check_allreduce(env, |r, i| (r as u8).wrapping_add(i as u8), &Op::MAX)?;
+    check_allreduce(env, |r, i| (r as f32) * 0.5 + i as f32, &Op::SUM)?;
+    check_allreduce(env, |r, i| (r as f64) - i as f64, &Op::MIN)?;
+    check_allreduce(env, |r, i| f16::from_f32((r + i as i32) as f32), &Op::SUM)?;
+    check_allreduce(env, |r, i| bf16::from_f32((r * i as i32) as f32), &Op::MAX)?;
+    check_allreduce(env, |r, i| Complex::new(r as f64, i as f64), &Op::PROD)?;
+    check_allreduce(env, |r, i| (r + i as i32) % 2 == 0, &Op::LOR)?;
+    let add = UserOp::new::<i32, _>(true, |a, b| b.iter_mut().zip(a).for_each(|(b, a)| *b += 2 * a))?;
+    check_allreduce(env, |r, i| r + i as i32, &add)?;
+    Ok(())
+}
+
+fn pipelined_reductions_and_bcast(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    // 200 000 f64 = 1.6 MB: past MPI4RS_PIPELINE_MIN (64K), so ~98 chunks of 16K.
+    let len = 200_000usize;
+    let before = transfer::stats().pipelined_chunks;
+    let send = Emu((0..len).map(|i| (i % 1000) as f64 + me as f64).collect::<Vec<_>>());
+    let mut got = Emu(vec![0.0; len]);
+    world.allreduce(&Device(&send), &mut DeviceMut(&mut got), &Op::SUM)?;
+    let tri = (n * (n - 1) / 2) as f64;
+    ensure!(got.0.iter().enumerate().all(|(i, &x)| x == (i % 1000) as f64 * n as f64 + tri));
+    let chunks = transfer::stats().pipelined_chunks - before;
+    ensure!(chunks >= 90, "{chunks} chunks");
+    // In place, host send / device receive, and a rank with host buffers beside device ones.
+    let mut buf = send.clone();
+    world.allreduce_in_place(&mut DeviceMut(&mut buf), &Op::SUM)?;
+    ensure_eq!(buf.0, got.0);
+    let mut host_result = vec![0.0; len];
+    if me % 2 == 0 {
+        world.allreduce(&send.0, &mut host_result, &Op::SUM)?;
+    } else {
+        let mut dev = Emu(vec![0.0; len]);
+        world.allreduce(&send.0, &mut DeviceMut(&mut dev), &Op::SUM)?;
+        host_result = dev.0;
+    }
+    ensure_eq!(host_result, got.0);
+    // Reduce and bcast, pipelined the same way.
+    let mut at_root = Emu(vec![0.0; len]);
+    world.reduce(&Device(&send), (me == 0).then_some(&mut DeviceMut(&mut at_root)), &Op::SUM, 0)?;
+    if me == 0 {
+        ensure_eq!(at_root.0, got.0);
+    }
+    let root = n - 1;
+    let mut b = Emu(if me == root { (0..len).map(|i| i as f64).collect() } else { vec![0.0; len] });
+    world.bcast(&mut DeviceMut(&mut b), root)?;
+    ensure!(b.0.iter().enumerate().all(|(i, &x)| x == i as f64));
+    Ok(())
+}
+
+fn rooted_and_all_to_all(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    let mut all = Emu(vec![0i32; 3 * nu]);
+    world.allgather(&Device(&Emu(vec![me; 3])), &mut DeviceMut(&mut all))?;
+    ensure_eq!(all.0, (0..n).flat_map(|r| [r; 3]).collect::<Vec<_>>());
+    let mut t = Emu(vec![0i32; nu]);
+    world
+        .alltoall(&Device(&Emu((0..n).map(|d| me * 100 + d).collect::<Vec<_>>())), &mut DeviceMut(&mut t))?;
+    ensure_eq!(t.0, (0..n).map(|s| s * 100 + me).collect::<Vec<_>>());
+    let mut g = Emu(vec![-1i32; nu]);
+    world.gather(&Device(&Emu(vec![me])), (me == 0).then_some(&mut DeviceMut(&mut g)), 0)?;
+    if me == 0 {
+        ensure_eq!(g.0, (0..n).collect::<Vec<_>>());
+    }
+    let mut part = Emu(vec![0i32; 2]);
+    let src = Emu((0..2 * n).collect::<Vec<_>>());
+    world.scatter((me == 0).then_some(&Device(&src)), &mut DeviceMut(&mut part), 0)?;
+    ensure_eq!(part.0, vec![2 * me, 2 * me + 1]);
+    // Gatherv leaves holes untouched in the device buffer.
+    let counts: Vec<i32> = vec![1; nu];
+    let displs: Vec<i32> = (0..n).map(|r| 2 * r).collect();
+    let mut holes = Emu(vec![-7i32; 2 * nu]);
+    {
+        let mut holes_dev = DeviceMut(&mut holes);
+        let mut recv = VaryingMut::new(&mut holes_dev, &counts, &displs);
+        world.gatherv(&Device(&Emu(vec![me])), (me == 0).then_some(&mut recv), 0)?;
+    }
+    if me == 0 {
+        ensure_eq!(holes.0, (0..n).flat_map(|r| [r, -7]).collect::<Vec<_>>());
+    }
+    // Exscan leaves rank 0's buffer as it was.
+    let mut ex = Emu(vec![-5i32; 2]);
+    world.exscan(&Device(&Emu(vec![1; 2])), &mut DeviceMut(&mut ex), &Op::SUM)?;
+    ensure_eq!(ex.0, if me == 0 { vec![-5; 2] } else { vec![me; 2] });
+    // A local reduction on device buffers (staged to the host).
+    let mut acc = Emu(vec![1.0f32, 2.0]);
+    Op::SUM.reduce_local(&Device(&Emu(vec![10.0f32, 20.0])), &mut DeviceMut(&mut acc))?;
+    ensure_eq!(acc.0, vec![11.0, 22.0]);
+    Ok(())
+}
+
+fn hooks_run_and_can_fail(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static READS: AtomicUsize = AtomicUsize::new(0);
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
+    let r = add_hook(HookPoint::BeforeRead, |_| {
+        READS.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    });
+    let w = add_hook(HookPoint::AfterWrite, |_| {
+        WRITES.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    });
+    let mut out = Emu(vec![0i32; 4]);
+    world.allreduce(&Device(&Emu(vec![1; 4])), &mut DeviceMut(&mut out), &Op::SUM)?;
+    remove_hook(r);
+    remove_hook(w);
+    ensure!(READS.load(Ordering::Relaxed) >= 1 && WRITES.load(Ordering::Relaxed) >= 1);
+    let bad = add_hook(HookPoint::BeforeRead, |v| Err(format!("refusing {} elements", v.len)));
+    let e = world.send(&Device(&Emu(vec![1u8; 3])), proc_null(), 0);
+    remove_hook(bad);
+    let e = ensure_err!(e, Error::Device(_));
+    ensure!(e.to_string().contains("refusing 3 elements"), "{e}");
+    Ok(())
+}
+
+fn no_cuda_is_an_error_not_a_crash(env: &Environment) -> Result<()> {
+    // Without emulation, a buffer claiming CUDA memory on a machine without CUDA must give
+    // an error from the staging copy, not a crash.
+    if mpi4rs::device::cuda::available() {
+        return Ok(());
+    }
+    transfer::emulate_device_memory(false);
+    let world = env.world();
+    let e = ensure_err!(world.send(&Device(&Emu(vec![1.0f32; 4])), proc_null(), 0), Error::Device(_));
+    ensure!(e.to_string().contains("CUDA"), "{e}");
+    let mut r = Emu(vec![0u8; 4]);
+    ensure_err!(world.recv(&mut DeviceMut(&mut r), proc_null(), 0), Error::Device(_));
+    transfer::emulate_device_memory(true);
+    Ok(())
+}
+
+fn direct_path_when_cuda_aware(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    ensure!(transfer::cuda_aware());
+    ensure_eq!(transfer::cuda_aware_source(), "MPI4RS_CUDA_AWARE");
+    let mut out = Emu(vec![0i64; 3]);
+    world.allreduce(&Device(&Emu(vec![me as i64; 3])), &mut DeviceMut(&mut out), &Op::SUM)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Direct));
+    ensure_eq!(out.0, vec![(n * (n - 1) / 2) as i64; 3]);
+    // A reduction MPI would run as host code is staged even on a CUDA-aware MPI.
+    let mut h = Emu(vec![f16::ZERO; 3]);
+    world.allreduce(&Device(&Emu(vec![f16::ONE; 3])), &mut DeviceMut(&mut h), &Op::SUM)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Staged));
+    ensure_eq!(h.0, vec![f16::from_f32(n as f32); 3]);
+    Ok(())
+}
+
+fn cuda_aware_override(suite: &Suite) -> std::result::Result<(), String> {
+    let out = suite.job(2, Some("direct_path_when_cuda_aware"), &[("MPI4RS_CUDA_AWARE", "1")]);
+    if out.success() {
+        Ok(())
+    } else {
+        Err(format!("job failed:\n{}", out.text()))
+    }
+}
