@@ -4,7 +4,12 @@
 //!
 //! `mpiexec -n 4 target/release/examples/allreduce [-m MIN] [-n MAX] [--sizes LIST] [-s SKIP]
 //! [-l LOOP] [--skip-large N] [--loop-large N] [--large-size B] [--skip-huge N]
-//! [--loop-huge N] [--huge-size B] [--pairs P] [--no-compare-c] [-a host] [-q]`
+//! [--loop-huge N] [--huge-size B] [--pairs P] [--no-compare-c] [-a host|cuda|auto] [-q]`
+//!
+//! `-a cuda` (the default where a GPU is present: `auto`) runs the same loops on cudarc device
+//! arrays, one GPU per rank of a node (ranks share GPUs when there are fewer); the C
+//! comparison is then left out, and the header says whether the MPI is CUDA-aware (direct
+//! path) or not (staged path). `BW` is bytes per second of one rank's array.
 //!
 //! Sizes are in bytes (whole `f64`s): by default 8 B, 64 B, 1 KiB, 64 KiB, 1 MiB and 16 MiB,
 //! those between `-m` and `-n`, or the comma-separated `--sizes` (`K`, `M`, `G` suffixes are
@@ -35,7 +40,7 @@ extern "C" {
 
 type Error = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: allreduce [-q] [-a host] [-m MIN_SIZE] [-n MAX_SIZE] [--sizes B,B,..] \
+const USAGE: &str = "usage: allreduce [-q] [-a host|cuda|auto] [-m MIN_SIZE] [-n MAX_SIZE] [--sizes B,B,..] \
 [-s SKIP] [-l LOOP] [--skip-large N] [--loop-large N] [--large-size B] [--skip-huge N] [--loop-huge N] \
 [--huge-size B] [--pairs P] [--no-compare-c]";
 
@@ -54,6 +59,8 @@ struct Options {
     pairs: u64,
     compare_c: bool,
     verbose: bool,
+    /// Where the arrays live: `None` is auto (the GPU when CUDA is available).
+    device: Option<bool>,
 }
 
 /// A byte count, with an optional `K`, `M` or `G` (powers of 1024) suffix.
@@ -82,6 +89,7 @@ fn parse() -> Result<Options, Error> {
         pairs: 5,
         compare_c: true,
         verbose: true,
+        device: None,
     };
     let (mut min, mut max) = (0, u64::MAX);
     let mut args = std::env::args().skip(1);
@@ -105,11 +113,12 @@ fn parse() -> Result<Options, Error> {
             "--compare-c" => o.compare_c = true,
             "--no-compare-c" => o.compare_c = false,
             "-q" | "--quiet" => o.verbose = false,
-            // Host memory is all this build has. The device release adds device arrays here
-            // (`-a cuda`: the buffers below allocated on the GPU and passed as device buffers).
+            // mpi4py.bench's -a: numpy (host), cupy (device); plus host/cuda/auto.
             "-a" | "--array" => match value()?.as_str() {
-                "host" | "numpy" => {}
-                kind => return Err(format!("--array {kind}: this build works on host arrays only").into()),
+                "host" | "numpy" => o.device = Some(false),
+                "cuda" | "cupy" | "device" => o.device = Some(true),
+                "auto" => o.device = None,
+                kind => return Err(format!("--array {kind}: host, cuda or auto\n{USAGE}").into()),
             },
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown option {a}\n{USAGE}").into()),
@@ -122,13 +131,81 @@ fn parse() -> Result<Options, Error> {
     Ok(o)
 }
 
-/// `iters` allreduces with mpi4rs; the elapsed time.
-fn rust_loop(world: &Comm, send: &[f64], recv: &mut [f64], iters: u64) -> mpi4rs::Result<f64> {
+/// `iters` allreduces with mpi4rs, on host or device arrays; the elapsed time.
+fn rust_loop(world: &Comm, arrays: &mut Arrays, iters: u64) -> mpi4rs::Result<f64> {
     let t0 = mpi4rs::wtime();
-    for _ in 0..iters {
-        world.allreduce(send, recv, &Op::SUM)?;
+    match arrays {
+        Arrays::Host(send, recv) => {
+            for _ in 0..iters {
+                world.allreduce(send, recv, &Op::SUM)?;
+            }
+        }
+        #[cfg(feature = "cuda")]
+        Arrays::Cuda(send, recv) => {
+            for _ in 0..iters {
+                world.allreduce(send, recv, &Op::SUM)?;
+            }
+        }
     }
     Ok(mpi4rs::wtime() - t0)
+}
+
+/// The send and receive arrays of one size: host `Vec`s, or cudarc device slices.
+enum Arrays {
+    Host(Vec<f64>, Vec<f64>),
+    #[cfg(feature = "cuda")]
+    Cuda(mpi4rs::device::cudarc::driver::CudaSlice<f64>, mpi4rs::device::cudarc::driver::CudaSlice<f64>),
+}
+
+impl Arrays {
+    fn new(send: Vec<f64>, device: Option<i32>) -> Result<Arrays, Error> {
+        let n = send.len();
+        match device {
+            None => Ok(Arrays::Host(send, vec![0.0; n])),
+            #[cfg(feature = "cuda")]
+            Some(d) => {
+                let stream = mpi4rs::device::cuda::context(d)?.default_stream();
+                Ok(Arrays::Cuda(stream.clone_htod(&send)?, stream.alloc_zeros::<f64>(n)?))
+            }
+            #[cfg(not(feature = "cuda"))]
+            Some(_) => Err("built without the cuda feature".into()),
+        }
+    }
+
+    /// The receive array, copied to the host.
+    fn result(&self) -> Result<Vec<f64>, Error> {
+        match self {
+            Arrays::Host(_, recv) => Ok(recv.clone()),
+            #[cfg(feature = "cuda")]
+            Arrays::Cuda(_, recv) => Ok(recv.stream().clone_dtoh(recv)?),
+        }
+    }
+
+    /// Fills the receive array with NaN (so the check sees only what the allreduce wrote).
+    fn poison(&mut self) -> Result<(), Error> {
+        match self {
+            Arrays::Host(_, recv) => recv.fill(f64::NAN),
+            #[cfg(feature = "cuda")]
+            Arrays::Cuda(_, recv) => {
+                let stream = recv.stream().clone();
+                stream.memcpy_htod(&vec![f64::NAN; recv.len()], recv)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The GPU this rank uses (its rank among the processes of its node, modulo the device
+/// count), or `None` for host arrays.
+fn pick_device(world: &Comm, o: &Options) -> Result<Option<i32>, Error> {
+    let available = mpi4rs::device::cuda::probe();
+    let want = o.device.unwrap_or(available.is_ok());
+    if !want {
+        return Ok(None);
+    }
+    let info = available?;
+    let node = world.split_shared(0)?;
+    Ok(Some(node.rank() % info.devices))
 }
 
 /// `iters` allreduces with the C loop; the elapsed time.
@@ -155,18 +232,27 @@ struct Row {
     wrong: u64,
 }
 
-fn measure(world: &Comm, o: &Options, count: usize, skip: u64, loops: u64) -> Result<Row, Error> {
+fn measure(
+    world: &Comm,
+    o: &Options,
+    device: Option<i32>,
+    count: usize,
+    skip: u64,
+    loops: u64,
+) -> Result<Row, Error> {
     let (rank, n) = (world.rank() as f64, world.size() as f64);
-    // Host arrays. The device release allocates these on the GPU when asked (`-a cuda`) and
-    // passes them as device buffers; the loops and the check below stay as they are.
+    // The same loops and check on host arrays or on device arrays (`-a cuda`; the default
+    // when a GPU is present), which the library stages or hands to a CUDA-aware MPI.
     let send: Vec<f64> = (0..count).map(|i| rank + i as f64).collect();
     let mut recv = vec![0.0; count];
+    let mut arrays = Arrays::new(send.clone(), device)?;
+    let compare_c = o.compare_c && device.is_none();
 
-    rust_loop(world, &send, &mut recv, skip)?;
-    if o.compare_c {
+    rust_loop(world, &mut arrays, skip)?;
+    if compare_c {
         c_loop(world, &send, &mut recv, skip)?;
     }
-    let pairs = if o.compare_c { o.pairs.min(loops.max(1)) } else { 1 };
+    let pairs = if compare_c { o.pairs.min(loops.max(1)) } else { 1 };
     let (mut total, mut ratios) = ([0.0; 2], Vec::new());
     for p in 0..pairs {
         let iters = loops / pairs + u64::from(p < loops % pairs);
@@ -176,8 +262,8 @@ fn measure(world: &Comm, o: &Options, count: usize, skip: u64, loops: u64) -> Re
         let mut t = [0.0; 2];
         for which in if p % 2 == 0 { [0, 1] } else { [1, 0] } {
             if which == 0 {
-                t[0] = rust_loop(world, &send, &mut recv, iters)?;
-            } else if o.compare_c {
+                t[0] = rust_loop(world, &mut arrays, iters)?;
+            } else if compare_c {
                 t[1] = c_loop(world, &send, &mut recv, iters)?;
             }
         }
@@ -189,15 +275,16 @@ fn measure(world: &Comm, o: &Options, count: usize, skip: u64, loops: u64) -> Re
     }
 
     // The check: a fresh mpi4rs call into a poisoned buffer, against the known answer.
-    recv.fill(f64::NAN);
-    world.allreduce(&send, &mut recv, &Op::SUM)?;
+    arrays.poison()?;
+    rust_loop(world, &mut arrays, 1)?;
+    let recv = arrays.result()?;
     let base = n * (n - 1.0) / 2.0;
     let wrong = recv.iter().enumerate().filter(|&(i, &x)| x != n * i as f64 + base).count() as u64;
     let mut wrong_all = 0u64;
     world.allreduce(&wrong, &mut wrong_all, &Op::SUM)?;
 
     let per_call = |t: f64| if loops > 0 { t / loops as f64 } else { f64::NAN };
-    let c = o.compare_c.then(|| (per_call(total[1]), median(&mut ratios)));
+    let c = compare_c.then(|| (per_call(total[1]), median(&mut ratios)));
     Ok(Row { rust: per_call(total[0]), c, wrong: wrong_all })
 }
 
@@ -241,12 +328,25 @@ fn run(o: &Options) -> Result<(), Error> {
 /// Every size in turn: measure, check, and print a row on rank 0.
 fn table(world: &Comm, o: &Options) -> Result<(), Error> {
     let root = world.rank() == 0 && o.verbose;
+    let device = pick_device(world, o)?;
+    let compare_c = o.compare_c && device.is_none();
     if root {
         let library = mpi4rs::library_version()?;
-        println!("# mpi4rs allreduce (sum of f64, host arrays) on {} processes", world.size());
+        let arrays = match device {
+            None => "host arrays".to_string(),
+            Some(_) => format!(
+                "CUDA device arrays, {} MPI: {} path",
+                if mpi4rs::transfer::cuda_aware() { "CUDA-aware" } else { "non-CUDA-aware" },
+                if mpi4rs::transfer::cuda_aware() { "direct" } else { "staged" }
+            ),
+        };
+        println!("# mpi4rs allreduce (sum of f64, {arrays}) on {} processes", world.size());
         println!("# {}", library.lines().next().unwrap_or("").trim());
-        let c = if o.compare_c { "        C [us]  mpi4rs/C" } else { "" };
-        println!("# {:>8} {:>9} {:>7} {:>13}{c}  check", "Size [B]", "Count", "Loop", "mpi4rs [us]");
+        let c = if compare_c { "        C [us]  mpi4rs/C" } else { "" };
+        println!(
+            "# {:>8} {:>9} {:>7} {:>13} {:>10}{c}  check",
+            "Size [B]", "Count", "Loop", "mpi4rs [us]", "BW [MB/s]"
+        );
     }
     let (mut skip, mut loops) = (o.skip, o.loops);
     for &size in &o.sizes {
@@ -259,18 +359,19 @@ fn table(world: &Comm, o: &Options) -> Result<(), Error> {
             loops = loops.min(o.loop_huge);
         }
         let count = usize::try_from(size / 8)?;
-        let row = measure(world, o, count, skip, loops)?;
+        let row = measure(world, o, device, count, skip, loops)?;
         if row.wrong > 0 {
             return Err(format!("allreduce of {size} B: {} wrong elements over all ranks", row.wrong).into());
         }
         if root {
             let c = row.c.map_or(String::new(), |(c, ratio)| format!(" {:>13.3} {ratio:>9.3}", c * 1e6));
-            println!("{size:>10} {count:>9} {loops:>7} {:>13.3}{c}  ok", row.rust * 1e6);
+            let bw = size as f64 / row.rust / 1e6;
+            println!("{size:>10} {count:>9} {loops:>7} {:>13.3} {bw:>10.1}{c}  ok", row.rust * 1e6);
         }
     }
     if root {
         println!("# check: every rank received sum over ranks r of (r + i) in every element i");
-        if o.compare_c {
+        if compare_c {
             println!(
                 "# mpi4rs/C: median over {} pairs of adjacent blocks of the ratio of their times",
                 o.pairs
