@@ -30,6 +30,7 @@ fn main() {
         .case("rooted_and_all_to_all", rooted_and_all_to_all)
         .case("hooks_run_and_can_fail", hooks_run_and_can_fail)
         .case("no_cuda_is_an_error_not_a_crash", no_cuda_is_an_error_not_a_crash)
+        .case("real_cuda_buffers", real_cuda_buffers)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
         .check("cuda_aware_override", cuda_aware_override)
         .run();
@@ -363,4 +364,66 @@ fn cuda_aware_override(suite: &Suite) -> std::result::Result<(), String> {
     } else {
         Err(format!("job failed:\n{}", out.text()))
     }
+}
+
+/// On a GPU machine: cudarc device slices through p2p, collectives, requests and the
+/// pipeline, on the real path (staged or direct). Skipped where no GPU is visible.
+#[cfg(feature = "cuda")]
+fn real_cuda_buffers(env: &Environment) -> Result<()> {
+    let Ok(info) = mpi4rs::device::cuda::probe() else {
+        if env.world().rank() == 0 {
+            println!("real_cuda_buffers: skipped, no GPU ({})", mpi4rs::device::cuda::probe().unwrap_err());
+        }
+        return Ok(());
+    };
+    transfer::emulate_device_memory(false);
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let (right, left) = neighbours(env);
+    let node = world.split_shared(0)?;
+    let stream = mpi4rs::device::cuda::context(node.rank() % info.devices)?.default_stream();
+    let fail =
+        |e: mpi4rs::device::cudarc::driver::DriverError| Error::InvalidArgument(format!("cudarc: {e:?}"));
+    // Small and pipelined sizes.
+    for len in [17usize, 300_000] {
+        let host: Vec<f64> = (0..len).map(|i| (i % 100) as f64 + me as f64).collect();
+        let send = stream.clone_htod(&host).map_err(fail)?;
+        let mut recv = stream.alloc_zeros::<f64>(len).map_err(fail)?;
+        world.allreduce(&send, &mut recv, &Op::SUM)?;
+        let got = stream.clone_dtoh(&recv).map_err(fail)?;
+        let tri = (n * (n - 1) / 2) as f64;
+        ensure!(got.iter().enumerate().all(|(i, &x)| x == (i % 100) as f64 * n as f64 + tri));
+        let mut inplace = stream.clone_htod(&host).map_err(fail)?;
+        world.allreduce_in_place(&mut inplace, &Op::SUM)?;
+        ensure_eq!(stream.clone_dtoh(&inplace).map_err(fail)?, got);
+        // Ring: device send, device receive; then device to host.
+        let mut ring = stream.alloc_zeros::<f64>(len).map_err(fail)?;
+        let req = world.isend(&send, right, 1)?;
+        world.recv(&mut ring, left, 1)?;
+        req.wait()?;
+        let want: Vec<f64> = (0..len).map(|i| (i % 100) as f64 + left as f64).collect();
+        ensure_eq!(stream.clone_dtoh(&ring).map_err(fail)?, want);
+        let mut host_in = vec![0.0; len];
+        world.sendrecv(&send, right, 2, &mut host_in, left, 2)?;
+        ensure_eq!(host_in, want);
+    }
+    // f16 on the device: staged even with a CUDA-aware MPI.
+    let h = stream.clone_htod(&vec![f16::ONE; 8]).map_err(fail)?;
+    let mut hs = stream.alloc_zeros::<f16>(8).map_err(fail)?;
+    world.allreduce(&h, &mut hs, &Op::SUM)?;
+    ensure_eq!(stream.clone_dtoh(&hs).map_err(fail)?, vec![f16::from_f32(n as f32); 8]);
+    // Pinned host memory goes straight to MPI.
+    let pinned = mpi4rs::device::PinnedBuffer::from_slice(&[me; 4])?;
+    let mut back = mpi4rs::device::PinnedBuffer::<i32>::zeroed(4)?;
+    world.allreduce(&pinned, &mut back, &Op::MAX)?;
+    ensure_eq!(&back[..], &[n - 1; 4]);
+    if me == 0 {
+        println!("real_cuda_buffers: ok on {} GPU(s), path {:?}", info.devices, transfer::last_path());
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_buffers(_env: &Environment) -> Result<()> {
+    Ok(())
 }
