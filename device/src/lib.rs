@@ -22,6 +22,8 @@ pub mod cuda;
 mod dtype;
 mod error;
 mod host;
+pub mod kernels;
+pub mod nvrtc;
 mod pinned;
 pub mod staging;
 mod sync;
@@ -33,8 +35,8 @@ pub use dtype::{DType, Element};
 pub use error::{DeviceError, DeviceResult};
 pub use pinned::PinnedBuffer;
 pub use sync::{
-    add_hook, after_write, before_read, remove_hook, run_hooks, set_sync_policy, sync_policy, wait_for_producer,
-    Hook, HookId, HookPoint, SyncPolicy,
+    add_hook, after_write, before_read, remove_hook, run_hooks, set_sync_policy, sync_policy,
+    wait_for_producer, Hook, HookId, HookPoint, SyncPolicy,
 };
 pub use view::{
     BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind, Placement, StreamRef, WithPolicy,
