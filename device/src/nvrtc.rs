@@ -53,6 +53,8 @@ struct Api {
     get_ptx_size: unsafe extern "C" fn(Program, *mut usize) -> NvrtcResult,
     get_ptx: unsafe extern "C" fn(Program, *mut c_char) -> NvrtcResult,
     destroy_program: unsafe extern "C" fn(*mut Program) -> NvrtcResult,
+    get_cubin_size: Option<unsafe extern "C" fn(Program, *mut usize) -> NvrtcResult>,
+    get_cubin: Option<unsafe extern "C" fn(Program, *mut c_char) -> NvrtcResult>,
     get_num_supported_archs: Option<unsafe extern "C" fn(*mut c_int) -> NvrtcResult>,
     get_supported_archs: Option<unsafe extern "C" fn(*mut c_int) -> NvrtcResult>,
     /// Keeps the function pointers above valid; never unloaded.
@@ -117,6 +119,8 @@ fn load(path: &PathBuf) -> Result<Api, String> {
             get_ptx_size: symbol(&lib, "nvrtcGetPTXSize")?,
             get_ptx: symbol(&lib, "nvrtcGetPTX")?,
             destroy_program: symbol(&lib, "nvrtcDestroyProgram")?,
+            get_cubin_size: symbol(&lib, "nvrtcGetCUBINSize").ok(),
+            get_cubin: symbol(&lib, "nvrtcGetCUBIN").ok(),
             get_num_supported_archs: symbol(&lib, "nvrtcGetNumSupportedArchs").ok(),
             get_supported_archs: symbol(&lib, "nvrtcGetSupportedArchs").ok(),
             _lib: lib,
@@ -217,23 +221,33 @@ impl ProgramGuard<'_> {
         size_fn: unsafe extern "C" fn(Program, *mut usize) -> NvrtcResult,
         get_fn: unsafe extern "C" fn(Program, *mut c_char) -> NvrtcResult,
         what: &str,
-    ) -> DeviceResult<String> {
+    ) -> DeviceResult<Vec<u8>> {
         let mut size = 0usize;
         // SAFETY: a live program; writes one size_t.
         check(self.api, what, unsafe { size_fn(self.prog, &mut size) })?;
         let mut buf = vec![0u8; size.max(1)];
-        // SAFETY: the buffer holds the `size` bytes NVRTC reported (NUL included).
+        // SAFETY: the buffer holds the `size` bytes NVRTC reported.
         check(self.api, what, unsafe { get_fn(self.prog, buf.as_mut_ptr().cast()) })?;
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        buf.truncate(end);
-        Ok(String::from_utf8_lossy(&buf).into_owned())
+        buf.truncate(size);
+        Ok(buf)
     }
 }
 
-/// Compiles CUDA C++ `source` (named `name` in messages) with NVRTC `options` (e.g.
-/// `--gpu-architecture=compute_80`) and returns the PTX. A source that does not compile gives
-/// [`DeviceError::Nvrtc`] with NVRTC's log.
-pub fn compile(source: &str, name: &str, options: &[&str]) -> DeviceResult<String> {
+/// Text without its trailing NUL (logs and PTX come NUL-terminated).
+fn text(mut bytes: Vec<u8>) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    bytes.truncate(end);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// What to take out of a compiled program.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Ptx,
+    Cubin,
+}
+
+fn compile_to(source: &str, name: &str, options: &[&str], output: Output) -> DeviceResult<Vec<u8>> {
     let api = api()?;
     let nul = |what: &str| DeviceError::Nvrtc(format!("{what} contains a NUL byte"));
     let c_source = CString::new(source).map_err(|_| nul("the source"))?;
@@ -266,6 +280,7 @@ pub fn compile(source: &str, name: &str, options: &[&str]) -> DeviceResult<Strin
     if code != 0 {
         let log = guard
             .read(api.get_program_log_size, api.get_program_log, "nvrtcGetProgramLog")
+            .map(text)
             .unwrap_or_else(|e| format!("(no log: {e})"));
         return Err(DeviceError::Nvrtc(format!(
             "{name} did not compile ({}) with options [{}]:\n{}",
@@ -274,7 +289,28 @@ pub fn compile(source: &str, name: &str, options: &[&str]) -> DeviceResult<Strin
             log.trim_end()
         )));
     }
-    guard.read(api.get_ptx_size, api.get_ptx, "nvrtcGetPTX")
+    match output {
+        Output::Ptx => guard.read(api.get_ptx_size, api.get_ptx, "nvrtcGetPTX"),
+        Output::Cubin => match (api.get_cubin_size, api.get_cubin) {
+            (Some(size), Some(get)) => guard.read(size, get, "nvrtcGetCUBIN"),
+            _ => Err(DeviceError::Nvrtc("this NVRTC cannot produce CUBIN (older than 11.1)".into())),
+        },
+    }
+}
+
+/// Compiles CUDA C++ `source` (named `name` in messages) with NVRTC `options` (e.g.
+/// `--gpu-architecture=compute_80`) and returns the PTX. A source that does not compile gives
+/// [`DeviceError::Nvrtc`] with NVRTC's log.
+pub fn compile(source: &str, name: &str, options: &[&str]) -> DeviceResult<String> {
+    compile_to(source, name, options, Output::Ptx).map(text)
+}
+
+/// Compiles `source` for a real architecture (options with `--gpu-architecture=sm_XY`) and
+/// returns the CUBIN (an ELF image). Unlike PTX, which a driver older than the NVRTC that made
+/// it refuses, a CUBIN loads on any driver of the same CUDA major version. Errors as
+/// [`compile`]; options naming a virtual `compute_XY` architecture give no CUBIN (an error).
+pub fn compile_cubin(source: &str, name: &str, options: &[&str]) -> DeviceResult<Vec<u8>> {
+    compile_to(source, name, options, Output::Cubin)
 }
 
 #[cfg(test)]

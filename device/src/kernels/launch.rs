@@ -1,7 +1,7 @@
 //! Loading compiled kernels into a device's primary context and launching them on a raw stream
 //! (the build with the `cuda` feature).
 
-use super::{choose_arch, ptx, KernelFile};
+use super::{choose_arch, image, KernelFile, Target};
 use crate::error::{DeviceError, DeviceResult};
 use crate::{cuda, nvrtc, StreamRef};
 use cudarc::driver::{result, sys};
@@ -24,6 +24,9 @@ unsafe impl<T> Send for Handle<T> {}
 
 /// What is known and loaded on one device.
 struct DeviceKernels {
+    /// The device's compute capability as `XY`.
+    cc: u32,
+    /// The virtual architecture for PTX (`cc`, or the newest NVRTC knows below it).
     arch: u32,
     sms: u32,
     modules: HashMap<KernelFile, Handle<sys::CUmodule>>,
@@ -59,6 +62,7 @@ fn function(device: i32, file: KernelFile, name: &str) -> DeviceResult<(sys::CUf
                 .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
                 .map_err(|e| driver_error("cuDeviceGetAttribute", e))?;
             e.insert(DeviceKernels {
+                cc: (major * 10 + minor) as u32,
                 arch,
                 sms: sms.max(1) as u32,
                 modules: HashMap::new(),
@@ -72,22 +76,7 @@ fn function(device: i32, file: KernelFile, name: &str) -> DeviceResult<(sys::CUf
     let module = match state.modules.get(&file) {
         Some(m) => m.0,
         None => {
-            let ptx = ptx(file, state.arch)?;
-            let image = CString::new(ptx.as_bytes()).map_err(|_| {
-                DeviceError::Nvrtc(format!("the PTX of {} contains a NUL byte", file.file_name()))
-            })?;
-            // SAFETY: a NUL-terminated PTX image; the context is bound.
-            let m = unsafe { result::module::load_data(image.as_ptr().cast()) }.map_err(|e| {
-                let mut err = driver_error("cuModuleLoadData", e);
-                if let DeviceError::Cuda { message, .. } = &mut err {
-                    message.push_str(&format!(
-                        " loading {} for compute_{} (a driver older than NVRTC rejects its PTX version)",
-                        file.file_name(),
-                        state.arch
-                    ));
-                }
-                err
-            })?;
+            let m = load_module(file, state.cc, state.arch)?;
             state.modules.insert(file, Handle(m));
             m
         }
@@ -98,6 +87,34 @@ fn function(device: i32, file: KernelFile, name: &str) -> DeviceResult<(sys::CUf
         .map_err(|e| driver_error("cuModuleGetFunction", e))?;
     state.functions.insert(name.to_string(), Handle(f));
     Ok((f, state.sms))
+}
+
+/// Loads `file` into the bound context: a CUBIN for `sm_<cc>` when NVRTC knows the device
+/// (`arch == cc`; it loads even where the driver is older than NVRTC), else, or when that
+/// fails, PTX for `compute_<arch>`.
+fn load_module(file: KernelFile, cc: u32, arch: u32) -> DeviceResult<sys::CUmodule> {
+    if arch == cc {
+        if let Ok(cubin) = image(file, Target::Cubin(cc)) {
+            // SAFETY: a complete CUBIN image from NVRTC; the context is bound.
+            if let Ok(m) = unsafe { result::module::load_data(cubin.as_ptr().cast()) } {
+                return Ok(m);
+            }
+        }
+    }
+    let ptx = image(file, Target::Ptx(arch))?;
+    let text = CString::new(ptx.to_vec())
+        .map_err(|_| DeviceError::Nvrtc(format!("the PTX of {} contains a NUL byte", file.file_name())))?;
+    // SAFETY: a NUL-terminated PTX image; the context is bound.
+    unsafe { result::module::load_data(text.as_ptr().cast()) }.map_err(|e| {
+        let mut err = driver_error("cuModuleLoadData", e);
+        if let DeviceError::Cuda { message, .. } = &mut err {
+            message.push_str(&format!(
+                " loading the PTX of {} for compute_{arch} (a driver older than NVRTC rejects its PTX version)",
+                file.file_name()
+            ));
+        }
+        err
+    })
 }
 
 /// Blocks for `work` items, `per_block` per block: enough to fill the device, no more (the

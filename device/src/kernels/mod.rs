@@ -196,28 +196,52 @@ impl KernelFile {
     }
 }
 
-/// The NVRTC options the kernels are compiled with for virtual architecture `arch` (e.g. 80
-/// for `compute_80`). `--fmad=false` keeps float results equal to the host fallback's (no
-/// fused multiply-add); the reductions are bound by memory bandwidth, not arithmetic.
-pub fn compile_options(arch: u32) -> Vec<String> {
-    vec![format!("--gpu-architecture=compute_{arch}"), "--fmad=false".into()]
+/// What NVRTC produces for a kernel file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// PTX for virtual architecture `compute_XY` (e.g. 80): JIT-compiled by the driver, runs
+    /// on that architecture and newer ones, needs a driver at least as new as NVRTC.
+    Ptx(u32),
+    /// CUBIN for real architecture `sm_XY`: runs on that architecture only, loads on any
+    /// driver of NVRTC's CUDA major version.
+    Cubin(u32),
 }
 
-/// The PTX of `file` for `arch`, compiled with NVRTC on first use and cached for the process.
-/// A kernel that does not compile gives [`DeviceError::Nvrtc`] with the compiler's log.
-pub fn ptx(file: KernelFile, arch: u32) -> DeviceResult<Arc<str>> {
-    type PtxCache = HashMap<(KernelFile, u32), Arc<str>>;
-    static CACHE: Mutex<Option<PtxCache>> = Mutex::new(None);
+/// The NVRTC options the kernels are compiled with for `target`. `--fmad=false` keeps float
+/// results equal to the host fallback's (no fused multiply-add); the reductions are bound by
+/// memory bandwidth, not arithmetic.
+pub fn compile_options(target: Target) -> Vec<String> {
+    let arch = match target {
+        Target::Ptx(a) => format!("--gpu-architecture=compute_{a}"),
+        Target::Cubin(a) => format!("--gpu-architecture=sm_{a}"),
+    };
+    vec![arch, "--fmad=false".into()]
+}
+
+/// The image of `file` for `target` (PTX text or a CUBIN), compiled with NVRTC on first use
+/// and cached for the process. A kernel that does not compile gives [`DeviceError::Nvrtc`]
+/// with the compiler's log.
+pub fn image(file: KernelFile, target: Target) -> DeviceResult<Arc<[u8]>> {
+    type Cache = HashMap<(KernelFile, Target), Arc<[u8]>>;
+    static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some(p) = cache.get(&(file, arch)) {
+    if let Some(p) = cache.get(&(file, target)) {
         return Ok(p.clone());
     }
-    let options = compile_options(arch);
+    let options = compile_options(target);
     let opts: Vec<&str> = options.iter().map(String::as_str).collect();
-    let ptx: Arc<str> = nvrtc::compile(file.source(), file.file_name(), &opts)?.into();
-    cache.insert((file, arch), ptx.clone());
-    Ok(ptx)
+    let image: Arc<[u8]> = match target {
+        Target::Ptx(_) => nvrtc::compile(file.source(), file.file_name(), &opts)?.into_bytes().into(),
+        Target::Cubin(_) => nvrtc::compile_cubin(file.source(), file.file_name(), &opts)?.into(),
+    };
+    cache.insert((file, target), image.clone());
+    Ok(image)
+}
+
+/// The PTX of `file` for virtual architecture `arch` ([`image`] with [`Target::Ptx`]).
+pub fn ptx(file: KernelFile, arch: u32) -> DeviceResult<String> {
+    image(file, Target::Ptx(arch)).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// The architecture to compile for on a device of compute capability `cc` (e.g. 86): `cc`

@@ -253,7 +253,8 @@ fn units_and_arch_choice() {
     assert_eq!(choose_arch(121, &[75, 80, 90, 100, 120]).unwrap(), 120);
     assert_eq!(choose_arch(80, &[]).unwrap(), 80);
     assert!(choose_arch(50, &[75, 80]).is_err());
-    assert_eq!(compile_options(80)[0], "--gpu-architecture=compute_80");
+    assert_eq!(compile_options(Target::Ptx(80))[0], "--gpu-architecture=compute_80");
+    assert_eq!(compile_options(Target::Cubin(90))[0], "--gpu-architecture=sm_90");
 }
 
 #[test]
@@ -352,6 +353,166 @@ fn every_kernel_compiles_with_nvrtc() {
                 entries.len(),
                 ptx.len()
             );
+        }
+    }
+}
+
+/// On a machine with a GPU and NVRTC: every device kernel against its host fallback. Skips
+/// (with the reason) elsewhere.
+#[cfg(feature = "cuda")]
+mod gpu {
+    use super::*;
+    use cudarc::driver::{result, sys};
+
+    /// Device memory for a test, freed on drop.
+    struct Dev(sys::CUdeviceptr);
+    impl Dev {
+        fn with(bytes: &[u8]) -> Dev {
+            // SAFETY: a fresh allocation of the host slice's size, filled from it.
+            unsafe {
+                let p = result::malloc_sync(bytes.len().max(1)).unwrap();
+                if !bytes.is_empty() {
+                    result::memcpy_htod_sync(p, bytes).unwrap();
+                }
+                Dev(p)
+            }
+        }
+        fn read(&self, n: usize) -> Vec<u8> {
+            let mut out = vec![0u8; n];
+            result::ctx::synchronize().unwrap();
+            // SAFETY: the allocation holds at least `n` bytes.
+            unsafe { result::memcpy_dtoh_sync(&mut out, self.0).unwrap() };
+            out
+        }
+        fn ptr(&self) -> *mut c_void {
+            self.0 as *mut c_void
+        }
+    }
+    impl Drop for Dev {
+        fn drop(&mut self) {
+            // SAFETY: ours, freed once.
+            let _ = unsafe { result::free_sync(self.0) };
+        }
+    }
+
+    fn ready() -> bool {
+        let reason = match (crate::cuda::probe(), nvrtc::probe()) {
+            (Ok(_), Ok(_)) => {
+                return crate::cuda::context(0)
+                    .and_then(|c| {
+                        c.bind_to_thread().map_err(|e| DeviceError::Cuda {
+                            call: "cuCtxSetCurrent",
+                            message: format!("{e:?}"),
+                        })
+                    })
+                    .is_ok()
+            }
+            (Err(e), _) | (_, Err(e)) => e.to_string(),
+        };
+        eprintln!("SKIPPED (needs a GPU and NVRTC): {reason}");
+        false
+    }
+
+    /// Deterministic test data: finite values for floats, 0/1/2 for bool, any bits for ints.
+    fn data(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 16
+        };
+        let mut out = Vec::with_capacity(n * dtype.size());
+        for _ in 0..n {
+            let small = ((next() % 2001) as f64 - 1000.0) / 8.0;
+            match dtype {
+                DType::Bool => out.push((next() % 3) as u8),
+                DType::F16 => out.extend(f16::from_f64(small).to_bits().to_ne_bytes()),
+                DType::BF16 => out.extend(bf16::from_f64(small).to_bits().to_ne_bytes()),
+                DType::F32 => out.extend((small as f32).to_ne_bytes()),
+                DType::F64 | DType::C32 | DType::C64 => {
+                    let parts = if dtype == DType::F64 { 1 } else { 2 };
+                    for p in 0..parts {
+                        let v = if p == 0 { small } else { ((next() % 2001) as f64 - 1000.0) / 16.0 };
+                        if dtype == DType::C32 {
+                            out.extend((v as f32).to_ne_bytes());
+                        } else {
+                            out.extend(v.to_ne_bytes());
+                        }
+                    }
+                }
+                _ => out.extend(&next().to_ne_bytes()[..dtype.size()]),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn reductions_match_the_host() {
+        if !ready() {
+            return;
+        }
+        let n = 100_003;
+        for op in ReduceOp::ALL {
+            for dtype in DTYPES.into_iter().filter(|&d| op.valid_for(d)) {
+                let a = data(dtype, n, 1);
+                let b = data(dtype, n, 2);
+                let (da, db) = (Dev::with(&a), Dev::with(&b));
+                // SAFETY: both allocations hold `n` elements.
+                unsafe { reduce_device(op, dtype, db.ptr(), da.ptr(), n, 0, StreamRef::DEFAULT) }
+                    .unwrap_or_else(|e| panic!("{op} on {dtype}: {e}"));
+                let mut want = b.clone();
+                reduce_host(op, dtype, &mut want, &a).unwrap();
+                assert!(db.read(want.len()) == want, "{op} on {dtype}: device and host differ");
+            }
+        }
+    }
+
+    #[test]
+    fn packing_matches_the_host() {
+        if !ready() {
+            return;
+        }
+        let src: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 + i / 251) as u8).collect();
+        let dsrc = Dev::with(&src);
+        for (block, stride, origin) in
+            [(8usize, 24isize, 0usize), (16, 48, 0), (3, 7, 0), (12, 32, 4), (8, -16, 16_000)]
+        {
+            let layout = Strided { count: 1000, block_bytes: block, stride };
+            let bytes = layout.packed_bytes().unwrap();
+            let dpacked = Dev::with(&vec![0u8; bytes]);
+            // SAFETY: the layout lies inside `src` from `origin`.
+            unsafe {
+                let s = dsrc.ptr().cast::<u8>().add(origin).cast();
+                pack_strided(dpacked.ptr(), s, layout, 0, StreamRef::DEFAULT).unwrap();
+            }
+            let mut want = vec![0u8; bytes];
+            pack_strided_host(&mut want, &src, origin, layout).unwrap();
+            assert!(dpacked.read(bytes) == want, "pack_strided {layout:?}");
+            let dout = Dev::with(&vec![0u8; src.len()]);
+            // SAFETY: as above.
+            unsafe {
+                let d = dout.ptr().cast::<u8>().add(origin).cast();
+                unpack_strided(d, dpacked.ptr(), layout, 0, StreamRef::DEFAULT).unwrap();
+            }
+            let mut want = vec![0u8; src.len()];
+            unpack_strided_host(&mut want, origin, &dpacked.read(bytes), layout).unwrap();
+            assert!(dout.read(src.len()) == want, "unpack_strided {layout:?}");
+        }
+        for unit in [1usize, 2, 4, 8, 16, 3] {
+            let blocks: Vec<(isize, usize)> =
+                (0..500).map(|i| (((i * 7919) % 4000 * 256) as isize, unit * (1 + i % 9))).collect();
+            let bytes: usize = blocks.iter().map(|b| b.1).sum();
+            let dpacked = Dev::with(&vec![0u8; bytes]);
+            // SAFETY: every block lies inside `src`.
+            unsafe { pack_indexed(dpacked.ptr(), dsrc.ptr(), &blocks, 0, StreamRef::DEFAULT).unwrap() };
+            let mut want = vec![0u8; bytes];
+            pack_indexed_host(&mut want, &src, &blocks).unwrap();
+            assert!(dpacked.read(bytes) == want, "pack_indexed unit {unit}");
+            let dout = Dev::with(&vec![0u8; src.len()]);
+            // SAFETY: as above.
+            unsafe { unpack_indexed(dout.ptr(), dpacked.ptr(), &blocks, 0, StreamRef::DEFAULT).unwrap() };
+            let mut want = vec![0u8; src.len()];
+            unpack_indexed_host(&mut want, &dpacked.read(bytes), &blocks).unwrap();
+            assert!(dout.read(src.len()) == want, "unpack_indexed unit {unit}");
         }
     }
 }
