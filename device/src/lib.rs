@@ -22,6 +22,8 @@ pub mod cuda;
 mod dtype;
 mod error;
 mod host;
+pub mod kernels;
+pub mod nvrtc;
 mod pinned;
 pub mod staging;
 mod sync;
