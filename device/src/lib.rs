@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod cuda;
+pub mod dlpack;
 mod dtype;
 mod error;
 mod host;
@@ -29,12 +30,13 @@ mod view;
 
 #[cfg(feature = "cuda")]
 pub use cudarc;
+pub use dlpack::{export, export_mut, DlpackTensor, DlpackTensorMut, ExportedTensor};
 pub use dtype::{DType, Element};
 pub use error::{DeviceError, DeviceResult};
 pub use pinned::PinnedBuffer;
 pub use sync::{
-    add_hook, after_write, before_read, remove_hook, run_hooks, set_sync_policy, sync_policy, wait_for_producer,
-    Hook, HookId, HookPoint, SyncPolicy,
+    add_hook, after_write, before_read, remove_hook, run_hooks, set_sync_policy, sync_policy,
+    wait_for_producer, Hook, HookId, HookPoint, SyncPolicy,
 };
 pub use view::{
     BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind, Placement, StreamRef, WithPolicy,
