@@ -30,7 +30,7 @@ mod view;
 
 #[cfg(feature = "cuda")]
 pub use cudarc;
-pub use dlpack::{export, export_mut, DlpackTensor, DlpackTensorMut, ExportedTensor};
+pub use dlpack::{DlpackTensor, DlpackTensorMut, ExportedTensor};
 pub use dtype::{DType, Element};
 pub use error::{DeviceError, DeviceResult};
 pub use pinned::PinnedBuffer;

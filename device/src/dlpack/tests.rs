@@ -641,3 +641,27 @@ fn export_devices_map_back() {
     let d = device_to_dl(MemoryKind::Cuda { device: 3 });
     assert_eq!((d.device_type, d.device_id), (Dev::kDLCUDA, 3));
 }
+
+/// Runs only where a GPU is present: a cudarc slice exported, imported and copied back.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_slice_round_trip_when_a_gpu_is_present() {
+    if cuda::probe().is_err() {
+        return;
+    }
+    let ctx = cuda::context(0).unwrap();
+    let stream = ctx.default_stream();
+    let slice = stream.clone_htod(&[1.0f32, 2.0, 3.0]).unwrap();
+    let e = export(slice);
+    assert_eq!(e.memory(), MemoryKind::Cuda { device: 0 });
+    let s = e.stream().expect("a CUDA buffer has a stream");
+    ctx.bind_to_thread().unwrap();
+    let t = unsafe { DlpackTensor::from_versioned(e.into_raw()) }.unwrap().with_stream(s);
+    assert_eq!((t.memory(), t.stream(), t.len()), (MemoryKind::Cuda { device: 0 }, Some(s), 3));
+    let mut host = [0f32; 3];
+    unsafe { cuda::copy_to_host_async(0, host.as_mut_ptr().cast(), t.view().ptr, 12, s) }.unwrap();
+    cuda::stream_synchronize(0, s).unwrap();
+    assert_eq!(host, [1.0, 2.0, 3.0]);
+    drop(t); // frees the CudaSlice through the deleter
+    stream.synchronize().unwrap();
+}
