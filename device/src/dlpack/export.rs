@@ -14,16 +14,25 @@ struct ExportCtx {
     shape: Box<[i64]>,
     strides: Box<[i64]>,
     view: BufferView,
-    /// Dropped by the deleter. Boxed before its view was taken, so inline data (an array, a
-    /// scalar) does not move afterwards.
-    _owner: Box<dyn Send>,
+    /// The owner, from `Box::into_raw`, dropped with the context. Boxed before its view was
+    /// taken, so inline data (an array, a scalar) does not move afterwards; kept as a raw
+    /// pointer, not a `Box`, because moving a `Box` would assert unique access to the data
+    /// the view's address points into.
+    owner: *mut dyn Send,
+}
+
+impl Drop for ExportCtx {
+    fn drop(&mut self) {
+        // SAFETY: from `Box::into_raw` in `export`/`export_mut`, dropped only here.
+        drop(unsafe { Box::from_raw(self.owner) });
+    }
 }
 
 /// Frees an export context, dropping the owner; a panic in the owner's `Drop` stops here
 /// (it must not unwind into the consumer's C code).
 ///
 /// # Safety
-/// `ctx` came from `Box::into_raw` in [`export_view`] and is freed only once.
+/// `ctx` came from `Box::into_raw` in `export_view` and is freed only once.
 unsafe fn free_ctx(ctx: *mut ExportCtx) {
     if ctx.is_null() {
         return;
@@ -74,7 +83,8 @@ pub struct ExportedTensor {
     ctx: NonNull<ExportCtx>,
 }
 
-// SAFETY: the context owns a `Send` owner and plain data; nothing in it is tied to a thread.
+// SAFETY: the context owns a `Send` owner (through a raw pointer) and plain data; nothing in
+// it is tied to a thread.
 unsafe impl Send for ExportedTensor {}
 
 impl std::fmt::Debug for ExportedTensor {
@@ -92,16 +102,18 @@ impl std::fmt::Debug for ExportedTensor {
 /// (the legacy form cannot say so: hand it only to a consumer that will not write). The
 /// tensor is 1-D; the deleter drops `owner`.
 pub fn export<B: DeviceBuffer + Send + 'static>(owner: B) -> ExportedTensor {
-    let owner = Box::new(owner);
-    let view = owner.view();
+    let owner = Box::into_raw(Box::new(owner));
+    // SAFETY: a live allocation, only read from now on (until the context drops it).
+    let view = unsafe { (*owner).view() };
     export_view(owner, view, true)
 }
 
 /// Exports a buffer that the consumer may write (no read-only flag). The tensor is 1-D; the
 /// deleter drops `owner`.
 pub fn export_mut<B: DeviceBufferMut + Send + 'static>(owner: B) -> ExportedTensor {
-    let mut owner = Box::new(owner);
-    let view = owner.view_mut().as_view();
+    let owner = Box::into_raw(Box::new(owner));
+    // SAFETY: a live allocation; the writable view is handed to the consumer.
+    let view = unsafe { (*owner).view_mut() }.as_view();
     export_view(owner, view, false)
 }
 
@@ -116,7 +128,8 @@ pub fn export_with_shape<B: DeviceBuffer + Send + 'static>(
     Ok(t)
 }
 
-fn export_view(owner: Box<dyn Send>, view: BufferView, read_only: bool) -> ExportedTensor {
+/// Packages an owner (from `Box::into_raw`, now owned by the context) and its view.
+fn export_view(owner: *mut dyn Send, view: BufferView, read_only: bool) -> ExportedTensor {
     // `len` fits in isize (it describes memory), hence in i64.
     let shape: Box<[i64]> = Box::new([view.len as i64]);
     let strides: Box<[i64]> = Box::new([1]);
@@ -145,7 +158,7 @@ fn export_view(owner: Box<dyn Send>, view: BufferView, read_only: bool) -> Expor
         shape,
         strides,
         view,
-        _owner: owner,
+        owner,
     }));
     // SAFETY: just allocated, not shared yet.
     unsafe {

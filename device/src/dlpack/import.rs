@@ -161,7 +161,7 @@ unsafe fn check_layout(t: &DLTensor) -> DeviceResult<(DType, Vec<usize>, usize, 
             return refuse(format!("data is NULL for a tensor of {len} elements"));
         }
         // An empty tensor may have no storage: a dangling, aligned address that is never read.
-        align_of(dtype) as *mut c_void
+        std::ptr::null_mut::<u8>().wrapping_add(align_of(dtype)).cast()
     } else {
         let start = (t.data as usize).checked_add(offset);
         if start.and_then(|s| s.checked_add(bytes)).is_none() {

@@ -6,7 +6,6 @@ use super::ffi::{
 };
 use super::*;
 use crate::{cuda, DeviceBuffer, DeviceBufferMut, DeviceError, DeviceResult, StreamRef, SyncPolicy};
-use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -36,6 +35,11 @@ unsafe extern "C" fn count_legacy(m: *mut DLManagedTensor) {
 
 const fn dl(code: u32, bits: u8) -> DLDataType {
     DLDataType { code: code as u8, bits, lanes: 1 }
+}
+
+/// A stream handle that is never used as one.
+fn fake_stream() -> StreamRef {
+    StreamRef(std::ptr::null_mut::<u8>().wrapping_add(8).cast())
 }
 
 const CPU: DLDevice = DLDevice { device_type: Dev::kDLCPU, device_id: 0 };
@@ -202,7 +206,7 @@ fn refuses_unsupported_device_types() {
 fn cuda_host_memory_is_pinned_host_and_needs_no_cuda() {
     let mut p = Producer::f64_2x3();
     p.edit(|t| t.device = DLDevice { device_type: Dev::kDLCUDAHost, device_id: 0 });
-    let t = p.import().unwrap().with_stream(StreamRef(8 as *mut c_void));
+    let t = p.import().unwrap().with_stream(fake_stream());
     assert_eq!((t.memory(), t.stream()), (MemoryKind::PinnedHost, None));
     assert_eq!(read::<f64>(&t)[5], 5.0);
 }
@@ -224,14 +228,10 @@ fn cuda_tensor_is_refused_without_cuda_or_on_another_device() {
         Ok(current) => {
             // The data pointer is host memory, but import never touches it.
             p.edit(|t| t.device.device_id = current);
-            let t =
-                p.import().unwrap().with_stream(StreamRef(8 as *mut c_void)).with_policy(SyncPolicy::Trust);
+            let t = p.import().unwrap().with_stream(fake_stream()).with_policy(SyncPolicy::Trust);
             assert_eq!(t.memory(), MemoryKind::Cuda { device: current });
             let v = t.view();
-            assert_eq!(
-                (v.place.stream, v.place.policy),
-                (Some(StreamRef(8 as *mut c_void)), Some(SyncPolicy::Trust))
-            );
+            assert_eq!((v.place.stream, v.place.policy), (Some(fake_stream()), Some(SyncPolicy::Trust)));
             drop(t);
             assert_eq!(p.calls(), 1);
             p.edit(|t| t.device.device_id = current + 1);
