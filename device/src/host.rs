@@ -10,7 +10,7 @@ unsafe impl<T: Element> DeviceBuffer for [T] {
 
 unsafe impl<T: Element> DeviceBufferMut for [T] {
     fn view_mut(&mut self) -> BufferViewMut {
-        BufferViewMut::host(self.as_mut_ptr().cast(), self.len(), T::DTYPE)
+BufferViewMut::host(self.as_mut_ptr().cast(), self.len(), T::DTYPE)
     }
 }
 

@@ -80,12 +80,7 @@ impl StagingBuffer {
 
 impl Drop for StagingBuffer {
     fn drop(&mut self) {
-        let block = Block {
-            ptr: self.ptr,
-            capacity: self.capacity,
-            pinned: self.pinned,
-            pending: self.pending.take(),
-        };
+        let block = Block { ptr: self.ptr, capacity: self.capacity, pinned: self.pinned, pending: self.pending.take() };
         give_back(block);
     }
 }

@@ -152,9 +152,7 @@ pub fn wait_for_producer(place: &Placement) -> DeviceResult<()> {
     let crate::MemoryKind::Cuda { device } = place.memory else { return Ok(()) };
     match place.effective_policy() {
         SyncPolicy::Trust => Ok(()),
-        SyncPolicy::Stream => {
-            crate::cuda::stream_synchronize(device, place.stream.unwrap_or(crate::StreamRef::DEFAULT))
-        }
+        SyncPolicy::Stream => crate::cuda::stream_synchronize(device, place.stream.unwrap_or(crate::StreamRef::DEFAULT)),
         SyncPolicy::Device => crate::cuda::device_synchronize(device),
     }
 }
@@ -173,16 +171,11 @@ mod tests {
 
     #[test]
     fn hooks_run_for_device_views_only_and_can_fail() {
-        let id =
-            add_hook(HookPoint::BeforeRead, |v| if v.len == 13 { Err("thirteen".into()) } else { Ok(()) });
+        let id = add_hook(HookPoint::BeforeRead, |v| if v.len == 13 { Err("thirteen".into()) } else { Ok(()) });
         let host = BufferView::host(std::ptr::null(), 13, DType::U8);
         assert!(before_read(&host).is_ok(), "host buffers skip hooks");
         let mut dev = host;
-        dev.place = Placement {
-            memory: MemoryKind::Cuda { device: 0 },
-            stream: Some(StreamRef::DEFAULT),
-            policy: Some(SyncPolicy::Trust),
-        };
+        dev.place = Placement { memory: MemoryKind::Cuda { device: 0 }, stream: Some(StreamRef::DEFAULT), policy: Some(SyncPolicy::Trust) };
         assert_eq!(before_read(&dev), Err(DeviceError::Hook("thirteen".into())));
         assert!(remove_hook(id));
         assert!(!remove_hook(id));

@@ -124,8 +124,7 @@ pub unsafe fn copy_to_device_async(
 /// Free it with [`pinned_free`].
 pub unsafe fn pinned_alloc(bytes: usize) -> DeviceResult<*mut c_void> {
     bind(0)?;
-    result::malloc_host(bytes.max(1), sys::CU_MEMHOSTALLOC_PORTABLE)
-        .map_err(|e| driver_error("cuMemHostAlloc", e))
+    result::malloc_host(bytes.max(1), sys::CU_MEMHOSTALLOC_PORTABLE).map_err(|e| driver_error("cuMemHostAlloc", e))
 }
 
 /// Frees memory from [`pinned_alloc`].
@@ -179,9 +178,7 @@ pub fn current_device() -> DeviceResult<i32> {
         Some(_) => {
             let mut device = 0;
             // SAFETY: a context is current; writes one CUdevice.
-            unsafe { sys::cuCtxGetDevice(&mut device) }
-                .result()
-                .map_err(|e| driver_error("cuCtxGetDevice", e))?;
+            unsafe { sys::cuCtxGetDevice(&mut device) }.result().map_err(|e| driver_error("cuCtxGetDevice", e))?;
             Ok(device)
         }
     }
@@ -206,8 +203,7 @@ impl Event {
             .map_err(|e| driver_error("cuEventCreate", e))?;
         let event = Event { raw, device };
         // SAFETY: a fresh event and a live stream of the bound context.
-        unsafe { result::event::record(raw, stream.0 as sys::CUstream) }
-            .map_err(|e| driver_error("cuEventRecord", e))?;
+        unsafe { result::event::record(raw, stream.0 as sys::CUstream) }.map_err(|e| driver_error("cuEventRecord", e))?;
         Ok(event)
     }
 
