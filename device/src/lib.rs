@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod cuda;
+pub mod dlpack;
 mod dtype;
 mod error;
 mod host;
@@ -31,6 +32,7 @@ mod view;
 
 #[cfg(feature = "cuda")]
 pub use cudarc;
+pub use dlpack::{DlpackTensor, DlpackTensorMut, ExportedTensor};
 pub use dtype::{DType, Element};
 pub use error::{DeviceError, DeviceResult};
 pub use pinned::PinnedBuffer;
