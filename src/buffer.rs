@@ -287,6 +287,8 @@ macro_rules! device_buffers {
 }
 
 device_buffers!(mut [T: Element] mpi4rs_device::PinnedBuffer<T>);
+device_buffers!([] mpi4rs_device::DlpackTensor);
+device_buffers!(mut [] mpi4rs_device::DlpackTensorMut<'_>);
 
 #[cfg(feature = "cuda")]
 device_buffers!(mut [T: Element] mpi4rs_device::cudarc::driver::CudaSlice<T>;

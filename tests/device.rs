@@ -30,6 +30,7 @@ fn main() {
         .case("rooted_and_all_to_all", rooted_and_all_to_all)
         .case("hooks_run_and_can_fail", hooks_run_and_can_fail)
         .case("no_cuda_is_an_error_not_a_crash", no_cuda_is_an_error_not_a_crash)
+        .case("dlpack_tensors", dlpack_tensors)
         .case("real_cuda_buffers", real_cuda_buffers)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
         .check("cuda_aware_override", cuda_aware_override)
@@ -425,5 +426,38 @@ fn real_cuda_buffers(env: &Environment) -> Result<()> {
 
 #[cfg(not(feature = "cuda"))]
 fn real_cuda_buffers(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// DLPack tensors (here CPU tensors exported from Rust vectors, as another framework would
+/// hand them over) are buffers of every operation; a read-only one cannot receive.
+fn dlpack_tensors(env: &Environment) -> Result<()> {
+    use mpi4rs::device::dlpack::{export, export_mut};
+    use mpi4rs::device::DlpackTensor;
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    // SAFETY: the pointers come straight from export, handed over once each.
+    let input = unsafe { DlpackTensor::from_versioned(export(vec![me as f32; 6]).into_raw())? };
+    let mut output = unsafe { DlpackTensor::from_versioned(export_mut(vec![0.0f32; 6]).into_raw())? };
+    ensure_eq!(input.shape(), &[6]);
+    world.allreduce(&input, &mut output.writable()?, &Op::SUM)?;
+    let tri = (n * (n - 1) / 2) as f32;
+    let mut check = vec![0.0f32; 6];
+    world.allreduce(&input, &mut check, &Op::SUM)?;
+    ensure_eq!(check, vec![tri; 6]);
+    let mut copy = vec![0.0f32; 6];
+    world.sendrecv(&output, proc_null(), 0, &mut copy, proc_null(), 0)?;
+    // Read the output back through a host buffer: a self-send.
+    let req = world.isend(&output, 0, 7);
+    if me == 0 {
+        let mut back = vec![0.0f32; 6];
+        for _ in 0..n {
+            world.recv(&mut back, any_source(), 7)?;
+            ensure_eq!(back, vec![tri; 6]);
+        }
+    }
+    req?.wait()?;
+    let mut ro = input;
+    ensure_err!(ro.writable(), mpi4rs::device::DeviceError::Dlpack(_));
     Ok(())
 }
