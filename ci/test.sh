@@ -17,6 +17,9 @@ if [ "$which" != mpich ]; then
   cargo clippy --workspace --all-targets -- -D warnings
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
   cargo test --workspace
+  echo "=== Open MPI: the build without CUDA (--no-default-features) ==="
+  cargo clippy --workspace --all-targets --no-default-features -- -D warnings
+  cargo test --workspace --no-default-features
 fi
 if [ "$which" != openmpi ]; then
   echo "=== MPICH: build, tests ==="

@@ -447,6 +447,7 @@ pub(crate) fn alltoallv<C: Communicator + ?Sized>(
 
 /// `recv` is significant at the root, `send` elsewhere; with `in_place` the root's own
 /// contribution is already in `recv`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn reduce<C: Communicator + ?Sized>(
     comm: &C,
     start: Start,

@@ -1,6 +1,6 @@
 //! The transfer router: how a buffer's bytes reach MPI.
 //!
-//! Every buffer operation hands its buffers to a [`Transfer`](stage::Transfer) before MPI
+//! Every buffer operation hands its buffers to a per-call `Transfer` router before MPI
 //! sees them, and one of three paths is taken per buffer:
 //! - [`Path::Host`]: host memory (pageable or pinned) goes straight to MPI;
 //! - [`Path::Direct`]: device memory with a CUDA-aware MPI: the buffer's stream is synchronised
