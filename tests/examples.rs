@@ -91,9 +91,10 @@ fn allreduce(_: &Suite) -> Result<(), String> {
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| l.split_whitespace().collect())
             .collect();
-        // size, count, loop, mpi4rs time, C time, ratio, check: every size checked on every rank
+        // size, count, loop, mpi4rs time, bandwidth, C time, ratio, check: every size checked
+        // on every rank (host arrays: no GPU here)
         let ok = rows.len() == sizes.len()
-            && rows.iter().zip(sizes).all(|(r, size)| r.len() == 7 && r[0] == size && r[6] == "ok");
+            && rows.iter().zip(sizes).all(|(r, size)| r.len() == 8 && r[0] == size && r[7] == "ok");
         if !ok || !out.stdout.contains(&format!("on {np} processes")) || !out.stdout.contains("# check:") {
             return Err(format!("np={np}: unexpected allreduce table:\n{}", out.stdout));
         }
