@@ -1,0 +1,259 @@
+//! Moving one object message between two processes: the frame, then each out-of-band payload
+//! as a message of its own with the same source, tag and communicator (as mpi4py's `pkl5`).
+//!
+//! The receiver matches the frame with `MPI_Mprobe`, so it learns its size before allocating
+//! and no other receive can take it; it then matches each payload with `MPI_Mprobe` on the
+//! frame's actual source and tag. MPI's non-overtaking rule delivers a sender's payloads right
+//! after their frame on that (source, tag), so as in `pkl5` two threads of one process must not
+//! send objects to the same destination with the same tag at the same time, nor receive
+//! objects from the same source with the same tag at the same time.
+//!
+//! Counts past 2^31 bytes go to MPI as one item of a big datatype
+//! ([`bigcount`](crate::collective::bigcount)), on both sides.
+
+use super::codec::{parse_header, Encoded, Header, Payload};
+use crate::collective::bigcount::block;
+use crate::comm::Communicator;
+use crate::environment::is_active;
+use crate::error::{check, mpi_call, Error, Result};
+use crate::ffi::{self, MPI_Comm, MPI_Message, MPI_Request};
+use crate::p2p::{check_rank, check_tag};
+use crate::status::Status;
+use std::ffi::{c_int, c_void};
+
+/// The send modes object messages use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Standard,
+    Synchronous,
+}
+
+/// Checks a destination and a sending tag.
+pub(crate) fn check_dest<C: Communicator + ?Sized>(comm: &C, dest: i32, tag: i32) -> Result<()> {
+    check_rank(comm, dest, false)?;
+    check_tag(tag)
+}
+
+/// Checks a source (or `ANY_SOURCE`) and a receiving tag (or `ANY_TAG`).
+pub(crate) fn check_source<C: Communicator + ?Sized>(comm: &C, source: i32, tag: i32) -> Result<()> {
+    check_rank(comm, source, true)?;
+    if tag != ffi::ANY_TAG() {
+        check_tag(tag)?;
+    }
+    Ok(())
+}
+
+/// Requests in flight; waited for on drop, so the memory they read or write outlives them.
+#[derive(Default)]
+pub(crate) struct Pending {
+    reqs: Vec<MPI_Request>,
+}
+
+impl Pending {
+    pub(crate) fn wait(&mut self) -> Result<()> {
+        if self.reqs.is_empty() {
+            return Ok(());
+        }
+        let n = self.reqs.len() as c_int;
+        let r = mpi_call!(MPI_Waitall(n, self.reqs.as_mut_ptr(), ffi::STATUSES_IGNORE()));
+        // On error some requests may still be active: wait for each on drop.
+        if r.is_ok() {
+            self.reqs.clear();
+        }
+        r
+    }
+
+    pub(crate) fn test(&mut self) -> Result<bool> {
+        if self.reqs.is_empty() {
+            return Ok(true);
+        }
+        let mut flag: c_int = 0;
+        let n = self.reqs.len() as c_int;
+        mpi_call!(MPI_Testall(n, self.reqs.as_mut_ptr(), &mut flag, ffi::STATUSES_IGNORE()))?;
+        if flag != 0 {
+            self.reqs.clear();
+        }
+        Ok(flag != 0)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if is_active() {
+            for r in &mut self.reqs {
+                if *r != ffi::REQUEST_NULL() {
+                    // SAFETY: a request this module started; waiting frees it.
+                    unsafe { ffi::MPI_Wait(r, ffi::STATUS_IGNORE()) };
+                }
+            }
+        }
+    }
+}
+
+type SendFn = unsafe extern "C" fn(*const c_void, c_int, ffi::MPI_Datatype, c_int, c_int, MPI_Comm) -> c_int;
+type IsendFn =
+    unsafe extern "C" fn(*const c_void, c_int, ffi::MPI_Datatype, c_int, c_int, MPI_Comm, *mut MPI_Request) -> c_int;
+
+/// The messages of one object: the frame, then the payloads.
+pub(crate) fn parts<'e>(enc: &'e Encoded<'_>) -> impl Iterator<Item = &'e [u8]> {
+    std::iter::once(enc.frame()).chain((0..enc.payload_count()).map(|i| enc.payload(i)))
+}
+
+/// Sends `parts` to `dest` with blocking calls.
+pub(crate) fn send_parts<'p>(
+    comm: MPI_Comm,
+    parts: impl Iterator<Item = &'p [u8]>,
+    dest: i32,
+    tag: i32,
+    mode: Mode,
+) -> Result<()> {
+    let (f, call): (SendFn, _) = match mode {
+        Mode::Standard => (ffi::MPI_Send, "MPI_Send"),
+        Mode::Synchronous => (ffi::MPI_Ssend, "MPI_Ssend"),
+    };
+    for p in parts {
+        let b = block(p.len(), ffi::BYTE())?;
+        // SAFETY: `p` is valid for reads for the whole (blocking) call.
+        check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm) })?;
+    }
+    Ok(())
+}
+
+/// Starts sending `parts` to `dest`; the requests join `pending`. The caller keeps the parts
+/// alive until `pending` completes.
+pub(crate) fn isend_parts<'p>(
+    comm: MPI_Comm,
+    parts: impl Iterator<Item = &'p [u8]>,
+    dest: i32,
+    tag: i32,
+    mode: Mode,
+    pending: &mut Pending,
+) -> Result<()> {
+    let (f, call): (IsendFn, _) = match mode {
+        Mode::Standard => (ffi::MPI_Isend, "MPI_Isend"),
+        Mode::Synchronous => (ffi::MPI_Issend, "MPI_Issend"),
+    };
+    for p in parts {
+        let b = block(p.len(), ffi::BYTE())?;
+        let mut req = ffi::REQUEST_NULL();
+        // SAFETY: the caller keeps `p` alive until the request completes.
+        check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm, &mut req) })?;
+        pending.reqs.push(req);
+    }
+    Ok(())
+}
+
+/// Size in bytes of a probed message (also past 2^31).
+fn probed_bytes(status: &Status) -> Result<usize> {
+    let mut count: ffi::MPI_Count = 0;
+    mpi_call!(MPI_Get_elements_x(&status.0, ffi::BYTE(), &mut count))?;
+    #[allow(clippy::unnecessary_cast)]
+    usize::try_from(count as i64)
+        .map_err(|_| Error::InvalidArgument(format!("a probed message reports {count} bytes")))
+}
+
+fn mprobe(comm: MPI_Comm, source: i32, tag: i32) -> Result<(MPI_Message, Status)> {
+    let mut status = Status::default();
+    let mut msg = ffi::MESSAGE_NULL();
+    mpi_call!(MPI_Mprobe(source, tag, comm, &mut msg, &mut status.0))?;
+    Ok((msg, status))
+}
+
+/// Receives the matched message into exactly `dst`.
+fn mrecv(msg: &mut MPI_Message, dst: &mut [u8]) -> Result<()> {
+    let b = block(dst.len(), ffi::BYTE())?;
+    let mut status = Status::default();
+    mpi_call!(MPI_Mrecv(dst.as_mut_ptr().cast(), b.count, b.datatype, msg, &mut status.0))
+}
+
+/// Receives a matched message of `bytes` bytes that will not be used, so it does not stay
+/// matched forever.
+fn discard(mut msg: MPI_Message, bytes: usize) {
+    let mut sink = Vec::new();
+    if sink.try_reserve_exact(bytes).is_ok() {
+        sink.resize(bytes, 0u8);
+        let _ = mrecv(&mut msg, &mut sink);
+    }
+}
+
+/// A received object message, not yet decoded.
+pub(crate) struct Incoming {
+    pub(crate) header: Header,
+    pub(crate) payloads: Vec<Payload>,
+    pub(crate) status: Status,
+}
+
+impl Incoming {
+    /// The messages to forward this object unchanged: `frame`, then the payloads.
+    pub(crate) fn parts<'s>(&'s self, frame: &'s [u8]) -> impl Iterator<Item = &'s [u8]> {
+        std::iter::once(frame).chain(self.payloads.iter().map(|p| p.as_slice()))
+    }
+
+    /// Decodes the object (consumes the payloads).
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(self, frame: &[u8]) -> Result<T> {
+        super::codec::decode_parsed(frame, &self.header, self.payloads)
+    }
+}
+
+/// Receives one object message from `source` with `tag` into `frame` (its allocation reused)
+/// and its payloads. `T` names errors.
+pub(crate) fn recv_incoming<T: ?Sized>(comm: MPI_Comm, source: i32, tag: i32, frame: &mut Vec<u8>) -> Result<Incoming> {
+    let (msg, status) = mprobe(comm, source, tag)?;
+    recv_matched::<T>(comm, msg, status, frame)
+}
+
+/// Like [`recv_incoming`] for a frame already matched by a probe.
+pub(crate) fn recv_matched<T: ?Sized>(
+    comm: MPI_Comm,
+    mut msg: MPI_Message,
+    status: Status,
+    frame: &mut Vec<u8>,
+) -> Result<Incoming> {
+    if msg == ffi::MESSAGE_NO_PROC() {
+        return Err(Error::InvalidArgument(
+            "no object comes from PROC_NULL (sendrecv_obj returns None for it)".into(),
+        ));
+    }
+    let n = probed_bytes(&status)?;
+    frame.clear();
+    if frame.try_reserve_exact(n).is_err() {
+        return Err(Error::InvalidArgument(format!("out of memory for an object message of {n} bytes")));
+    }
+    frame.resize(n, 0);
+    mrecv(&mut msg, frame)?;
+    let header = parse_header::<T>(frame)?;
+    let (src, tag) = (status.source(), status.tag());
+    let mut payloads = Vec::with_capacity(header.payloads.len());
+    for (i, &(dtype, count)) in header.payloads.iter().enumerate() {
+        let (mut pmsg, pstatus) = mprobe(comm, src, tag)?;
+        let got = probed_bytes(&pstatus)?;
+        let want = header.payload_bytes(i);
+        if got != want {
+            discard(pmsg, got);
+            return Err(super::codec::decode_error::<T>(format!(
+                "payload {i}: the header announces {want} bytes of {dtype}, but the next message from rank {src} with tag {tag} holds {got}"
+            )));
+        }
+        let mut p = Payload::alloc(dtype, count)?;
+        mrecv(&mut pmsg, p.as_mut_slice())?;
+        payloads.push(p);
+    }
+    Ok(Incoming { header, payloads, status })
+}
+
+/// Like [`recv_incoming`] without waiting: `None` when no message matches yet.
+pub(crate) fn try_recv_incoming<T: ?Sized>(
+    comm: MPI_Comm,
+    source: i32,
+    tag: i32,
+    frame: &mut Vec<u8>,
+) -> Result<Option<Incoming>> {
+    let mut status = Status::default();
+    let mut msg = ffi::MESSAGE_NULL();
+    let mut flag: c_int = 0;
+    mpi_call!(MPI_Improbe(source, tag, comm, &mut flag, &mut msg, &mut status.0))?;
+    if flag == 0 {
+        return Ok(None);
+    }
+    recv_matched::<T>(comm, msg, status, frame).map(Some)
+}
