@@ -85,6 +85,7 @@ pub use value_index::{PairValue, ValueIndex};
 pub mod prelude {
     pub use crate::{
         any_source, any_tag, proc_null, Collective, Comm, Communicator, Equivalent, EquivalentMut, InterComm,
-        ObjectComm, Op, OobVec, PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex, Varying, VaryingMut,
+        ObjectComm, OobVec, Op, PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex,
+        Varying, VaryingMut,
     };
 }

@@ -316,7 +316,11 @@ pub fn encode_with<T: Serialize + ?Sized>(obj: &T, threshold: usize) -> Result<E
 }
 
 /// [`encode_with`] into `frame` (cleared first; its allocation is reused).
-pub(crate) fn encode_into<T: Serialize + ?Sized>(obj: &T, threshold: usize, mut frame: Vec<u8>) -> Result<Encoded<'_>> {
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    obj: &T,
+    threshold: usize,
+    mut frame: Vec<u8>,
+) -> Result<Encoded<'_>> {
     frame.clear();
     frame.extend_from_slice(&[MAGIC, VERSION, 0]);
     frame.extend_from_slice(&fingerprint::<T>().to_le_bytes());
@@ -405,12 +409,14 @@ pub fn parse_header<T: ?Sized>(frame: &[u8]) -> Result<Header> {
     let desc_start = frame.len() - n * DESCRIPTOR_LEN;
     let mut payloads = Vec::with_capacity(n);
     for (i, d) in frame[desc_start..].chunks_exact(DESCRIPTOR_LEN).enumerate() {
-        let dtype = dtype_from_code(d[0]).ok_or_else(|| err(format!("payload {i}: unknown element type code {}", d[0])))?;
+        let dtype = dtype_from_code(d[0])
+            .ok_or_else(|| err(format!("payload {i}: unknown element type code {}", d[0])))?;
         let count = u64::from_le_bytes(d[1..9].try_into().expect("8 bytes"));
         let fits = usize::try_from(count)
             .ok()
             .filter(|&c| c.checked_mul(dtype.size()).is_some_and(|b| b <= isize::MAX as usize));
-        let count = fits.ok_or_else(|| err(format!("payload {i}: {count} elements of {dtype} cannot exist")))?;
+        let count =
+            fits.ok_or_else(|| err(format!("payload {i}: {count} elements of {dtype} cannot exist")))?;
         payloads.push((dtype, count));
     }
     let body = HEADER_LEN..desc_start;
@@ -443,8 +449,9 @@ impl Payload {
             value: count,
             max: usize::MAX / dtype.size(),
         })?;
-        let layout = Payload::layout(dtype, bytes)
-            .ok_or_else(|| Error::InvalidArgument(format!("a payload of {bytes} bytes cannot be allocated")))?;
+        let layout = Payload::layout(dtype, bytes).ok_or_else(|| {
+            Error::InvalidArgument(format!("a payload of {bytes} bytes cannot be allocated"))
+        })?;
         if bytes == 0 {
             // A dangling, aligned pointer, as an empty Vec has.
             let ptr = NonNull::new(layout.align() as *mut u8).expect("alignment is not 0");
@@ -453,15 +460,19 @@ impl Payload {
         // SAFETY: the size is not zero. Zeroed (lazily, by the kernel, for large buffers) so the
         // bytes are initialised whatever MPI writes.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        let ptr = NonNull::new(ptr)
-            .ok_or_else(|| Error::InvalidArgument(format!("out of memory allocating a payload of {bytes} bytes")))?;
+        let ptr = NonNull::new(ptr).ok_or_else(|| {
+            Error::InvalidArgument(format!("out of memory allocating a payload of {bytes} bytes"))
+        })?;
         Ok(Payload { ptr, bytes, dtype })
     }
 
     /// A payload holding a copy of `data` (whole elements of `dtype`).
     pub fn from_bytes(dtype: DType, data: &[u8]) -> Result<Payload> {
         if data.len() % dtype.size() != 0 {
-            return Err(Error::InvalidArgument(format!("{} bytes are not whole {dtype} elements", data.len())));
+            return Err(Error::InvalidArgument(format!(
+                "{} bytes are not whole {dtype} elements",
+                data.len()
+            )));
         }
         let mut p = Payload::alloc(dtype, data.len() / dtype.size())?;
         p.as_mut_slice().copy_from_slice(data);
@@ -577,7 +588,11 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8], payloads: Vec<Payload>) -> Resu
 }
 
 /// [`decode`] with the header already parsed.
-pub(crate) fn decode_parsed<T: DeserializeOwned>(frame: &[u8], header: &Header, mut payloads: Vec<Payload>) -> Result<T> {
+pub(crate) fn decode_parsed<T: DeserializeOwned>(
+    frame: &[u8],
+    header: &Header,
+    mut payloads: Vec<Payload>,
+) -> Result<T> {
     let err = decode_error::<T>;
     if payloads.len() != header.payloads.len() {
         return Err(err(format!(
@@ -618,12 +633,52 @@ fn decode_body<T: DeserializeOwned>(body: &[u8], payloads: Vec<Payload>, sender:
     // an array or map that is not read to its end, so a value that decodes used every byte.
     let value = T::deserialize(&mut de);
     let left = guard.finish();
-    let value = value.map_err(|e| hint(e.to_string()))?;
+    let value = value.map_err(|e| hint(describe(e)))?;
     let unused: Vec<usize> = left.iter().enumerate().filter(|(_, p)| p.is_some()).map(|(i, _)| i).collect();
     if !unused.is_empty() {
         return Err(hint(format!("out-of-band payload(s) {unused:?} are not part of the receiver's type")));
     }
     Ok(value)
+}
+
+/// rmp-serde's error in words a user can act on.
+fn describe(e: rmp_serde::decode::Error) -> String {
+    use rmp::Marker as M;
+    use rmp_serde::decode::Error as E;
+    match e {
+        E::TypeMismatch(m) => {
+            let found = match m {
+                M::FixPos(_)
+                | M::FixNeg(_)
+                | M::U8
+                | M::U16
+                | M::U32
+                | M::U64
+                | M::I8
+                | M::I16
+                | M::I32
+                | M::I64 => "an integer",
+                M::F32 | M::F64 => "a float",
+                M::FixStr(_) | M::Str8 | M::Str16 | M::Str32 => "a string",
+                M::Bin8 | M::Bin16 | M::Bin32 => "binary data",
+                M::FixArray(_) | M::Array16 | M::Array32 => "an array (a struct, tuple or sequence)",
+                M::FixMap(_) | M::Map16 | M::Map32 => "a map (or an enum variant with data)",
+                M::Null => "nil (unit or None)",
+                M::True | M::False => "a bool",
+                M::Reserved => "an invalid marker",
+                _ => "an extension (out-of-band placeholder)",
+            };
+            format!("type mismatch: the message holds {found} where the receiver's type expects another kind of value")
+        }
+        E::LengthMismatch(n) => {
+            format!(
+                "type mismatch: an array of {n} elements where the receiver's type expects another length"
+            )
+        }
+        E::OutOfRange => "type mismatch: a number out of range for the receiver's type".into(),
+        E::Syntax(s) => format!("type mismatch: {s}"),
+        other => other.to_string(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,10 +707,13 @@ pub fn validate(body: &[u8], max_depth: usize) -> std::result::Result<(), String
         }
         pending -= 1;
         let at = pos;
-        let marker = *body.get(pos).ok_or_else(|| format!("the message ends early, at byte {pos} (truncated?)"))?;
+        let marker =
+            *body.get(pos).ok_or_else(|| format!("the message ends early, at byte {pos} (truncated?)"))?;
         pos += 1;
         let read_len = |pos: &mut usize, n: usize| -> std::result::Result<u64, String> {
-            let b = body.get(*pos..*pos + n).ok_or_else(|| format!("the message ends inside a length at byte {at}"))?;
+            let b = body
+                .get(*pos..*pos + n)
+                .ok_or_else(|| format!("the message ends inside a length at byte {at}"))?;
             *pos += n;
             Ok(b.iter().fold(0u64, |acc, &x| acc << 8 | x as u64))
         };

@@ -108,7 +108,10 @@ pub(crate) fn private<'c, C: Communicator + ?Sized>(comm: &'c C) -> Result<&'c P
             .ok_or_else(|| Error::InvalidArgument("MPI_Comm_split returned COMM_NULL".into()))?;
         Private::Inter { inter, local }
     } else {
-        Private::Intra(Comm::adopt(dup)?.ok_or_else(|| Error::InvalidArgument("MPI_Comm_dup returned COMM_NULL".into()))?)
+        Private::Intra(
+            Comm::adopt(dup)?
+                .ok_or_else(|| Error::InvalidArgument("MPI_Comm_dup returned COMM_NULL".into()))?,
+        )
     };
     let value = Box::into_raw(Box::new(private));
     if let Err(e) = mpi_call!(MPI_Comm_set_attr(comm.as_raw(), key, value.cast())) {
@@ -179,7 +182,8 @@ pub(crate) fn tree_bcast<'a, T: ?Sized>(comm: &Comm, root: i32, mine: Option<Hel
         }
         mask <<= 1;
     }
-    let held = held.ok_or_else(|| Error::InvalidArgument("internal: broadcast root without a message".into()))?;
+    let held =
+        held.ok_or_else(|| Error::InvalidArgument("internal: broadcast root without a message".into()))?;
     let mut pending = Pending::default();
     mask >>= 1;
     while mask > 0 {

@@ -132,12 +132,22 @@ pub trait ObjectComm: Communicator {
 
     /// Starts sending `obj` (mpi4py `comm.isend`); `obj` stays borrowed until the request
     /// completes.
-    fn isend_obj<'b, T: Serialize + ?Sized>(&self, obj: &'b T, dest: i32, tag: i32) -> Result<ObjRequest<'b>> {
+    fn isend_obj<'b, T: Serialize + ?Sized>(
+        &self,
+        obj: &'b T,
+        dest: i32,
+        tag: i32,
+    ) -> Result<ObjRequest<'b>> {
         isend_mode(self, obj, dest, tag, Mode::Standard)
     }
 
     /// Starts a synchronous-mode send of `obj` (mpi4py `comm.issend`).
-    fn issend_obj<'b, T: Serialize + ?Sized>(&self, obj: &'b T, dest: i32, tag: i32) -> Result<ObjRequest<'b>> {
+    fn issend_obj<'b, T: Serialize + ?Sized>(
+        &self,
+        obj: &'b T,
+        dest: i32,
+        tag: i32,
+    ) -> Result<ObjRequest<'b>> {
         isend_mode(self, obj, dest, tag, Mode::Synchronous)
     }
 
@@ -157,7 +167,12 @@ pub trait ObjectComm: Communicator {
     /// [`recv_obj_status`](Self::recv_obj_status) receiving the frame into `buf`, whose
     /// allocation is reused from call to call (only out-of-band payloads, which become parts of
     /// the value, are allocated anew).
-    fn recv_obj_with<T: DeserializeOwned>(&self, buf: &mut Vec<u8>, source: i32, tag: i32) -> Result<(T, Status)> {
+    fn recv_obj_with<T: DeserializeOwned>(
+        &self,
+        buf: &mut Vec<u8>,
+        source: i32,
+        tag: i32,
+    ) -> Result<(T, Status)> {
         check_source(self, source, tag)?;
         let incoming = recv_incoming::<T>(self.as_raw(), source, tag, buf)?;
         let status = incoming.status;
@@ -198,7 +213,11 @@ pub trait ObjectComm: Communicator {
     /// Scatters `objs` (at the root: one per process, `None` elsewhere) so that process *i*
     /// gets `objs[i]` (mpi4py `comm.scatter`); `None` where nothing is received (the root's
     /// group on an intercommunicator).
-    fn scatter_obj<T: Serialize + DeserializeOwned>(&self, objs: Option<Vec<T>>, root: i32) -> Result<Option<T>> {
+    fn scatter_obj<T: Serialize + DeserializeOwned>(
+        &self,
+        objs: Option<Vec<T>>,
+        root: i32,
+    ) -> Result<Option<T>> {
         collective::scatter(self, objs, root)
     }
 

@@ -134,13 +134,17 @@ pub fn serialize<T: Element + Serialize, S: Serializer>(v: &[T], s: S) -> Result
     match place(v.as_ptr().cast(), std::mem::size_of_val(v), T::DTYPE) {
         Placement::Plain => v.serialize(s),
         Placement::Inline => s.serialize_bytes(as_bytes(v)),
-        Placement::OutOfBand(i) => s.serialize_newtype_struct(rmp_serde::MSGPACK_EXT_STRUCT_NAME, &Placeholder(i)),
+        Placement::OutOfBand(i) => {
+            s.serialize_newtype_struct(rmp_serde::MSGPACK_EXT_STRUCT_NAME, &Placeholder(i))
+        }
     }
 }
 
 /// Deserialises what [`serialize`] wrote: a placeholder (taking the received payload, no
 /// copy), a binary (one copy) or a sequence. For `#[serde(with = "mpi4rs::object::oob")]`.
-pub fn deserialize<'de, T: Element + DeserializeOwned, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+pub fn deserialize<'de, T: Element + DeserializeOwned, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
     if d.is_human_readable() {
         return Vec::<T>::deserialize(d);
     }
@@ -159,7 +163,11 @@ impl<'de, T: Element + DeserializeOwned> Visitor<'de> for OobVisitor<T> {
     fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Vec<T>, E> {
         let size = std::mem::size_of::<T>();
         if b.len() % size != 0 {
-            return Err(E::custom(format!("{} bytes are not a whole number of {} elements", b.len(), T::DTYPE)));
+            return Err(E::custom(format!(
+                "{} bytes are not a whole number of {} elements",
+                b.len(),
+                T::DTYPE
+            )));
         }
         if T::DTYPE == mpi4rs_device::DType::Bool && b.iter().any(|&x| x > 1) {
             return Err(E::custom("a bool array holds bytes other than 0 and 1"));
@@ -203,7 +211,9 @@ impl<'de> Visitor<'de> for ExtVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u32, A::Error> {
         let tag: i8 = seq.next_element()?.ok_or_else(|| de::Error::custom("extension without a type"))?;
         if tag != EXT_TAG {
-            return Err(de::Error::custom(format!("MessagePack extension type {tag} is not an out-of-band placeholder")));
+            return Err(de::Error::custom(format!(
+                "MessagePack extension type {tag} is not an out-of-band placeholder"
+            )));
         }
         let data = seq.next_element::<Data4>()?.ok_or_else(|| de::Error::custom("extension without data"))?;
         Ok(u32::from_le_bytes(data.0))

@@ -91,8 +91,15 @@ impl Drop for Pending {
 }
 
 type SendFn = unsafe extern "C" fn(*const c_void, c_int, ffi::MPI_Datatype, c_int, c_int, MPI_Comm) -> c_int;
-type IsendFn =
-    unsafe extern "C" fn(*const c_void, c_int, ffi::MPI_Datatype, c_int, c_int, MPI_Comm, *mut MPI_Request) -> c_int;
+type IsendFn = unsafe extern "C" fn(
+    *const c_void,
+    c_int,
+    ffi::MPI_Datatype,
+    c_int,
+    c_int,
+    MPI_Comm,
+    *mut MPI_Request,
+) -> c_int;
 
 /// The messages of one object: the frame, then the payloads.
 pub(crate) fn parts<'e>(enc: &'e Encoded<'_>) -> impl Iterator<Item = &'e [u8]> {
@@ -197,7 +204,12 @@ impl Incoming {
 
 /// Receives one object message from `source` with `tag` into `frame` (its allocation reused)
 /// and its payloads. `T` names errors.
-pub(crate) fn recv_incoming<T: ?Sized>(comm: MPI_Comm, source: i32, tag: i32, frame: &mut Vec<u8>) -> Result<Incoming> {
+pub(crate) fn recv_incoming<T: ?Sized>(
+    comm: MPI_Comm,
+    source: i32,
+    tag: i32,
+    frame: &mut Vec<u8>,
+) -> Result<Incoming> {
     let (msg, status) = mprobe(comm, source, tag)?;
     recv_matched::<T>(comm, msg, status, frame)
 }
