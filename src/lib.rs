@@ -71,7 +71,7 @@ pub use intercomm::InterComm;
 pub use message::Message;
 pub use mpi4rs_device as device;
 pub use mpi4rs_device::{DType, Element};
-pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec};
+pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec, RecvBuffer};
 pub use op::{Builtin, Op, UserOp};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
 pub use request::{

@@ -6,7 +6,7 @@ use common::{neighbours, rank_size, Suite};
 use half::f16;
 use mpi4rs::object::{self, codec, OobBytes, OobVec};
 use mpi4rs::prelude::*;
-use mpi4rs::{root, Environment, Error, Result};
+use mpi4rs::{root, Environment, Error, RecvBuffer, Result};
 use num_complex::Complex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -220,8 +220,7 @@ fn reuse_buffer(env: &Environment) -> Result<()> {
     let world = env.world();
     let (right, left) = neighbours(env);
     let me = world.rank();
-    let mut buf = Vec::with_capacity(4096);
-    let first = buf.as_ptr();
+    let mut buf = RecvBuffer::new();
     for i in 0..50 {
         let msg = (me, i, vec![i as f64; 20]);
         let req = world.isend_obj(&msg, right, 11)?;
@@ -229,7 +228,22 @@ fn reuse_buffer(env: &Environment) -> Result<()> {
         req.wait()?;
         ensure_eq!((r, j, v), (left, i, vec![i as f64; 20]));
     }
-    ensure!(buf.as_ptr() == first, "the frame buffer was reallocated");
+    let frame_capacity = buf.capacity();
+    // Out-of-band arrays handed back are received into again: the same allocation each time.
+    let mut last = None;
+    for i in 0..5 {
+        let msg = (i, OobVec::from(vec![i as f64; 40_000 - i as usize]));
+        let req = world.isend_obj(&msg, right, 15)?;
+        let ((j, field), _): ((i32, OobVec<f64>), _) = world.recv_obj_with(&mut buf, left, 15)?;
+        req.wait()?;
+        ensure_eq!((j, field.len(), field[0]), (i, 40_000 - i as usize, i as f64));
+        if let Some(p) = last {
+            ensure!(field.as_ptr() == p, "a recycled allocation was not reused");
+        }
+        last = Some(field.as_ptr());
+        buf.recycle(field);
+    }
+    ensure!(buf.capacity() >= frame_capacity + 40_000 * 8);
     Ok(())
 }
 

@@ -262,6 +262,13 @@ pub struct Encoded<'a> {
     _object: PhantomData<&'a ()>,
 }
 
+impl Encoded<'_> {
+    /// The frame's allocation, for reuse.
+    pub(crate) fn into_frame(self) -> Vec<u8> {
+        self.frame
+    }
+}
+
 // SAFETY: the payload pointers borrow the object immutably for 'a, which must be Sync to be
 // shared; serde values sent between threads are (the raw pointers are what blocks the auto
 // impl). Encoded is only moved into requests of the thread that made it in practice.
@@ -426,44 +433,77 @@ pub fn parse_header<T: ?Sized>(frame: &[u8]) -> Result<Header> {
     Ok(Header { flags, fingerprint, payloads, body })
 }
 
-/// A received out-of-band payload: a buffer allocated at its final size and alignment, handed
-/// over as a `Vec` to the value that claims it.
+/// A received out-of-band payload: a buffer allocated at its final size and alignment (or a
+/// recycled one that fits, see [`RecvBuffer`](super::RecvBuffer)), handed over as a `Vec` to
+/// the value that claims it.
 pub struct Payload {
     ptr: NonNull<u8>,
-    bytes: usize,
+    /// Bytes of data (initialised once the payload is filled).
+    len: usize,
+    /// Bytes allocated (the layout's size).
+    cap: usize,
     dtype: DType,
 }
 
 // SAFETY: an owned heap buffer.
 unsafe impl Send for Payload {}
 
+/// Payload buffers from this size on are advised to use transparent huge pages: a received
+/// array is written once, all of it, so 2 MiB pages save most of the page faults of a fresh
+/// allocation.
+const HUGE_PAGE_FROM: usize = 4 << 20;
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
+    const HUGE: usize = 2 << 20;
+    let start = (ptr as usize).div_ceil(HUGE) * HUGE;
+    let end = (ptr as usize + bytes) / HUGE * HUGE;
+    if end > start {
+        // SAFETY: a hint about memory this process owns (the interior of a fresh allocation);
+        // it changes no contents, and failure is harmless.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_: *mut u8, _: usize) {}
+
 impl Payload {
     fn layout(dtype: DType, bytes: usize) -> Option<Layout> {
         Layout::from_size_align(bytes, dtype_align(dtype)).ok()
     }
 
-    /// A zeroed buffer of `count` elements of `dtype`, or an error if that is not possible.
-    pub(crate) fn alloc(dtype: DType, count: usize) -> Result<Payload> {
+    /// A buffer for `count` elements of `dtype`, taken from `stash` when one there fits (same
+    /// element type, enough capacity), else allocated. Its bytes are not initialised: the
+    /// caller fills all of them before reading (MPI writes the whole message).
+    pub(crate) fn alloc_uninit(dtype: DType, count: usize, stash: &mut Vec<Payload>) -> Result<Payload> {
         let bytes = count.checked_mul(dtype.size()).ok_or(Error::CountOverflow {
             what: "payload bytes",
             value: count,
             max: usize::MAX / dtype.size(),
         })?;
+        if let Some(i) = stash.iter().position(|p| p.dtype == dtype && p.cap >= bytes) {
+            let mut p = stash.swap_remove(i);
+            p.len = bytes;
+            return Ok(p);
+        }
         let layout = Payload::layout(dtype, bytes).ok_or_else(|| {
             Error::InvalidArgument(format!("a payload of {bytes} bytes cannot be allocated"))
         })?;
         if bytes == 0 {
             // A dangling, aligned pointer, as an empty Vec has.
             let ptr = NonNull::new(layout.align() as *mut u8).expect("alignment is not 0");
-            return Ok(Payload { ptr, bytes, dtype });
+            return Ok(Payload { ptr, len: 0, cap: 0, dtype });
         }
-        // SAFETY: the size is not zero. Zeroed (lazily, by the kernel, for large buffers) so the
-        // bytes are initialised whatever MPI writes.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        // SAFETY: the size is not zero.
+        let ptr = unsafe { std::alloc::alloc(layout) };
         let ptr = NonNull::new(ptr).ok_or_else(|| {
             Error::InvalidArgument(format!("out of memory allocating a payload of {bytes} bytes"))
         })?;
-        Ok(Payload { ptr, bytes, dtype })
+        if bytes >= HUGE_PAGE_FROM {
+            advise_huge_pages(ptr.as_ptr(), bytes);
+        }
+        Ok(Payload { ptr, len: bytes, cap: bytes, dtype })
     }
 
     /// A payload holding a copy of `data` (whole elements of `dtype`).
@@ -474,14 +514,27 @@ impl Payload {
                 data.len()
             )));
         }
-        let mut p = Payload::alloc(dtype, data.len() / dtype.size())?;
-        p.as_mut_slice().copy_from_slice(data);
+        let p = Payload::alloc_uninit(dtype, data.len() / dtype.size(), &mut Vec::new())?;
+        // SAFETY: the buffer holds data.len() bytes; this initialises all of them.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p.ptr.as_ptr(), data.len()) };
         Ok(p)
+    }
+
+    /// The allocation of `v`, to be reused by a later receive (`None` for no allocation).
+    pub(crate) fn recycle<T: Element>(v: Vec<T>) -> Option<Payload> {
+        let mut v = std::mem::ManuallyDrop::new(v);
+        if v.capacity() == 0 || std::mem::size_of::<T>() == 0 {
+            return None;
+        }
+        let cap = v.capacity() * std::mem::size_of::<T>();
+        let ptr = NonNull::new(v.as_mut_ptr().cast::<u8>()).expect("a Vec with capacity is not null");
+        // The layout of [T; capacity], which Payload::layout(T::DTYPE, cap) reproduces.
+        Some(Payload { ptr, len: 0, cap, dtype: T::DTYPE })
     }
 
     /// Size in bytes.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.len
     }
 
     /// Element type.
@@ -489,14 +542,21 @@ impl Payload {
         self.dtype
     }
 
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        // SAFETY: `bytes` initialised bytes (zeroed at allocation), or dangling with length 0.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.bytes) }
+    /// Bytes allocated.
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
     }
 
-    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: as for as_slice, exclusively borrowed.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.bytes) }
+    /// Where MPI writes the payload.
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The data; only once filled (all payloads reachable outside `p2p` are).
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: `len` bytes initialised by the receive or copy that filled the payload, or
+        // dangling with length 0.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
     /// The buffer as a `Vec<T>`, without copying, if `T` is its element type.
@@ -511,28 +571,29 @@ impl Payload {
         if self.dtype == DType::Bool && self.as_slice().iter().any(|&b| b > 1) {
             return Err("a bool payload holds bytes other than 0 and 1".into());
         }
-        let count = self.bytes / self.dtype.size();
-        if count == 0 {
+        let size = self.dtype.size();
+        let (len, cap) = (self.len / size, self.cap / size);
+        if cap == 0 {
             return Ok(Vec::new());
         }
-        // Vec::from_raw_parts needs exactly the layout of [T; count].
-        let same = Layout::array::<T>(count).ok() == Payload::layout(self.dtype, self.bytes);
-        if !same {
+        // Vec::from_raw_parts needs exactly the layout of [T; cap].
+        let same = Layout::array::<T>(cap).ok() == Payload::layout(self.dtype, self.cap);
+        if !same || std::mem::size_of::<T>() != size {
             return Err(format!("internal: payload layout does not match {}", std::any::type_name::<T>()));
         }
         let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: allocated by the global allocator with the layout of [T; count] (checked);
-        // every byte is initialised and every bit pattern is a valid T (Element's contract;
-        // bools checked above).
-        Ok(unsafe { Vec::from_raw_parts(this.ptr.as_ptr().cast::<T>(), count, count) })
+        // SAFETY: allocated by the global allocator with the layout of [T; cap] (checked); the
+        // first `len` elements are initialised and every bit pattern is a valid T (Element's
+        // contract; bools checked above).
+        Ok(unsafe { Vec::from_raw_parts(this.ptr.as_ptr().cast::<T>(), len, cap) })
     }
 }
 
 impl Drop for Payload {
     fn drop(&mut self) {
-        if self.bytes > 0 {
-            if let Some(layout) = Payload::layout(self.dtype, self.bytes) {
-                // SAFETY: allocated in `alloc` with this layout.
+        if self.cap > 0 {
+            if let Some(layout) = Payload::layout(self.dtype, self.cap) {
+                // SAFETY: allocated (by `alloc_uninit` or as a Vec) with this layout.
                 unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) };
             }
         }
@@ -541,7 +602,7 @@ impl Drop for Payload {
 
 impl std::fmt::Debug for Payload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Payload({} bytes of {})", self.bytes, self.dtype)
+        write!(f, "Payload({} bytes of {})", self.len, self.dtype)
     }
 }
 
@@ -602,7 +663,7 @@ pub(crate) fn decode_parsed<T: DeserializeOwned>(
         )));
     }
     for (i, (p, &(dtype, count))) in payloads.iter().zip(&header.payloads).enumerate() {
-        if p.dtype != dtype || p.bytes != count * dtype.size() {
+        if p.dtype != dtype || p.len != count * dtype.size() {
             return Err(err(format!(
                 "payload {i}: {p:?} received, the header announces {count} elements of {dtype}"
             )));

@@ -14,7 +14,7 @@
 //! without decoding and re-encoding, and decode their own copy last.
 
 use super::codec::{encode_with, threshold, Encoded};
-use super::p2p::{isend_parts, parts, recv_incoming, send_parts, Incoming, Mode, Pending};
+use super::p2p::{isend_parts, parts, recv_incoming, send_parts, Incoming, Mode, Pending, RecvBuffer};
 use crate::collective::checks::{check_root, length_error, Role};
 use crate::comm::{Comm, Communicator};
 use crate::error::{mpi_call, Error, Result};
@@ -136,8 +136,8 @@ pub(crate) fn send_to<T: Serialize + ?Sized>(comm: MPI_Comm, obj: &T, dest: i32)
 
 /// Receives an object from `source` on `comm`.
 pub(crate) fn recv_from<T: DeserializeOwned>(comm: MPI_Comm, source: i32) -> Result<T> {
-    let mut frame = Vec::new();
-    recv_incoming::<T>(comm, source, TAG, &mut frame)?.decode(&frame)
+    let mut buf = RecvBuffer::new();
+    recv_incoming::<T>(comm, source, TAG, &mut buf)?.decode(&buf.frame)
 }
 
 /// An object message held by a process: encoded here, or received and not yet decoded.
@@ -175,9 +175,9 @@ pub(crate) fn tree_bcast<'a, T: ?Sized>(comm: &Comm, root: i32, mine: Option<Hel
     while mask < n {
         if v & mask != 0 {
             let parent = (v - mask + root) % n;
-            let mut frame = Vec::new();
-            let incoming = recv_incoming::<T>(comm.as_raw(), parent, TAG, &mut frame)?;
-            held = Some(Held::Received { frame, incoming });
+            let mut buf = RecvBuffer::new();
+            let incoming = recv_incoming::<T>(comm.as_raw(), parent, TAG, &mut buf)?;
+            held = Some(Held::Received { frame: buf.frame, incoming });
             break;
         }
         mask <<= 1;
@@ -219,9 +219,9 @@ where
             Role::Leaf => {
                 // The remote root sends to this group's rank 0, which broadcasts here.
                 let mine = if local.rank() == 0 {
-                    let mut frame = Vec::new();
-                    let incoming = recv_incoming::<T>(inter.as_raw(), root, TAG, &mut frame)?;
-                    Some(Held::Received { frame, incoming })
+                    let mut buf = RecvBuffer::new();
+                    let incoming = recv_incoming::<T>(inter.as_raw(), root, TAG, &mut buf)?;
+                    Some(Held::Received { frame: buf.frame, incoming })
                 } else {
                     None
                 };

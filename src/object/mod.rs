@@ -38,7 +38,7 @@
 //! |---|---|
 //! | `comm.send(obj, dest, tag)`, `ssend` | `comm.send_obj(&obj, dest, tag)`, `ssend_obj` |
 //! | `comm.recv(None, source, tag, status)` | `comm.recv_obj::<T>(source, tag)`, `recv_obj_status` → `(T, Status)` |
-//! | `comm.recv(buf, source, tag)` (reused buffer) | `comm.recv_obj_with::<T>(&mut Vec<u8>, source, tag)` |
+//! | `comm.recv(buf, source, tag)` (reused buffer) | `comm.recv_obj_with::<T>(&mut RecvBuffer, source, tag)`, `buf.recycle(vec)` |
 //! | `comm.sendrecv(obj, dest, st, None, source, rt)` | `comm.sendrecv_obj::<S, R>(&obj, dest, st, source, rt)` → `Option<R>` |
 //! | `comm.isend`, `issend` → `Request.wait()` | `comm.isend_obj(&obj, ..)`, `issend_obj` → [`ObjRequest`] |
 //! | `comm.irecv(source, tag)` → `req.wait()` returns the object | `comm.irecv_obj::<T>(source, tag)` → [`ObjRecvRequest`], `wait()` → `T` |
@@ -63,6 +63,7 @@ mod request;
 
 pub use codec::{set_threshold, threshold, Encoded, Payload, DEFAULT_THRESHOLD, THRESHOLD_ENV};
 pub use oob::{OobBytes, OobVec};
+pub use p2p::RecvBuffer;
 pub use request::{ObjRecvRequest, ObjRequest};
 
 use crate::comm::Communicator;
@@ -72,6 +73,7 @@ use crate::status::Status;
 use p2p::{check_dest, check_source, isend_parts, parts, recv_incoming, send_parts, Mode, Pending};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::cell::Cell;
 
 /// Encodes with the process's threshold.
 fn encode<T: Serialize + ?Sized>(obj: &T) -> Result<Encoded<'_>> {
@@ -89,8 +91,18 @@ fn send_mode<C: Communicator + ?Sized, T: Serialize + ?Sized>(
     if dest == ffi::PROC_NULL() {
         return Ok(());
     }
-    let enc = encode(obj)?;
-    send_parts(comm.as_raw(), parts(&enc), dest, tag, mode)
+    // Blocking sends encode into a frame buffer kept per thread (up to 1 MiB), so small
+    // messages cost no allocation.
+    thread_local! {
+        static FRAME: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
+    let enc = codec::encode_into(obj, threshold()?, FRAME.with(Cell::take))?;
+    let sent = send_parts(comm.as_raw(), parts(&enc), dest, tag, mode);
+    let frame = enc.into_frame();
+    if frame.capacity() <= 1 << 20 {
+        FRAME.with(|c| c.set(frame));
+    }
+    sent
 }
 
 fn isend_mode<'b, C: Communicator + ?Sized, T: Serialize + ?Sized>(
@@ -161,22 +173,22 @@ pub trait ObjectComm: Communicator {
     /// [`recv_obj`](Self::recv_obj), also returning the status of the object's frame message
     /// (its source and tag).
     fn recv_obj_status<T: DeserializeOwned>(&self, source: i32, tag: i32) -> Result<(T, Status)> {
-        self.recv_obj_with(&mut Vec::new(), source, tag)
+        self.recv_obj_with(&mut RecvBuffer::new(), source, tag)
     }
 
-    /// [`recv_obj_status`](Self::recv_obj_status) receiving the frame into `buf`, whose
-    /// allocation is reused from call to call (only out-of-band payloads, which become parts of
-    /// the value, are allocated anew).
+    /// [`recv_obj_status`](Self::recv_obj_status) with a reusable [`RecvBuffer`]: the frame
+    /// is received into its allocation, and out-of-band arrays into allocations handed back to
+    /// it with [`RecvBuffer::recycle`] where they fit, so a loop allocates nothing once warm.
     fn recv_obj_with<T: DeserializeOwned>(
         &self,
-        buf: &mut Vec<u8>,
+        buf: &mut RecvBuffer,
         source: i32,
         tag: i32,
     ) -> Result<(T, Status)> {
         check_source(self, source, tag)?;
         let incoming = recv_incoming::<T>(self.as_raw(), source, tag, buf)?;
         let status = incoming.status;
-        Ok((incoming.decode(buf)?, status))
+        Ok((incoming.decode(&buf.frame)?, status))
     }
 
     /// Starts receiving an object (mpi4py `comm.irecv`): [`ObjRecvRequest::wait`] returns it.

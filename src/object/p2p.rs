@@ -166,11 +166,11 @@ fn mprobe(comm: MPI_Comm, source: i32, tag: i32) -> Result<(MPI_Message, Status)
     Ok((msg, status))
 }
 
-/// Receives the matched message into exactly `dst`.
-fn mrecv(msg: &mut MPI_Message, dst: &mut [u8]) -> Result<()> {
-    let b = block(dst.len(), ffi::BYTE())?;
+/// Receives the matched message, of exactly `len` bytes, at `dst`, which holds `len` bytes.
+fn mrecv(msg: &mut MPI_Message, dst: *mut u8, len: usize) -> Result<()> {
+    let b = block(len, ffi::BYTE())?;
     let mut status = Status::default();
-    mpi_call!(MPI_Mrecv(dst.as_mut_ptr().cast(), b.count, b.datatype, msg, &mut status.0))
+    mpi_call!(MPI_Mrecv(dst.cast(), b.count, b.datatype, msg, &mut status.0))
 }
 
 /// Receives a matched message of `bytes` bytes that will not be used, so it does not stay
@@ -179,7 +179,66 @@ fn discard(mut msg: MPI_Message, bytes: usize) {
     let mut sink = Vec::new();
     if sink.try_reserve_exact(bytes).is_ok() {
         sink.resize(bytes, 0u8);
-        let _ = mrecv(&mut msg, &mut sink);
+        let _ = mrecv(&mut msg, sink.as_mut_ptr(), bytes);
+    }
+}
+
+/// A reusable receive buffer ([`recv_obj_with`](super::ObjectComm::recv_obj_with)): the
+/// frame's allocation, and out-of-band arrays handed back with [`recycle`](Self::recycle),
+/// which later receives fill instead of allocating. A loop that recycles what it received
+/// allocates nothing once warm.
+///
+/// ```no_run
+/// use mpi4rs::prelude::*;
+/// use mpi4rs::object::RecvBuffer;
+/// let env = mpi4rs::init()?;
+/// let world = env.world();
+/// let mut buf = RecvBuffer::new();
+/// for _ in 0..100 {
+///     let (field, _status): (OobVec<f64>, _) = world.recv_obj_with(&mut buf, 0, 0)?;
+///     // … use field …
+///     buf.recycle(field);            // its allocation receives the next one
+/// }
+/// # Ok::<(), mpi4rs::Error>(())
+/// ```
+#[derive(Default)]
+pub struct RecvBuffer {
+    pub(crate) frame: Vec<u8>,
+    pub(crate) stash: Vec<Payload>,
+}
+
+impl RecvBuffer {
+    /// How many recycled allocations a buffer keeps (the oldest goes first).
+    pub const MAX_STASHED: usize = 16;
+
+    /// An empty buffer.
+    pub fn new() -> Self {
+        RecvBuffer::default()
+    }
+
+    /// Keeps the allocation of `v` (an `OobVec<T>` or `Vec<T>`) for a later payload of the
+    /// same element type that fits in it.
+    pub fn recycle<T: mpi4rs_device::Element>(&mut self, v: impl Into<Vec<T>>) {
+        if let Some(p) = Payload::recycle(v.into()) {
+            if self.stash.len() == Self::MAX_STASHED {
+                self.stash.remove(0);
+            }
+            self.stash.push(p);
+        }
+    }
+
+    /// Bytes held for reuse: the frame's capacity and the recycled allocations'.
+    pub fn capacity(&self) -> usize {
+        self.frame.capacity() + self.stash.iter().map(|p| p.capacity()).sum::<usize>()
+    }
+}
+
+impl std::fmt::Debug for RecvBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvBuffer")
+            .field("frame", &self.frame.capacity())
+            .field("stash", &self.stash.len())
+            .finish()
     }
 }
 
@@ -202,16 +261,17 @@ impl Incoming {
     }
 }
 
-/// Receives one object message from `source` with `tag` into `frame` (its allocation reused)
-/// and its payloads. `T` names errors.
+/// Receives one object message from `source` with `tag`: the frame into `buf.frame` (its
+/// allocation reused), the payloads into recycled allocations of `buf` where they fit. `T`
+/// names errors.
 pub(crate) fn recv_incoming<T: ?Sized>(
     comm: MPI_Comm,
     source: i32,
     tag: i32,
-    frame: &mut Vec<u8>,
+    buf: &mut RecvBuffer,
 ) -> Result<Incoming> {
     let (msg, status) = mprobe(comm, source, tag)?;
-    recv_matched::<T>(comm, msg, status, frame)
+    recv_matched::<T>(comm, msg, status, buf)
 }
 
 /// Like [`recv_incoming`] for a frame already matched by a probe.
@@ -219,8 +279,9 @@ pub(crate) fn recv_matched<T: ?Sized>(
     comm: MPI_Comm,
     mut msg: MPI_Message,
     status: Status,
-    frame: &mut Vec<u8>,
+    buf: &mut RecvBuffer,
 ) -> Result<Incoming> {
+    let frame = &mut buf.frame;
     if msg == ffi::MESSAGE_NO_PROC() {
         return Err(Error::InvalidArgument(
             "no object comes from PROC_NULL (sendrecv_obj returns None for it)".into(),
@@ -232,7 +293,7 @@ pub(crate) fn recv_matched<T: ?Sized>(
         return Err(Error::InvalidArgument(format!("out of memory for an object message of {n} bytes")));
     }
     frame.resize(n, 0);
-    mrecv(&mut msg, frame)?;
+    mrecv(&mut msg, frame.as_mut_ptr(), n)?;
     let header = parse_header::<T>(frame)?;
     let (src, tag) = (status.source(), status.tag());
     let mut payloads = Vec::with_capacity(header.payloads.len());
@@ -246,8 +307,9 @@ pub(crate) fn recv_matched<T: ?Sized>(
                 "payload {i}: the header announces {want} bytes of {dtype}, but the next message from rank {src} with tag {tag} holds {got}"
             )));
         }
-        let mut p = Payload::alloc(dtype, count)?;
-        mrecv(&mut pmsg, p.as_mut_slice())?;
+        let mut p = Payload::alloc_uninit(dtype, count, &mut buf.stash)?;
+        // MPI writes all `want` bytes: the payload is filled.
+        mrecv(&mut pmsg, p.as_mut_ptr(), want)?;
         payloads.push(p);
     }
     Ok(Incoming { header, payloads, status })
@@ -258,7 +320,7 @@ pub(crate) fn try_recv_incoming<T: ?Sized>(
     comm: MPI_Comm,
     source: i32,
     tag: i32,
-    frame: &mut Vec<u8>,
+    buf: &mut RecvBuffer,
 ) -> Result<Option<Incoming>> {
     let mut status = Status::default();
     let mut msg = ffi::MESSAGE_NULL();
@@ -267,5 +329,5 @@ pub(crate) fn try_recv_incoming<T: ?Sized>(
     if flag == 0 {
         return Ok(None);
     }
-    recv_matched::<T>(comm, msg, status, frame).map(Some)
+    recv_matched::<T>(comm, msg, status, buf).map(Some)
 }

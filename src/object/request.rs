@@ -10,7 +10,7 @@
 //! `MPI_Mprobe`. Dropping an unmatched one leaves the message for a later receive.
 
 use super::codec::Encoded;
-use super::p2p::{recv_incoming, try_recv_incoming, Pending};
+use super::p2p::{recv_incoming, try_recv_incoming, Pending, RecvBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::MPI_Comm;
 use crate::status::Status;
@@ -71,22 +71,22 @@ impl<'c, T: DeserializeOwned> ObjRecvRequest<'c, T> {
     pub fn wait_status(mut self) -> Result<(T, Status)> {
         self.check_pending()?;
         self.done = true;
-        let mut frame = Vec::new();
-        let inc = recv_incoming::<T>(self.comm, self.source, self.tag, &mut frame)?;
+        let mut buf = RecvBuffer::new();
+        let inc = recv_incoming::<T>(self.comm, self.source, self.tag, &mut buf)?;
         let status = inc.status;
-        Ok((inc.decode(&frame)?, status))
+        Ok((inc.decode(&buf.frame)?, status))
     }
 
     /// Receives the object if its message has arrived (`Some`), without waiting otherwise.
     /// After `Some`, the request is complete and may not be tested again.
     pub fn test(&mut self) -> Result<Option<T>> {
         self.check_pending()?;
-        let mut frame = Vec::new();
-        match try_recv_incoming::<T>(self.comm, self.source, self.tag, &mut frame)? {
+        let mut buf = RecvBuffer::new();
+        match try_recv_incoming::<T>(self.comm, self.source, self.tag, &mut buf)? {
             None => Ok(None),
             Some(inc) => {
                 self.done = true;
-                inc.decode(&frame).map(Some)
+                inc.decode(&buf.frame).map(Some)
             }
         }
     }
