@@ -9,15 +9,19 @@
 //! offset  size  field
 //! 0       1     magic 0xA7
 //! 1       1     format version (1)
-//! 2       1     flags: bit 0 = the body travels as the last payload (bodies past 1 GiB)
+//! 2       1     flags: bit 0 = the body travels as the last payload (bodies past 1 GiB),
+//!               bit 1 = the frame is longer than 4096 bytes (two messages, see below)
 //! 3       4     fingerprint of the sender's type name (FNV-1a, little-endian), for error texts
 //! 7       4     number of out-of-band payloads N (little-endian)
 //! 11      …     body: the value in MessagePack (rmp-serde, structs as arrays)
 //! end-9N  9N    per payload: element type code (1 byte), element count (8 bytes, LE)
 //! ```
 //!
-//! Each payload then travels as its own message of raw bytes, straight from where it lies in the
-//! sender's object; the receiver allocates it at its final size only once a matched probe has
+//! The frame travels as one message of at most [`EAGER`] (4096) bytes — a receiver takes it
+//! with a plain receive into a buffer of that size, with no probe, so a small object costs what
+//! a small buffer does — and, when longer, a second message with the rest, which the receiver
+//! matches with a probe so that it learns the size before allocating. Each payload then travels
+//! as its own message of raw bytes, straight from where it lies in the sender's object; the receiver allocates it at its final size only once a matched probe has
 //! shown a message of exactly that size, and the value picks it up by index while it decodes.
 //!
 //! # Why MessagePack (rmp-serde)
@@ -78,6 +82,12 @@ pub const THRESHOLD_ENV: &str = "MPI4RS_OBJECT_THRESHOLD";
 
 /// Flag bit: the body is the last payload.
 pub(crate) const FLAG_BODY_OOB: u8 = 1;
+/// Flag bit: the frame is longer than [`EAGER`] bytes and travels as two messages.
+pub(crate) const FLAG_CONTINUED: u8 = 2;
+/// The frame's first message holds at most this many bytes, so a receiver can take it with a
+/// plain receive into a buffer of this size, without a probe; a longer frame's rest follows as
+/// a second message.
+pub const EAGER: usize = 4096;
 /// MessagePack extension type of an out-of-band placeholder (its data: the index, u32 LE).
 pub(crate) const EXT_TAG: i8 = 0x4F;
 
@@ -349,6 +359,9 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
         frame.push(dtype_code(p.dtype));
         frame.extend_from_slice(&((p.bytes / p.dtype.size()) as u64).to_le_bytes());
     }
+    if frame.len() > EAGER {
+        frame[2] |= FLAG_CONTINUED;
+    }
     Ok(Encoded { frame, _body: body, payloads, _object: PhantomData })
 }
 
@@ -401,8 +414,14 @@ pub fn parse_header<T: ?Sized>(frame: &[u8]) -> Result<Header> {
         return Err(err(format!("object-message format version {} (this build reads {VERSION})", frame[1])));
     }
     let flags = frame[2];
-    if flags & !FLAG_BODY_OOB != 0 {
+    if flags & !(FLAG_BODY_OOB | FLAG_CONTINUED) != 0 {
         return Err(err(format!("unknown header flags 0x{flags:02X}")));
+    }
+    if (flags & FLAG_CONTINUED != 0) != (frame.len() > EAGER) {
+        return Err(err(format!(
+            "the header's continuation flag does not match the frame's {} bytes (truncated or forged)",
+            frame.len()
+        )));
     }
     let fingerprint = u32::from_le_bytes(frame[3..7].try_into().expect("4 bytes"));
     let n = u32::from_le_bytes(frame[7..11].try_into().expect("4 bytes")) as usize;

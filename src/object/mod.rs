@@ -61,7 +61,7 @@ mod p2p;
 mod reduce;
 mod request;
 
-pub use codec::{set_threshold, threshold, Encoded, Payload, DEFAULT_THRESHOLD, THRESHOLD_ENV};
+pub use codec::{set_threshold, threshold, Encoded, Payload, DEFAULT_THRESHOLD, EAGER, THRESHOLD_ENV};
 pub use oob::{OobBytes, OobVec};
 pub use p2p::RecvBuffer;
 pub use request::{ObjRecvRequest, ObjRequest};
@@ -123,6 +123,20 @@ fn isend_mode<'b, C: Communicator + ?Sized, T: Serialize + ?Sized>(
     Ok(ObjRequest::new(pending, Some(enc)))
 }
 
+/// Runs `f` with a receive buffer whose frame allocation is kept per thread (up to 1 MiB), so
+/// that receives without a [`RecvBuffer`] of their own cost no allocation for small objects.
+fn with_frame_buffer<R>(f: impl FnOnce(&mut RecvBuffer) -> R) -> R {
+    thread_local! {
+        static FRAME: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
+    let mut buf = RecvBuffer { frame: FRAME.with(Cell::take), stash: Vec::new() };
+    let r = f(&mut buf);
+    if buf.frame.capacity() <= 1 << 20 {
+        FRAME.with(|c| c.set(std::mem::take(&mut buf.frame)));
+    }
+    r
+}
+
 /// Object messaging, available on every [`Communicator`] (mpi4py's lowercase methods; the
 /// table in the [module documentation](self) maps one to the other).
 ///
@@ -173,7 +187,7 @@ pub trait ObjectComm: Communicator {
     /// [`recv_obj`](Self::recv_obj), also returning the status of the object's frame message
     /// (its source and tag).
     fn recv_obj_status<T: DeserializeOwned>(&self, source: i32, tag: i32) -> Result<(T, Status)> {
-        self.recv_obj_with(&mut RecvBuffer::new(), source, tag)
+        with_frame_buffer(|buf| self.recv_obj_with(buf, source, tag))
     }
 
     /// [`recv_obj_status`](Self::recv_obj_status) with a reusable [`RecvBuffer`]: the frame

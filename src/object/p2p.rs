@@ -11,7 +11,7 @@
 //! Counts past 2^31 bytes go to MPI as one item of a big datatype
 //! ([`bigcount`](crate::collective::bigcount)), on both sides.
 
-use super::codec::{parse_header, Encoded, Header, Payload};
+use super::codec::{decode_error, parse_header, Encoded, Header, Payload, EAGER, FLAG_CONTINUED, MAGIC};
 use crate::collective::bigcount::block;
 use crate::comm::Communicator;
 use crate::environment::is_active;
@@ -101,9 +101,15 @@ type IsendFn = unsafe extern "C" fn(
     *mut MPI_Request,
 ) -> c_int;
 
-/// The messages of one object: the frame, then the payloads.
+/// The messages of a frame: its first [`EAGER`] bytes, and the rest if any.
+pub(crate) fn frame_parts(frame: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let (first, rest) = frame.split_at(frame.len().min(EAGER));
+    std::iter::once(first).chain((!rest.is_empty()).then_some(rest))
+}
+
+/// The messages of one object: the frame's, then the payloads.
 pub(crate) fn parts<'e>(enc: &'e Encoded<'_>) -> impl Iterator<Item = &'e [u8]> {
-    std::iter::once(enc.frame()).chain((0..enc.payload_count()).map(|i| enc.payload(i)))
+    frame_parts(enc.frame()).chain((0..enc.payload_count()).map(|i| enc.payload(i)))
 }
 
 /// Sends `parts` to `dest` with blocking calls.
@@ -252,7 +258,7 @@ pub(crate) struct Incoming {
 impl Incoming {
     /// The messages to forward this object unchanged: `frame`, then the payloads.
     pub(crate) fn parts<'s>(&'s self, frame: &'s [u8]) -> impl Iterator<Item = &'s [u8]> {
-        std::iter::once(frame).chain(self.payloads.iter().map(|p| p.as_slice()))
+        frame_parts(frame).chain(self.payloads.iter().map(|p| p.as_slice()))
     }
 
     /// Decodes the object (consumes the payloads).
@@ -264,38 +270,74 @@ impl Incoming {
 /// Receives one object message from `source` with `tag`: the frame into `buf.frame` (its
 /// allocation reused), the payloads into recycled allocations of `buf` where they fit. `T`
 /// names errors.
+///
+/// The frame's first [`EAGER`] bytes are one message, received with a plain `MPI_Recv` into a
+/// buffer of that size (no probe: a small object costs one receive, as a buffer does); a longer
+/// frame says so in its flags and its rest follows as a second message, matched with
+/// `MPI_Mprobe` so that its size is known before anything is allocated.
 pub(crate) fn recv_incoming<T: ?Sized>(
     comm: MPI_Comm,
     source: i32,
     tag: i32,
     buf: &mut RecvBuffer,
 ) -> Result<Incoming> {
-    let (msg, status) = mprobe(comm, source, tag)?;
-    recv_matched::<T>(comm, msg, status, buf)
+    let frame = &mut buf.frame;
+    frame.clear();
+    frame.reserve(EAGER);
+    let mut status = Status::default();
+    let b = block(EAGER, ffi::BYTE())?;
+    let r =
+        mpi_call!(MPI_Recv(frame.as_mut_ptr().cast(), b.count, b.datatype, source, tag, comm, &mut status.0));
+    if let Err(e) = r {
+        // The message is consumed either way; one longer than EAGER is not an object message.
+        return Err(match e.class() {
+            Some(crate::ErrorClass::Truncate) => decode_error::<T>(format!(
+                "the first message of an object holds more than the {EAGER} bytes the protocol allows (not an object message?)"
+            )),
+            _ => e,
+        });
+    }
+    if status.source() == ffi::PROC_NULL() {
+        return Err(from_proc_null());
+    }
+    let n = probed_bytes(&status)?.min(EAGER);
+    // SAFETY: MPI wrote the n bytes of the message (at most EAGER, the room given).
+    unsafe { frame.set_len(n) };
+    finish::<T>(comm, status, buf)
 }
 
-/// Like [`recv_incoming`] for a frame already matched by a probe.
-pub(crate) fn recv_matched<T: ?Sized>(
-    comm: MPI_Comm,
-    mut msg: MPI_Message,
-    status: Status,
-    buf: &mut RecvBuffer,
-) -> Result<Incoming> {
-    let frame = &mut buf.frame;
-    if msg == ffi::MESSAGE_NO_PROC() {
-        return Err(Error::InvalidArgument(
-            "no object comes from PROC_NULL (sendrecv_obj returns None for it)".into(),
-        ));
-    }
-    let n = probed_bytes(&status)?;
-    frame.clear();
-    if frame.try_reserve_exact(n).is_err() {
-        return Err(Error::InvalidArgument(format!("out of memory for an object message of {n} bytes")));
-    }
-    frame.resize(n, 0);
-    mrecv(&mut msg, frame.as_mut_ptr(), n)?;
-    let header = parse_header::<T>(frame)?;
+#[cold]
+fn from_proc_null() -> Error {
+    Error::InvalidArgument("no object comes from PROC_NULL (sendrecv_obj returns None for it)".into())
+}
+
+/// Receives the rest of an object whose first message is in `buf.frame`: the frame's
+/// continuation, if any, then the payloads.
+fn finish<T: ?Sized>(comm: MPI_Comm, status: Status, buf: &mut RecvBuffer) -> Result<Incoming> {
     let (src, tag) = (status.source(), status.tag());
+    let frame = &mut buf.frame;
+    if frame.len() > 2 && frame[0] == MAGIC && frame[2] & FLAG_CONTINUED != 0 {
+        if frame.len() != EAGER {
+            return Err(decode_error::<T>(format!(
+                "the frame says it continues in another message, but its first part holds {} bytes, not {EAGER}",
+                frame.len()
+            )));
+        }
+        let (mut msg, st) = mprobe(comm, src, tag)?;
+        let extra = probed_bytes(&st)?;
+        if frame.try_reserve_exact(extra).is_err() {
+            discard(msg, extra);
+            return Err(Error::InvalidArgument(format!(
+                "out of memory for an object message of {extra} bytes"
+            )));
+        }
+        // SAFETY: room for `extra` more bytes reserved; MPI writes all of them, then they count.
+        unsafe {
+            mrecv(&mut msg, frame.as_mut_ptr().add(EAGER), extra)?;
+            frame.set_len(EAGER + extra);
+        }
+    }
+    let header = parse_header::<T>(frame)?;
     let mut payloads = Vec::with_capacity(header.payloads.len());
     for (i, &(dtype, count)) in header.payloads.iter().enumerate() {
         let (mut pmsg, pstatus) = mprobe(comm, src, tag)?;
@@ -303,7 +345,7 @@ pub(crate) fn recv_matched<T: ?Sized>(
         let want = header.payload_bytes(i);
         if got != want {
             discard(pmsg, got);
-            return Err(super::codec::decode_error::<T>(format!(
+            return Err(decode_error::<T>(format!(
                 "payload {i}: the header announces {want} bytes of {dtype}, but the next message from rank {src} with tag {tag} holds {got}"
             )));
         }
@@ -329,5 +371,21 @@ pub(crate) fn try_recv_incoming<T: ?Sized>(
     if flag == 0 {
         return Ok(None);
     }
-    recv_matched::<T>(comm, msg, status, buf).map(Some)
+    if msg == ffi::MESSAGE_NO_PROC() {
+        return Err(from_proc_null());
+    }
+    let n = probed_bytes(&status)?;
+    if n > EAGER {
+        discard(msg, n);
+        return Err(decode_error::<T>(format!(
+            "the first message of an object holds {n} bytes, more than the {EAGER} the protocol allows"
+        )));
+    }
+    let frame = &mut buf.frame;
+    frame.clear();
+    frame.reserve(EAGER);
+    mrecv(&mut msg, frame.as_mut_ptr(), n)?;
+    // SAFETY: MPI wrote the n bytes of the message.
+    unsafe { frame.set_len(n) };
+    finish::<T>(comm, status, buf).map(Some)
 }
