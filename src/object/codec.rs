@@ -706,13 +706,15 @@ fn decode_body<T: DeserializeOwned>(body: &[u8], payloads: Vec<Payload>, sender:
         decode_error::<T>(format!("{detail} ({hint})"))
     };
     validate(body, MAX_DEPTH).map_err(hint)?;
-    let guard = DecodeGuard::push(payloads);
+    // Without payloads there is nothing to claim: a placeholder then finds no context (or an
+    // index past the end) and fails, as it should.
+    let guard = (!payloads.is_empty()).then(|| DecodeGuard::push(payloads));
     let mut de = rmp_serde::Deserializer::from_read_ref(body);
     de.set_max_depth(MAX_DEPTH + 2);
     // The structural check made sure the body is exactly one value, and rmp-serde fails on
     // an array or map that is not read to its end, so a value that decodes used every byte.
     let value = T::deserialize(&mut de);
-    let left = guard.finish();
+    let left = guard.map(DecodeGuard::finish).unwrap_or_default();
     let value = value.map_err(|e| hint(describe(e)))?;
     let unused: Vec<usize> = left.iter().enumerate().filter(|(_, p)| p.is_some()).map(|(i, _)| i).collect();
     if !unused.is_empty() {
@@ -769,8 +771,9 @@ fn describe(e: rmp_serde::decode::Error) -> String {
 pub fn validate(body: &[u8], max_depth: usize) -> std::result::Result<(), String> {
     let end = body.len();
     let mut pos = 0usize;
-    // Items still to read in each open array or map; `pending` is the innermost's.
-    let mut open: Vec<u64> = Vec::new();
+    // Items still to read in each open array or map; `pending` is the innermost's. The first
+    // levels live on the stack (no allocation for common values), deeper ones in `open`.
+    let mut open = Levels { inline: [0; 24], depth: 0, spill: Vec::new() };
     let mut pending: u64 = 1;
     loop {
         while pending == 0 {
@@ -838,11 +841,36 @@ pub fn validate(body: &[u8], max_depth: usize) -> std::result::Result<(), String
                     end - pos
                 ));
             }
-            if open.len() >= max_depth {
+            if open.depth >= max_depth {
                 return Err(format!("nesting deeper than {max_depth} levels at byte {at}"));
             }
             open.push(pending);
             pending = items;
+        }
+    }
+}
+
+/// The stack of open containers of [`validate`].
+struct Levels {
+    inline: [u64; 24],
+    depth: usize,
+    spill: Vec<u64>,
+}
+
+impl Levels {
+    fn push(&mut self, v: u64) {
+        match self.inline.get_mut(self.depth) {
+            Some(slot) => *slot = v,
+            None => self.spill.push(v),
+        }
+        self.depth += 1;
+    }
+
+    fn pop(&mut self) -> Option<u64> {
+        self.depth = self.depth.checked_sub(1)?;
+        match self.inline.get(self.depth) {
+            Some(&v) => Some(v),
+            None => self.spill.pop(),
         }
     }
 }

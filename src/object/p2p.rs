@@ -156,8 +156,14 @@ pub(crate) fn isend_parts<'p>(
     Ok(())
 }
 
-/// Size in bytes of a probed message (also past 2^31).
+/// Size in bytes of a probed or received message (also past 2^31).
 fn probed_bytes(status: &Status) -> Result<usize> {
+    // MPI_Get_count is the cheaper call; past 2^31 bytes it says UNDEFINED.
+    let mut small: c_int = 0;
+    mpi_call!(MPI_Get_count(&status.0, ffi::BYTE(), &mut small))?;
+    if small >= 0 && small != ffi::UNDEFINED() {
+        return Ok(small as usize);
+    }
     let mut count: ffi::MPI_Count = 0;
     mpi_call!(MPI_Get_elements_x(&status.0, ffi::BYTE(), &mut count))?;
     #[allow(clippy::unnecessary_cast)]
