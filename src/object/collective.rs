@@ -87,7 +87,7 @@ fn keyval() -> Result<c_int> {
 }
 
 /// The private communicators of `comm`, made (collectively) on first use.
-pub(crate) fn private<'c, C: Communicator + ?Sized>(comm: &'c C) -> Result<&'c Private> {
+pub(crate) fn private<C: Communicator + ?Sized>(comm: &C) -> Result<&Private> {
     let key = keyval()?;
     let mut value: *mut Private = std::ptr::null_mut();
     let mut flag: c_int = 0;

@@ -188,9 +188,9 @@ fn mrecv(msg: &mut MPI_Message, dst: *mut u8, len: usize) -> Result<()> {
 /// Receives a matched message of `bytes` bytes that will not be used, so it does not stay
 /// matched forever.
 fn discard(mut msg: MPI_Message, bytes: usize) {
-    let mut sink = Vec::new();
+    let mut sink: Vec<u8> = Vec::new();
     if sink.try_reserve_exact(bytes).is_ok() {
-        sink.resize(bytes, 0u8);
+        // Written by MPI, never read.
         let _ = mrecv(&mut msg, sink.as_mut_ptr(), bytes);
     }
 }
