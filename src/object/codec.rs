@@ -467,26 +467,6 @@ pub struct Payload {
 // SAFETY: an owned heap buffer.
 unsafe impl Send for Payload {}
 
-/// Payload buffers from this size on are advised to use transparent huge pages: a received
-/// array is written once, all of it, so 2 MiB pages save most of the page faults of a fresh
-/// allocation.
-const HUGE_PAGE_FROM: usize = 4 << 20;
-
-#[cfg(target_os = "linux")]
-fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
-    const HUGE: usize = 2 << 20;
-    let start = (ptr as usize).div_ceil(HUGE) * HUGE;
-    let end = (ptr as usize + bytes) / HUGE * HUGE;
-    if end > start {
-        // SAFETY: a hint about memory this process owns (the interior of a fresh allocation);
-        // it changes no contents, and failure is harmless.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge_pages(_: *mut u8, _: usize) {}
-
 impl Payload {
     fn layout(dtype: DType, bytes: usize) -> Option<Layout> {
         Layout::from_size_align(bytes, dtype_align(dtype)).ok()
@@ -519,9 +499,6 @@ impl Payload {
         let ptr = NonNull::new(ptr).ok_or_else(|| {
             Error::InvalidArgument(format!("out of memory allocating a payload of {bytes} bytes"))
         })?;
-        if bytes >= HUGE_PAGE_FROM {
-            advise_huge_pages(ptr.as_ptr(), bytes);
-        }
         Ok(Payload { ptr, len: bytes, cap: bytes, dtype })
     }
 
