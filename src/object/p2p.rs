@@ -1,12 +1,14 @@
 //! Moving one object message between two processes: the frame, then each out-of-band payload
 //! as a message of its own with the same source, tag and communicator (as mpi4py's `pkl5`).
 //!
-//! The receiver matches the frame with `MPI_Mprobe`, so it learns its size before allocating
-//! and no other receive can take it; it then matches each payload with `MPI_Mprobe` on the
-//! frame's actual source and tag. MPI's non-overtaking rule delivers a sender's payloads right
-//! after their frame on that (source, tag), so as in `pkl5` two threads of one process must not
-//! send objects to the same destination with the same tag at the same time, nor receive
-//! objects from the same source with the same tag at the same time.
+//! The frame's first [`EAGER`] bytes are one message, which the receiver takes with a plain
+//! `MPI_Recv` into a buffer of that size (one receive for a small object, no probe, and no
+//! other receive can take it); a longer frame's rest, and then each payload, it matches with
+//! `MPI_Mprobe` on the first message's actual source and tag, so it learns each size before
+//! allocating. MPI's non-overtaking rule delivers a sender's messages in order on that (source,
+//! tag), so as in `pkl5` two threads of one process must not send objects to the same
+//! destination with the same tag at the same time, nor receive objects from the same source
+//! with the same tag at the same time.
 //!
 //! Counts past 2^31 bytes go to MPI as one item of a big datatype
 //! ([`bigcount`](crate::collective::bigcount)), on both sides.
