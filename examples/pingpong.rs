@@ -5,7 +5,18 @@
 //! (also `--skip-large`, `--loop-large`, `--large-size`, `--skip-huge`, `--loop-huge`,
 //! `--huge-size`, `--no-header`, `--no-stats`, with mpi4py's defaults: sizes 1 B … 1 GiB,
 //! skip 100 / loop 10000, at most 10 / 1000 above 16 KiB and 1 / 10 above 1 MiB). `-a numpy`
-//! and `-a none` are accepted (host memory either way); pickled messages are not supported.
+//! and `-a none` are accepted (host memory either way).
+//!
+//! Object mode, mpi4py's `-p`/`--pickle` (and `-o`/`--outband`, its `pkl5` variant, which is
+//! what mpi4rs always does): each message is a record of a few fields (an id, two floats, a
+//! short string) holding `SIZE` bytes of `f64` in an [`OobVec`](mpi4rs::OobVec), sent with
+//! `send_obj` and received with `recv_obj_with` into a [`RecvBuffer`], to which each received
+//! array is handed back (`recycle`) so that the next one lands in the same allocation — the
+//! allocation-free loop, as the buffer mode's; `--alloc` receives with `recv_obj` instead, which
+//! allocates every received record as mpi4py's `recv` does. Rank 1 sends back the record it
+//! received. At 8 B and below the record holds nothing but its fields; from 256 KiB
+//! (`--threshold B` changes it) the array travels out of band. The size column is the array's
+//! size, so the table compares with the buffer mode's.
 //!
 //! Unlike mpi4py, which reads the clock around every round trip, the mean here is the time of
 //! the whole timed loop divided by `2 × LOOP`, exactly as a plain C loop measures it
@@ -17,6 +28,8 @@
 //! - `Samples`: LOOP, the number of timed round trips, as mpi4py prints it.
 
 use mpi4rs::prelude::*;
+use mpi4rs::RecvBuffer;
+use serde::{Deserialize, Serialize};
 
 struct Options {
     min_size: u64,
@@ -32,11 +45,14 @@ struct Options {
     verbose: bool,
     header: bool,
     stats: bool,
+    object: bool,
+    alloc: bool,
 }
 
 const USAGE: &str =
     "usage: pingpong [-q] [-a numpy|none] [-m MIN_SIZE] [-n MAX_SIZE] [-s SKIP] [-l LOOP] [--skip-large N] \
-[--loop-large N] [--large-size B] [--skip-huge N] [--loop-huge N] [--huge-size B] [--no-header] [--no-stats]";
+[--loop-large N] [--large-size B] [--skip-huge N] [--loop-huge N] [--huge-size B] [--no-header] [--no-stats] \
+[-p|--pickle] [-o|--outband] [--threshold B] [--alloc]";
 
 fn parse() -> Result<Options, String> {
     let mut o = Options {
@@ -53,6 +69,8 @@ fn parse() -> Result<Options, String> {
         verbose: true,
         header: true,
         stats: true,
+        object: false,
+        alloc: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -80,13 +98,80 @@ fn parse() -> Result<Options, String> {
                 Some(kind) => return Err(format!("--array {kind}: only host buffers (numpy, none) here")),
                 None => return Err(format!("{a} needs a value\n{USAGE}")),
             },
-            "-p" | "--pickle" | "-o" | "--outband" | "--protocol" | "--threshold" => {
-                return Err(format!("{a}: pickled messages are not part of this benchmark\n{USAGE}"))
-            }
+            // Objects: serde + MessagePack, large arrays out of band (pkl5's way) always.
+            "-p" | "--pickle" | "-o" | "--outband" => o.object = true,
+            "--threshold" => mpi4rs::object::set_threshold(Some(num(&a)? as usize)),
+            "--alloc" => o.alloc = true,
+            "--protocol" => return Err(format!("{a}: objects have one encoding here\n{USAGE}")),
             _ => return Err(format!("unknown option {a}\n{USAGE}")),
         }
     }
     Ok(o)
+}
+
+/// The record of the object mode: a few fields and `SIZE` bytes of `f64`.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    id: u64,
+    x: f64,
+    y: f64,
+    name: String,
+    data: OobVec<f64>,
+}
+
+impl Record {
+    fn new(nbytes: u64) -> Record {
+        let data = vec![0.5; (nbytes / 8) as usize].into();
+        Record { id: 42, x: 1.5, y: -2.25, name: "pingpong".into(), data }
+    }
+}
+
+/// Receives a record from `source`: into `buf`, handing the previous array back to it for
+/// reuse (the allocation-free loop), or allocating as mpi4py's `recv` does (`alloc`).
+fn recv_record(world: &Comm, buf: &mut RecvBuffer, alloc: bool, source: i32) -> mpi4rs::Result<Record> {
+    if alloc {
+        return world.recv_obj(source, 0);
+    }
+    Ok(world.recv_obj_with(buf, source, 0)?.0)
+}
+
+/// `iters` round trips of `rec` between ranks 0 and 1 as objects; the elapsed time.
+fn object_round_trips(
+    world: &Comm,
+    rec: &Record,
+    buf: &mut RecvBuffer,
+    alloc: bool,
+    iters: usize,
+) -> mpi4rs::Result<f64> {
+    let t0 = mpi4rs::wtime();
+    match (world.rank(), world.size()) {
+        (0, 1) => {
+            for _ in 0..iters {
+                for _ in 0..2 {
+                    let req = world.isend_obj(rec, 0, 0)?;
+                    let got = recv_record(world, buf, alloc, 0)?;
+                    req.wait()?;
+                    buf.recycle(got.data);
+                }
+            }
+        }
+        (0, _) => {
+            for _ in 0..iters {
+                world.send_obj(rec, 1, 0)?;
+                let got = recv_record(world, buf, alloc, 1)?;
+                buf.recycle(got.data);
+            }
+        }
+        (1, _) => {
+            for _ in 0..iters {
+                let got = recv_record(world, buf, alloc, 0)?;
+                world.send_obj(&got, 0, 0)?;
+                buf.recycle(got.data);
+            }
+        }
+        _ => {}
+    }
+    Ok(mpi4rs::wtime() - t0)
 }
 
 /// `iters` round trips between ranks 0 and 1 (a rank alone talks to itself); the elapsed time.
@@ -137,16 +222,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             o.skip = o.skip.min(o.skip_huge);
             o.loops = o.loops.min(o.loop_huge);
         }
-        let send = vec![b'a'; nbytes as usize];
-        let mut recv = vec![0u8; nbytes as usize];
+        let send = vec![b'a'; if o.object { 0 } else { nbytes as usize }];
+        let mut recv = vec![0u8; send.len()];
+        let rec = Record::new(if o.object { nbytes } else { 0 });
+        let mut buf = RecvBuffer::new();
+        let mut run = |iters| {
+            if o.object {
+                object_round_trips(world, &rec, &mut buf, o.alloc, iters)
+            } else {
+                round_trips(world, &send, &mut recv, iters)
+            }
+        };
         world.barrier()?;
-        round_trips(world, &send, &mut recv, o.skip)?;
+        run(o.skip)?;
         let blocks = o.loops.clamp(1, 10);
         let mut block_means = Vec::with_capacity(blocks);
         let mut total = 0.0;
         for b in 0..blocks {
             let iters = o.loops / blocks + usize::from(b < o.loops % blocks);
-            let t = round_trips(world, &send, &mut recv, iters)?;
+            let t = run(iters)?;
             total += t;
             if iters > 0 {
                 block_means.push(t / (2.0 * iters as f64));

@@ -114,6 +114,19 @@ pub enum Error {
     /// A configuration value (code or `MPI4RS_RC_*` environment variable) is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An object could not be encoded for an object message (its `Serialize` failed, or it
+    /// cannot be represented, e.g. a sequence of unknown length).
+    #[error("cannot encode the object: {0}")]
+    Encode(String),
+    /// An object message that cannot be decoded as the type the receiver asked for: truncated,
+    /// corrupted or forged bytes, or a type other than the one sent.
+    #[error("cannot decode the object message as `{type_name}`: {detail}")]
+    Decode {
+        /// The type the receiver asked for.
+        type_name: &'static str,
+        /// What is wrong, in words.
+        detail: String,
+    },
 }
 
 impl Error {

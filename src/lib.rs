@@ -40,6 +40,7 @@ pub mod group;
 pub mod intercomm;
 pub mod launcher;
 pub mod message;
+pub mod object;
 pub mod op;
 pub mod p2p;
 pub mod request;
@@ -71,6 +72,7 @@ pub use intercomm::InterComm;
 pub use message::Message;
 pub use mpi4rs_device as device;
 pub use mpi4rs_device::{DType, Element};
+pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec, RecvBuffer};
 pub use op::{Builtin, Op, UserOp};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
 pub use request::{
@@ -84,6 +86,7 @@ pub use value_index::{PairValue, ValueIndex};
 pub mod prelude {
     pub use crate::{
         any_source, any_tag, proc_null, Collective, Comm, Communicator, Equivalent, EquivalentMut, InterComm,
-        Op, PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex, Varying, VaryingMut,
+        ObjectComm, OobVec, Op, PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex,
+        Varying, VaryingMut,
     };
 }
