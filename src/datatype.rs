@@ -188,31 +188,12 @@ pub fn parse_typestr(s: &str) -> Result<DType> {
         }
         _ => s,
     };
-    DTYPES
+    DType::ALL
         .iter()
         .copied()
         .find(|&d| typestr(d) == body || (body == "?" && d == DType::Bool))
         .ok_or_else(unknown)
 }
-
-/// Every element type, in `DType` order.
-const DTYPES: [DType; 15] = [
-    DType::Bool,
-    DType::I8,
-    DType::I16,
-    DType::I32,
-    DType::I64,
-    DType::U8,
-    DType::U16,
-    DType::U32,
-    DType::U64,
-    DType::F16,
-    DType::BF16,
-    DType::F32,
-    DType::F64,
-    DType::C32,
-    DType::C64,
-];
 
 // ---------------------------------------------------------------------------------------------
 // Datatype
@@ -1175,7 +1156,7 @@ mod tests {
 
     #[test]
     fn typestr_round_trip() {
-        for d in DTYPES {
+        for d in DType::ALL {
             assert_eq!(parse_typestr(typestr(d)).unwrap(), d);
         }
         assert_eq!(parse_typestr("<f8").unwrap(), DType::F64);

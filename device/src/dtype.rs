@@ -39,6 +39,26 @@ pub enum DType {
 }
 
 impl DType {
+    /// Every element type, in declaration order (which object messaging uses as its wire
+    /// codes: do not reorder).
+    pub const ALL: [DType; 15] = [
+        DType::Bool,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+        DType::U16,
+        DType::U32,
+        DType::U64,
+        DType::F16,
+        DType::BF16,
+        DType::F32,
+        DType::F64,
+        DType::C32,
+        DType::C64,
+    ];
+
     /// Size of one element in bytes.
     pub const fn size(self) -> usize {
         match self {

@@ -148,30 +148,12 @@ fn parse_size(s: &str) -> Option<usize> {
 // ---------------------------------------------------------------------------------------------
 // Element type codes and the type fingerprint.
 
-const DTYPES: [DType; 15] = [
-    DType::Bool,
-    DType::I8,
-    DType::I16,
-    DType::I32,
-    DType::I64,
-    DType::U8,
-    DType::U16,
-    DType::U32,
-    DType::U64,
-    DType::F16,
-    DType::BF16,
-    DType::F32,
-    DType::F64,
-    DType::C32,
-    DType::C64,
-];
-
 fn dtype_code(d: DType) -> u8 {
-    DTYPES.iter().position(|&x| x == d).unwrap_or(0) as u8
+    DType::ALL.iter().position(|&x| x == d).unwrap_or(0) as u8
 }
 
 fn dtype_from_code(c: u8) -> Option<DType> {
-    DTYPES.get(c as usize).copied()
+    DType::ALL.get(c as usize).copied()
 }
 
 /// Alignment of the Rust types of `d` (every `Element` of that dtype has the same).
@@ -869,7 +851,7 @@ mod tests {
 
     #[test]
     fn dtype_codes_round_trip() {
-        for d in DTYPES {
+        for d in DType::ALL {
             assert_eq!(dtype_from_code(dtype_code(d)), Some(d));
         }
         assert_eq!(dtype_from_code(15), None);

@@ -245,24 +245,7 @@ fn cuda_tensor_is_refused_without_cuda_or_on_another_device() {
 
 #[test]
 fn dtype_table_round_trips() {
-    let all = [
-        DType::Bool,
-        DType::I8,
-        DType::I16,
-        DType::I32,
-        DType::I64,
-        DType::U8,
-        DType::U16,
-        DType::U32,
-        DType::U64,
-        DType::F16,
-        DType::BF16,
-        DType::F32,
-        DType::F64,
-        DType::C32,
-        DType::C64,
-    ];
-    for d in all {
+    for d in DType::ALL {
         let dl = dtype_to_dl(d);
         assert_eq!(u32::from(dl.bits) * u32::from(dl.lanes), 8 * d.size() as u32, "{d}");
         assert_eq!(dtype_from_dl(dl), Some(d));
