@@ -5,18 +5,13 @@
 
 use crate::error::Error;
 use crate::ffi::{MPI_Comm, MPI_Datatype, MPI_Info, MPI_Op, MPI_Request};
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_int, c_void, CString};
 use std::sync::OnceLock;
 
-extern "C" {
-    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
-}
-
-/// `dlsym(RTLD_DEFAULT, name)` (RTLD_DEFAULT is the null handle on glibc and musl).
+/// [`lookup_symbol`](crate::ffi::lookup_symbol) of a name built from literals.
 fn lookup(name: &str) -> *mut c_void {
     let name = CString::new(name).expect("symbol names have no NUL");
-    // SAFETY: a plain symbol lookup in the already loaded objects.
-    unsafe { dlsym(std::ptr::null_mut(), name.as_ptr()) }
+    crate::ffi::lookup_symbol(&name)
 }
 
 type Ptr = *const c_void;

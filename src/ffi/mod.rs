@@ -4,7 +4,19 @@
 #![allow(missing_docs, non_upper_case_globals)]
 
 pub use mpi::ffi::*;
-use std::ffi::c_int;
+use std::ffi::{c_char, c_int, c_void, CStr};
+
+extern "C" {
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+
+/// `dlsym(RTLD_DEFAULT, name)` (RTLD_DEFAULT is the null handle on glibc and musl): an MPI
+/// function outside `mpi.h` (MPI-4 calls on an MPI-3.1 library, `MPIX_` extensions), or null
+/// where the loaded library lacks it.
+pub(crate) fn lookup_symbol(name: &CStr) -> *mut c_void {
+    // SAFETY: a plain symbol lookup in the already loaded objects.
+    unsafe { dlsym(std::ptr::null_mut(), name.as_ptr()) }
+}
 
 macro_rules! constants {
     ($($ty:ty: $($name:ident = $sym:ident),* ;)*) => {

@@ -107,7 +107,7 @@ pub fn threshold() -> Result<usize> {
     static FROM_ENV: OnceLock<std::result::Result<usize, String>> = OnceLock::new();
     FROM_ENV
         .get_or_init(|| match std::env::var(THRESHOLD_ENV) {
-            Ok(v) => parse_size(&v).ok_or_else(|| {
+            Ok(v) => crate::util::parse_size(&v).ok_or_else(|| {
                 format!("{THRESHOLD_ENV}={v:?}: expected a size in bytes such as 262144, 256K or 1M")
             }),
             Err(_) => Ok(DEFAULT_THRESHOLD),
@@ -127,22 +127,6 @@ pub fn set_threshold(bytes: Option<usize>) {
         }
         None => THRESHOLD_SET.store(false, Ordering::Release),
     }
-}
-
-/// `"262144"`, `"256K"`, `"256KiB"`, `"1m"`, `"2G"` → bytes.
-fn parse_size(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let lower = s.to_ascii_lowercase();
-    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &lower[digits.len()..];
-    let shift = match unit {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return None,
-    };
-    digits.trim().parse::<usize>().ok()?.checked_mul(1 << shift)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -837,17 +821,6 @@ impl Levels {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("262144"), Some(262144));
-        assert_eq!(parse_size("256K"), Some(262144));
-        assert_eq!(parse_size("256kib"), Some(262144));
-        assert_eq!(parse_size(" 1M "), Some(1 << 20));
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("12x"), None);
-        assert_eq!(parse_size(""), None);
-    }
 
     #[test]
     fn dtype_codes_round_trip() {

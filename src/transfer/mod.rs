@@ -28,7 +28,7 @@ pub(crate) mod stage;
 
 use mpi4rs_device::MemoryKind;
 use std::cell::Cell;
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -69,23 +69,14 @@ fn awareness() -> (bool, &'static str) {
     })
 }
 
-extern "C" {
-    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
-}
-
-fn lookup(name: &std::ffi::CStr) -> *mut c_void {
-    // SAFETY: dlsym with RTLD_DEFAULT (null) only looks a symbol up.
-    unsafe { dlsym(std::ptr::null_mut(), name.as_ptr()) }
-}
-
 fn query_library() -> (bool, &'static str) {
-    let ompi = lookup(c"MPIX_Query_cuda_support");
+    let ompi = crate::ffi::lookup_symbol(c"MPIX_Query_cuda_support");
     if !ompi.is_null() {
         // SAFETY: Open MPI's `int MPIX_Query_cuda_support(void)`.
         let f: unsafe extern "C" fn() -> c_int = unsafe { std::mem::transmute(ompi) };
         return (unsafe { f() } != 0, "MPIX_Query_cuda_support");
     }
-    let mpich = lookup(c"MPIX_GPU_query_support");
+    let mpich = crate::ffi::lookup_symbol(c"MPIX_GPU_query_support");
     if !mpich.is_null() {
         // SAFETY: MPICH's `int MPIX_GPU_query_support(int gpu_type, int *is_supported)`;
         // MPIX_GPU_SUPPORT_CUDA is 0.
@@ -195,19 +186,7 @@ pub fn pipeline_min_bytes() -> usize {
 }
 
 fn env_bytes(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| parse_bytes(&v)).unwrap_or(default)
-}
-
-/// `4096`, `64K`, `4M`, `1G` (powers of 1024).
-pub(crate) fn parse_bytes(v: &str) -> Option<usize> {
-    let v = v.trim();
-    let (num, mult) = match v.chars().last()?.to_ascii_uppercase() {
-        'K' => (&v[..v.len() - 1], 1 << 10),
-        'M' => (&v[..v.len() - 1], 1 << 20),
-        'G' => (&v[..v.len() - 1], 1 << 30),
-        _ => (v, 1),
-    };
-    num.trim().parse::<usize>().ok()?.checked_mul(mult)
+    std::env::var(name).ok().and_then(|v| crate::util::parse_size(&v)).unwrap_or(default)
 }
 
 /// Whether a blocking reduction or broadcast of `bytes` is cut into pipeline chunks, and how
@@ -222,15 +201,4 @@ pub(crate) fn pipeline_chunk(bytes: usize) -> Option<usize> {
     }
     let staging_machine = emulated() || (!cuda_aware() && mpi4rs_device::cuda::available());
     staging_machine.then(pipeline_chunk_bytes)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn byte_sizes_parse() {
-        assert_eq!(super::parse_bytes("4M"), Some(4 << 20));
-        assert_eq!(super::parse_bytes("64k"), Some(64 << 10));
-        assert_eq!(super::parse_bytes("123"), Some(123));
-        assert_eq!(super::parse_bytes("x"), None);
-    }
 }
