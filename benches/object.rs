@@ -75,20 +75,7 @@ fn object_loop(world: &Comm, s: &mut State, size: usize, iters: u64) -> mpi4rs::
 
 /// `iters` round trips of `size` bytes as a plain buffer; the elapsed time.
 fn buffer_loop(world: &Comm, s: &mut State, size: usize, iters: u64) -> mpi4rs::Result<f64> {
-    let (send, recv) = (&s.send[..size], &mut s.recv[..size]);
-    let t0 = mpi4rs::wtime();
-    if world.rank() == 0 {
-        for _ in 0..iters {
-            world.send(send, 1, 0)?;
-            world.recv(recv, 1, 0)?;
-        }
-    } else {
-        for _ in 0..iters {
-            world.recv(recv, 0, 0)?;
-            world.send(send, 0, 0)?;
-        }
-    }
-    Ok(mpi4rs::wtime() - t0)
+    common::buffer_round_trips(world, &s.send[..size], &mut s.recv[..size], iters)
 }
 
 fn verdict(size: usize, ratio: f64) -> String {

@@ -43,20 +43,7 @@ struct Buffers {
 
 /// `iters` round trips with mpi4rs; the elapsed time.
 fn rust_loop(world: &Comm, b: &mut Buffers, size: usize, iters: u64) -> mpi4rs::Result<f64> {
-    let (send, recv) = (&b.send[..size], &mut b.recv[..size]);
-    let t0 = mpi4rs::wtime();
-    if world.rank() == 0 {
-        for _ in 0..iters {
-            world.send(send, 1, 0)?;
-            world.recv(recv, 1, 0)?;
-        }
-    } else {
-        for _ in 0..iters {
-            world.recv(recv, 0, 0)?;
-            world.send(send, 0, 0)?;
-        }
-    }
-    Ok(mpi4rs::wtime() - t0)
+    common::buffer_round_trips(world, &b.send[..size], &mut b.recv[..size], iters)
 }
 
 /// The same with the C loop.

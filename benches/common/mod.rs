@@ -362,3 +362,22 @@ pub fn c_chunks(iters: u64, mut c_loop: impl FnMut(c_int) -> f64) -> f64 {
     }
     elapsed
 }
+
+/// `iters` round trips of `send` (rank 0 to 1 and back, into `recv`) with mpi4rs blocking
+/// sends; the elapsed time. The buffer side of the pingpong and object benches.
+#[allow(dead_code)] // not every bench that includes this module uses it
+pub fn buffer_round_trips(world: &Comm, send: &[u8], recv: &mut [u8], iters: u64) -> mpi4rs::Result<f64> {
+    let t0 = mpi4rs::wtime();
+    if world.rank() == 0 {
+        for _ in 0..iters {
+            world.send(send, 1, 0)?;
+            world.recv(recv, 1, 0)?;
+        }
+    } else {
+        for _ in 0..iters {
+            world.recv(recv, 0, 0)?;
+            world.send(send, 0, 0)?;
+        }
+    }
+    Ok(mpi4rs::wtime() - t0)
+}

@@ -160,7 +160,7 @@ impl Transfer {
     fn route_read(&mut self, s: Spec) -> Result<Spec> {
         let path = self.path(s.kind, s.place.memory);
         record_path(self.op, path, s.place.memory, s.bytes);
-        let stage = self.stage(s.ptr.cast_mut(), s.bytes, s.kind, s.place, path, true, None, s.bytes)?;
+        let stage = self.stage(s.ptr.cast_mut(), s.bytes, s.kind, s.place, path, true, None)?;
         Ok(match stage {
             Some(ptr) => Spec { ptr, place: Placement::HOST, ..s },
             None => s,
@@ -174,7 +174,7 @@ impl Transfer {
         record_path(self.op, path, s.place.memory, s.bytes);
         let copy_in = matches!(fill, Fill::Update | Fill::Unchanged);
         let copy_out = (fill != Fill::Unchanged).then_some(fill);
-        let stage = self.stage(s.ptr, s.bytes, s.kind, s.place, path, copy_in, copy_out, s.bytes)?;
+        let stage = self.stage(s.ptr, s.bytes, s.kind, s.place, path, copy_in, copy_out)?;
         Ok(match stage {
             Some(ptr) => SpecMut { ptr, place: Placement::HOST, ..s },
             None => s,
@@ -192,7 +192,6 @@ impl Transfer {
         path: Path,
         copy_in: bool,
         copy_out: Option<Fill>,
-        total: usize,
     ) -> Result<Option<*mut c_void>> {
         let dtype = match kind {
             ElementKind::Basic(d) => d,
@@ -223,7 +222,7 @@ impl Transfer {
             }
             Path::Staged => {
                 let mut staging = staging::take(bytes)?;
-                let deferred = self.pipelinable && pipeline_chunk(total).is_some();
+                let deferred = self.pipelinable && pipeline_chunk(bytes).is_some();
                 let ptr = staging.as_mut_ptr();
                 let mut stage = Stage {
                     place,

@@ -6,7 +6,6 @@ use crate::{MemoryKind, StreamRef};
 use std::ffi::c_void;
 
 fn absent<T>() -> DeviceResult<T> {
-    let _ = super::disabled_by_env();
     Err(DeviceError::NoCuda("mpi4rs-device was built without the `cuda` feature".into()))
 }
 

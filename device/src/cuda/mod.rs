@@ -40,6 +40,7 @@ pub fn available() -> bool {
 }
 
 /// The reason CUDA was switched off by the environment, if it was.
+#[cfg(feature = "cuda")]
 fn disabled_by_env() -> Option<String> {
     match std::env::var("MPI4RS_NO_CUDA") {
         Ok(v) if !v.is_empty() && v != "0" => Some("MPI4RS_NO_CUDA is set".into()),
