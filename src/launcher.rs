@@ -122,48 +122,113 @@ impl Launcher {
     }
 }
 
-/// Runs a command in its own process group, capturing its output; past `limit` the whole
-/// group is killed, so a deadlocked job fails instead of hanging.
+/// The environment variable that marks every process of one job, so that ranks the launcher
+/// detached from its process group can still be found and ended after a time-out.
+pub const JOB_TAG: &str = "MPI4RS_JOB_TAG";
+
+/// Runs a command in its own process group, capturing its output; past `limit` the whole job
+/// is ended, so a deadlocked job fails instead of hanging.
+///
+/// `mpiexec` starts ranks that need not stay in its process group (Open MPI puts each rank in
+/// a group of its own), so killing the group is not enough: every process whose environment
+/// carries this job's [`JOB_TAG`] (set on the command here, inherited by `mpiexec`'s daemons
+/// and ranks) gets `SIGKILL`, then `mpiexec`'s group does. Signals are sent by the system
+/// call, not by `/bin/kill`: Debian 12's (procps-ng 4.0.2) reads `kill -KILL -12040` as
+/// kill(-1), every process on the machine.
+///
+/// The output readers are not joined for more than a grace period after the job ends: an
+/// orphaned process could hold the pipes open forever. What was read by then is returned.
 pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Result<JobOutput> {
     use std::os::unix::process::CommandExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    static JOBS: AtomicU64 = AtomicU64::new(0);
+    let tag = format!("{}-{}", std::process::id(), JOBS.fetch_add(1, Ordering::Relaxed));
     let start = Instant::now();
     let mut child = cmd
+        .env(JOB_TAG, &tag)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .map_err(|e| Error::Config(format!("cannot start {cmd:?}: {e}")))?;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut p) = pipe {
-                let mut bytes = Vec::new();
-                let _ = p.read_to_end(&mut bytes);
-                s = String::from_utf8_lossy(&bytes).into_owned();
+    type Sink = Arc<Mutex<Vec<u8>>>;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| -> (Sink, std::thread::JoinHandle<()>) {
+        let sink: Sink = Arc::default();
+        let to = sink.clone();
+        let reader = std::thread::spawn(move || {
+            let Some(mut p) = pipe else { return };
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = p.read(&mut chunk) {
+                to.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]);
             }
-            s
-        })
+        });
+        (sink, reader)
     };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let (out, out_reader) = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let (err, err_reader) = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let wait = |child: &mut std::process::Child| child.try_wait().map_err(|e| Error::Config(e.to_string()));
     let mut timed_out = false;
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| Error::Config(e.to_string()))? {
+        if let Some(status) = wait(&mut child)? {
             break status;
         }
         if start.elapsed() > limit {
             timed_out = true;
-            let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
+            kill_tagged(&tag);
+            // The group of `mpiexec` (its id, as `process_group(0)` made it), for what the tag
+            // missed. The id is positive, so this can never be kill(-1) (every process).
+            sigkill(-(child.id() as libc::pid_t));
             break child.wait().map_err(|e| Error::Config(e.to_string()))?;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    // Normally the pipes close with the job. If a process that was not ours to kill holds
+    // them, give up waiting after the grace period and return what was read.
+    let readers_done = Instant::now();
+    while !(out_reader.is_finished() && err_reader.is_finished()) && readers_done.elapsed() < GRACE {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text =
+        |sink: &Sink| String::from_utf8_lossy(&sink.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
     Ok(JobOutput {
         code: status.code(),
         timed_out,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        stdout: text(&out),
+        stderr: text(&err),
         elapsed: start.elapsed(),
     })
+}
+
+/// How long the output pipes of a finished job may stay open before the launcher stops reading.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// `SIGKILL` to every process (but this one) whose environment has `JOB_TAG=tag`.
+fn kill_tagged(tag: &str) {
+    let needle = format!("{JOB_TAG}={tag}\0");
+    let me = std::process::id() as libc::pid_t;
+    let Ok(procs) = std::fs::read_dir("/proc") else { return };
+    for entry in procs.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|p| p.parse::<libc::pid_t>().ok()) else { continue };
+        if pid <= 1 || pid == me {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        if environ.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            sigkill(pid);
+        }
+    }
+}
+
+/// `SIGKILL` to a process (`target > 0`) or a process group (`target < -1`), by the system
+/// call itself: Debian 12's `/bin/kill` (procps-ng 4.0.2) misreads a negative id such as
+/// `-12040` as a signal option and signals far more than the group.
+fn sigkill(target: libc::pid_t) {
+    if (-1..=1).contains(&target) {
+        return; // never every process, our own group or init
+    }
+    // SAFETY: kill(2) takes plain integers; an id that is gone gives ESRCH, which is fine here.
+    unsafe { libc::kill(target, libc::SIGKILL) };
 }

@@ -21,12 +21,14 @@ fn main() {
         .hidden("abort_ends_job", abort_ends_job)
         .hidden("fatal_error_policy", fatal_error_policy)
         .hidden("bad_thread_level", bad_thread_level)
+        .hidden("hangs_forever", hangs_forever)
         .check("thread_level_from_env", check_thread_level_from_env)
         .check("panic_aborts_job", check_panic_aborts_job)
         .check("panic_without_abort_still_ends_job", check_panic_without_abort)
         .check("abort_ends_job", check_abort_ends_job)
         .check("fatal_error_policy", check_fatal_error_policy)
         .check("bad_thread_level", check_bad_thread_level)
+        .check("time_limit_ends_every_rank", check_time_limit_ends_every_rank)
         .run();
 }
 
@@ -178,6 +180,14 @@ fn bad_thread_level(_env: &Environment) -> Result<()> {
     Ok(())
 }
 
+/// Every rank waits for a message nobody sends: a deadlock, which only the time limit ends.
+fn hangs_forever(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let mut never = 0u8;
+    world.recv(&mut never, world.rank(), 77)?;
+    Ok(())
+}
+
 // ---- launcher-side checks ----
 
 /// The job must have failed by itself: not success, not the time limit, well within it.
@@ -263,6 +273,33 @@ fn check_bad_thread_level(suite: &Suite) -> Result<(), String> {
         if !text.contains(want) {
             return Err(format!("the output lacks {want:?}\n{}", describe(&out)));
         }
+    }
+    Ok(())
+}
+
+/// Past its time limit a deadlocked job is ended, every rank with it: no rank may go on
+/// spinning after the launcher has reported the time-out.
+fn check_time_limit_ends_every_rank(suite: &Suite) -> Result<(), String> {
+    let limit = Duration::from_secs(3);
+    let out = suite.job_within(3, Some("hangs_forever"), &[], limit);
+    if !out.timed_out {
+        return Err(format!("the deadlocked job was not reported as timed out\n{}", describe(&out)));
+    }
+    if out.elapsed > limit + Duration::from_secs(15) {
+        return Err(format!("ending the job took too long\n{}", describe(&out)));
+    }
+    let marker = b"MPI4RS_TEST_ONLY=hangs_forever\0";
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .filter(|p| {
+            std::fs::read(p.path().join("environ"))
+                .is_ok_and(|e| e.windows(marker.len()).any(|w| w == marker))
+        })
+        .map(|p| p.file_name().to_string_lossy().into_owned())
+        .collect();
+    if !survivors.is_empty() {
+        return Err(format!("processes of the timed-out job are still alive: {survivors:?}"));
     }
     Ok(())
 }

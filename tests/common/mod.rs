@@ -93,6 +93,17 @@ impl Suite {
 
     /// Runs this test binary on `np` ranks; `only` picks a single (possibly hidden) case.
     pub fn job(&self, np: usize, only: Option<&str>, env: &[(&str, &str)]) -> JobOutput {
+        self.job_within(np, only, env, limit())
+    }
+
+    /// [`Suite::job`] with its own time limit.
+    pub fn job_within(
+        &self,
+        np: usize,
+        only: Option<&str>,
+        env: &[(&str, &str)],
+        limit: Duration,
+    ) -> JobOutput {
         let launcher = Launcher::detect().expect("an mpiexec for the linked MPI");
         let exe = std::env::current_exe().expect("own path");
         let mut cmd = launcher.command(np, &exe, &[]);
@@ -103,7 +114,7 @@ impl Suite {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        mpi4rs::launcher::run_with_limit(cmd, limit()).expect("mpiexec starts")
+        mpi4rs::launcher::run_with_limit(cmd, limit).expect("mpiexec starts")
     }
 
     pub fn run(self) {
