@@ -14,6 +14,7 @@ fn main() {
         .check("pingpong_table", pingpong)
         .check("allreduce_checked_1_to_3_ranks", allreduce)
         .check("tutorial_bcast_scatter_gather_matvec", tutorial)
+        .check("jacobi_halo_exchange_1_to_4_ranks", jacobi)
         .run();
 }
 
@@ -117,6 +118,20 @@ fn tutorial(_: &Suite) -> Result<(), String> {
         let out = run_example("matvec", np, &["16"])?;
         if !out.stdout.contains(&format!("y = A x for n = {} on {np} ranks: ok", 16 * np)) {
             return Err(format!("matvec on {np} ranks:\n{}", out.text()));
+        }
+    }
+    Ok(())
+}
+
+/// The Jacobi solver checks itself against the exact decay of its eigenvector; both halo
+/// exchanges, 1 to 4 ranks.
+fn jacobi(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        for exchange in ["neighbor", "p2p"] {
+            let out = run_example("jacobi", np, &["-n", "24", "-i", "30", "--exchange", exchange])?;
+            if !out.stdout.contains(&format!("jacobi 24x24 on {np} ranks, 30 iterations: ok")) {
+                return Err(format!("jacobi --exchange {exchange} on {np} ranks:\n{}", out.text()));
+            }
         }
     }
     Ok(())
