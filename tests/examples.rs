@@ -15,6 +15,7 @@ fn main() {
         .check("allreduce_checked_1_to_3_ranks", allreduce)
         .check("tutorial_bcast_scatter_gather_matvec", tutorial)
         .check("jacobi_halo_exchange_1_to_4_ranks", jacobi)
+        .check("halo_table_1_to_4_ranks", halo)
         .run();
 }
 
@@ -132,6 +133,29 @@ fn jacobi(_: &Suite) -> Result<(), String> {
             if !out.stdout.contains(&format!("jacobi 24x24 on {np} ranks, 30 iterations: ok")) {
                 return Err(format!("jacobi --exchange {exchange} on {np} ranks:\n{}", out.text()));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The halo benchmark: one row per size, every exchange checked on every rank.
+fn halo(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        let args = ["--sizes", "8,1K,64K", "-s", "2", "-l", "20", "--loop-large", "4", "--pairs", "2"];
+        let out = run_example("halo", np, &args)?;
+        let rows: Vec<Vec<&str>> = out
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let ok = rows.len() == 3
+            && rows
+                .iter()
+                .zip(["8", "1024", "65536"])
+                .all(|(r, size)| r.len() == 11 && r[0] == size && r[10] == "ok");
+        if !ok || !out.stdout.contains(&format!("# {np} processes on a")) {
+            return Err(format!("np={np}: unexpected halo table:\n{}", out.stdout));
         }
     }
     Ok(())
