@@ -82,17 +82,21 @@ fn pingpong(_: &Suite) -> Result<(), String> {
     Ok(())
 }
 
+/// The rows of a printed table (lines other than `#` comments), split into columns.
+fn table_rows(stdout: &str) -> Vec<Vec<&str>> {
+    stdout
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect()
+}
+
 fn allreduce(_: &Suite) -> Result<(), String> {
     let sizes = ["8", "64", "1024", "65536", "1048576"];
     for np in 1..=3 {
         let args = ["--sizes", "8,64,1K,64K,1M", "-s", "2", "-l", "20", "--loop-large", "4", "--pairs", "2"];
         let out = run_example("allreduce", np, &args)?;
-        let rows: Vec<Vec<&str>> = out
-            .stdout
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|l| l.split_whitespace().collect())
-            .collect();
+        let rows = table_rows(&out.stdout);
         // size, count, loop, mpi4rs time, bandwidth, C time, ratio, check: every size checked
         // on every rank (host arrays: no GPU here)
         let ok = rows.len() == sizes.len()
@@ -143,12 +147,7 @@ fn halo(_: &Suite) -> Result<(), String> {
     for np in 1..=4 {
         let args = ["--sizes", "8,1K,64K", "-s", "2", "-l", "20", "--loop-large", "4", "--pairs", "2"];
         let out = run_example("halo", np, &args)?;
-        let rows: Vec<Vec<&str>> = out
-            .stdout
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|l| l.split_whitespace().collect())
-            .collect();
+        let rows = table_rows(&out.stdout);
         let ok = rows.len() == 3
             && rows
                 .iter()
