@@ -11,6 +11,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi/shim.c");
     println!("cargo:rerun-if-changed=benches/c/pingpong.c");
     println!("cargo:rerun-if-changed=benches/c/allreduce.c");
+    println!("cargo:rerun-if-changed=benches/c/halo.c");
     println!("cargo:rerun-if-env-changed=MPICC");
     println!("cargo:rerun-if-env-changed=MPI_PKG_CONFIG");
 
@@ -44,6 +45,7 @@ fn main() {
     cloop
         .file("benches/c/pingpong.c")
         .file("benches/c/allreduce.c")
+        .file("benches/c/halo.c")
         .cargo_metadata(false)
         .compile("mpi4rs_cbench");
     let cbench = out.join("libmpi4rs_cbench.a");

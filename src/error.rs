@@ -105,6 +105,14 @@ pub enum Error {
     /// Some other invalid argument, described in words.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Cartesian dimensions that do not fit (negative, not dividing or exceeding the number of
+    /// processes, a direction or coordinate list of the wrong length).
+    #[error("invalid dimensions: {0}")]
+    InvalidDims(String),
+    /// A topology that cannot be built as given, or an operation that needs a topology the
+    /// communicator does not have.
+    #[error("topology: {0}")]
+    Topology(String),
     /// MPI has not been initialised (or was already finalised).
     #[error("MPI is not initialised (call mpi4rs::init first) or has been finalised")]
     NotInitialized,
@@ -145,6 +153,8 @@ impl Error {
                 Some(ErrorClass::Buffer)
             }
             Error::InvalidArgument(_) => Some(ErrorClass::Arg),
+            Error::InvalidDims(_) => Some(ErrorClass::Dims),
+            Error::Topology(_) => Some(ErrorClass::Topology),
             _ => None,
         }
     }

@@ -45,6 +45,7 @@ pub mod op;
 pub mod p2p;
 pub mod request;
 pub mod status;
+pub mod topology;
 pub mod transfer;
 mod util;
 pub mod value_index;
@@ -54,7 +55,8 @@ pub use buffer::{
     Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut,
 };
 pub use collective::{
-    has_persistent_collectives, root, Collective, Varying, VaryingMut, VaryingW, VaryingWMut,
+    has_persistent_collectives, root, Collective, NeighborCollective, Varying, VaryingMut, VaryingW,
+    VaryingWMut,
 };
 pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
@@ -80,6 +82,7 @@ pub use request::{
     Request,
 };
 pub use status::Status;
+pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
 pub use value_index::{PairValue, ValueIndex};
 
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.
@@ -89,4 +92,5 @@ pub mod prelude {
         ObjectComm, OobVec, Op, PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex,
         Varying, VaryingMut,
     };
+    pub use crate::{NeighborCollective, Topology};
 }

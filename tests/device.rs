@@ -28,6 +28,7 @@ fn main() {
         .case("allreduce_every_type_staged", allreduce_every_type_staged)
         .case("pipelined_reductions_and_bcast", pipelined_reductions_and_bcast)
         .case("rooted_and_all_to_all", rooted_and_all_to_all)
+        .case("neighbor_collectives_staged", neighbor_collectives_staged)
         .case("hooks_run_and_can_fail", hooks_run_and_can_fail)
         .case("no_cuda_is_an_error_not_a_crash", no_cuda_is_an_error_not_a_crash)
         .case("dlpack_tensors", dlpack_tensors)
@@ -294,6 +295,72 @@ fn rooted_and_all_to_all(env: &Environment) -> Result<()> {
     let mut acc = Emu(vec![1.0f32, 2.0]);
     Op::SUM.reduce_local(&Device(&Emu(vec![10.0f32, 20.0])), &mut DeviceMut(&mut acc))?;
     ensure_eq!(acc.0, vec![11.0, 22.0]);
+    Ok(())
+}
+
+/// Neighbourhood collectives on a 1-D non-periodic grid (left, right; PROC_NULL at the ends)
+/// with device buffers: staged, blocks from PROC_NULL left as they were, nonblocking and
+/// persistent requests finishing their copies.
+fn neighbor_collectives_staged(env: &Environment) -> Result<()> {
+    emulate();
+    let (me, n) = rank_size(env);
+    let line = env.world().create_cart(&[n], &[false], false)?.expect("every rank in the line");
+    let null = proc_null();
+    let (left, right) = line.shift(0, 1)?;
+    let from = |r: i32, v: i32| if r == null { -1 } else { v };
+    let mut got = Emu(vec![-1i32; 4]);
+    line.neighbor_allgather(&Device(&Emu(vec![me, me * 10])), &mut DeviceMut(&mut got))?;
+    ensure_eq!(transfer::last_path(), Some(Path::Staged));
+    ensure_eq!(got.0, [from(left, left), from(left, left * 10), from(right, right), from(right, right * 10)]);
+    // alltoall: to the left me*100, to the right me*100+1.
+    let send = Emu(vec![me * 100, me * 100 + 1]);
+    let mut recv = Emu(vec![-1i32; 2]);
+    line.neighbor_alltoall(&Device(&send), &mut DeviceMut(&mut recv))?;
+    let want = [from(left, left * 100 + 1), from(right, right * 100)];
+    ensure_eq!(recv.0, want);
+    // Nonblocking, and a device receive beside a host send.
+    let mut recv2 = Emu(vec![-1i32; 2]);
+    {
+        let mut dev = DeviceMut(&mut recv2);
+        line.ineighbor_alltoall(&send.0[..], &mut dev)?.wait()?;
+    }
+    ensure_eq!(recv2.0, want);
+    // alltoallv with holes between the received blocks.
+    let mut spaced = Emu(vec![-5i64; 6]);
+    let values = Emu(vec![me as i64; 3]);
+    {
+        let (sd, mut rd) = (Device(&values), DeviceMut(&mut spaced));
+        let sv = Varying::new(&sd, &[1, 2], &[0, 1]);
+        let mut rv = VaryingMut::new(&mut rd, &[2, 1], &[0, 4]);
+        line.neighbor_alltoallv(&sv, &mut rv)?;
+    }
+    let l = from(left, left) as i64;
+    let r = from(right, right) as i64;
+    ensure_eq!(
+        spaced.0,
+        [
+            if left == null { -5 } else { l },
+            if left == null { -5 } else { l },
+            -5,
+            -5,
+            if right == null { -5 } else { r },
+            -5
+        ]
+    );
+    // Persistent: started twice, the device buffer written back each time.
+    if mpi4rs::has_persistent_collectives() {
+        let mut p = Emu(vec![-1i32; 2]);
+        {
+            let sd = Device(&send);
+            let mut pd = DeviceMut(&mut p);
+            let mut req = line.neighbor_alltoall_init(&sd, &mut pd)?;
+            for _ in 0..2 {
+                req.start()?;
+                req.wait()?;
+            }
+        }
+        ensure_eq!(p.0, want);
+    }
     Ok(())
 }
 

@@ -14,6 +14,8 @@ fn main() {
         .check("pingpong_table", pingpong)
         .check("allreduce_checked_1_to_3_ranks", allreduce)
         .check("tutorial_bcast_scatter_gather_matvec", tutorial)
+        .check("jacobi_halo_exchange_1_to_4_ranks", jacobi)
+        .check("halo_table_1_to_4_ranks", halo)
         .run();
 }
 
@@ -80,17 +82,21 @@ fn pingpong(_: &Suite) -> Result<(), String> {
     Ok(())
 }
 
+/// The rows of a printed table (lines other than `#` comments), split into columns.
+fn table_rows(stdout: &str) -> Vec<Vec<&str>> {
+    stdout
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect()
+}
+
 fn allreduce(_: &Suite) -> Result<(), String> {
     let sizes = ["8", "64", "1024", "65536", "1048576"];
     for np in 1..=3 {
         let args = ["--sizes", "8,64,1K,64K,1M", "-s", "2", "-l", "20", "--loop-large", "4", "--pairs", "2"];
         let out = run_example("allreduce", np, &args)?;
-        let rows: Vec<Vec<&str>> = out
-            .stdout
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|l| l.split_whitespace().collect())
-            .collect();
+        let rows = table_rows(&out.stdout);
         // size, count, loop, mpi4rs time, bandwidth, C time, ratio, check: every size checked
         // on every rank (host arrays: no GPU here)
         let ok = rows.len() == sizes.len()
@@ -117,6 +123,38 @@ fn tutorial(_: &Suite) -> Result<(), String> {
         let out = run_example("matvec", np, &["16"])?;
         if !out.stdout.contains(&format!("y = A x for n = {} on {np} ranks: ok", 16 * np)) {
             return Err(format!("matvec on {np} ranks:\n{}", out.text()));
+        }
+    }
+    Ok(())
+}
+
+/// The Jacobi solver checks itself against the exact decay of its eigenvector; both halo
+/// exchanges, 1 to 4 ranks.
+fn jacobi(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        for exchange in ["neighbor", "p2p"] {
+            let out = run_example("jacobi", np, &["-n", "24", "-i", "30", "--exchange", exchange])?;
+            if !out.stdout.contains(&format!("jacobi 24x24 on {np} ranks, 30 iterations: ok")) {
+                return Err(format!("jacobi --exchange {exchange} on {np} ranks:\n{}", out.text()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The halo benchmark: one row per size, every exchange checked on every rank.
+fn halo(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        let args = ["--sizes", "8,1K,64K", "-s", "2", "-l", "20", "--loop-large", "4", "--pairs", "2"];
+        let out = run_example("halo", np, &args)?;
+        let rows = table_rows(&out.stdout);
+        let ok = rows.len() == 3
+            && rows
+                .iter()
+                .zip(["8", "1024", "65536"])
+                .all(|(r, size)| r.len() == 11 && r[0] == size && r[10] == "ok");
+        if !ok || !out.stdout.contains(&format!("# {np} processes on a")) {
+            return Err(format!("np={np}: unexpected halo table:\n{}", out.stdout));
         }
     }
     Ok(())

@@ -132,6 +132,17 @@ pub(crate) fn check_varying(
     Ok(())
 }
 
+/// A receive side with a datatype per block cannot be a `bool` buffer: the datatypes may write
+/// bytes other than 0 and 1.
+pub(crate) fn check_typed_receive(op: &str, kind: ElementKind) -> Result<()> {
+    if kind == ElementKind::Basic(mpi4rs_device::DType::Bool) {
+        return Err(Error::InvalidArgument(format!(
+            "{op} cannot receive into a bool buffer: the datatypes may write bytes other than 0 and 1"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks the blocks of an `alltoallw` side: one per peer, each inside the buffer's `bytes`.
 pub(crate) fn check_typed_blocks(
     what: &'static str,

@@ -33,10 +33,12 @@
 
 pub(crate) mod bigcount;
 pub(crate) mod checks;
+mod neighbor;
 mod persistent;
 mod run;
 mod varying;
 
+pub use neighbor::NeighborCollective;
 pub use persistent::has_persistent_collectives;
 pub use varying::{Varying, VaryingMut, VaryingW, VaryingWMut};
 

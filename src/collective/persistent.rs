@@ -18,6 +18,7 @@ type Ptr = *const c_void;
 type MutPtr = *mut c_void;
 type Ints = *const c_int;
 type Dt = MPI_Datatype;
+type Aints = *const crate::ffi::MPI_Aint;
 
 macro_rules! persistent_fns {
     ($($field:ident = $sym:literal ($($arg:ty),*);)*) => {
@@ -57,6 +58,11 @@ persistent_fns! {
     reduce_scatter_block = "Reduce_scatter_block" (Ptr, MutPtr, c_int, Dt, MPI_Op, MPI_Comm);
     scan = "Scan" (Ptr, MutPtr, c_int, Dt, MPI_Op, MPI_Comm);
     exscan = "Exscan" (Ptr, MutPtr, c_int, Dt, MPI_Op, MPI_Comm);
+    neighbor_allgather = "Neighbor_allgather" (Ptr, c_int, Dt, MutPtr, c_int, Dt, MPI_Comm);
+    neighbor_allgatherv = "Neighbor_allgatherv" (Ptr, c_int, Dt, MutPtr, Ints, Ints, Dt, MPI_Comm);
+    neighbor_alltoall = "Neighbor_alltoall" (Ptr, c_int, Dt, MutPtr, c_int, Dt, MPI_Comm);
+    neighbor_alltoallv = "Neighbor_alltoallv" (Ptr, Ints, Ints, Dt, MutPtr, Ints, Ints, Dt, MPI_Comm);
+    neighbor_alltoallw = "Neighbor_alltoallw" (Ptr, Ints, Aints, *const Dt, MutPtr, Ints, Aints, *const Dt, MPI_Comm);
 }
 
 // SAFETY: plain function pointers.

@@ -3,10 +3,10 @@
 //! take the specs of their buffers and pick the form.
 
 use super::bigcount::{block, nonblocking_too_large};
-use super::checks::check_typed_blocks;
 use super::checks::{
     block_len, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
 };
+use super::checks::{check_typed_blocks, check_typed_receive};
 use super::persistent;
 use super::varying::TypedBlocks;
 use crate::buffer::{Spec, SpecMut};
@@ -53,6 +53,7 @@ macro_rules! start {
         }
     };
 }
+pub(super) use start;
 
 const NULL: *const c_void = std::ptr::null();
 const NULL_MUT: *mut c_void = std::ptr::null_mut();
@@ -651,12 +652,7 @@ pub(crate) fn alltoallw<C: Communicator + ?Sized>(
     rb: &TypedBlocks,
 ) -> Result<MPI_Request> {
     let peers = comm.peer_count();
-    if recv.kind == crate::buffer::ElementKind::Basic(mpi4rs_device::DType::Bool) {
-        return Err(crate::error::Error::InvalidArgument(
-            "alltoallw cannot receive into a bool buffer: the datatypes may write bytes other than 0 and 1"
-                .into(),
-        ));
-    }
+    check_typed_receive("alltoallw", recv.kind)?;
     check_typed_blocks("alltoallw receive blocks", rb, peers, recv.bytes)?;
     let (sptr, scounts, sdispls, stypes) = match send {
         None => {

@@ -115,6 +115,9 @@ pub(crate) struct TypedBlocks<'a> {
     pub(crate) raw: Vec<crate::ffi::MPI_Datatype>,
     /// `(true_lb, true_extent, extent)` per block.
     pub(crate) spans: Vec<(isize, isize, isize)>,
+    /// The displacements as `MPI_Aint`, made on first use (the neighbourhood form takes them
+    /// so); kept here so that they live as long as a nonblocking operation may read them.
+    aint_displs: std::cell::OnceCell<Vec<crate::ffi::MPI_Aint>>,
 }
 
 impl<'a> TypedBlocks<'a> {
@@ -127,7 +130,12 @@ impl<'a> TypedBlocks<'a> {
                 (tlb, text, ext)
             })
             .collect();
-        TypedBlocks { counts, displs, raw, spans }
+        TypedBlocks { counts, displs, raw, spans, aint_displs: std::cell::OnceCell::new() }
+    }
+
+    /// The displacements as `MPI_Aint` (for `MPI_Neighbor_alltoallw`).
+    pub(crate) fn aint_displs(&self) -> &[crate::ffi::MPI_Aint] {
+        self.aint_displs.get_or_init(|| self.displs.iter().map(|&d| d as crate::ffi::MPI_Aint).collect())
     }
 }
 

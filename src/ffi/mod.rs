@@ -67,7 +67,8 @@ constants! {
         DISTRIBUTE_BLOCK = MPI4RS_DISTRIBUTE_BLOCK, DISTRIBUTE_CYCLIC = MPI4RS_DISTRIBUTE_CYCLIC,
         DISTRIBUTE_NONE = MPI4RS_DISTRIBUTE_NONE,
         DISTRIBUTE_DFLT_DARG = MPI4RS_DISTRIBUTE_DFLT_DARG,
-        COMBINER_NAMED = MPI4RS_COMBINER_NAMED, COMBINER_DUP = MPI4RS_COMBINER_DUP;
+        COMBINER_NAMED = MPI4RS_COMBINER_NAMED, COMBINER_DUP = MPI4RS_COMBINER_DUP,
+        CART = MPI4RS_CART, GRAPH = MPI4RS_GRAPH, DIST_GRAPH = MPI4RS_DIST_GRAPH;
     *mut MPI_Status: STATUS_IGNORE = MPI4RS_STATUS_IGNORE,
         STATUSES_IGNORE = MPI4RS_STATUSES_IGNORE;
 }
@@ -75,6 +76,10 @@ constants! {
 extern "C" {
     pub fn mpi4rs_wtime() -> f64;
     pub fn mpi4rs_wtick() -> f64;
+    /// `MPI_UNWEIGHTED`.
+    pub fn mpi4rs_unweighted() -> *mut c_int;
+    /// `MPI_WEIGHTS_EMPTY`.
+    pub fn mpi4rs_weights_empty() -> *mut c_int;
     pub fn mpi4rs_error_class_index(class: c_int) -> c_int;
     /// `b'b'`, `b'i'`, `b'u'`, `b'f'` or `b'c'` for a predefined datatype of that kind (its size
     /// in bytes through `size`), 0 for any other handle. Compares handles only.

@@ -37,10 +37,15 @@ H(int, ORDER_C) H(int, ORDER_FORTRAN)
 H(int, DISTRIBUTE_BLOCK) H(int, DISTRIBUTE_CYCLIC) H(int, DISTRIBUTE_NONE)
 H(int, DISTRIBUTE_DFLT_DARG)
 H(int, COMBINER_NAMED) H(int, COMBINER_DUP)
+H(int, CART) H(int, GRAPH) H(int, DIST_GRAPH)
 
 void *const MPI4RS_IN_PLACE = MPI_IN_PLACE;
 MPI_Status *const MPI4RS_STATUS_IGNORE = MPI_STATUS_IGNORE;
 MPI_Status *const MPI4RS_STATUSES_IGNORE = MPI_STATUSES_IGNORE;
+
+/* Not constant expressions in MPICH (addresses of library variables): functions. */
+int *mpi4rs_unweighted(void) { return MPI_UNWEIGHTED; }
+int *mpi4rs_weights_empty(void) { return MPI_WEIGHTS_EMPTY; }
 
 double mpi4rs_wtime(void) { return MPI_Wtime(); }
 double mpi4rs_wtick(void) { return MPI_Wtick(); }
