@@ -22,6 +22,7 @@ fn main() {
         .case("length_errors", length_errors)
         .case("root_and_comm_errors", root_and_comm_errors)
         .case("vector_errors", vector_errors)
+        .case("empty_byte_buffers", empty_byte_buffers)
         .run();
 }
 
@@ -583,5 +584,30 @@ fn alltoallw_typed_blocks(env: &Environment) -> Result<()> {
         ),
         Error::InvalidArgument(_)
     );
+    Ok(())
+}
+
+/// Rank r contributes r bytes, so rank 0's send buffer is an empty `Vec<u8>`, whose dangling
+/// pointer (0x1) is Open MPI's `MPI_IN_PLACE`: the library must not hand it to MPI as such.
+fn empty_byte_buffers(env: &Environment) -> Result<()> {
+    let (world, me, n) = (env.world(), env.world().rank(), env.world().size());
+    let mine = vec![me as u8; me as usize];
+    let counts: Vec<i32> = (0..n).collect();
+    let total = counts.iter().sum::<i32>() as usize;
+    let expect: Vec<u8> = (0..n).flat_map(|r| vec![r as u8; r as usize]).collect();
+    let mut all = vec![0xEEu8; total];
+    world.allgatherv(&mine, &mut VaryingMut::packed(&mut all[..], &counts))?;
+    ensure_eq!(all, expect);
+    for root in 0..n {
+        let mut gathered = vec![0xEEu8; total];
+        let mut recv = (me == root).then(|| VaryingMut::packed(&mut gathered[..], &counts));
+        world.gatherv(&mine, recv.as_mut(), root)?;
+        if me == root {
+            ensure_eq!(gathered, expect);
+        }
+    }
+    let mut none: Vec<u8> = Vec::new();
+    world.allreduce(&Vec::<u8>::new(), &mut none, &Op::MAX)?;
+    ensure!(none.is_empty());
     Ok(())
 }

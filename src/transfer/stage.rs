@@ -111,8 +111,9 @@ impl Transfer {
 
     /// Routes the spec of a buffer MPI reads.
     #[inline(always)]
-    pub(crate) fn read_spec(&mut self, s: Spec) -> Result<Spec> {
+    pub(crate) fn read_spec(&mut self, mut s: Spec) -> Result<Spec> {
         if s.place.memory == MemoryKind::Host {
+            s.ptr = real_address(s.ptr, s.bytes);
             return Ok(s);
         }
         self.route_read(s)
@@ -137,8 +138,9 @@ impl Transfer {
 
     /// Routes the spec of a buffer MPI writes.
     #[inline(always)]
-    pub(crate) fn write_spec(&mut self, s: SpecMut, fill: Fill) -> Result<SpecMut> {
+    pub(crate) fn write_spec(&mut self, mut s: SpecMut, fill: Fill) -> Result<SpecMut> {
         if s.place.memory == MemoryKind::Host {
+            s.ptr = real_address(s.ptr, s.bytes).cast_mut();
             return Ok(s);
         }
         self.route_write(s, fill)
@@ -428,4 +430,18 @@ fn fence(place: &Placement) -> Result<Option<Event>> {
     }
     let MemoryKind::Cuda { device } = place.memory else { return Ok(None) };
     Ok(Some(Event::record(device, place.stream.unwrap_or(mpi4rs_device::StreamRef::DEFAULT))?))
+}
+
+/// The address MPI is given for a host buffer. An empty slice's pointer is dangling, and for
+/// one-byte elements it is 0x1: Open MPI's `MPI_IN_PLACE`, so an empty `u8` send buffer of a
+/// collective would be taken for "in place" (`MPI_ERR_ARG`, or worse, a wrong result). Empty
+/// buffers get the address of a static instead; MPI never touches it.
+#[inline(always)]
+fn real_address(ptr: *const c_void, bytes: usize) -> *const c_void {
+    static EMPTY: u64 = 0;
+    if bytes == 0 {
+        std::ptr::addr_of!(EMPTY).cast()
+    } else {
+        ptr
+    }
 }

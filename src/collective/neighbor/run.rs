@@ -14,7 +14,6 @@ use crate::buffer::{Spec, SpecMut};
 use crate::error::{check, mpi_call, Result};
 use crate::ffi::{self, MPI_Request};
 use crate::topology::Topology;
-use std::ffi::c_void;
 
 /// `count` elements as `degree` equal blocks; the block length.
 fn blocks_of(what: &'static str, count: usize, degree: usize) -> Result<usize> {
@@ -23,22 +22,6 @@ fn blocks_of(what: &'static str, count: usize, degree: usize) -> Result<usize> {
     } else {
         Err(length_error(what, format!("{count} elements are not {degree} equal blocks (one per neighbour)")))
     }
-}
-
-/// The address MPI gets for a buffer: an empty one gets the address of a static rather than
-/// its dangling pointer, which for a byte buffer is 0x1, Open MPI's `MPI_IN_PLACE` (a
-/// process with no neighbours passes empty buffers).
-fn addr(ptr: *const c_void, bytes: usize) -> *const c_void {
-    static EMPTY: [u64; 1] = [0];
-    if bytes == 0 {
-        EMPTY.as_ptr().cast()
-    } else {
-        ptr
-    }
-}
-
-fn addr_mut(ptr: *mut c_void, bytes: usize) -> *mut c_void {
-    addr(ptr, bytes).cast_mut()
 }
 
 /// A degree as the `peers` of the vector checks.
@@ -64,10 +47,10 @@ pub(crate) fn allgather<T: Topology + ?Sized>(
         MPI_Neighbor_allgather,
         MPI_Ineighbor_allgather,
         neighbor_allgather,
-        addr(send.ptr, send.bytes),
+        send.ptr,
         sblk.count,
         sblk.datatype,
-        addr_mut(recv.ptr, recv.bytes),
+        recv.ptr,
         rblk.count,
         rblk.datatype,
         comm.as_raw()
@@ -99,10 +82,10 @@ pub(crate) fn alltoall<T: Topology + ?Sized>(
         MPI_Neighbor_alltoall,
         MPI_Ineighbor_alltoall,
         neighbor_alltoall,
-        addr(send.ptr, send.bytes),
+        send.ptr,
         sblk.count,
         sblk.datatype,
-        addr_mut(recv.ptr, recv.bytes),
+        recv.ptr,
         rblk.count,
         rblk.datatype,
         comm.as_raw()
@@ -129,10 +112,10 @@ pub(crate) fn allgatherv<T: Topology + ?Sized>(
         MPI_Neighbor_allgatherv,
         MPI_Ineighbor_allgatherv,
         neighbor_allgatherv,
-        addr(send.ptr, send.bytes),
+        send.ptr,
         send.c_count()?,
         send.datatype,
-        addr_mut(recv.ptr, recv.bytes),
+        recv.ptr,
         b.counts.as_ptr(),
         b.displs.as_ptr(),
         recv.datatype,
@@ -168,11 +151,11 @@ pub(crate) fn alltoallv<T: Topology + ?Sized>(
         MPI_Neighbor_alltoallv,
         MPI_Ineighbor_alltoallv,
         neighbor_alltoallv,
-        addr(s.ptr, s.bytes),
+        s.ptr,
         sb.counts.as_ptr(),
         sb.displs.as_ptr(),
         s.datatype,
-        addr_mut(recv.ptr, recv.bytes),
+        recv.ptr,
         rb.counts.as_ptr(),
         rb.displs.as_ptr(),
         recv.datatype,
@@ -206,11 +189,11 @@ pub(crate) fn alltoallw<T: Topology + ?Sized>(
         MPI_Neighbor_alltoallw,
         MPI_Ineighbor_alltoallw,
         neighbor_alltoallw,
-        addr(s.ptr, s.bytes),
+        s.ptr,
         sb.counts.as_ptr(),
         sb.aint_displs().as_ptr(),
         sb.raw.as_ptr(),
-        addr_mut(recv.ptr, recv.bytes),
+        recv.ptr,
         rb.counts.as_ptr(),
         rb.aint_displs().as_ptr(),
         rb.raw.as_ptr(),
