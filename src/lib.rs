@@ -37,6 +37,7 @@ pub mod dynamic;
 pub mod environment;
 pub mod error;
 pub mod ffi;
+pub mod futures;
 pub mod group;
 pub mod info;
 pub mod intercomm;

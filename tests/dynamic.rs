@@ -7,7 +7,8 @@
 //! reports `skipped:` with the library's own words instead of passing.
 mod common;
 
-use common::{Suite, SKIPPED, SPAWNED_CASE};
+use common::spawn::{expect, spawn_unsupported, unsupported};
+use common::{Suite, SPAWNED_CASE};
 use mpi4rs::dynamic::{self, SpawnCommand};
 use mpi4rs::prelude::*;
 use mpi4rs::{Environment, Error, ErrorClass, Info, Result};
@@ -24,38 +25,6 @@ fn main() {
         .check("ports_accept_connect_names", |s| expect(s, "ports_and_names", &[2, 4], "ports ok"))
         .check("join_over_a_socket", |s| expect(s, "join_over_a_socket", &[2], "join ok"))
         .run();
-}
-
-/// Printed (by rank 0) instead of running a case the MPI library cannot run.
-const UNSUPPORTED: &str = "UNSUPPORTED: ";
-
-/// Runs hidden case `case` at each rank count; passes when every job prints `want`, skips when
-/// one prints [`UNSUPPORTED`].
-fn expect(suite: &Suite, case: &str, nps: &[usize], want: &str) -> std::result::Result<(), String> {
-    for &np in nps {
-        let out = suite.job(np, Some(case), &[]);
-        if let Some(line) = out.stdout.lines().find(|l| l.starts_with(UNSUPPORTED)) {
-            return Err(format!("{SKIPPED}{}", &line[UNSUPPORTED.len()..]));
-        }
-        if !out.success() || !out.stdout.contains(want) {
-            return Err(format!("np={np}: expected {want:?}\n  {}", common::describe(&out)));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `e` is the MPI library saying it cannot do this at all; rank 0 then says so.
-fn unsupported(env: &Environment, e: &Error) -> bool {
-    let text = e.to_string();
-    let no = text.contains("not supported") || e.class() == Some(ErrorClass::UnsupportedOperation);
-    if no && env.world().rank() == 0 {
-        let first = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ");
-        println!(
-            "{UNSUPPORTED}{} cannot do this: {first}",
-            mpi4rs::library_version().unwrap_or_default().lines().next().unwrap_or("")
-        );
-    }
-    no
 }
 
 fn info_objects(_: &Environment) -> Result<()> {
@@ -130,7 +99,7 @@ fn spawning_parent(env: &Environment) -> Result<()> {
     let case = format!("{SPAWNED_CASE}spawn_children");
     // An argument with a space and an '=' must arrive as one argument.
     let children = match world.spawn(&own_exe(), &[&case, "bcast reduce=1"], 3, None, 0) {
-        Err(e) if unsupported(env, &e) => return Ok(()),
+        Err(e) if spawn_unsupported(env, &e) => return Ok(()),
         r => r?,
     };
     ensure_eq!(children.remote_size(), 3);
