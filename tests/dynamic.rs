@@ -111,7 +111,7 @@ fn spawning_parent(env: &Environment) -> Result<()> {
     let mut sum = 0i64;
     children.reduce(&0i64, Some(&mut sum), &Op::SUM, role)?;
     if rank == 0 {
-        ensure_eq!(sum, 3 * 1000 + (0 + 1 + 2));
+        ensure_eq!(sum, 3 * 1000 + 3); // N from each of 3 children, plus ranks 0 + 1 + 2
     }
     // Merged, the parents come first: ranks 0..size are the parents.
     let all = children.merge(false)?;

@@ -95,7 +95,7 @@ fn split_known_answers(env: &Environment) -> Result<()> {
     ensure_eq!(got, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
     // starmap: tuple arguments
     let pairs = [(1i64, 2i64), (10, -3), (100, 200)];
-    let sums: Vec<i64> = pool.starmap(&t.add, &pairs, 2)?.collect::<Result<_>>()?;
+    let sums: Vec<i64> = pool.starmap(&t.add, pairs, 2)?.collect::<Result<_>>()?;
     ensure_eq!(sums, [3, 7, 300]);
     // the tasks run on the workers (or, alone, on the master)
     let who: std::collections::BTreeSet<i32> =
