@@ -13,7 +13,7 @@
 //! Functions that take hints accept `Option<&Info>`: `None` is `MPI_INFO_NULL`.
 
 use crate::environment::{is_active, require_active};
-use crate::error::{mpi_call, Error, Result};
+use crate::error::{mpi_call, Result};
 use crate::ffi::{self, MPI_Info};
 use crate::util::string_from_c;
 use std::ffi::{c_char, c_int, CString};
@@ -29,16 +29,9 @@ pub struct Info {
 unsafe impl Send for Info {}
 unsafe impl Sync for Info {}
 
-/// A C string from `s`, refusing interior NUL and strings of `max` bytes or more.
+/// A key or value as a C string, checked against MPI's limits.
 fn c_text(what: &str, s: &str, max: c_int) -> Result<CString> {
-    if s.len() >= max as usize {
-        return Err(Error::InvalidArgument(format!(
-            "an info {what} has at most {} bytes, {s:?} has {}",
-            max - 1,
-            s.len()
-        )));
-    }
-    CString::new(s).map_err(|_| Error::InvalidArgument(format!("an info {what} cannot contain NUL: {s:?}")))
+    crate::util::c_string(&format!("an info {what}"), s, Some(max))
 }
 
 impl Info {

@@ -54,7 +54,7 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi;
 use crate::intercomm::InterComm;
 use crate::object::ObjectComm;
-use std::ffi::{c_int, CString};
+pub(crate) use crate::util::c_string;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static PARENT_TAKEN: AtomicBool = AtomicBool::new(false);
@@ -125,18 +125,4 @@ fn agree_at_root(comm: &Comm, root: i32, check: impl FnOnce() -> Result<i32>) ->
         (None, Ok(n)) => Ok(n),
         (None, Err(why)) => Err(Error::InvalidArgument(format!("refused at the root (rank {root}): {why}"))),
     }
-}
-
-/// A C string for MPI, refusing interior NUL and, with `max`, strings of `max` bytes or more.
-fn c_string(what: &str, s: &str, max: Option<c_int>) -> Result<CString> {
-    if let Some(max) = max {
-        if s.len() >= max as usize {
-            return Err(Error::InvalidArgument(format!(
-                "{what} has at most {} bytes, got {}",
-                max - 1,
-                s.len()
-            )));
-        }
-    }
-    CString::new(s).map_err(|_| Error::InvalidArgument(format!("{what} cannot contain NUL: {s:?}")))
 }
