@@ -24,7 +24,7 @@ fn main() -> Result<()> {
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("compute_pi: this MPI cannot spawn processes here: {e}");
+            eprintln!("compute_pi: this MPI cannot spawn processes here: {}", one_line(&e));
             std::process::exit(2);
         }
     };
@@ -54,4 +54,9 @@ fn worker(world: &mpi4rs::Comm, parent: InterComm) -> Result<()> {
         (rank..n).step_by(size as usize).map(|i| 4.0 / (1.0 + (h * (i as f64 + 0.5)).powi(2))).sum();
     parent.reduce(&(part * h), None::<&mut f64>, &Op::SUM, 0)?;
     parent.disconnect()
+}
+
+/// An error's text on one line (MPICH's error stacks span several).
+fn one_line(e: &mpi4rs::Error) -> String {
+    e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
 }

@@ -61,7 +61,10 @@ fn main() -> Result<()> {
     } else {
         let pool = Pool::spawn(&tasks, None)?;
         if let Err(e) = pool.bootup() {
-            eprintln!("julia: this MPI cannot spawn workers here ({e}); run it under mpiexec -n N instead");
+            eprintln!(
+                "julia: this MPI cannot spawn workers here ({}); run it under mpiexec -n N instead",
+                one_line(&e)
+            );
             std::process::exit(2);
         }
         pool
@@ -83,4 +86,9 @@ fn main() -> Result<()> {
     );
     println!("check: {}", if image == serial { "ok" } else { "DIFFERENT from the serial image" });
     Ok(())
+}
+
+/// An error's text on one line (MPICH's error stacks span several).
+fn one_line(e: &mpi4rs::Error) -> String {
+    e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
 }

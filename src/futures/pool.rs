@@ -428,9 +428,12 @@ impl Pool {
         let mut map = Map {
             pool: self,
             task: task.shared_name(),
-            jobs: VecDeque::new(),
+            jobs: if unordered {
+                MapJobs::Unordered(HashMap::new())
+            } else {
+                MapJobs::Ordered(VecDeque::new())
+            },
             ready: VecDeque::new(),
-            unordered,
             _result: PhantomData,
         };
         let mut chunk = Vec::with_capacity(chunksize);
@@ -438,12 +441,12 @@ impl Pool {
             chunk.push(encode::<A>(item.borrow())?.into());
             if chunk.len() == chunksize {
                 let n = chunk.len();
-                map.jobs.push_back((self.enqueue(task.index, std::mem::take(&mut chunk))?, n));
+                map.jobs.add(self.enqueue(task.index, std::mem::take(&mut chunk))?, n);
             }
         }
         if !chunk.is_empty() {
             let n = chunk.len();
-            map.jobs.push_back((self.enqueue(task.index, chunk)?, n));
+            map.jobs.add(self.enqueue(task.index, chunk)?, n);
         }
         Ok(map)
     }
@@ -559,17 +562,76 @@ impl<R> Drop for Future<'_, R> {
 pub struct Map<'p, R> {
     pool: &'p Pool,
     task: Arc<str>,
-    /// Jobs not yet collected, in submission order, with their number of items.
-    jobs: VecDeque<(u64, usize)>,
+    jobs: MapJobs,
     ready: VecDeque<Result<R>>,
-    unordered: bool,
     _result: PhantomData<fn() -> R>,
 }
 
+/// The jobs of a map not yet collected, with their numbers of items.
+enum MapJobs {
+    /// In submission order.
+    Ordered(VecDeque<(u64, usize)>),
+    /// Collected as they finish: found by id among the pool's few finished jobs.
+    Unordered(HashMap<u64, usize>),
+}
+
+impl MapJobs {
+    fn add(&mut self, id: u64, n: usize) {
+        match self {
+            MapJobs::Ordered(q) => q.push_back((id, n)),
+            MapJobs::Unordered(m) => {
+                m.insert(id, n);
+            }
+        }
+    }
+
+    fn drain(&mut self) -> Vec<u64> {
+        match self {
+            MapJobs::Ordered(q) => q.drain(..).map(|j| j.0).collect(),
+            MapJobs::Unordered(m) => m.drain().map(|j| j.0).collect(),
+        }
+    }
+
+    fn items(&self) -> usize {
+        match self {
+            MapJobs::Ordered(q) => q.iter().map(|j| j.1).sum(),
+            MapJobs::Unordered(m) => m.values().sum(),
+        }
+    }
+}
+
 impl<R: DeserializeOwned> Map<'_, R> {
-    /// Collects the finished job at `at` of `jobs` into `ready`.
-    fn collect(&mut self, at: usize) {
-        let (id, n) = self.jobs.remove(at).expect("a job at this position");
+    /// The next job to collect, once it has finished; `None` when all are collected.
+    fn next_job(&mut self) -> Result<Option<(u64, usize)>> {
+        match &mut self.jobs {
+            MapJobs::Ordered(q) => {
+                let Some(&(id, n)) = q.front() else { return Ok(None) };
+                self.pool.wait_until(|s| s.finished(id))?;
+                q.pop_front();
+                Ok(Some((id, n)))
+            }
+            MapJobs::Unordered(m) => loop {
+                if m.is_empty() {
+                    return Ok(None);
+                }
+                let found = {
+                    let s = self.pool.state.borrow();
+                    s.done.keys().chain(&s.cancelled).copied().find(|id| m.contains_key(id))
+                };
+                if let Some(id) = found {
+                    return Ok(m.remove(&id).map(|n| (id, n)));
+                }
+                if !self.pool.progress(true)? {
+                    return Err(Error::InvalidArgument(
+                        "pool: a map's work is neither queued, running nor done".into(),
+                    ));
+                }
+            },
+        }
+    }
+
+    /// Moves the outcomes of finished job `id` (of `n` items) into `ready`.
+    fn collect(&mut self, id: u64, n: usize) {
         let mut s = self.pool.state.borrow_mut();
         match s.done.remove(&id) {
             Some(outcomes) => {
@@ -592,25 +654,19 @@ impl<R: DeserializeOwned> Iterator for Map<'_, R> {
             if let Some(r) = self.ready.pop_front() {
                 return Some(r);
             }
-            if self.jobs.is_empty() {
-                return None;
+            match self.next_job() {
+                Ok(Some((id, n))) => self.collect(id, n),
+                Ok(None) => return None,
+                Err(e) => {
+                    self.forget_all();
+                    return Some(Err(e));
+                }
             }
-            let waiting: Vec<u64> =
-                if self.unordered { self.jobs.iter().map(|j| j.0).collect() } else { vec![self.jobs[0].0] };
-            if let Err(e) = self.pool.wait_until(|s| waiting.iter().any(|&id| s.finished(id))) {
-                self.forget_all();
-                return Some(Err(e));
-            }
-            let at = {
-                let s = self.pool.state.borrow();
-                self.jobs.iter().position(|j| s.finished(j.0)).expect("a finished job")
-            };
-            self.collect(at);
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.ready.len() + self.jobs.iter().map(|j| j.1).sum::<usize>();
+        let n = self.ready.len() + self.jobs.items();
         (n, Some(n))
     }
 }
@@ -619,7 +675,7 @@ impl<R> Map<'_, R> {
     /// Cancels what has not started and forgets the rest.
     fn forget_all(&mut self) {
         if let Ok(mut s) = self.pool.state.try_borrow_mut() {
-            for (id, _) in self.jobs.drain(..) {
+            for id in self.jobs.drain() {
                 if s.cancel(id) {
                     s.cancelled.remove(&id);
                 } else {
