@@ -135,6 +135,20 @@ pub enum Error {
         /// What is wrong, in words.
         detail: String,
     },
+    /// A task run by a [`Pool`](crate::futures::Pool) failed: it returned an error or panicked
+    /// (on the worker, which stays alive).
+    #[error("task `{task}` {}: {message}", if *.panicked { "panicked" } else { "failed" })]
+    Task {
+        /// The task's registered name.
+        task: String,
+        /// The error's text, or the panic's message and place.
+        message: String,
+        /// Whether the task panicked (rather than returning an error).
+        panicked: bool,
+    },
+    /// The future's task was cancelled before it ran.
+    #[error("the task was cancelled before it ran")]
+    Cancelled,
 }
 
 impl Error {

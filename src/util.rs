@@ -38,6 +38,21 @@ pub(crate) fn parse_size(s: &str) -> Option<usize> {
     digits.trim().parse::<usize>().ok()?.checked_mul(1 << shift)
 }
 
+/// A C string for MPI, refusing interior NUL and, with `max`, strings of `max` bytes or more
+/// (`what` names the argument in the error).
+pub(crate) fn c_string(what: &str, s: &str, max: Option<c_int>) -> Result<std::ffi::CString> {
+    if let Some(max) = max {
+        if s.len() >= max as usize {
+            return Err(Error::InvalidArgument(format!(
+                "{what} has at most {} bytes, got {}",
+                max - 1,
+                s.len()
+            )));
+        }
+    }
+    std::ffi::CString::new(s).map_err(|_| Error::InvalidArgument(format!("{what} cannot contain NUL: {s:?}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,10 @@ fn main() {
         .check("tutorial_bcast_scatter_gather_matvec", tutorial)
         .check("jacobi_halo_exchange_1_to_4_ranks", jacobi)
         .check("halo_table_1_to_4_ranks", halo)
+        .check("compute_pi_spawns_workers", compute_pi)
+        .check("julia_pool_split_2_3_ranks", julia_split)
+        .check("julia_pool_spawned", julia_spawned)
+        .check("pool_throughput_table", pool_throughput)
         .run();
 }
 
@@ -155,6 +159,74 @@ fn halo(_: &Suite) -> Result<(), String> {
                 .all(|(r, size)| r.len() == 11 && r[0] == size && r[10] == "ok");
         if !ok || !out.stdout.contains(&format!("# {np} processes on a")) {
             return Err(format!("np={np}: unexpected halo table:\n{}", out.stdout));
+        }
+    }
+    Ok(())
+}
+
+/// `Err` with a `skipped:` reason when an example exited with code 2, its way of saying that
+/// this MPI cannot spawn processes here (MPICH built with ch4:ucx).
+fn spawn_refused(name: &str, np: usize, args: &[&str]) -> Result<JobOutput, String> {
+    match run_example(name, np, args) {
+        Ok(out) => Ok(out),
+        Err(e) if e.contains("exit Some(2)") && e.contains("cannot spawn") => {
+            let why = e.lines().find(|l| l.contains("cannot spawn")).unwrap_or("").trim().to_string();
+            Err(format!("{}{why}", common::SKIPPED))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// mpi4py's compute-pi demo: a parent spawns workers, bcast N, reduce their parts.
+fn compute_pi(_: &Suite) -> Result<(), String> {
+    for workers in ["1", "3"] {
+        let out = spawn_refused("compute_pi", 1, &[workers, "100000"])?;
+        if !out.stdout.contains("pi is approximately 3.14159265") || !out.stdout.contains("check: ok") {
+            return Err(format!("compute_pi with {workers} workers:\n{}", out.text()));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the Julia example and checks its image (and that it matches the serial one).
+fn julia_image(np: usize, spawned: bool) -> Result<u64, String> {
+    let path = std::env::temp_dir().join(format!("mpi4rs-julia-{}-{np}-{spawned}.pgm", std::process::id()));
+    let args = ["96", "64", path.to_str().unwrap_or("julia.pgm")];
+    let out = if spawned { spawn_refused("julia", np, &args)? } else { run_example("julia", np, &args)? };
+    let image = std::fs::read(&path).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&path);
+    if !out.stdout.contains("check: ok")
+        || !image.starts_with(b"P5\n96 64\n255\n")
+        || image.len() != 13 + 96 * 64
+    {
+        return Err(format!("julia on {np} ranks (spawned workers: {spawned}):\n{}", out.text()));
+    }
+    Ok(image.iter().map(|&b| b as u64).sum())
+}
+
+/// mpi4py's Julia-set demo on a split pool (`mpiexec -n N`, one master): the same image at
+/// every rank count, equal to the serial one.
+fn julia_split(_: &Suite) -> Result<(), String> {
+    let sums = [julia_image(2, false)?, julia_image(3, false)?];
+    if sums[0] != sums[1] {
+        return Err(format!("julia images differ between rank counts: {sums:?}"));
+    }
+    Ok(())
+}
+
+/// The Julia-set demo with spawned workers (started alone, it spawns them).
+fn julia_spawned(_: &Suite) -> Result<(), String> {
+    julia_image(1, true).map(|_| ())
+}
+
+/// The throughput table: one row per mode, for 0 to 2 workers.
+fn pool_throughput(_: &Suite) -> Result<(), String> {
+    for np in 1..=3 {
+        let out = run_example("pool_throughput", np, &["-n", "2000"])?;
+        let rows: Vec<&str> = out.stdout.lines().filter(|l| !l.starts_with('#')).collect();
+        let want = if np == 1 { 5 } else { 6 };
+        if rows.len() != want || !out.stdout.contains(&format!("{} workers", np - 1)) {
+            return Err(format!("pool_throughput on {np} ranks:\n{}", out.text()));
         }
     }
     Ok(())

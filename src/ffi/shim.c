@@ -23,6 +23,9 @@ H(MPI_Errhandler, ERRORS_RETURN) H(MPI_Errhandler, ERRORS_ARE_FATAL)
 H(MPI_Request, REQUEST_NULL)
 H(MPI_Message, MESSAGE_NULL) H(MPI_Message, MESSAGE_NO_PROC)
 H(MPI_Info, INFO_NULL)
+/* info objects and dynamic processes */
+H(MPI_Info, INFO_ENV)
+H(int, MAX_INFO_KEY) H(int, MAX_INFO_VAL) H(int, MAX_PORT_NAME)
 
 H(int, SUCCESS) H(int, UNDEFINED) H(int, PROC_NULL) H(int, ANY_SOURCE) H(int, ANY_TAG) H(int, ROOT)
 H(int, IDENT) H(int, CONGRUENT) H(int, SIMILAR) H(int, UNEQUAL)

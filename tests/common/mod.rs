@@ -6,6 +6,8 @@
 //! job, so a failure never turns into a hang.
 #![allow(dead_code)]
 
+pub mod spawn;
+
 use mpi4rs::launcher::{JobOutput, Launcher};
 use mpi4rs::{Collective, Communicator, Environment};
 use std::time::{Duration, Instant};
@@ -16,7 +18,13 @@ pub type Case = fn(&Environment) -> mpi4rs::Result<()>;
 pub type Check = fn(&Suite) -> Result<(), String>;
 
 const CHILD: &str = "MPI4RS_TEST_CHILD";
+/// A check whose error starts with this was skipped, not failed: the launcher prints
+/// `test NAME ... skipped: REASON` (e.g. an MPI library that cannot spawn processes).
+pub const SKIPPED: &str = "skipped: ";
 const ONLY: &str = "MPI4RS_TEST_ONLY";
+/// The argument that makes a test binary started by `MPI_Comm_spawn` run one case as a rank
+/// (a spawned process may not inherit the launcher's environment): `--spawned-case=NAME`.
+pub const SPAWNED_CASE: &str = "--spawned-case=";
 
 pub struct Suite {
     name: &'static str,
@@ -118,6 +126,10 @@ impl Suite {
     }
 
     pub fn run(self) {
+        if let Some(case) = std::env::args().find_map(|a| a.strip_prefix(SPAWNED_CASE).map(String::from)) {
+            std::env::set_var(CHILD, "1");
+            std::env::set_var(ONLY, case);
+        }
         if std::env::var_os(CHILD).is_some() {
             self.run_rank()
         } else {
@@ -156,11 +168,15 @@ impl Suite {
         let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
         let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
         let start = Instant::now();
-        let (mut passed, mut failed, mut filtered) = (0, 0, 0);
+        let (mut passed, mut failed, mut filtered, mut skipped) = (0, 0, 0, 0);
         let mut report = |name: String, result: Result<(), String>| match result {
             Ok(()) => {
                 println!("test {name} ... ok");
                 passed += 1;
+            }
+            Err(msg) if msg.starts_with(SKIPPED) => {
+                println!("test {name} ... {msg}");
+                skipped += 1;
             }
             Err(msg) => {
                 println!("test {name} ... FAILED\n{msg}");
@@ -188,7 +204,7 @@ impl Suite {
             report(format!("{}::{name}", self.name), check(self));
         }
         println!(
-            "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered} filtered out; finished in {:.2}s\n",
+            "\ntest result: {}. {passed} passed; {failed} failed; {skipped} ignored; 0 measured; {filtered} filtered out; finished in {:.2}s\n",
             if failed == 0 { "ok" } else { "FAILED" },
             start.elapsed().as_secs_f64()
         );

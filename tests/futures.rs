@@ -1,0 +1,248 @@
+//! The pool executor: a split job (one master, the other ranks workers; at one rank the
+//! master runs the tasks itself) with known answers for submit, map in order and unordered
+//! with chunks, starmap, failing and panicking tasks (the pool stays usable), cancel, done,
+//! shutdown with and without waiting or cancelling, registry mismatches and argument errors;
+//! and, launcher-side, a spawned pool (skipped with the library's reason where spawning is not
+//! supported).
+mod common;
+
+use common::spawn::{expect, spawn_unsupported};
+use common::Suite;
+use mpi4rs::futures::{run_worker, Pool, Registry, Task, MAX_WORKERS_ENV};
+use mpi4rs::prelude::*;
+use mpi4rs::{Environment, Error, Result};
+use std::time::Duration;
+
+/// The tasks every process of these tests registers.
+struct Tasks {
+    registry: Registry,
+    square: Task<u64, u64>,
+    add: Task<(i64, i64), i64>,
+    even_only: Task<u64, u64>,
+    boom: Task<String, ()>,
+    nap: Task<u64, u64>,
+    whoami: Task<(), i32>,
+}
+
+fn tasks() -> Tasks {
+    let mut registry = Registry::new();
+    let square = registry.register("square", |x: u64| x * x).unwrap();
+    let add = registry.register("add", |(a, b): (i64, i64)| a + b).unwrap();
+    let even_only = registry
+        .register_fallible(
+            "even_only",
+            |x: u64| if x % 2 == 0 { Ok(x / 2) } else { Err(format!("{x} is odd")) },
+        )
+        .unwrap();
+    let boom = registry.register("boom", |s: String| panic!("boom: {s}")).unwrap();
+    let nap = registry
+        .register("nap", |ms: u64| {
+            std::thread::sleep(Duration::from_millis(ms));
+            ms
+        })
+        .unwrap();
+    let whoami = registry.register("whoami", |()| world_rank()).unwrap();
+    Tasks { registry, square, add, even_only, boom, nap, whoami }
+}
+
+/// This process's rank in `COMM_WORLD` (inside a task, which gets no communicator).
+fn world_rank() -> i32 {
+    let mut rank = -1;
+    // SAFETY: MPI is initialised while tasks run; a plain out-parameter.
+    unsafe { mpi4rs::ffi::MPI_Comm_rank(mpi4rs::ffi::COMM_WORLD(), &mut rank) };
+    rank
+}
+
+fn main() {
+    // A process spawned by a pool: serve and leave (what a program's main does first).
+    if std::env::args().any(|a| a == mpi4rs::futures::WORKER_ARG) {
+        let env = mpi4rs::init().expect("init");
+        let t = tasks();
+        run_worker(&t.registry).expect("worker");
+        drop(env);
+        return;
+    }
+    Suite::new("futures")
+        .case("split_known_answers", split_known_answers)
+        .case("failures_and_panics_keep_the_pool", failures_and_panics_keep_the_pool)
+        .case("cancel_done_and_shutdown", cancel_done_and_shutdown)
+        .case("registry_mismatch_and_argument_errors", registry_mismatch_and_argument_errors)
+        .hidden("spawned_pool", spawned_pool)
+        .check("spawned_pool_1_and_3_workers", |s| expect(s, "spawned_pool", &[1], "spawned pool ok"))
+        .run();
+}
+
+fn split_known_answers(env: &Environment) -> Result<()> {
+    let t = tasks();
+    let world = env.world();
+    let Some(pool) = Pool::split(world, 0, &t.registry)? else {
+        return Ok(()); // a worker: served until the master shut the pool down
+    };
+    ensure_eq!(pool.workers(), world.size() as usize - 1);
+    // submit
+    let futures: Vec<_> = (0..20u64).map(|x| pool.submit(&t.square, &x)).collect::<Result<_>>()?;
+    let got: Vec<u64> = futures.into_iter().map(|f| f.result()).collect::<Result<_>>()?;
+    ensure_eq!(got, (0..20u64).map(|x| x * x).collect::<Vec<_>>());
+    // map, in order, with several chunk sizes (including one larger than the input)
+    for chunk in [1, 3, 7, 100] {
+        let got: Vec<u64> = pool.map(&t.square, 0..50u64, chunk)?.collect::<Result<_>>()?;
+        ensure_eq!(got, (0..50u64).map(|x| x * x).collect::<Vec<_>>());
+    }
+    // unordered: every result exactly once
+    let mut got: Vec<u64> =
+        pool.map_unordered(&t.square, (0..40u64).collect::<Vec<_>>(), 4)?.collect::<Result<_>>()?;
+    got.sort();
+    ensure_eq!(got, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
+    // starmap: tuple arguments
+    let pairs = [(1i64, 2i64), (10, -3), (100, 200)];
+    let sums: Vec<i64> = pool.starmap(&t.add, pairs, 2)?.collect::<Result<_>>()?;
+    ensure_eq!(sums, [3, 7, 300]);
+    // the tasks run on the workers (or, alone, on the master)
+    let who: std::collections::BTreeSet<i32> =
+        pool.map(&t.whoami, vec![(); 8 * pool.workers().max(1)], 1)?.collect::<Result<_>>()?;
+    let want: std::collections::BTreeSet<i32> =
+        if world.size() == 1 { [0].into() } else { (1..world.size()).collect() };
+    ensure!(who.is_subset(&want) && !who.is_empty(), "tasks ran on ranks {who:?}");
+    Ok(())
+}
+
+fn failures_and_panics_keep_the_pool(env: &Environment) -> Result<()> {
+    let t = tasks();
+    let Some(pool) = Pool::split(env.world(), 0, &t.registry)? else { return Ok(()) };
+    let e = ensure_err!(pool.submit(&t.even_only, &3)?.result(), Error::Task { panicked: false, .. });
+    ensure!(e.to_string().contains("even_only") && e.to_string().contains("3 is odd"), "{e}");
+    let e =
+        ensure_err!(pool.submit(&t.boom, &"now".to_string())?.result(), Error::Task { panicked: true, .. });
+    let text = e.to_string();
+    ensure!(text.contains("boom: now") && text.contains("tests/futures.rs"), "{text}");
+    // Every worker panics once, and all stay usable.
+    let n = 2 * pool.workers().max(1);
+    let panics = pool.map(&t.boom, vec!["again".to_string(); n], 1)?.filter(|r| r.is_err()).count();
+    ensure_eq!(panics, n);
+    ensure_eq!(pool.submit(&t.square, &9)?.result()?, 81);
+    // In a map, failures are per item and the rest come through.
+    let got: Vec<Result<u64>> = pool.map(&t.even_only, 0..10u64, 3)?.collect();
+    for (x, r) in got.iter().enumerate() {
+        match r {
+            Ok(v) => ensure!(x % 2 == 0 && *v == x as u64 / 2),
+            Err(Error::Task { message, .. }) => ensure!(x % 2 == 1 && message == &format!("{x} is odd")),
+            Err(e) => ensure!(false, "unexpected {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn cancel_done_and_shutdown(env: &Environment) -> Result<()> {
+    let t = tasks();
+    let world = env.world();
+    if let Some(pool) = Pool::split(world, 0, &t.registry)? {
+        // Keep every worker busy, then queue more: those can be cancelled.
+        let busy: Vec<_> = (0..pool.workers()).map(|_| pool.submit(&t.nap, &100)).collect::<Result<_>>()?;
+        let queued = pool.submit(&t.square, &5)?;
+        let cancelled = pool.submit(&t.square, &6)?;
+        ensure!(cancelled.cancel());
+        ensure!(cancelled.cancelled() && cancelled.done()?);
+        ensure_err!(cancelled.result(), Error::Cancelled);
+        for f in &busy {
+            ensure!(!f.cancel(), "a running task cannot be cancelled");
+        }
+        ensure_eq!(queued.result()?, 25);
+        for f in busy {
+            ensure_eq!(f.result()?, 100);
+        }
+        let f = pool.submit(&t.square, &7)?;
+        while !f.done()? {}
+        ensure!(!f.cancel());
+        ensure_eq!(f.result()?, 49);
+        // Dropping an iterator half way cancels or forgets the rest; the pool goes on.
+        let mut it = pool.map(&t.nap, vec![1u64; 20], 2)?;
+        ensure_eq!(it.next().transpose()?, Some(1));
+        drop(it);
+        ensure_eq!(pool.submit(&t.square, &8)?.result()?, 64);
+        // shutdown without waiting: no new work, but what was submitted still completes.
+        let late = pool.submit(&t.square, &11)?;
+        pool.shutdown(false, false)?;
+        ensure_err!(pool.submit(&t.square, &1), Error::InvalidArgument(_));
+        ensure_eq!(late.result()?, 121);
+    }
+    if let Some(pool) = Pool::split(world, 0, &t.registry)? {
+        // shutdown cancelling what no worker has started
+        let running: Vec<_> = (0..pool.workers()).map(|_| pool.submit(&t.nap, &50)).collect::<Result<_>>()?;
+        let waiting: Vec<_> = (0..3u64).map(|x| pool.submit(&t.square, &x)).collect::<Result<_>>()?;
+        pool.shutdown(true, true)?;
+        for f in running {
+            ensure_eq!(f.result()?, 50);
+        }
+        for f in waiting {
+            ensure_err!(f.result(), Error::Cancelled);
+        }
+        ensure_err!(pool.map(&t.square, [1u64], 1), Error::InvalidArgument(_));
+        pool.shutdown(true, false)?; // a second shutdown is harmless
+    }
+    world.barrier()
+}
+
+fn registry_mismatch_and_argument_errors(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let mut t = tasks();
+    ensure_err!(t.registry.register("square", |x: u8| x), Error::InvalidArgument(_));
+    ensure_err!(Pool::split(world, world.size(), &t.registry), Error::InvalidRoot { .. });
+    ensure_err!(Pool::spawn(&t.registry, Some(0)), Error::InvalidArgument(_));
+    std::env::set_var(MAX_WORKERS_ENV, "none");
+    ensure_err!(Pool::spawn(&t.registry, None), Error::Config(_));
+    std::env::set_var(MAX_WORKERS_ENV, "3");
+    ensure_eq!(Pool::spawn(&t.registry, None)?.workers(), 3); // not started: nothing spawned
+    std::env::remove_var(MAX_WORKERS_ENV);
+    ensure!(Pool::spawn(&t.registry, None)?.workers() >= 1);
+    if let Some(pool) = Pool::split(world, 0, &t.registry)? {
+        ensure_err!(pool.map(&t.square, [1u64], 0), Error::InvalidArgument(_));
+        // The wrong types for a registered name: each call fails to decode, as an error.
+        let wrong: Task<String, String> = t.registry.task("square").expect("registered");
+        ensure_err!(pool.submit(&wrong, &"x".to_string())?.result(), Error::Task { .. });
+        ensure!(t.registry.task::<u64, u64>("absent").is_none());
+    }
+    // Workers that registered other tasks than the master: an error at the master, and the
+    // workers are let go.
+    if world.size() > 1 {
+        if world.rank() == 1 {
+            t.registry.register("extra", |x: u64| x)?;
+        }
+        match Pool::split(world, 0, &t.registry) {
+            Ok(None) => ensure!(world.rank() != 0),
+            Ok(Some(_)) => ensure!(false, "a mismatched registry was accepted"),
+            Err(e) => ensure!(world.rank() == 0 && e.to_string().contains("same registry"), "{e}"),
+        }
+    }
+    world.barrier()
+}
+
+/// Spawn mode (mpi4py's `MPIPoolExecutor`): workers are new processes of this test binary.
+fn spawned_pool(env: &Environment) -> Result<()> {
+    let t = tasks();
+    for n in [1usize, 3] {
+        let pool = Pool::spawn(&t.registry, Some(n))?;
+        if let Err(e) = pool.bootup() {
+            if spawn_unsupported(env, &e) {
+                return Ok(());
+            }
+            return Err(e);
+        }
+        ensure_eq!(pool.workers(), n);
+        let got: Vec<u64> = pool.map(&t.square, 0..30u64, 4)?.collect::<Result<_>>()?;
+        ensure_eq!(got, (0..30u64).map(|x| x * x).collect::<Vec<_>>());
+        let e = ensure_err!(
+            pool.submit(&t.boom, &"spawned".to_string())?.result(),
+            Error::Task { panicked: true, .. }
+        );
+        ensure!(e.to_string().contains("boom: spawned"), "{e}");
+        ensure_eq!(pool.submit(&t.add, &(40, 2))?.result()?, 42);
+        let who: std::collections::BTreeSet<i32> =
+            pool.map(&t.whoami, vec![(); 6 * n], 1)?.collect::<Result<_>>()?;
+        ensure!(who.iter().all(|r| (0..n as i32).contains(r)), "spawned workers' ranks: {who:?}");
+        pool.shutdown(true, false)?;
+    }
+    // Lazy start: a pool that is never used spawns nothing.
+    drop(Pool::spawn(&t.registry, Some(2))?);
+    println!("spawned pool ok: 1 and 3 workers");
+    Ok(())
+}
