@@ -36,6 +36,7 @@ pub mod datatype;
 pub mod environment;
 pub mod error;
 pub mod ffi;
+pub mod file;
 pub mod group;
 pub mod intercomm;
 pub mod launcher;
@@ -67,6 +68,7 @@ pub use environment::{
     query_thread, tag_ub, version, wtick, wtime, Environment,
 };
 pub use error::{error_string, Error, ErrorClass, Result};
+pub use file::{AccessMode, File, SplitCollective, View};
 pub use group::Group;
 pub use intercomm::InterComm;
 pub use message::Message;
