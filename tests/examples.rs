@@ -14,6 +14,7 @@ fn main() {
         .check("pingpong_table", pingpong)
         .check("allreduce_checked_1_to_3_ranks", allreduce)
         .check("tutorial_bcast_scatter_gather_matvec", tutorial)
+        .check("file_io_tutorial_1_to_4_ranks", file_io)
         .run();
 }
 
@@ -117,6 +118,24 @@ fn tutorial(_: &Suite) -> Result<(), String> {
         let out = run_example("matvec", np, &["16"])?;
         if !out.stdout.contains(&format!("y = A x for n = {} on {np} ranks: ok", 16 * np)) {
             return Err(format!("matvec on {np} ranks:\n{}", out.text()));
+        }
+    }
+    Ok(())
+}
+
+/// mpi4py's I/O tutorial ports (contiguous and non-contiguous collective writes) check the file
+/// they wrote, delete it, and print a success line; here at 1 to 4 ranks, in files of their own.
+fn file_io(_: &Suite) -> Result<(), String> {
+    let dir = std::env::temp_dir();
+    for np in 1..=4 {
+        for (name, what) in [("file_contiguous", "contiguous"), ("file_noncontiguous", "non-contiguous")] {
+            let path = dir.join(format!("mpi4rs-{name}-{}-{np}", std::process::id()));
+            let out = run_example(name, np, &[path.to_str().ok_or("temporary path")?])?;
+            if !out.stdout.contains(&format!("{what} collective write of {np} x 10 ints: ok"))
+                || path.exists()
+            {
+                return Err(format!("{name} on {np} ranks:\n{}", out.text()));
+            }
         }
     }
     Ok(())
