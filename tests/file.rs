@@ -106,6 +106,14 @@ fn block(r: i32, n: usize) -> Vec<f64> {
     (0..n).map(|i| (r * 1000) as f64 + i as f64).collect()
 }
 
+/// Makes what every rank wrote visible to every rank: sync, barrier, sync (MPI's consistency
+/// rule in non-atomic mode, which holds even after collective writes).
+fn settle(file: &File, world: &Comm) -> Result<()> {
+    file.sync()?;
+    world.barrier()?;
+    file.sync()
+}
+
 /// The whole file as f64s, read by every rank independently.
 fn contents(file: &File) -> Result<Vec<f64>> {
     let n = file.size()? as usize / 8;
@@ -185,9 +193,7 @@ fn explicit_offsets(env: &Environment) -> Result<()> {
     let pos = |r: i32| ((n - 1 - r) as usize * N * 8) as u64;
     let st = file.write_at(pos(me), &block(me, N))?;
     ensure_eq!(st.count::<f64>()?, N);
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    settle(&file, world)?;
     let mut got = vec![0.0f64; N];
     let other = (me + 1) % n;
     let st = file.read_at(pos(other), &mut got)?;
@@ -196,11 +202,8 @@ fn explicit_offsets(env: &Environment) -> Result<()> {
     // Collective: rank order, after the independent blocks.
     let base = (n as usize * N * 8) as u64;
     file.write_at_all(base + (me as usize * N * 8) as u64, &block(me + 100, N))?;
-    // What others wrote is visible after sync, barrier, sync (MPI's consistency rule), even
-    // after a collective write.
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    // Even after a collective write.
+    settle(&file, world)?;
     let mut all = vec![0.0f64; n as usize * N];
     file.read_at_all(base, &mut all)?;
     let want: Vec<f64> = (0..n).flat_map(|r| block(r + 100, N)).collect();
@@ -225,9 +228,7 @@ fn individual_pointers(env: &Environment) -> Result<()> {
     file.write_all(&block(me, N)[N / 2..])?;
     ensure_eq!(file.position()?, ((me + 1) as usize * N) as u64);
     ensure_eq!(file.byte_offset(3)?, 24);
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    settle(&file, world)?;
     // Read the next rank's block: seek back from the current position, then forward.
     let other = (me + 1) % n;
     file.seek(SeekFrom::Current(-(N as i64)))?;
@@ -262,9 +263,7 @@ fn shared_pointers(env: &Environment) -> Result<()> {
     world.barrier()?;
     // Independent: each rank's block lands somewhere after those, in any order.
     file.write_shared(&block(me + 100, N))?;
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    settle(&file, world)?;
     ensure_eq!(file.position_shared()?, (2 * n as usize * N) as u64);
     world.barrier()?;
     let all = contents(&file)?;
@@ -317,9 +316,7 @@ fn nonblocking_forms(env: &Environment) -> Result<()> {
     // Region 4 through the shared pointer (in some order).
     file.seek_shared(SeekFrom::Start(region(4, 0)))?;
     file.iwrite_shared(&b4)?.wait()?;
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    settle(&file, world)?;
     let other = (me + 1) % n;
     let (mut r0, mut r1, mut r2, mut r3) = (vec![0.0; N], vec![0.0; N], vec![0.0; N], vec![0.0; N]);
     {
@@ -372,9 +369,7 @@ fn split_collectives(env: &Environment) -> Result<()> {
     file.seek_shared(SeekFrom::Start(2 * nn as u64))?;
     let split = file.write_ordered_begin(&b2)?;
     split.end()?;
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    settle(&file, world)?;
     let other = (me + 1) % n;
     let (mut r0, mut r1, mut r2) = (vec![0.0; N], vec![0.0; N], vec![0.0; N]);
     file.read_at_all_begin((other as usize * N) as u64, &mut r0)?.end()?;
@@ -429,9 +424,7 @@ fn reading_past_the_end(env: &Environment) -> Result<()> {
     if world.rank() == 0 {
         file.write_at(0, &block(0, 10))?;
     }
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    settle(&file, world)?;
     // 4 values from element 8: only 2 are there; the rest of the buffer is untouched.
     let mut four = [-1.0f64; 4];
     let st = file.read_at(64, &mut four)?;
@@ -532,9 +525,7 @@ fn device_buffers(env: &Environment) -> Result<()> {
     // Collective write from device memory; blocking, nonblocking and split reads into it.
     file.write_at_all((me as usize * N) as u64, &Device(&Emu(block(me, N))))?;
     ensure_eq!(transfer::last_path(), Some(Path::Staged));
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    settle(&file, world)?;
     let other = (me + 1) % n;
     let mut a = Emu(vec![0.0f64; N]);
     file.read_at_all((other as usize * N) as u64, &mut DeviceMut(&mut a))?;
@@ -562,9 +553,7 @@ fn device_buffers(env: &Environment) -> Result<()> {
     let e = Emu(block(me + 50, N));
     file.iwrite_at(tail + (me as usize * N) as u64, &Device(&e))?.wait()?;
     file.write_ordered_begin(&Device(&e))?.end()?;
-    file.sync()?;
-    world.barrier()?;
-    file.sync()?;
+    settle(&file, world)?;
     let mut back = vec![0.0f64; N];
     file.read_exact_at(tail + (other as usize * N) as u64, &mut back)?;
     ensure_eq!(back, block(other + 50, N));

@@ -31,7 +31,7 @@
 //! # Errors
 //! Every file gets the library's error handler (`MPI_ERRORS_RETURN` unless the configuration
 //! asks for fatal errors), and so does `MPI_FILE_NULL` before each open and delete, so that a
-//! missing file or a refused access is an [`Error::Mpi`](crate::Error::Mpi) of the MPI class
+//! missing file or a refused access is an [`Error::Mpi`] of the MPI class
 //! the library gives (Open MPI and MPICH do not always pick the same class: a missing file is
 //! `MPI_ERR_NO_SUCH_FILE` in both, a write to a read-only file `MPI_ERR_READ_ONLY` or
 //! `MPI_ERR_ACCESS`). Access modes are checked before MPI is called.
@@ -39,7 +39,7 @@
 //! **Reading past the end** of a file is not an error in MPI: the read stops there and the
 //! [`Status`](crate::Status) says how much was read (`status.count::<T>()`,
 //! `status.bytes()`), as `std::io::Read::read` returns a short count. The `read_exact*` forms
-//! turn a short read into [`Error::ShortRead`](crate::Error::ShortRead), as
+//! turn a short read into [`Error::ShortRead`], as
 //! `Read::read_exact` does.
 //!
 //! # Lifetimes
