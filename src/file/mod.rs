@@ -42,6 +42,13 @@
 //! turn a short read into [`Error::ShortRead`], as
 //! `Read::read_exact` does.
 //!
+//! Two library differences show here. Collective reads past the end are reported in full by
+//! MPICH and by Open MPI on 3 ranks or more, the missing part of the buffer filled with zeros
+//! (Open MPI) or stale bytes (MPICH); the `read_exact*` forms with a known start (explicit
+//! offsets, individual file pointer) therefore check against the file size and the view, not
+//! the status. And after a short read through a file pointer, MPICH leaves the pointer after
+//! the data read, Open MPI after the amount requested.
+//!
 //! # Lifetimes
 //! Nonblocking operations return a [`Request`](crate::Request) that borrows both the buffer
 //! and the file, and split collectives a [`SplitCollective`] guard that does the same until
