@@ -4,6 +4,7 @@
 //! - `benches/c/pingpong.c` and `benches/c/allreduce.c`: the C loops that mpi4rs is measured
 //!   against, in one static library linked into the benches and the examples only (the library
 //!   and the tests never see it; an archive member is only pulled in where it is referenced).
+//!   `benches/c/file_io.c`, the collective I/O loop, goes into the same library.
 
 use std::{env, path::PathBuf};
 
@@ -12,6 +13,7 @@ fn main() {
     println!("cargo:rerun-if-changed=benches/c/pingpong.c");
     println!("cargo:rerun-if-changed=benches/c/allreduce.c");
     println!("cargo:rerun-if-changed=benches/c/halo.c");
+    println!("cargo:rerun-if-changed=benches/c/file_io.c");
     println!("cargo:rerun-if-env-changed=MPICC");
     println!("cargo:rerun-if-env-changed=MPI_PKG_CONFIG");
 
@@ -46,6 +48,7 @@ fn main() {
         .file("benches/c/pingpong.c")
         .file("benches/c/allreduce.c")
         .file("benches/c/halo.c")
+        .file("benches/c/file_io.c")
         .cargo_metadata(false)
         .compile("mpi4rs_cbench");
     let cbench = out.join("libmpi4rs_cbench.a");

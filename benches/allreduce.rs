@@ -66,17 +66,8 @@ fn verdict(size: usize, ratio: f64) -> String {
     format!("target <= {target:.2}: {met}")
 }
 
-fn nps() -> Result<Vec<usize>, String> {
-    match std::env::var("MPI4RS_BENCH_NPS") {
-        Err(_) => Ok(vec![2, 4]),
-        Ok(s) => {
-            s.split(',').map(|n| n.trim().parse().map_err(|_| format!("MPI4RS_BENCH_NPS: {s}"))).collect()
-        }
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    common::launch_unless_rank(&nps()?)?;
+    common::launch_unless_rank(&common::nps(&[2, 4])?)?;
     let env = mpi4rs::init()?;
     let world = env.world();
     let max = SIZES.iter().copied().max().unwrap_or(8) / 8;

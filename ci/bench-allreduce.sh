@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Allreduce, mpi4rs against the same loop in C on the same MPI, side by side in one run.
 #
-# Runs the allreduce bench (benches/allreduce.rs) in its side-by-side mode (`-- none`: no
+# Runs the allreduce bench (benches/allreduce.rs) through ci/bench-paired.sh (`-- none`: no
 # criterion groups): it starts itself under mpiexec at 2 and then 4 ranks (4 on a 2-core
 # machine is oversubscribed, the ranks yielding when idle), times mpi4rs and the C loop
 # (benches/c/allreduce.c) alternately in ROUNDS pairs of adjacent blocks of at least 50 ms per size
@@ -13,16 +13,4 @@
 #        MPI=mpich bash ci/bench-allreduce.sh [ROUNDS]   (MPICH; target/mpich)
 #        NPS=2 bash ci/bench-allreduce.sh                 (rank counts, comma-separated)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-target_dir="${CARGO_TARGET_DIR:-}"
-source ci/env.sh
-if [ "${MPI:-openmpi}" = mpich ] || [[ "${MPICC:-}" == *mpich* ]]; then
-  mpich_env # MPICC, MPIEXEC, CARGO_TARGET_DIR (an explicit CARGO_TARGET_DIR wins)
-  [ -n "$target_dir" ] && export CARGO_TARGET_DIR="$target_dir"
-  echo "# MPICH $(mpiexec.mpich --version | awk '/Version:/ {print $2; exit}')"
-else
-  echo "# $(mpiexec --version 2>&1 | head -1)"
-fi
-echo "# $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-MPI4RS_BENCH_ROUNDS="${1:-15}" MPI4RS_BENCH_NPS="${NPS:-2,4}" cargo bench --bench allreduce -- none
-echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+exec bash "$(dirname "$0")/bench-paired.sh" allreduce "${1:-15}"

@@ -449,6 +449,18 @@ impl Datatype {
         Ok(t)
     }
 
+    /// A datatype handle MPI handed back to the caller (`MPI_File_get_view`): a named
+    /// (predefined) handle is borrowed, a derived one is the caller's to free, so it is owned.
+    pub(crate) fn from_returned(raw: MPI_Datatype) -> Result<Datatype> {
+        let (mut ni, mut na, mut nd, mut combiner): (c_int, c_int, c_int, c_int) = (0, 0, 0, 0);
+        mpi_call!(MPI_Type_get_envelope(raw, &mut ni, &mut na, &mut nd, &mut combiner))?;
+        if combiner == ffi::COMBINER_NAMED() {
+            let kind = dtype_of_handle(raw).map_or(ElementKind::Derived, ElementKind::Basic);
+            return Datatype::predefined(raw, kind);
+        }
+        Datatype::adopt(raw, decode_dtype(raw, 0))
+    }
+
     /// `count` copies of `old` side by side (`MPI_Type_contiguous`).
     pub fn contiguous(count: usize, old: &Datatype) -> Result<Datatype> {
         require_active()?;

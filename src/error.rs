@@ -51,6 +51,15 @@ pub enum Error {
         /// Size of the receive buffer in bytes.
         buffer_bytes: usize,
     },
+    /// A file read that had to fill its buffer (`File::read_exact*`) met the end of the file
+    /// first. (The plain reads return the short count in their status instead.)
+    #[error("short read: {read} of {expected} bytes read before the end of the file")]
+    ShortRead {
+        /// Bytes the buffer asked for.
+        expected: usize,
+        /// Bytes the file had.
+        read: usize,
+    },
     /// A count that does not fit MPI's `int`.
     #[error("{what} = {value} does not fit an MPI count (at most {max})")]
     CountOverflow {

@@ -38,6 +38,7 @@ pub mod environment;
 pub mod error;
 pub mod ffi;
 pub mod futures;
+pub mod file;
 pub mod group;
 pub mod info;
 pub mod intercomm;
@@ -72,6 +73,7 @@ pub use environment::{
     query_thread, tag_ub, version, wtick, wtime, Environment,
 };
 pub use error::{error_string, Error, ErrorClass, Result};
+pub use file::{AccessMode, File, SplitCollective, View};
 pub use group::Group;
 pub use info::Info;
 pub use intercomm::InterComm;

@@ -20,6 +20,7 @@ fn main() {
         .check("julia_pool_split_2_3_ranks", julia_split)
         .check("julia_pool_spawned", julia_spawned)
         .check("pool_throughput_table", pool_throughput)
+        .check("file_io_tutorial_1_to_4_ranks", file_io)
         .run();
 }
 
@@ -227,6 +228,24 @@ fn pool_throughput(_: &Suite) -> Result<(), String> {
         let want = if np == 1 { 5 } else { 6 };
         if rows.len() != want || !out.stdout.contains(&format!("{} workers", np - 1)) {
             return Err(format!("pool_throughput on {np} ranks:\n{}", out.text()));
+        }
+    }
+    Ok(())
+}
+
+/// mpi4py's I/O tutorial ports (contiguous and non-contiguous collective writes) check the file
+/// they wrote, delete it, and print a success line; here at 1 to 4 ranks, in files of their own.
+fn file_io(_: &Suite) -> Result<(), String> {
+    let dir = std::env::temp_dir();
+    for np in 1..=4 {
+        for (name, what) in [("file_contiguous", "contiguous"), ("file_noncontiguous", "non-contiguous")] {
+            let path = dir.join(format!("mpi4rs-{name}-{}-{np}", std::process::id()));
+            let out = run_example(name, np, &[path.to_str().ok_or("temporary path")?])?;
+            if !out.stdout.contains(&format!("{what} collective write of {np} x 10 ints: ok"))
+                || path.exists()
+            {
+                return Err(format!("{name} on {np} ranks:\n{}", out.text()));
+            }
         }
     }
     Ok(())

@@ -381,3 +381,14 @@ pub fn buffer_round_trips(world: &Comm, send: &[u8], recv: &mut [u8], iters: u64
     }
     Ok(mpi4rs::wtime() - t0)
 }
+
+/// The rank counts to run a bench at: `MPI4RS_BENCH_NPS` (comma-separated), else `default`.
+#[allow(dead_code)] // not every bench that includes this module uses it
+pub fn nps(default: &[usize]) -> Result<Vec<usize>, String> {
+    match std::env::var("MPI4RS_BENCH_NPS") {
+        Err(_) => Ok(default.to_vec()),
+        Ok(s) => {
+            s.split(',').map(|n| n.trim().parse().map_err(|_| format!("MPI4RS_BENCH_NPS: {s}"))).collect()
+        }
+    }
+}

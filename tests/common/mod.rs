@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod spawn;
+pub mod emu;
 
 use mpi4rs::launcher::{JobOutput, Launcher};
 use mpi4rs::{Collective, Communicator, Environment};
