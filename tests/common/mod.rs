@@ -6,8 +6,8 @@
 //! job, so a failure never turns into a hang.
 #![allow(dead_code)]
 
-pub mod spawn;
 pub mod emu;
+pub mod spawn;
 
 use mpi4rs::launcher::{JobOutput, Launcher};
 use mpi4rs::{Collective, Communicator, Environment};
