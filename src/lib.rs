@@ -45,9 +45,11 @@ pub mod op;
 pub mod p2p;
 pub mod request;
 pub mod status;
+pub mod sync;
 pub mod transfer;
 mod util;
 pub mod value_index;
+pub mod win;
 
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
@@ -81,6 +83,7 @@ pub use request::{
 };
 pub use status::Status;
 pub use value_index::{PairValue, ValueIndex};
+pub use win::Win;
 
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.
 pub mod prelude {
