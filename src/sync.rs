@@ -1,7 +1,6 @@
 //! Synchronisation building blocks on one-sided communication (mpi4py's `util.sync`): a
 //! global [`Counter`] (fetch-and-add on one process's window), a [`Mutex`] across processes
-//! (a queue lock: each waiter spins on its own window only) and [`Sequential`] execution in
-//! rank order.
+//! (compare-and-swap on one lock word) and [`Sequential`] execution in rank order.
 //!
 //! ```no_run
 //! use mpi4rs::prelude::*;
@@ -27,10 +26,9 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 //!
-//! Unlike mpi4py, which reads the mutex's flags from window memory directly, every read here
-//! is an atomic `fetch_and_op(NO_OP)` on the process's own window inside a `lock_all` epoch:
-//! the only access to window memory that is race-free in safe Rust, and a call into MPI that
-//! also drives the progress of the remote operations being waited for.
+//! Every access to the shared words is an atomic one-sided operation completed in its own
+//! passive-target epoch: race-free in safe Rust, and each attempt is a call into MPI, which
+//! also drives the progress of the other processes' operations.
 
 use crate::buffer::BufferElement;
 use crate::comm::{Comm, Communicator};
@@ -87,17 +85,19 @@ impl<T: BufferElement + PartialEq + Default> Counter<T> {
     }
 }
 
-/// Window layout of the mutex, in `i32` slots: this process's "granted" flag and the rank
-/// after it in the queue; process 0 also holds the tail of the queue.
-const FLAG: usize = 0;
-const NEXT: usize = 1;
-const TAIL: usize = 2;
-/// The process holding the queue's tail.
-const TAIL_RANK: i32 = 0;
+/// The process whose window holds the mutex's lock word.
+const HOME: i32 = 0;
 
-/// Mutual exclusion across the processes of a communicator (mpi4py's `util.sync.Mutex`): an
-/// MCS queue lock on one-sided atomics. [`acquire`](Self::acquire) blocks until this process
-/// holds the mutex and returns a guard that releases it on drop.
+/// Mutual exclusion across the processes of a communicator (mpi4py's `util.sync.Mutex`):
+/// [`acquire`](Self::acquire) blocks until this process holds the mutex and returns a guard
+/// that releases it on drop.
+///
+/// One lock word in process 0's window holds the owner's rank (or `PROC_NULL`); acquiring is
+/// an atomic `compare_and_swap` on it, retried with a growing pause, each attempt in its own
+/// shared lock so that it completes at once. mpi4py queues waiters (an MCS lock); an earlier
+/// version of this type did too, and lost a hand-over on MPICH 4.0.2 (ch4:ucx) at 3 or more
+/// processes, so the simpler test-and-set lock was preferred: it is correct on both MPI
+/// libraries but not fair (a waiter may be overtaken).
 pub struct Mutex {
     win: Win<'static>,
     recursive: bool,
@@ -116,16 +116,11 @@ impl Mutex {
     /// A mutex over the processes of `comm`; collective. A `recursive` mutex may be acquired
     /// again by the process that holds it (and is released when every guard is gone).
     pub fn new(recursive: bool, comm: &Comm) -> Result<Mutex> {
-        let slots = if comm.rank() == TAIL_RANK { 3 } else { 2 };
-        let win = Win::allocate(slots * 4, 4, &[], comm)?;
-        {
+        let home = comm.rank() == HOME;
+        let win = Win::allocate(if home { 4 } else { 0 }, 4, &[], comm)?;
+        if home {
             let mut mem = win.local_access()?;
-            let m = mem.as_mut_slice::<i32>()?;
-            m[FLAG] = 0;
-            m[NEXT] = ffi::PROC_NULL();
-            if slots == 3 {
-                m[TAIL] = ffi::PROC_NULL();
-            }
+            mem.as_mut_slice::<i32>()?[0] = ffi::PROC_NULL();
         }
         comm.barrier()?;
         Ok(Mutex { win, recursive, held: Cell::new(0) })
@@ -144,52 +139,48 @@ impl Mutex {
     /// Blocks until this process holds the mutex. Acquiring a non-recursive mutex that this
     /// process already holds is an error (it would deadlock).
     pub fn acquire(&self) -> Result<MutexGuard<'_>> {
-        self.acquire_impl(true)?
-            .ok_or_else(|| Error::InvalidArgument("blocking acquire did not acquire".into()))
+        if let Some(guard) = self.held_again()? {
+            return Ok(guard);
+        }
+        spin(|| self.try_lock_word())?;
+        self.held.set(1);
+        Ok(MutexGuard { mutex: self, active: true })
     }
 
-    /// Acquires the mutex if no process holds it or waits for it; `None` otherwise.
+    /// Acquires the mutex if no process holds it; `None` otherwise.
     pub fn try_acquire(&self) -> Result<Option<MutexGuard<'_>>> {
-        self.acquire_impl(false)
-    }
-
-    fn acquire_impl(&self, blocking: bool) -> Result<Option<MutexGuard<'_>>> {
-        if self.locked() {
-            if !self.recursive {
-                return Err(Error::InvalidArgument(
-                    "this process already holds the (non-recursive) mutex: acquiring it again would deadlock"
-                        .into(),
-                ));
-            }
-            self.held.set(self.held.get() + 1);
-            return Ok(Some(MutexGuard { mutex: self, active: true }));
+        if let Some(guard) = self.held_again()? {
+            return Ok(Some(guard));
         }
-        let (me, null) = (self.win.rank(), ffi::PROC_NULL());
-        let epoch = self.win.lock_all(Assert::NONE)?;
-        epoch.accumulate_value(null, me, NEXT, &Op::REPLACE)?;
-        // Complete at the target before a successor can learn of this process and write there.
-        epoch.flush(me)?;
-        let prev = if blocking {
-            epoch.fetch_and_op_value(me, TAIL_RANK, TAIL, &Op::REPLACE)?
-        } else {
-            epoch.compare_and_swap_value(me, null, TAIL_RANK, TAIL)?
-        };
-        epoch.flush(TAIL_RANK)?;
-        let mut granted = prev == null;
-        if blocking && !granted {
-            // Queue up behind `prev`, then wait for it to hand the mutex over.
-            epoch.accumulate_value(me, prev, NEXT, &Op::REPLACE)?;
-            epoch.flush(prev)?;
-            spin(|| Ok(epoch.fetch_and_op_value(0i32, me, FLAG, &Op::NO_OP)? != 0))?;
-            granted = true;
-        }
-        epoch.accumulate_value(0i32, me, FLAG, &Op::REPLACE)?;
-        epoch.end()?;
-        if !granted {
+        if !self.try_lock_word()? {
             return Ok(None);
         }
         self.held.set(1);
         Ok(Some(MutexGuard { mutex: self, active: true }))
+    }
+
+    /// A further guard when this process holds a recursive mutex already.
+    fn held_again(&self) -> Result<Option<MutexGuard<'_>>> {
+        if !self.locked() {
+            return Ok(None);
+        }
+        if !self.recursive {
+            return Err(Error::InvalidArgument(
+                "this process already holds the (non-recursive) mutex: acquiring it again would deadlock"
+                    .into(),
+            ));
+        }
+        self.held.set(self.held.get() + 1);
+        Ok(Some(MutexGuard { mutex: self, active: true }))
+    }
+
+    /// One attempt to write this process's rank into the free lock word.
+    fn try_lock_word(&self) -> Result<bool> {
+        let (me, null) = (self.win.rank(), ffi::PROC_NULL());
+        let epoch = self.win.lock(HOME, LockType::Shared, Assert::NONE)?;
+        let owner = epoch.compare_and_swap_value(me, null, HOME, 0)?;
+        epoch.end()?;
+        Ok(owner == null)
     }
 
     fn release_impl(&self) -> Result<()> {
@@ -202,21 +193,15 @@ impl Mutex {
             return Ok(());
         }
         let (me, null) = (self.win.rank(), ffi::PROC_NULL());
-        let epoch = self.win.lock_all(Assert::NONE)?;
-        // If this process is the tail, the queue becomes empty.
-        let tail = epoch.compare_and_swap_value(null, me, TAIL_RANK, TAIL)?;
-        epoch.flush(TAIL_RANK)?;
-        if tail != me {
-            // A successor queued up: wait until it has told us who it is, then wake it.
-            let mut next = null;
-            spin(|| {
-                next = epoch.fetch_and_op_value(0i32, me, NEXT, &Op::NO_OP)?;
-                Ok(next != null)
-            })?;
-            epoch.accumulate_value(1i32, next, FLAG, &Op::REPLACE)?;
-            epoch.flush(next)?;
+        let epoch = self.win.lock(HOME, LockType::Shared, Assert::NONE)?;
+        let owner = epoch.compare_and_swap_value(null, me, HOME, 0)?;
+        epoch.end()?;
+        if owner != me {
+            return Err(Error::InvalidArgument(format!(
+                "the mutex was held by rank {owner}, not by this process ({me})"
+            )));
         }
-        epoch.end()
+        Ok(())
     }
 }
 
