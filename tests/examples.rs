@@ -14,6 +14,7 @@ fn main() {
         .check("pingpong_table", pingpong)
         .check("allreduce_checked_1_to_3_ranks", allreduce)
         .check("tutorial_bcast_scatter_gather_matvec", tutorial)
+        .check("rma_tutorial_and_halo_1_to_4_ranks", rma)
         .run();
 }
 
@@ -117,6 +118,26 @@ fn tutorial(_: &Suite) -> Result<(), String> {
         let out = run_example("matvec", np, &["16"])?;
         if !out.stdout.contains(&format!("y = A x for n = {} on {np} ranks: ok", 16 * np)) {
             return Err(format!("matvec on {np} ranks:\n{}", out.text()));
+        }
+    }
+    Ok(())
+}
+
+/// The one-sided examples check their own results: the mpi4py RMA tutorial (whole window,
+/// target triple) and the 2-D halo exchange, at 1 to 4 ranks.
+fn rma(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        let out = run_example("rma_tutorial", np, &[])?;
+        let ok = (0..np).all(|r| {
+            out.stdout.contains(&format!("rank {r}: whole window ok"))
+                && out.stdout.contains(&format!("rank {r}: target ({r}, 2, FLOAT) read"))
+        });
+        if !ok {
+            return Err(format!("rma_tutorial on {np} ranks:\n{}", out.text()));
+        }
+        let out = run_example("rma_halo", np, &["4", "3"])?;
+        if !out.stdout.contains("ghost cells ok") {
+            return Err(format!("rma_halo on {np} ranks:\n{}", out.text()));
         }
     }
     Ok(())

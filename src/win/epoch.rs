@@ -149,6 +149,19 @@ impl Core {
 /// are its methods, and every origin buffer they take stays borrowed for `'b`, until the epoch
 /// ends with [`end`](Self::end) (or drop, which ends it too). See the [module
 /// documentation](crate::win) for why.
+///
+/// ```compile_fail
+/// # use mpi4rs::win::{Assert, Win};
+/// # let env = mpi4rs::init()?;
+/// # let world = env.world();
+/// let win = Win::allocate(64, 8, &[], world)?;
+/// let mut buf = vec![0.0f64; 8];
+/// let epoch = win.fence(Assert::NONE)?;
+/// epoch.get(&mut buf, 0, 0)?;
+/// buf[0] = 1.0; // error: `buf` is borrowed until the epoch ends (MPI may still write it)
+/// epoch.end()?;
+/// # Ok::<(), mpi4rs::Error>(())
+/// ```
 #[must_use = "dropping an epoch ends it at once"]
 pub struct Epoch<'w, 'b> {
     pub(super) core: &'w Core,

@@ -74,7 +74,7 @@
 //! rank): to give the same clear error on both, every window tracks its epochs (operations
 //! exist only on an [`Epoch`], and each checks that its target rank belongs to it), and every
 //! process's window size and displacement unit are exchanged at creation so that each target
-//! range is checked before MPI is called ([`Error::RmaRange`](crate::Error::RmaRange)).
+//! range is checked before MPI is called ([`Error::RmaRange`]).
 //! Dynamic windows cannot be checked this way: their targets are addresses in memory the
 //! target attached, which only the target knows. Accumulate operations are checked against the
 //! element type as reductions are, with `REPLACE` and `NO_OP` allowed; MPI allows no
