@@ -5,12 +5,10 @@
 //! `tests/gpu.rs`-style checks on real memory run with `ci/gpu.sh` on a GPU machine.
 mod common;
 
+use common::emu::Emu;
 use common::{neighbours, rank_size, Suite};
 use half::{bf16, f16};
-use mpi4rs::device::{
-    add_hook, remove_hook, BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Element, HookPoint,
-    Placement, StreamRef,
-};
+use mpi4rs::device::{add_hook, remove_hook, Element, HookPoint};
 use mpi4rs::prelude::*;
 use mpi4rs::transfer::{self, Path};
 use mpi4rs::{Device, DeviceMut, Environment, Error, Result};
@@ -35,25 +33,6 @@ fn main() {
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
         .check("cuda_aware_override", cuda_aware_override)
         .run();
-}
-
-/// Host memory that claims to be on CUDA device 0.
-#[derive(Clone, Debug, PartialEq)]
-struct Emu<T>(Vec<T>);
-
-unsafe impl<T: Element> DeviceBuffer for Emu<T> {
-    fn view(&self) -> BufferView {
-        BufferView {
-            place: Placement::cuda(0, StreamRef::DEFAULT),
-            ..BufferView::host(self.0.as_ptr().cast(), self.0.len(), T::DTYPE)
-        }
-    }
-}
-unsafe impl<T: Element> DeviceBufferMut for Emu<T> {
-    fn view_mut(&mut self) -> BufferViewMut {
-        let v = BufferViewMut::host(self.0.as_mut_ptr().cast(), self.0.len(), T::DTYPE);
-        BufferViewMut { place: Placement::cuda(0, StreamRef::DEFAULT), ..v }
-    }
 }
 
 fn emulate() {

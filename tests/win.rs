@@ -3,10 +3,8 @@
 //! `tests/device.rs`), the `sync` building blocks, and the errors.
 mod common;
 
+use common::emu::Emu;
 use common::{neighbours, rank_size, Suite};
-use mpi4rs::device::{
-    BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Element, Placement, StreamRef,
-};
 use mpi4rs::prelude::*;
 use mpi4rs::sync::{Counter, Mutex, Sequential};
 use mpi4rs::transfer::{self, Path};
@@ -34,25 +32,6 @@ fn main() {
         .check("window_over_device_memory_with_cuda_aware_mpi", cuda_aware_window)
         .check("create_and_dynamic_with_cma", create_and_dynamic_with_cma)
         .run();
-}
-
-/// Host memory that claims to be on CUDA device 0 (moved by the router's emulation mode).
-#[derive(Clone, Debug, PartialEq)]
-struct Emu<T>(Vec<T>);
-
-unsafe impl<T: Element> DeviceBuffer for Emu<T> {
-    fn view(&self) -> BufferView {
-        BufferView {
-            place: Placement::cuda(0, StreamRef::DEFAULT),
-            ..BufferView::host(self.0.as_ptr().cast(), self.0.len(), T::DTYPE)
-        }
-    }
-}
-unsafe impl<T: Element> DeviceBufferMut for Emu<T> {
-    fn view_mut(&mut self) -> BufferViewMut {
-        let v = BufferViewMut::host(self.0.as_mut_ptr().cast(), self.0.len(), T::DTYPE);
-        BufferViewMut { place: Placement::cuda(0, StreamRef::DEFAULT), ..v }
-    }
 }
 
 /// `Win::create` and `Win::create_dynamic` need an Open MPI one-sided component that Debian's

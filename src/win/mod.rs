@@ -383,11 +383,15 @@ impl<'m> Win<'m> {
     }
 }
 
+/// `MPI_Win_allocate` and `MPI_Win_allocate_shared`, which take the same arguments.
+type AllocateFn =
+    unsafe extern "C" fn(MPI_Aint, c_int, ffi::MPI_Info, ffi::MPI_Comm, *mut c_void, *mut MPI_Win) -> c_int;
+
 impl Win<'static> {
-    /// Creates a window over `bytes` bytes of memory MPI allocates on this process
-    /// (`MPI_Win_allocate`), zeroed; collective over `comm`. Target offsets count `disp_unit`
-    /// bytes. Sizes may differ between processes (0 is allowed).
-    pub fn allocate(
+    fn allocate_with(
+        call: &'static str,
+        allocate: AllocateFn,
+        flavor: Flavor,
         bytes: usize,
         disp_unit: usize,
         info: &[(&str, &str)],
@@ -398,16 +402,26 @@ impl Win<'static> {
         let hints = Hints::new(info)?;
         let mut raw = ffi::WIN_NULL();
         let mut base: *mut c_void = std::ptr::null_mut();
-        mpi_call!(MPI_Win_allocate(
-            aint("window size", bytes)?,
-            unit,
-            hints.raw(),
-            comm.as_raw(),
-            (&mut base as *mut *mut c_void).cast(),
-            &mut raw
-        ))
-        .map_err(creation_error)?;
-        Win::finish(raw, comm, Flavor::Allocate, base, bytes, disp_unit, false)
+        let base_out = (&mut base as *mut *mut c_void).cast();
+        // SAFETY: MPI writes the window handle and the address of the memory it allocated.
+        let code = unsafe {
+            allocate(aint("window size", bytes)?, unit, hints.raw(), comm.as_raw(), base_out, &mut raw)
+        };
+        crate::error::check(call, code).map_err(creation_error)?;
+        Win::finish(raw, comm, flavor, base, bytes, disp_unit, false)
+    }
+
+    /// Creates a window over `bytes` bytes of memory MPI allocates on this process
+    /// (`MPI_Win_allocate`), zeroed; collective over `comm`. Target offsets count `disp_unit`
+    /// bytes. Sizes may differ between processes (0 is allowed).
+    pub fn allocate(
+        bytes: usize,
+        disp_unit: usize,
+        info: &[(&str, &str)],
+        comm: &Comm,
+    ) -> Result<Win<'static>> {
+        let f: AllocateFn = ffi::MPI_Win_allocate;
+        Win::allocate_with("MPI_Win_allocate", f, Flavor::Allocate, bytes, disp_unit, info, comm)
     }
 
     /// Like [`allocate`](Self::allocate), in memory every process of `comm` can load and store
@@ -420,21 +434,8 @@ impl Win<'static> {
         info: &[(&str, &str)],
         comm: &Comm,
     ) -> Result<Win<'static>> {
-        require_active()?;
-        let unit = disp_unit_arg(disp_unit)?;
-        let hints = Hints::new(info)?;
-        let mut raw = ffi::WIN_NULL();
-        let mut base: *mut c_void = std::ptr::null_mut();
-        mpi_call!(MPI_Win_allocate_shared(
-            aint("window size", bytes)?,
-            unit,
-            hints.raw(),
-            comm.as_raw(),
-            (&mut base as *mut *mut c_void).cast(),
-            &mut raw
-        ))
-        .map_err(creation_error)?;
-        Win::finish(raw, comm, Flavor::Shared, base, bytes, disp_unit, false)
+        let f: AllocateFn = ffi::MPI_Win_allocate_shared;
+        Win::allocate_with("MPI_Win_allocate_shared", f, Flavor::Shared, bytes, disp_unit, info, comm)
     }
 }
 

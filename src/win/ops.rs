@@ -194,7 +194,82 @@ fn same_kind(call: &str, a: ElementKind, b: ElementKind) -> Result<()> {
     }
 }
 
+/// An operation checked and routed, ready for MPI: the origin (and result) as MPI takes them,
+/// the target, and the transfer that keeps device buffers until completion.
+struct Prepared {
+    origin: Spec,
+    result: Option<crate::buffer::SpecMut>,
+    target: Resolved,
+    op: MPI_Op,
+    transfer: Transfer,
+}
+
+impl Prepared {
+    fn origin_count(&self) -> Result<c_int> {
+        self.origin.c_count()
+    }
+}
+
 impl<'w, 'b> Epoch<'w, 'b> {
+    /// Checks and routes a put (`op`: `None`) or an accumulate; `None` for `PROC_NULL`.
+    fn prepare_write<B: Buffer + ?Sized>(
+        &self,
+        call: &'static str,
+        origin: &B,
+        rank: i32,
+        target: &Target<'_>,
+        op: Option<&Op>,
+    ) -> Result<Option<Prepared>> {
+        self.check_target(call, rank)?;
+        if rank == ffi::PROC_NULL() {
+            return Ok(None);
+        }
+        let s = origin.spec()?;
+        let op = match op {
+            Some(op) => accumulate_op(op, s.kind, s.datatype)?,
+            None => ffi::OP_NULL(),
+        };
+        let target = resolve(self.core, call, rank, target, &s)?;
+        let mut transfer = Transfer::new(call);
+        let origin = transfer.read_spec(s)?;
+        Ok(Some(Prepared { origin, result: None, target, op, transfer }))
+    }
+
+    /// Checks and routes a get (`origin` is the result; `op`: `None`) or a get_accumulate.
+    fn prepare_read<B: Buffer + ?Sized, R: BufferMut + ?Sized>(
+        &self,
+        call: &'static str,
+        origin: Option<&B>,
+        result: &mut R,
+        rank: i32,
+        target: &Target<'_>,
+        op: Option<&Op>,
+    ) -> Result<Option<Prepared>> {
+        self.check_target(call, rank)?;
+        if rank == ffi::PROC_NULL() {
+            return Ok(None);
+        }
+        let res = result.spec_mut()?;
+        check_readable_into(res.kind)?;
+        let mpi_op = match op {
+            Some(op) => accumulate_op(op, res.kind, res.datatype)?,
+            None => ffi::OP_NULL(),
+        };
+        let resolved = resolve(self.core, call, rank, target, &res.as_spec())?;
+        let s = match origin {
+            Some(o) => o.spec()?,
+            None => res.as_spec(),
+        };
+        if origin.is_some() && op.and_then(Op::builtin) != Some(Builtin::NoOp) {
+            resolve(self.core, call, rank, target, &s)?;
+        }
+        let mut transfer = Transfer::new(call);
+        let s = if origin.is_some() { transfer.read_spec(s)? } else { s };
+        let res = transfer.write_spec(res, write_fill(res.kind))?;
+        let s = if origin.is_some() { s } else { res.as_spec() };
+        Ok(Some(Prepared { origin: s, result: Some(res), target: resolved, op: mpi_op, transfer }))
+    }
+
     /// Writes `origin` into process `rank`'s window at `target` (`MPI_Put`). The buffer stays
     /// borrowed until the epoch ends.
     pub fn put<'d, B: Buffer + ?Sized>(
@@ -207,17 +282,11 @@ impl<'w, 'b> Epoch<'w, 'b> {
     }
 
     fn put_raw<B: Buffer + ?Sized>(&self, origin: &B, rank: i32, target: &Target<'_>) -> Result<()> {
-        self.check_target("put", rank)?;
-        if rank == ffi::PROC_NULL() {
-            return Ok(());
-        }
-        let s = origin.spec()?;
-        let r = resolve(self.core, "put", rank, target, &s)?;
-        let mut t = Transfer::new("put");
-        let s = t.read_spec(s)?;
+        let Some(p) = self.prepare_write("put", origin, rank, target, None)? else { return Ok(()) };
+        let (s, r) = (&p.origin, &p.target);
         mpi_call!(MPI_Put(
             s.ptr,
-            s.c_count()?,
+            p.origin_count()?,
             s.datatype,
             rank,
             r.disp,
@@ -225,7 +294,7 @@ impl<'w, 'b> Epoch<'w, 'b> {
             r.datatype,
             self.core.raw
         ))?;
-        self.keep(rank, t);
+        self.keep(rank, p.transfer);
         Ok(())
     }
 
@@ -237,18 +306,13 @@ impl<'w, 'b> Epoch<'w, 'b> {
         rank: i32,
         target: impl Into<Target<'d>>,
     ) -> Result<()> {
-        self.check_target("get", rank)?;
-        if rank == ffi::PROC_NULL() {
+        let Some(p) = self.prepare_read::<[u8], B>("get", None, origin, rank, &target.into(), None)? else {
             return Ok(());
-        }
-        let s = origin.spec_mut()?;
-        check_readable_into(s.kind)?;
-        let r = resolve(self.core, "get", rank, &target.into(), &s.as_spec())?;
-        let mut t = Transfer::new("get");
-        let s = t.write_spec(s, write_fill(s.kind))?;
+        };
+        let (s, r) = (&p.origin, &p.target);
         mpi_call!(MPI_Get(
-            s.ptr,
-            s.c_count()?,
+            s.ptr.cast_mut(),
+            p.origin_count()?,
             s.datatype,
             rank,
             r.disp,
@@ -256,7 +320,7 @@ impl<'w, 'b> Epoch<'w, 'b> {
             r.datatype,
             self.core.raw
         ))?;
-        self.keep(rank, t);
+        self.keep(rank, p.transfer);
         Ok(())
     }
 
@@ -279,27 +343,22 @@ impl<'w, 'b> Epoch<'w, 'b> {
         target: &Target<'_>,
         op: &Op,
     ) -> Result<()> {
-        self.check_target("accumulate", rank)?;
-        if rank == ffi::PROC_NULL() {
+        let Some(p) = self.prepare_write("accumulate", origin, rank, target, Some(op))? else {
             return Ok(());
-        }
-        let s = origin.spec()?;
-        let mpi_op = accumulate_op(op, s.kind, s.datatype)?;
-        let r = resolve(self.core, "accumulate", rank, target, &s)?;
-        let mut t = Transfer::new("accumulate");
-        let s = t.read_spec(s)?;
+        };
+        let (s, r) = (&p.origin, &p.target);
         mpi_call!(MPI_Accumulate(
             s.ptr,
-            s.c_count()?,
+            p.origin_count()?,
             s.datatype,
             rank,
             r.disp,
             r.count,
             r.datatype,
-            mpi_op,
+            p.op,
             self.core.raw
         ))?;
-        self.keep(rank, t);
+        self.keep(rank, p.transfer);
         Ok(())
     }
 
@@ -313,24 +372,14 @@ impl<'w, 'b> Epoch<'w, 'b> {
         target: impl Into<Target<'d>>,
         op: &Op,
     ) -> Result<()> {
-        self.check_target("get_accumulate", rank)?;
-        if rank == ffi::PROC_NULL() {
+        let call = "get_accumulate";
+        let Some(p) = self.prepare_read(call, Some(origin), result, rank, &target.into(), Some(op))? else {
             return Ok(());
-        }
-        let (s, res) = (origin.spec()?, result.spec_mut()?);
-        check_readable_into(res.kind)?;
-        let mpi_op = accumulate_op(op, res.kind, res.datatype)?;
-        let target = target.into();
-        let r = resolve(self.core, "get_accumulate", rank, &target, &res.as_spec())?;
-        if op.builtin() != Some(Builtin::NoOp) {
-            resolve(self.core, "get_accumulate", rank, &target, &s)?;
-        }
-        let mut t = Transfer::new("get_accumulate");
-        let s = t.read_spec(s)?;
-        let res = t.write_spec(res, write_fill(res.kind))?;
+        };
+        let (s, res, r) = (&p.origin, p.result.as_ref().expect("a result"), &p.target);
         mpi_call!(MPI_Get_accumulate(
             s.ptr,
-            s.c_count()?,
+            p.origin_count()?,
             s.datatype,
             res.ptr,
             res.c_count()?,
@@ -339,10 +388,10 @@ impl<'w, 'b> Epoch<'w, 'b> {
             r.disp,
             r.count,
             r.datatype,
-            mpi_op,
+            p.op,
             self.core.raw
         ))?;
-        self.keep(rank, t);
+        self.keep(rank, p.transfer);
         Ok(())
     }
 
@@ -444,18 +493,14 @@ impl<'w, 'b> Epoch<'w, 'b> {
         target: impl Into<Target<'d>>,
     ) -> Result<Request<'r>> {
         self.require_passive("rput")?;
-        self.check_target("rput", rank)?;
-        if rank == ffi::PROC_NULL() {
+        let Some(p) = self.prepare_write("rput", origin, rank, &target.into(), None)? else {
             return Ok(Request::new(ffi::REQUEST_NULL()));
-        }
-        let s = origin.spec()?;
-        let r = resolve(self.core, "rput", rank, &target.into(), &s)?;
-        let mut t = Transfer::new("rput");
-        let s = t.read_spec(s)?;
+        };
+        let (s, r) = (&p.origin, &p.target);
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Rput(
             s.ptr,
-            s.c_count()?,
+            p.origin_count()?,
             s.datatype,
             rank,
             r.disp,
@@ -464,7 +509,7 @@ impl<'w, 'b> Epoch<'w, 'b> {
             self.core.raw,
             &mut req
         ))?;
-        Ok(t.request(req))
+        Ok(p.transfer.request(req))
     }
 
     /// Request-based [`get`](Self::get) (`MPI_Rget`; passive-target epochs only): the data are
@@ -476,19 +521,14 @@ impl<'w, 'b> Epoch<'w, 'b> {
         target: impl Into<Target<'d>>,
     ) -> Result<Request<'r>> {
         self.require_passive("rget")?;
-        self.check_target("rget", rank)?;
-        if rank == ffi::PROC_NULL() {
+        let Some(p) = self.prepare_read::<[u8], B>("rget", None, origin, rank, &target.into(), None)? else {
             return Ok(Request::new(ffi::REQUEST_NULL()));
-        }
-        let s = origin.spec_mut()?;
-        check_readable_into(s.kind)?;
-        let r = resolve(self.core, "rget", rank, &target.into(), &s.as_spec())?;
-        let mut t = Transfer::new("rget");
-        let s = t.write_spec(s, write_fill(s.kind))?;
+        };
+        let (s, r) = (&p.origin, &p.target);
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Rget(
-            s.ptr,
-            s.c_count()?,
+            s.ptr.cast_mut(),
+            p.origin_count()?,
             s.datatype,
             rank,
             r.disp,
@@ -497,7 +537,7 @@ impl<'w, 'b> Epoch<'w, 'b> {
             self.core.raw,
             &mut req
         ))?;
-        Ok(t.request(req))
+        Ok(p.transfer.request(req))
     }
 
     /// Request-based [`accumulate`](Self::accumulate) (`MPI_Raccumulate`; passive-target
@@ -510,29 +550,24 @@ impl<'w, 'b> Epoch<'w, 'b> {
         op: &Op,
     ) -> Result<Request<'r>> {
         self.require_passive("raccumulate")?;
-        self.check_target("raccumulate", rank)?;
-        if rank == ffi::PROC_NULL() {
+        let Some(p) = self.prepare_write("raccumulate", origin, rank, &target.into(), Some(op))? else {
             return Ok(Request::new(ffi::REQUEST_NULL()));
-        }
-        let s = origin.spec()?;
-        let mpi_op = accumulate_op(op, s.kind, s.datatype)?;
-        let r = resolve(self.core, "raccumulate", rank, &target.into(), &s)?;
-        let mut t = Transfer::new("raccumulate");
-        let s = t.read_spec(s)?;
+        };
+        let (s, r) = (&p.origin, &p.target);
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Raccumulate(
             s.ptr,
-            s.c_count()?,
+            p.origin_count()?,
             s.datatype,
             rank,
             r.disp,
             r.count,
             r.datatype,
-            mpi_op,
+            p.op,
             self.core.raw,
             &mut req
         ))?;
-        Ok(t.request(req))
+        Ok(p.transfer.request(req))
     }
 
     /// Request-based [`get_accumulate`](Self::get_accumulate) (`MPI_Rget_accumulate`;
@@ -546,26 +581,16 @@ impl<'w, 'b> Epoch<'w, 'b> {
         target: impl Into<Target<'d>>,
         op: &Op,
     ) -> Result<Request<'r>> {
-        self.require_passive("rget_accumulate")?;
-        self.check_target("rget_accumulate", rank)?;
-        if rank == ffi::PROC_NULL() {
+        let call = "rget_accumulate";
+        self.require_passive(call)?;
+        let Some(p) = self.prepare_read(call, Some(origin), result, rank, &target.into(), Some(op))? else {
             return Ok(Request::new(ffi::REQUEST_NULL()));
-        }
-        let (s, res) = (origin.spec()?, result.spec_mut()?);
-        check_readable_into(res.kind)?;
-        let mpi_op = accumulate_op(op, res.kind, res.datatype)?;
-        let target = target.into();
-        let r = resolve(self.core, "rget_accumulate", rank, &target, &res.as_spec())?;
-        if op.builtin() != Some(Builtin::NoOp) {
-            resolve(self.core, "rget_accumulate", rank, &target, &s)?;
-        }
-        let mut t = Transfer::new("rget_accumulate");
-        let s = t.read_spec(s)?;
-        let res = t.write_spec(res, write_fill(res.kind))?;
+        };
+        let (s, res, r) = (&p.origin, p.result.as_ref().expect("a result"), &p.target);
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Rget_accumulate(
             s.ptr,
-            s.c_count()?,
+            p.origin_count()?,
             s.datatype,
             res.ptr,
             res.c_count()?,
@@ -574,11 +599,11 @@ impl<'w, 'b> Epoch<'w, 'b> {
             r.disp,
             r.count,
             r.datatype,
-            mpi_op,
+            p.op,
             self.core.raw,
             &mut req
         ))?;
-        Ok(t.request(req))
+        Ok(p.transfer.request(req))
     }
 
     /// [`fetch_and_op`](Self::fetch_and_op) of one value, completed before returning

@@ -6,6 +6,8 @@
 //! job, so a failure never turns into a hang.
 #![allow(dead_code)]
 
+pub mod emu;
+
 use mpi4rs::launcher::{JobOutput, Launcher};
 use mpi4rs::{Collective, Communicator, Environment};
 use std::time::{Duration, Instant};
