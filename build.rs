@@ -10,6 +10,7 @@ use std::{env, path::PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi/shim.c");
+    println!("cargo:rerun-if-changed=src/ffi/rma.c");
     println!("cargo:rerun-if-changed=benches/c/pingpong.c");
     println!("cargo:rerun-if-changed=benches/c/allreduce.c");
     println!("cargo:rerun-if-changed=benches/c/halo.c");
@@ -39,7 +40,7 @@ fn main() {
 
     let mut shim = cc::Build::new();
     configure(&mut shim);
-    shim.file("src/ffi/shim.c").compile("mpi4rs_shim");
+    shim.file("src/ffi/shim.c").file("src/ffi/rma.c").compile("mpi4rs_shim");
 
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let mut cloop = cc::Build::new();

@@ -926,6 +926,14 @@ fn touched(layout: &Layout, count: usize) -> Option<(i128, i128)> {
     Some((lo, hi))
 }
 
+/// The size in bytes of one item of the committed datatype `raw`, and the byte range that
+/// `count` items of it touch from their origin (`None` when they touch nothing): what one-sided
+/// operations check target ranges with.
+pub(crate) fn size_and_span(raw: MPI_Datatype, count: usize) -> Result<(usize, Option<(i128, i128)>)> {
+    let layout = query_layout(raw)?;
+    Ok((layout.size, touched(&layout, count)))
+}
+
 /// Checks that `count` items of `datatype` placed `offset` bytes into a buffer of `bytes` bytes
 /// lie inside it; gives the end of the touched range counted from the items' origin (0 if it
 /// ends below it), the bytes from there on that the view may access.

@@ -158,6 +158,15 @@ pub enum Error {
     /// The future's task was cancelled before it ran.
     #[error("the task was cancelled before it ran")]
     Cancelled,
+    /// A one-sided operation or synchronisation that the window's epochs do not allow (an
+    /// operation at a rank outside the open access epoch, a flush outside a lock, a second lock
+    /// on the same rank, …): what `MPI_ERR_RMA_SYNC` means, reported alike on every MPI.
+    #[error("RMA synchronisation: {0}")]
+    RmaSync(String),
+    /// A one-sided operation whose target range lies outside the target's window (what
+    /// `MPI_ERR_RMA_RANGE` means), checked before MPI is called.
+    #[error("RMA target range: {0}")]
+    RmaRange(String),
 }
 
 impl Error {
@@ -178,6 +187,8 @@ impl Error {
             Error::InvalidArgument(_) => Some(ErrorClass::Arg),
             Error::InvalidDims(_) => Some(ErrorClass::Dims),
             Error::Topology(_) => Some(ErrorClass::Topology),
+            Error::RmaSync(_) => Some(ErrorClass::RmaSync),
+            Error::RmaRange(_) => Some(ErrorClass::RmaRange),
             _ => None,
         }
     }

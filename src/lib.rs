@@ -50,9 +50,11 @@ pub mod p2p;
 pub mod request;
 pub mod status;
 pub mod topology;
+pub mod sync;
 pub mod transfer;
 mod util;
 pub mod value_index;
+pub mod win;
 
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
@@ -90,6 +92,7 @@ pub use request::{
 pub use status::Status;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
 pub use value_index::{PairValue, ValueIndex};
+pub use win::Win;
 
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.
 pub mod prelude {

@@ -21,6 +21,7 @@ fn main() {
         .check("julia_pool_spawned", julia_spawned)
         .check("pool_throughput_table", pool_throughput)
         .check("file_io_tutorial_1_to_4_ranks", file_io)
+        .check("rma_tutorial_and_halo_1_to_4_ranks", rma)
         .run();
 }
 
@@ -246,6 +247,26 @@ fn file_io(_: &Suite) -> Result<(), String> {
             {
                 return Err(format!("{name} on {np} ranks:\n{}", out.text()));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The one-sided examples check their own results: the mpi4py RMA tutorial (whole window,
+/// target triple) and the 2-D halo exchange, at 1 to 4 ranks.
+fn rma(_: &Suite) -> Result<(), String> {
+    for np in 1..=4 {
+        let out = run_example("rma_tutorial", np, &[])?;
+        let ok = (0..np).all(|r| {
+            out.stdout.contains(&format!("rank {r}: whole window ok"))
+                && out.stdout.contains(&format!("rank {r}: target ({r}, 2, FLOAT) read"))
+        });
+        if !ok {
+            return Err(format!("rma_tutorial on {np} ranks:\n{}", out.text()));
+        }
+        let out = run_example("rma_halo", np, &["4", "3"])?;
+        if !out.stdout.contains("ghost cells ok") {
+            return Err(format!("rma_halo on {np} ranks:\n{}", out.text()));
         }
     }
     Ok(())

@@ -88,3 +88,6 @@ extern "C" {
     /// in bytes through `size`), 0 for any other handle. Compares handles only.
     pub fn mpi4rs_named_kind(datatype: MPI_Datatype, size: *mut c_int) -> c_int;
 }
+
+mod rma;
+pub use rma::*;

@@ -254,6 +254,13 @@ impl Transfer {
         }
     }
 
+    /// Whether any buffer of the operation is a device buffer (staged or passed directly), so
+    /// that the transfer must be kept until the operation completes.
+    #[inline(always)]
+    pub(crate) fn has_stages(&self) -> bool {
+        !self.stages.is_empty()
+    }
+
     /// Copies every stage's device bytes in again (a persistent operation's restart).
     pub(crate) fn refill(&mut self) -> Result<()> {
         for stage in self.stages.iter_mut().filter(|s| s.copy_in && s.staging.is_some()) {
