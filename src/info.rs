@@ -10,7 +10,9 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 //!
-//! Functions that take hints accept `Option<&Info>`: `None` is `MPI_INFO_NULL`.
+//! Functions that take hints accept `Option<&Info>`: `None` is `MPI_INFO_NULL`. Files and
+//! windows, whose hints are mostly literals, take [`Hints`] (`&[("key", "value")]`) instead and
+//! return theirs as pairs; both are turned into an `Info` here, for the one call that needs it.
 
 use crate::environment::{is_active, require_active};
 use crate::error::{mpi_call, Result};
@@ -34,7 +36,24 @@ fn c_text(what: &str, s: &str, max: c_int) -> Result<CString> {
     crate::util::c_string(&format!("an info {what}"), s, Some(max))
 }
 
+/// Info hints as key–value pairs, e.g. `&[("cb_nodes", "2"), ("no_locks", "true")]` (MPI
+/// ignores keys it does not know). `&[]` gives no hints (`MPI_INFO_NULL`).
+pub type Hints<'a> = &'a [(&'a str, &'a str)];
+
 impl Info {
+    /// The info object for `hints`, made for one call: `None` (`MPI_INFO_NULL`) for no hints.
+    pub(crate) fn for_call(hints: Hints<'_>) -> Result<Option<Info>> {
+        if hints.is_empty() {
+            return Ok(None);
+        }
+        Info::from_pairs(hints.iter().copied()).map(Some)
+    }
+
+    /// Takes ownership of an info object MPI returned (`MPI_File_get_info`, `MPI_Win_get_info`).
+    pub(crate) fn adopt(raw: MPI_Info) -> Info {
+        Info { raw, owned: raw != ffi::INFO_NULL() }
+    }
+
     /// An empty info object (`MPI_Info_create`).
     pub fn new() -> Result<Info> {
         require_active()?;

@@ -22,7 +22,7 @@
 //! - this module: opening, closing, deleting, size, preallocation, sync, atomicity, info
 //!   hints, the group and mode of a file;
 //! - [`mode`]: [`AccessMode`], the typed flag set that refuses erroneous combinations;
-//! - [`hints`]: info hints as key–value pairs ([`Hints`]);
+//! - info hints as key–value pairs ([`Hints`], shared with windows: `crate::info`);
 //! - [`view`]: file views (displacement, elementary type, file type, data representation);
 //! - [`access`]: every data-access form — explicit offsets, individual and shared file
 //!   pointers; independent and collective; blocking, nonblocking and split collective;
@@ -57,13 +57,12 @@
 //! [`close`](File::close) does with its error reported.
 
 pub mod access;
-pub mod hints;
 pub mod mode;
 pub mod position;
 pub mod view;
 
+pub use crate::info::Hints;
 pub use access::SplitCollective;
-pub use hints::Hints;
 pub use mode::AccessMode;
 pub use view::View;
 
@@ -73,7 +72,7 @@ use crate::environment::{error_handler, is_active};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_File, MPI_Offset};
 use crate::group::Group;
-use hints::InfoArg;
+use crate::info::Info;
 use std::ffi::{c_int, CString};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -146,10 +145,16 @@ impl File {
     ) -> Result<File> {
         let amode = mode.check()?;
         let path = c_path(path.as_ref())?;
-        let info = InfoArg::new(hints)?;
+        let info = Info::for_call(hints)?;
         file_null_returns_errors()?;
         let mut raw = file_null();
-        mpi_call!(MPI_File_open(comm.as_raw(), path.as_ptr(), amode, info.raw(), &mut raw))?;
+        mpi_call!(MPI_File_open(
+            comm.as_raw(),
+            path.as_ptr(),
+            amode,
+            Info::raw_or_null(info.as_ref()),
+            &mut raw
+        ))?;
         // Owned from here: an error below closes it.
         let file = File { raw, split_active: AtomicBool::new(false), etype_size: AtomicUsize::new(1) };
         mpi_call!(MPI_File_set_errhandler(file.raw, error_handler()))?;
@@ -165,9 +170,9 @@ impl File {
     /// [`delete`](Self::delete) with info hints.
     pub fn delete_with<P: AsRef<Path>>(path: P, hints: Hints<'_>) -> Result<()> {
         let path = c_path(path.as_ref())?;
-        let info = InfoArg::new(hints)?;
+        let info = Info::for_call(hints)?;
         file_null_returns_errors()?;
-        mpi_call!(MPI_File_delete(path.as_ptr(), info.raw()))
+        mpi_call!(MPI_File_delete(path.as_ptr(), Info::raw_or_null(info.as_ref())))
     }
 
     /// Closes the file, collectively (`MPI_File_close`); a file opened with
@@ -237,8 +242,8 @@ impl File {
 
     /// Gives the file new info hints; collective (`MPI_File_set_info`).
     pub fn set_info(&self, hints: Hints<'_>) -> Result<()> {
-        let info = InfoArg::new(hints)?;
-        mpi_call!(MPI_File_set_info(self.raw, info.raw()))
+        let info = Info::for_call(hints)?;
+        mpi_call!(MPI_File_set_info(self.raw, Info::raw_or_null(info.as_ref())))
     }
 
     /// The hints in use, as key–value pairs (`MPI_File_get_info`): the library's own settings
@@ -246,7 +251,7 @@ impl File {
     pub fn info(&self) -> Result<Vec<(String, String)>> {
         let mut info = ffi::INFO_NULL();
         mpi_call!(MPI_File_get_info(self.raw, &mut info))?;
-        hints::take_pairs(info)
+        Info::adopt(info).pairs()
     }
 
     /// How many bytes of the file one item of `datatype` takes in the file's data

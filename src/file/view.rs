@@ -20,13 +20,13 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
-use super::hints::{c_text, Hints, InfoArg};
 use super::{from_offset, to_offset, File};
 use crate::datatype::Datatype;
 use crate::error::{mpi_call, Result};
 use crate::ffi;
+use crate::info::{Hints, Info};
 use crate::util::string_from_c;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 use std::sync::atomic::Ordering;
 
 /// A file view as [`File::view`] reports it.
@@ -61,15 +61,19 @@ impl File {
         hints: Hints<'_>,
     ) -> Result<()> {
         let disp = to_offset("view displacement", disp)?;
-        let datarep = c_text("data representation", datarep, ffi::MPI_MAX_DATAREP_STRING as usize)?;
-        let info = InfoArg::new(hints)?;
+        let datarep = crate::util::c_string(
+            "the data representation",
+            datarep,
+            Some(ffi::MPI_MAX_DATAREP_STRING as c_int),
+        )?;
+        let info = Info::for_call(hints)?;
         mpi_call!(MPI_File_set_view(
             self.raw,
             disp,
             etype.as_raw(),
             filetype.as_raw(),
             datarep.as_ptr(),
-            info.raw()
+            Info::raw_or_null(info.as_ref())
         ))?;
         self.etype_size.store(etype.size().max(1), Ordering::Relaxed);
         Ok(())

@@ -94,7 +94,6 @@
 //! and is refused with an error saying so otherwise.
 
 mod epoch;
-mod info;
 mod ops;
 
 pub use epoch::{Assert, Epoch, Exposure, LocalAccess, LockType};
@@ -106,8 +105,8 @@ use crate::environment::{error_handler, is_active, require_active};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Win};
 use crate::group::Group;
+use crate::info::Info;
 use crate::util::string_from_c;
-use info::Hints;
 use mpi4rs_device::{DType, MemoryKind};
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -335,13 +334,13 @@ impl<'m> Win<'m> {
         let s = memory.spec_mut()?;
         let device = window_memory(s.place.memory, s.kind)?;
         let unit = disp_unit_arg(disp_unit)?;
-        let hints = Hints::new(info)?;
+        let hints = Info::for_call(info)?;
         let mut raw = ffi::WIN_NULL();
         mpi_call!(MPI_Win_create(
             s.ptr,
             aint("window size", s.bytes)?,
             unit,
-            hints.raw(),
+            Info::raw_or_null(hints.as_ref()),
             comm.as_raw(),
             &mut raw
         ))
@@ -353,9 +352,10 @@ impl<'m> Win<'m> {
     /// [`attach`](Self::attach). Target offsets are the addresses that `attach` returns.
     pub fn create_dynamic(info: &[(&str, &str)], comm: &Comm) -> Result<Win<'m>> {
         require_active()?;
-        let hints = Hints::new(info)?;
+        let hints = Info::for_call(info)?;
         let mut raw = ffi::WIN_NULL();
-        mpi_call!(MPI_Win_create_dynamic(hints.raw(), comm.as_raw(), &mut raw)).map_err(creation_error)?;
+        mpi_call!(MPI_Win_create_dynamic(Info::raw_or_null(hints.as_ref()), comm.as_raw(), &mut raw))
+            .map_err(creation_error)?;
         Win::finish(raw, comm, Flavor::Dynamic, std::ptr::null_mut(), 0, 1, false)
     }
 
@@ -399,13 +399,20 @@ impl Win<'static> {
     ) -> Result<Win<'static>> {
         require_active()?;
         let unit = disp_unit_arg(disp_unit)?;
-        let hints = Hints::new(info)?;
+        let hints = Info::for_call(info)?;
         let mut raw = ffi::WIN_NULL();
         let mut base: *mut c_void = std::ptr::null_mut();
         let base_out = (&mut base as *mut *mut c_void).cast();
         // SAFETY: MPI writes the window handle and the address of the memory it allocated.
         let code = unsafe {
-            allocate(aint("window size", bytes)?, unit, hints.raw(), comm.as_raw(), base_out, &mut raw)
+            allocate(
+                aint("window size", bytes)?,
+                unit,
+                Info::raw_or_null(hints.as_ref()),
+                comm.as_raw(),
+                base_out,
+                &mut raw,
+            )
         };
         crate::error::check(call, code).map_err(creation_error)?;
         Win::finish(raw, comm, flavor, base, bytes, disp_unit, false)
@@ -579,13 +586,13 @@ impl Win<'_> {
     pub fn info(&self) -> Result<Vec<(String, String)>> {
         let mut raw = ffi::INFO_NULL();
         mpi_call!(MPI_Win_get_info(self.core.raw, &mut raw))?;
-        Hints::adopt(raw).pairs()
+        Info::adopt(raw).pairs()
     }
 
     /// Sets hints (`MPI_Win_set_info`); collective. MPI may ignore any of them.
     pub fn set_info(&self, info: &[(&str, &str)]) -> Result<()> {
-        let hints = Hints::new(info)?;
-        mpi_call!(MPI_Win_set_info(self.core.raw, hints.raw()))
+        let hints = Info::for_call(info)?;
+        mpi_call!(MPI_Win_set_info(self.core.raw, Info::raw_or_null(hints.as_ref())))
     }
 
     /// Frees the window now (`MPI_Win_free`, collective), reporting errors that drop cannot.
