@@ -176,7 +176,11 @@ pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Result<JobOutput> {
         }
         if start.elapsed() > limit {
             timed_out = true;
-            kill_tagged(&tag);
+            // Repeat until none is left: a rank may be forking, or still exiting.
+            let ending = Instant::now();
+            while kill_tagged(&tag) > 0 && ending.elapsed() < GRACE {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             // The group of `mpiexec` (its id, as `process_group(0)` made it), for what the tag
             // missed. The id is positive, so this can never be kill(-1) (every process).
             sigkill(-(child.id() as libc::pid_t));
@@ -204,11 +208,13 @@ pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Result<JobOutput> {
 /// How long the output pipes of a finished job may stay open before the launcher stops reading.
 const GRACE: Duration = Duration::from_secs(3);
 
-/// `SIGKILL` to every process (but this one) whose environment has `JOB_TAG=tag`.
-fn kill_tagged(tag: &str) {
+/// `SIGKILL` to every process (but this one) whose environment has `JOB_TAG=tag`; how many
+/// there were. (A process that has exited but is not yet reaped shows an empty environment.)
+fn kill_tagged(tag: &str) -> usize {
     let needle = format!("{JOB_TAG}={tag}\0");
     let me = std::process::id() as libc::pid_t;
-    let Ok(procs) = std::fs::read_dir("/proc") else { return };
+    let Ok(procs) = std::fs::read_dir("/proc") else { return 0 };
+    let mut found = 0;
     for entry in procs.flatten() {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(|p| p.parse::<libc::pid_t>().ok()) else { continue };
@@ -218,8 +224,10 @@ fn kill_tagged(tag: &str) {
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
         if environ.windows(needle.len()).any(|w| w == needle.as_bytes()) {
             sigkill(pid);
+            found += 1;
         }
     }
+    found
 }
 
 /// `SIGKILL` to a process (`target > 0`) or a process group (`target < -1`), by the system

@@ -289,15 +289,26 @@ fn check_time_limit_ends_every_rank(suite: &Suite) -> Result<(), String> {
         return Err(format!("ending the job took too long\n{}", describe(&out)));
     }
     let marker = b"MPI4RS_TEST_ONLY=hangs_forever\0";
-    let survivors: Vec<String> = std::fs::read_dir("/proc")
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .filter(|p| {
-            std::fs::read(p.path().join("environ"))
-                .is_ok_and(|e| e.windows(marker.len()).any(|w| w == marker))
-        })
-        .map(|p| p.file_name().to_string_lossy().into_owned())
-        .collect();
+    let alive = || -> Vec<String> {
+        let Ok(procs) = std::fs::read_dir("/proc") else { return vec![] };
+        procs
+            .flatten()
+            .filter(|p| {
+                std::fs::read(p.path().join("environ"))
+                    .is_ok_and(|e| e.windows(marker.len()).any(|w| w == marker))
+            })
+            .map(|p| p.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    // A killed process can take a moment to be gone; give it a second.
+    let mut survivors = alive();
+    for _ in 0..20 {
+        if survivors.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        survivors = alive();
+    }
     if !survivors.is_empty() {
         return Err(format!("processes of the timed-out job are still alive: {survivors:?}"));
     }
