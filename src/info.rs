@@ -90,6 +90,11 @@ impl Info {
 
     /// Sets `key` to `value` (`MPI_Info_set`), replacing an earlier value.
     pub fn set(&self, key: &str, value: &str) -> Result<()> {
+        if key.is_empty() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "an info key cannot be empty (value {value:?})"
+            )));
+        }
         let k = c_text("key", key, ffi::MAX_INFO_KEY())?;
         let v = c_text("value", value, ffi::MAX_INFO_VAL())?;
         mpi_call!(MPI_Info_set(self.raw, k.as_ptr(), v.as_ptr()))
