@@ -7,7 +7,7 @@ use crate::ffi::{self, MPI_Comm};
 use crate::group::Group;
 use crate::intercomm::InterComm;
 use crate::util::string_from_c;
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void};
 
 /// How two communicators or groups relate (`MPI_IDENT`, `MPI_CONGRUENT`, …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,11 +77,7 @@ pub trait Communicator {
 
     /// Sets the communicator's name (at most `MPI_MAX_OBJECT_NAME` bytes, no NUL).
     fn set_name(&self, name: &str) -> Result<()> {
-        let max = ffi::MAX_OBJECT_NAME() as usize;
-        if name.len() >= max {
-            return Err(Error::InvalidArgument(format!("a communicator name has at most {} bytes", max - 1)));
-        }
-        let c = CString::new(name).map_err(|_| Error::InvalidArgument("a name cannot contain NUL".into()))?;
+        let c = crate::util::object_name("a communicator name", name)?;
         mpi_call!(MPI_Comm_set_name(self.as_raw(), c.as_ptr()))
     }
 

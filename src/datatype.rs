@@ -30,7 +30,7 @@ use crate::ffi::{self, MPI_Aint, MPI_Datatype};
 use crate::transfer::stage::{Fill, Transfer};
 use crate::util::{string_from_c, to_count};
 use mpi4rs_device::DType;
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void};
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
@@ -754,11 +754,7 @@ impl Datatype {
     /// predefined datatype this renames it for the whole process, as in MPI.
     pub fn set_name(&self, name: &str) -> Result<()> {
         require_active()?;
-        let max = ffi::MAX_OBJECT_NAME() as usize;
-        if name.len() >= max {
-            return Err(invalid(format!("a datatype name has at most {} bytes", max - 1)));
-        }
-        let c = CString::new(name).map_err(|_| invalid("a name cannot contain NUL".into()))?;
+        let c = crate::util::object_name("a datatype name", name)?;
         mpi_call!(MPI_Type_set_name(self.raw, c.as_ptr()))
     }
 

@@ -53,6 +53,12 @@ pub(crate) fn c_string(what: &str, s: &str, max: Option<c_int>) -> Result<std::f
     std::ffi::CString::new(s).map_err(|_| Error::InvalidArgument(format!("{what} cannot contain NUL: {s:?}")))
 }
 
+/// An MPI object name (communicator, datatype, window) as a C string: fewer than
+/// `MPI_MAX_OBJECT_NAME` bytes and no NUL, else `InvalidArgument` naming `what`.
+pub(crate) fn object_name(what: &str, name: &str) -> Result<std::ffi::CString> {
+    c_string(what, name, Some(crate::ffi::MAX_OBJECT_NAME()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,7 +109,7 @@ use crate::info::Info;
 use crate::util::string_from_c;
 use mpi4rs_device::{DType, MemoryKind};
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void};
 use std::marker::PhantomData;
 
 /// How a window's memory was provided (`MPI_WIN_CREATE_FLAVOR`).
@@ -574,11 +574,7 @@ impl Win<'_> {
 
     /// Sets the window's name (at most `MPI_MAX_OBJECT_NAME - 1` bytes, no NUL).
     pub fn set_name(&self, name: &str) -> Result<()> {
-        let max = ffi::MAX_OBJECT_NAME() as usize;
-        if name.len() >= max {
-            return Err(Error::InvalidArgument(format!("a window name has at most {} bytes", max - 1)));
-        }
-        let c = CString::new(name).map_err(|_| Error::InvalidArgument("a name cannot contain NUL".into()))?;
+        let c = crate::util::object_name("a window name", name)?;
         mpi_call!(MPI_Win_set_name(self.core.raw, c.as_ptr()))
     }
 
