@@ -48,6 +48,7 @@ pub mod object;
 pub mod op;
 pub mod p2p;
 pub mod request;
+pub mod scope;
 pub mod status;
 pub mod sync;
 pub mod topology;
@@ -89,6 +90,7 @@ pub use request::{
     start_all, test_all, test_any, test_some, wait_all, wait_any, wait_some, AnyRequest, PersistentRequest,
     Request,
 };
+pub use scope::{scope, Scope};
 pub use status::Status;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
 pub use value_index::{PairValue, ValueIndex};
@@ -98,8 +100,8 @@ pub use win::Win;
 pub mod prelude {
     pub use crate::{
         any_source, any_tag, proc_null, Collective, Comm, Communicator, Equivalent, EquivalentMut, InterComm,
-        ObjectComm, OobVec, Op, PersistentRequest, PointToPoint, Request, Status, UserOp, ValueIndex,
-        Varying, VaryingMut,
+        ObjectComm, OobVec, Op, PersistentRequest, PointToPoint, Request, Scope, Status, UserOp, ValueIndex,
+        Varying, VaryingMut, VaryingW, VaryingWMut,
     };
     pub use crate::{NeighborCollective, Topology};
 }

@@ -5,6 +5,7 @@ use crate::buffer::BufferMut;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Message};
 use crate::request::Request;
+use crate::scope::Scope;
 use crate::status::Status;
 use crate::transfer::stage::{Fill, Transfer};
 
@@ -63,11 +64,15 @@ impl Message {
     }
 
     /// Starts receiving the message into `buf` (`MPI_Imrecv`).
-    pub fn irecv<'b, B: BufferMut + ?Sized>(&mut self, buf: &'b mut B) -> Result<Request<'b>> {
+    pub fn irecv<'s, B: BufferMut + ?Sized>(
+        &mut self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("imrecv");
         let s = self.prepare(buf, &mut t)?;
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Imrecv(s.ptr, s.c_count()?, s.datatype, &mut self.raw, &mut req))?;
-        Ok(t.request(req))
+        Ok(t.request(scope, req))
     }
 }

@@ -24,6 +24,7 @@ use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Datatype, MPI_Request};
 use crate::message::Message;
 use crate::request::{PersistentRequest, Request};
+use crate::scope::Scope;
 use crate::status::Status;
 use crate::transfer::stage::{Fill, Transfer};
 use std::ffi::{c_int, c_void};
@@ -284,91 +285,126 @@ pub trait PointToPoint: Communicator {
     }
 
     /// Starts a send (`MPI_Isend`); `buf` stays borrowed until the request completes.
-    fn isend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Standard, false, buf, dest, tag).map(|(r, t)| t.request(r))
+    fn isend<'s, B: Buffer + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s B,
+        dest: i32,
+        tag: i32,
+    ) -> Result<Request<'s>> {
+        isend_with(self, Mode::Standard, false, buf, dest, tag).map(|(r, t)| t.request(scope, r))
     }
 
     /// Starts a buffered-mode send (`MPI_Ibsend`).
-    fn ibsend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Buffered, false, buf, dest, tag).map(|(r, t)| t.request(r))
+    fn ibsend<'s, B: Buffer + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s B,
+        dest: i32,
+        tag: i32,
+    ) -> Result<Request<'s>> {
+        isend_with(self, Mode::Buffered, false, buf, dest, tag).map(|(r, t)| t.request(scope, r))
     }
 
     /// Starts a synchronous-mode send (`MPI_Issend`).
-    fn issend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Synchronous, false, buf, dest, tag).map(|(r, t)| t.request(r))
+    fn issend<'s, B: Buffer + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s B,
+        dest: i32,
+        tag: i32,
+    ) -> Result<Request<'s>> {
+        isend_with(self, Mode::Synchronous, false, buf, dest, tag).map(|(r, t)| t.request(scope, r))
     }
 
     /// Starts a ready-mode send (`MPI_Irsend`).
-    fn irsend<'b, B: Buffer + ?Sized>(&self, buf: &'b B, dest: i32, tag: i32) -> Result<Request<'b>> {
-        isend_with(self, Mode::Ready, false, buf, dest, tag).map(|(r, t)| t.request(r))
+    fn irsend<'s, B: Buffer + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s B,
+        dest: i32,
+        tag: i32,
+    ) -> Result<Request<'s>> {
+        isend_with(self, Mode::Ready, false, buf, dest, tag).map(|(r, t)| t.request(scope, r))
     }
 
     /// Starts a receive (`MPI_Irecv`); `buf` stays mutably borrowed until it completes.
-    fn irecv<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, source: i32, tag: i32) -> Result<Request<'b>> {
+    fn irecv<'s, B: BufferMut + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        source: i32,
+        tag: i32,
+    ) -> Result<Request<'s>> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
         let mut t = Transfer::new("irecv");
         let s = t.write(buf, Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Irecv(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut req))?;
-        Ok(t.request(req))
+        Ok(t.request(scope, req))
     }
 
     /// A persistent standard-mode send (`MPI_Send_init`); start it with
     /// [`PersistentRequest::start`].
-    fn send_init<'b, B: Buffer + ?Sized>(
+    fn send_init<'s, B: Buffer + ?Sized>(
         &self,
-        buf: &'b B,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s B,
         dest: i32,
         tag: i32,
-    ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Standard, true, buf, dest, tag).map(|(r, t)| t.persistent(r))
+    ) -> Result<PersistentRequest<'s>> {
+        isend_with(self, Mode::Standard, true, buf, dest, tag).map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent buffered-mode send (`MPI_Bsend_init`).
-    fn bsend_init<'b, B: Buffer + ?Sized>(
+    fn bsend_init<'s, B: Buffer + ?Sized>(
         &self,
-        buf: &'b B,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s B,
         dest: i32,
         tag: i32,
-    ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Buffered, true, buf, dest, tag).map(|(r, t)| t.persistent(r))
+    ) -> Result<PersistentRequest<'s>> {
+        isend_with(self, Mode::Buffered, true, buf, dest, tag).map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent synchronous-mode send (`MPI_Ssend_init`).
-    fn ssend_init<'b, B: Buffer + ?Sized>(
+    fn ssend_init<'s, B: Buffer + ?Sized>(
         &self,
-        buf: &'b B,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s B,
         dest: i32,
         tag: i32,
-    ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Synchronous, true, buf, dest, tag).map(|(r, t)| t.persistent(r))
+    ) -> Result<PersistentRequest<'s>> {
+        isend_with(self, Mode::Synchronous, true, buf, dest, tag).map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent ready-mode send (`MPI_Rsend_init`).
-    fn rsend_init<'b, B: Buffer + ?Sized>(
+    fn rsend_init<'s, B: Buffer + ?Sized>(
         &self,
-        buf: &'b B,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s B,
         dest: i32,
         tag: i32,
-    ) -> Result<PersistentRequest<'b>> {
-        isend_with(self, Mode::Ready, true, buf, dest, tag).map(|(r, t)| t.persistent(r))
+    ) -> Result<PersistentRequest<'s>> {
+        isend_with(self, Mode::Ready, true, buf, dest, tag).map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent receive (`MPI_Recv_init`).
-    fn recv_init<'b, B: BufferMut + ?Sized>(
+    fn recv_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
         source: i32,
         tag: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
         let mut t = Transfer::new("recv_init");
         let s = t.write(buf, Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Recv_init(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut req))?;
-        Ok(t.persistent(req))
+        Ok(t.persistent(scope, req))
     }
 
     /// Waits for a matching message without receiving it (`MPI_Probe`).

@@ -1,21 +1,21 @@
 //! Requests of nonblocking and persistent operations, and completion of sets of them
 //! (mpi4py's `Request`, `Prequest`, `Waitall` … `Testsome`).
 //!
-//! A request borrows the buffer of its operation for `'b`, so the borrow checker forbids
-//! touching the buffer before the request completes. Dropping an incomplete request waits
-//! for it; the buffer is therefore never released while MPI may still use it.
-//! (As with any guard, `std::mem::forget` on a pending request defeats this: don't.)
+//! A request of an operation on borrowed buffers belongs to a [`Scope`](crate::Scope): the
+//! buffers are borrowed for the scope's lifetime, and the scope completes the operation
+//! itself if the request is forgotten, so no safe program can release memory MPI still uses
+//! (see [`scope`](crate::scope)). Dropping an incomplete request waits for it.
 
 use crate::environment::is_active;
 use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Request, MPI_Status};
+use crate::scope::ScopeCore;
 use crate::status::Status;
 use crate::transfer::pending;
 use crate::util::to_count;
 use std::ffi::c_int;
-use std::marker::PhantomData;
 
-/// A nonblocking operation in flight (`MPI_Request`), borrowing its buffer for `'b`.
+/// A nonblocking operation in flight (`MPI_Request`), whose buffers are lent for `'s`.
 ///
 /// ```no_run
 /// use mpi4rs::prelude::*;
@@ -24,26 +24,36 @@ use std::marker::PhantomData;
 /// let (n, me) = (world.size(), world.rank());
 /// let (right, left) = ((me + 1) % n, (me + n - 1) % n);
 /// let mut got = 0i32;
-/// let recv = world.irecv(&mut got, left, 0)?;
-/// let send = world.isend(&me, right, 0)?;
-/// mpi4rs::wait_all(&mut [recv, send])?;
+/// mpi4rs::scope(|s| {
+///     let recv = world.irecv(s, &mut got, left, 0)?;
+///     let send = world.isend(s, &me, right, 0)?;
+///     mpi4rs::wait_all(&mut [recv, send]).map(drop)
+/// })?;
 /// assert_eq!(got, left);
 /// # Ok::<(), mpi4rs::Error>(())
 /// ```
-#[repr(transparent)]
 #[must_use = "dropping a request waits for it to complete"]
-pub struct Request<'b> {
+pub struct Request<'s> {
     raw: MPI_Request,
-    _buffer: PhantomData<&'b mut ()>,
+    /// The scope that completes the operation if this handle is forgotten, and the slot there.
+    /// `None` for operations that lend no memory (`ibarrier`).
+    slot: Option<(&'s ScopeCore, usize)>,
 }
 
-// SAFETY: a request handle may be completed from another thread under THREAD_MULTIPLE;
-// the borrowed buffer's own Send-ness is covered by the borrow.
-unsafe impl Send for Request<'_> {}
+impl<'s> Request<'s> {
+    /// A request of an operation that lends no memory: forgetting it leaks a handle, nothing
+    /// else.
+    pub(crate) fn unscoped(raw: MPI_Request) -> Request<'static> {
+        Request { raw, slot: None }
+    }
 
-impl<'b> Request<'b> {
-    pub(crate) fn new(raw: MPI_Request) -> Self {
-        Request { raw, _buffer: PhantomData }
+    /// A request recorded in `scope`, which completes it if this handle never does.
+    pub(crate) fn scoped(scope: &'s ScopeCore, raw: MPI_Request) -> Request<'s> {
+        if raw == ffi::REQUEST_NULL() {
+            return Request { raw, slot: None };
+        }
+        let i = scope.register(raw, false);
+        Request { raw, slot: Some((scope, i)) }
     }
 
     /// The raw handle (still owned by `self`).
@@ -58,12 +68,16 @@ impl<'b> Request<'b> {
 
     /// Waits for completion (`MPI_Wait`).
     pub fn wait(mut self) -> Result<Status> {
-        wait_raw(&mut self.raw)
+        let r = wait_raw(&mut self.raw);
+        self.settle();
+        r
     }
 
     /// Completes the request if it is done (`MPI_Test`): `Some(status)` once complete.
     pub fn test(&mut self) -> Result<Option<Status>> {
-        test_raw(&mut self.raw)
+        let r = test_raw(&mut self.raw);
+        self.settle();
+        r
     }
 
     /// Asks MPI to cancel the operation (`MPI_Cancel`); complete it with [`wait`](Self::wait)
@@ -76,32 +90,56 @@ impl<'b> Request<'b> {
     pub fn status(&self) -> Result<Option<Status>> {
         status_raw(self.raw)
     }
+
+    /// Tells the scope once the operation is complete, so it does not wait for it again.
+    #[inline(always)]
+    fn settle(&mut self) {
+        if self.raw == ffi::REQUEST_NULL() {
+            if let Some((scope, i)) = self.slot.take() {
+                scope.finished(i);
+            }
+        }
+    }
 }
 
 impl Drop for Request<'_> {
     fn drop(&mut self) {
         if self.raw != ffi::REQUEST_NULL() && is_active() {
-            // The buffer borrow ends here: MPI must be done with it first (and staged device
-            // buffers written back).
+            // The lent buffers may be reused once this returns: MPI must be done with them
+            // first (and staged device buffers written back).
             let _ = wait_raw(&mut self.raw);
+        }
+        // Completed (or MPI is gone): the scope has nothing left to do for it.
+        if let Some((scope, i)) = self.slot.take() {
+            scope.finished(i);
         }
     }
 }
 
-/// A persistent operation (`MPI_Send_init`, `MPI_Recv_init`, …): started any number of times,
-/// freed on drop (after waiting, if active).
-#[repr(transparent)]
+/// A persistent operation (`MPI_Send_init`, `MPI_Recv_init`, …): started any number of times
+/// while its buffers stay lent for `'s`, freed on drop (after waiting, if active), or by its
+/// [`Scope`](crate::Scope) if forgotten.
+///
+/// Buffers that must be read or written *between* runs belong to a
+/// [`Persistent`](crate::Persistent) set instead, which owns them.
 #[must_use = "a persistent request does nothing until started"]
-pub struct PersistentRequest<'b> {
+pub struct PersistentRequest<'s> {
     raw: MPI_Request,
-    _buffer: PhantomData<&'b mut ()>,
+    /// The scope that frees the request if this handle does not; `None` for operations that
+    /// lend no memory (`barrier_init`).
+    slot: Option<(&'s ScopeCore, usize)>,
 }
 
-unsafe impl Send for PersistentRequest<'_> {}
+impl<'s> PersistentRequest<'s> {
+    /// A persistent request of an operation that lends no memory.
+    pub(crate) fn unscoped(raw: MPI_Request) -> PersistentRequest<'static> {
+        PersistentRequest { raw, slot: None }
+    }
 
-impl<'b> PersistentRequest<'b> {
-    pub(crate) fn new(raw: MPI_Request) -> Self {
-        PersistentRequest { raw, _buffer: PhantomData }
+    /// A persistent request recorded in `scope`.
+    pub(crate) fn scoped(scope: &'s ScopeCore, raw: MPI_Request) -> PersistentRequest<'s> {
+        let i = scope.register(raw, true);
+        PersistentRequest { raw, slot: Some((scope, i)) }
     }
 
     /// The raw handle (still owned by `self`).
@@ -135,15 +173,32 @@ impl<'b> PersistentRequest<'b> {
 
 impl Drop for PersistentRequest<'_> {
     fn drop(&mut self) {
-        if self.raw != ffi::REQUEST_NULL() && is_active() {
-            let key = pending::key(&self.raw);
-            let _ = wait_raw(&mut self.raw);
-            unsafe { ffi::MPI_Request_free(&mut self.raw) };
-            if pending::any() {
-                pending::forget(key);
+        match self.slot {
+            // A Persistent set keeps its requests: the handle goes, the request stays.
+            Some((scope, _)) if scope.retains() => {}
+            slot => {
+                if self.raw != ffi::REQUEST_NULL() && is_active() {
+                    let _ = free_persistent(&mut self.raw);
+                }
+                if let Some((scope, i)) = slot {
+                    scope.finished(i);
+                }
             }
         }
     }
+}
+
+/// Waits for a persistent request (active or not) and frees it, with its staged buffers.
+pub(crate) fn free_persistent(raw: &mut MPI_Request) -> Result<()> {
+    let key = pending::key(raw);
+    let waited = wait_raw(raw).map(drop);
+    // SAFETY: `raw` is a persistent request that is not active (just waited for); freeing it
+    // once is what its owner does last.
+    let freed = check("MPI_Request_free", unsafe { ffi::MPI_Request_free(raw) });
+    if pending::any() {
+        pending::forget(key);
+    }
+    waited.and(freed)
 }
 
 /// Starts every persistent request (`MPI_Startall`).
@@ -154,10 +209,11 @@ pub fn start_all(requests: &mut [PersistentRequest<'_>]) -> Result<()> {
             pending::restart(pending::key(&r.raw))?;
         }
     }
-    mpi_call!(MPI_Startall(n, raw_slice(requests)))
+    // SAFETY: `raws` holds `n` handles of live persistent requests.
+    with_raws(requests, |raws| check("MPI_Startall", unsafe { ffi::MPI_Startall(n, raws.as_mut_ptr()) }))
 }
 
-fn wait_raw(raw: &mut MPI_Request) -> Result<Status> {
+pub(crate) fn wait_raw(raw: &mut MPI_Request) -> Result<Status> {
     let mut status = Status::default();
     let key = pending::key(raw);
     mpi_call!(MPI_Wait(raw, &mut status.0))?;
@@ -167,7 +223,7 @@ fn wait_raw(raw: &mut MPI_Request) -> Result<Status> {
     Ok(status)
 }
 
-fn test_raw(raw: &mut MPI_Request) -> Result<Option<Status>> {
+pub(crate) fn test_raw(raw: &mut MPI_Request) -> Result<Option<Status>> {
     let mut status = Status::default();
     let mut flag: c_int = 0;
     let key = pending::key(raw);
@@ -178,15 +234,12 @@ fn test_raw(raw: &mut MPI_Request) -> Result<Option<Status>> {
     Ok((flag != 0).then_some(status))
 }
 
-/// The table keys of `requests`, taken before MPI completes (and frees) them; empty when no
+/// The table keys of `raws`, taken before MPI completes (and frees) them; empty when no
 /// request has staged buffers.
-fn keys<R: AnyRequest>(requests: &mut [R]) -> Vec<u64> {
+fn keys(raws: &[MPI_Request]) -> Vec<u64> {
     if !pending::any() {
         return Vec::new();
     }
-    let n = requests.len();
-    // SAFETY: both request types are #[repr(transparent)] over MPI_Request.
-    let raws = unsafe { std::slice::from_raw_parts(raw_slice(requests), n) };
     raws.iter().map(pending::key).collect()
 }
 
@@ -214,20 +267,63 @@ fn status_raw(raw: MPI_Request) -> Result<Option<Status>> {
 }
 
 mod sealed {
-    pub trait Sealed {}
+    pub trait Sealed {
+        fn raw(&self) -> crate::ffi::MPI_Request;
+        /// Takes the handle back from a set operation (null once a nonblocking one completed).
+        fn set_raw(&mut self, raw: crate::ffi::MPI_Request);
+    }
 }
 
 /// Request types that the set operations ([`wait_all`] …) accept: [`Request`] and
-/// [`PersistentRequest`]. Both are a bare `MPI_Request` in memory.
+/// [`PersistentRequest`].
 pub trait AnyRequest: sealed::Sealed {}
-impl sealed::Sealed for Request<'_> {}
-impl sealed::Sealed for PersistentRequest<'_> {}
+
+impl sealed::Sealed for Request<'_> {
+    #[inline(always)]
+    fn raw(&self) -> MPI_Request {
+        self.raw
+    }
+    #[inline(always)]
+    fn set_raw(&mut self, raw: MPI_Request) {
+        self.raw = raw;
+        self.settle();
+    }
+}
+impl sealed::Sealed for PersistentRequest<'_> {
+    #[inline(always)]
+    fn raw(&self) -> MPI_Request {
+        self.raw
+    }
+    #[inline(always)]
+    fn set_raw(&mut self, raw: MPI_Request) {
+        self.raw = raw;
+    }
+}
 impl AnyRequest for Request<'_> {}
 impl AnyRequest for PersistentRequest<'_> {}
 
-fn raw_slice<R: AnyRequest>(requests: &mut [R]) -> *mut MPI_Request {
-    // SAFETY (for callers): both request types are #[repr(transparent)] over MPI_Request.
-    requests.as_mut_ptr().cast()
+/// Runs `f` on the raw handles of `requests` side by side (what the `MPI_*all`/`*any`/`*some`
+/// calls take), then hands the handles back. Up to 16 requests need no allocation.
+#[inline]
+fn with_raws<R: AnyRequest, T>(requests: &mut [R], f: impl FnOnce(&mut [MPI_Request]) -> T) -> T {
+    use sealed::Sealed as _;
+    let n = requests.len();
+    let mut small = [ffi::REQUEST_NULL(); 16];
+    let mut large = Vec::new();
+    let raws: &mut [MPI_Request] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        large.resize(n, ffi::REQUEST_NULL());
+        &mut large[..]
+    };
+    for (raw, r) in raws.iter_mut().zip(requests.iter()) {
+        *raw = r.raw();
+    }
+    let out = f(raws);
+    for (r, &raw) in requests.iter_mut().zip(raws.iter()) {
+        r.set_raw(raw);
+    }
+    out
 }
 
 /// Turns `MPI_ERR_IN_STATUS` into the error of the first failed request.
@@ -249,9 +345,11 @@ fn statuses(n: usize) -> Vec<MPI_Status> {
 /// Waits for all requests (`MPI_Waitall`); their statuses in order.
 pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
     let n = to_count("number of requests", requests.len())?;
-    let keys = keys(requests);
     let mut st = statuses(requests.len());
-    let code = unsafe { ffi::MPI_Waitall(n, raw_slice(requests), st.as_mut_ptr()) };
+    // SAFETY: `raws` and `st` hold `n` entries each.
+    let (keys, code) = with_raws(requests, |raws| {
+        (keys(raws), unsafe { ffi::MPI_Waitall(n, raws.as_mut_ptr(), st.as_mut_ptr()) })
+    });
     in_status("MPI_Waitall", code, &st)?;
     let st: Vec<Status> = st.into_iter().map(Status).collect();
     finish(&keys, st.iter().cloned().enumerate())?;
@@ -263,8 +361,10 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
     let n = to_count("number of requests", requests.len())?;
     let mut st = statuses(requests.len());
     let mut flag: c_int = 0;
-    let keys = keys(requests);
-    let code = unsafe { ffi::MPI_Testall(n, raw_slice(requests), &mut flag, st.as_mut_ptr()) };
+    // SAFETY: `raws` and `st` hold `n` entries each.
+    let (keys, code) = with_raws(requests, |raws| {
+        (keys(raws), unsafe { ffi::MPI_Testall(n, raws.as_mut_ptr(), &mut flag, st.as_mut_ptr()) })
+    });
     in_status("MPI_Testall", code, &st)?;
     if flag == 0 {
         return Ok(None);
@@ -280,8 +380,11 @@ pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     let n = to_count("number of requests", requests.len())?;
     let mut status = Status::default();
     let mut index: c_int = 0;
-    let keys = keys(requests);
-    mpi_call!(MPI_Waitany(n, raw_slice(requests), &mut index, &mut status.0))?;
+    // SAFETY: `raws` holds `n` handles.
+    let (keys, code) = with_raws(requests, |raws| {
+        (keys(raws), unsafe { ffi::MPI_Waitany(n, raws.as_mut_ptr(), &mut index, &mut status.0) })
+    });
+    check("MPI_Waitany", code)?;
     let done = (index != ffi::UNDEFINED()).then_some((index as usize, status));
     finish(&keys, done.iter().cloned())?;
     Ok(done)
@@ -294,8 +397,11 @@ pub fn test_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     let mut status = Status::default();
     let mut index: c_int = 0;
     let mut flag: c_int = 0;
-    let keys = keys(requests);
-    mpi_call!(MPI_Testany(n, raw_slice(requests), &mut index, &mut flag, &mut status.0))?;
+    // SAFETY: `raws` holds `n` handles.
+    let (keys, code) = with_raws(requests, |raws| {
+        (keys(raws), unsafe { ffi::MPI_Testany(n, raws.as_mut_ptr(), &mut index, &mut flag, &mut status.0) })
+    });
+    check("MPI_Testany", code)?;
     let done = (flag != 0 && index != ffi::UNDEFINED()).then_some((index as usize, status));
     finish(&keys, done.iter().cloned())?;
     Ok(done)
@@ -310,8 +416,10 @@ fn some(
     let mut st = statuses(requests.len());
     let mut indices = vec![0 as c_int; requests.len()];
     let mut outcount: c_int = 0;
-    let keys = keys(requests);
-    let code = unsafe { f(n, raw_slice(requests), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) };
+    // SAFETY: `raws`, `indices` and `st` hold `n` entries each.
+    let (keys, code) = with_raws(requests, |raws| {
+        (keys(raws), unsafe { f(n, raws.as_mut_ptr(), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) })
+    });
     let done = if outcount == ffi::UNDEFINED() { 0 } else { outcount.max(0) as usize };
     in_status(call, code, &st[..done])?;
     let done: Vec<(usize, Status)> =

@@ -50,6 +50,7 @@ use crate::error::{Error, Result};
 use crate::ffi;
 use crate::op::Op;
 use crate::request::{PersistentRequest, Request};
+use crate::scope::Scope;
 use crate::transfer::stage::{Fill, Transfer};
 use run::{Blocks, Elementwise, Start};
 
@@ -95,13 +96,13 @@ pub trait Collective: Communicator {
 
     /// Nonblocking [`barrier`](Self::barrier) (`MPI_Ibarrier`): the buffers stay borrowed until the request completes.
     fn ibarrier(&self) -> Result<Request<'static>> {
-        run::barrier(self, Start::Immediate).map(Request::new)
+        run::barrier(self, Start::Immediate).map(Request::unscoped)
     }
 
     /// Persistent [`barrier`](Self::barrier) (`MPI_Barrier_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
     fn barrier_init(&self) -> Result<PersistentRequest<'static>> {
-        run::barrier(self, Start::Persistent).map(PersistentRequest::new)
+        run::barrier(self, Start::Persistent).map(PersistentRequest::unscoped)
     }
 
     /// Broadcasts `buf` from `root` to every process (on an intercommunicator, from the root group to the other). (`MPI_Bcast`)
@@ -112,22 +113,28 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`bcast`](Self::bcast) (`MPI_Ibcast`): the buffers stay borrowed until the request completes.
-    fn ibcast<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, root: i32) -> Result<Request<'b>> {
+    fn ibcast<'s, B: BufferMut + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        root: i32,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("bcast");
         run::bcast(self, Start::Immediate, t.write(buf, bcast_fill(self, root))?, root, &mut t)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`bcast`](Self::bcast) (`MPI_Bcast_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn bcast_init<'b, B: BufferMut + ?Sized>(
+    fn bcast_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("bcast");
         run::bcast(self, Start::Persistent, t.write(buf, bcast_fill(self, root))?, root, &mut t)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Scatters equal blocks of `send` (significant at the root only; `None` elsewhere) so that process *i* receives block *i* into `recv`. `send` must hold one block of `recv.len()` elements per process. On an intercommunicator `recv` is ignored at the root. (`MPI_Scatter`)
@@ -143,28 +150,30 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`scatter`](Self::scatter) (`MPI_Iscatter`): the buffers stay borrowed until the request completes.
-    fn iscatter<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn iscatter<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: Option<&'b S>,
-        recv: &'b mut R,
+        scope: &'s Scope<'s, '_>,
+        send: Option<&'s S>,
+        recv: &'s mut R,
         root: i32,
-    ) -> Result<Request<'b>> {
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("scatter");
         run::scatter(self, Start::Immediate, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`scatter`](Self::scatter) (`MPI_Scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scatter_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn scatter_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: Option<&'b S>,
-        recv: &'b mut R,
+        scope: &'s Scope<'s, '_>,
+        send: Option<&'s S>,
+        recv: &'s mut R,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("scatter");
         run::scatter(self, Start::Persistent, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Scatter with `MPI_IN_PLACE`: at the root `buf` holds all blocks and its own stays where it is; elsewhere `buf` receives the block. (`MPI_Scatter`, in place)
@@ -178,28 +187,34 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`scatter_in_place`](Self::scatter_in_place) (`MPI_Iscatter`): the buffers stay borrowed until the request completes.
-    fn iscatter_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, root: i32) -> Result<Request<'b>> {
+    fn iscatter_in_place<'s, B: BufferMut + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        root: i32,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("scatter");
         {
             let b = t.write(buf, Fill::Update)?;
             run::scatter(self, Start::Immediate, Some(b.as_spec()), b, true, root)
         }
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`scatter_in_place`](Self::scatter_in_place) (`MPI_Scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scatter_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn scatter_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("scatter");
         {
             let b = t.write(buf, Fill::Update)?;
             run::scatter(self, Start::Persistent, Some(b.as_spec()), b, true, root)
         }
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Gathers the equal blocks `send` of every process into `recv` at the root (significant there only; `None` elsewhere), block *i* from process *i*. (`MPI_Gather`)
@@ -215,28 +230,30 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`gather`](Self::gather) (`MPI_Igather`): the buffers stay borrowed until the request completes.
-    fn igather<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn igather<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: Option<&'b mut R>,
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: Option<&'s mut R>,
         root: i32,
-    ) -> Result<Request<'b>> {
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("gather");
         run::gather(self, Start::Immediate, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`gather`](Self::gather) (`MPI_Gather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn gather_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn gather_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: Option<&'b mut R>,
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: Option<&'s mut R>,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("gather");
         run::gather(self, Start::Persistent, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Gather with `MPI_IN_PLACE`: at the root `buf` receives all blocks and its own is already at its place; elsewhere `buf` is the block sent. (`MPI_Gather`, in place)
@@ -250,28 +267,34 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`gather_in_place`](Self::gather_in_place) (`MPI_Igather`): the buffers stay borrowed until the request completes.
-    fn igather_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, root: i32) -> Result<Request<'b>> {
+    fn igather_in_place<'s, B: BufferMut + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        root: i32,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("gather");
         {
             let b = t.write(buf, Fill::Update)?;
             run::gather(self, Start::Immediate, b.as_spec(), Some(b), true, root)
         }
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`gather_in_place`](Self::gather_in_place) (`MPI_Gather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn gather_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn gather_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("gather");
         {
             let b = t.write(buf, Fill::Update)?;
             run::gather(self, Start::Persistent, b.as_spec(), Some(b), true, root)
         }
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Gathers the equal blocks `send` of every process into `recv` on every process. (`MPI_Allgather`)
@@ -282,26 +305,28 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`allgather`](Self::allgather) (`MPI_Iallgather`): the buffers stay borrowed until the request completes.
-    fn iallgather<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn iallgather<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("allgather");
         run::allgather(self, Start::Immediate, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`allgather`](Self::allgather) (`MPI_Allgather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allgather_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn allgather_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("allgather");
         run::allgather(self, Start::Persistent, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Allgather with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgather`, in place)
@@ -312,19 +337,25 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`allgather_in_place`](Self::allgather_in_place) (`MPI_Iallgather`): the buffers stay borrowed until the request completes.
-    fn iallgather_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B) -> Result<Request<'b>> {
+    fn iallgather_in_place<'s, B: BufferMut + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("allgather");
-        run::allgather(self, Start::Immediate, None, t.write(buf, Fill::Update)?).map(|r| t.request(r))
+        run::allgather(self, Start::Immediate, None, t.write(buf, Fill::Update)?).map(|r| t.request(scope, r))
     }
 
     /// Persistent [`allgather_in_place`](Self::allgather_in_place) (`MPI_Allgather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allgather_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn allgather_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("allgather");
-        run::allgather(self, Start::Persistent, None, t.write(buf, Fill::Update)?).map(|r| t.persistent(r))
+        run::allgather(self, Start::Persistent, None, t.write(buf, Fill::Update)?)
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Sends block *j* of `send` to process *j* and receives block *i* of `recv` from process *i*. (`MPI_Alltoall`)
@@ -335,26 +366,28 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`alltoall`](Self::alltoall) (`MPI_Ialltoall`): the buffers stay borrowed until the request completes.
-    fn ialltoall<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ialltoall<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoall");
         run::alltoall(self, Start::Immediate, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`alltoall`](Self::alltoall) (`MPI_Alltoall_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn alltoall_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn alltoall_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoall");
         run::alltoall(self, Start::Persistent, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Alltoall with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones. (`MPI_Alltoall`, in place)
@@ -364,19 +397,25 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`alltoall_in_place`](Self::alltoall_in_place) (`MPI_Ialltoall`): the buffers stay borrowed until the request completes.
-    fn ialltoall_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B) -> Result<Request<'b>> {
+    fn ialltoall_in_place<'s, B: BufferMut + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoall");
-        run::alltoall(self, Start::Immediate, None, t.write(buf, Fill::Update)?).map(|r| t.request(r))
+        run::alltoall(self, Start::Immediate, None, t.write(buf, Fill::Update)?).map(|r| t.request(scope, r))
     }
 
     /// Persistent [`alltoall_in_place`](Self::alltoall_in_place) (`MPI_Alltoall_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn alltoall_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn alltoall_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoall");
-        run::alltoall(self, Start::Persistent, None, t.write(buf, Fill::Update)?).map(|r| t.persistent(r))
+        run::alltoall(self, Start::Persistent, None, t.write(buf, Fill::Update)?)
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Scatters blocks of varying size: process *i* receives `counts[i]` elements from `displs[i]` of the root's `send` (significant at the root only). (`MPI_Scatterv`)
@@ -401,12 +440,13 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`scatterv`](Self::scatterv) (`MPI_Iscatterv`): the buffers stay borrowed until the request completes.
-    fn iscatterv<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn iscatterv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: Option<&'b Varying<'b, S>>,
-        recv: &'b mut R,
+        scope: &'s Scope<'s, '_>,
+        send: Option<&'s Varying<'s, S>>,
+        recv: &'s mut R,
         root: i32,
-    ) -> Result<Request<'b>> {
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("scatterv");
         run::scatterv(
             self,
@@ -418,17 +458,18 @@ pub trait Collective: Communicator {
             t.write(recv, Fill::Update)?,
             root,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`scatterv`](Self::scatterv) (`MPI_Scatterv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scatterv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn scatterv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: Option<&'b Varying<'b, S>>,
-        recv: &'b mut R,
+        scope: &'s Scope<'s, '_>,
+        send: Option<&'s Varying<'s, S>>,
+        recv: &'s mut R,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("scatterv");
         run::scatterv(
             self,
@@ -440,7 +481,7 @@ pub trait Collective: Communicator {
             t.write(recv, Fill::Update)?,
             root,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Gathers blocks of varying size into `recv` at the root (significant there only): process *i*'s block lands at `displs[i]`. (`MPI_Gatherv`)
@@ -465,12 +506,13 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`gatherv`](Self::gatherv) (`MPI_Igatherv`): the buffers stay borrowed until the request completes.
-    fn igatherv<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn igatherv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: Option<&'b mut VaryingMut<'b, R>>,
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: Option<&'s mut VaryingMut<'s, R>>,
         root: i32,
-    ) -> Result<Request<'b>> {
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("gatherv");
         run::gatherv(
             self,
@@ -482,17 +524,18 @@ pub trait Collective: Communicator {
             },
             root,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`gatherv`](Self::gatherv) (`MPI_Gatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn gatherv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn gatherv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: Option<&'b mut VaryingMut<'b, R>>,
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: Option<&'s mut VaryingMut<'s, R>>,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("gatherv");
         run::gatherv(
             self,
@@ -504,7 +547,7 @@ pub trait Collective: Communicator {
             },
             root,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Gathers blocks of varying size on every process. (`MPI_Allgatherv`)
@@ -525,11 +568,12 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`allgatherv`](Self::allgatherv) (`MPI_Iallgatherv`): the buffers stay borrowed until the request completes.
-    fn iallgatherv<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn iallgatherv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut VaryingMut<'b, R>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut VaryingMut<'s, R>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("allgatherv");
         run::allgatherv(
             self,
@@ -538,16 +582,17 @@ pub trait Collective: Communicator {
             t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`allgatherv`](Self::allgatherv) (`MPI_Allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allgatherv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn allgatherv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut VaryingMut<'b, R>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut VaryingMut<'s, R>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("allgatherv");
         run::allgatherv(
             self,
@@ -556,7 +601,7 @@ pub trait Collective: Communicator {
             t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Allgatherv with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgatherv`, in place)
@@ -567,24 +612,26 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`allgatherv_in_place`](Self::allgatherv_in_place) (`MPI_Iallgatherv`): the buffers stay borrowed until the request completes.
-    fn iallgatherv_in_place<'b, B: BufferMut + ?Sized>(
+    fn iallgatherv_in_place<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut VaryingMut<'b, B>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut VaryingMut<'s, B>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("allgatherv");
         run::allgatherv(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`allgatherv_in_place`](Self::allgatherv_in_place) (`MPI_Allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allgatherv_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn allgatherv_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut VaryingMut<'b, B>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut VaryingMut<'s, B>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("allgatherv");
         run::allgatherv(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// All-to-all with blocks of varying size on both sides. (`MPI_Alltoallv`)
@@ -605,11 +652,12 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`alltoallv`](Self::alltoallv) (`MPI_Ialltoallv`): the buffers stay borrowed until the request completes.
-    fn ialltoallv<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ialltoallv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b Varying<'b, S>,
-        recv: &'b mut VaryingMut<'b, R>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s Varying<'s, S>,
+        recv: &'s mut VaryingMut<'s, R>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoallv");
         run::alltoallv(
             self,
@@ -618,16 +666,17 @@ pub trait Collective: Communicator {
             t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`alltoallv`](Self::alltoallv) (`MPI_Alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn alltoallv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn alltoallv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b Varying<'b, S>,
-        recv: &'b mut VaryingMut<'b, R>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s Varying<'s, S>,
+        recv: &'s mut VaryingMut<'s, R>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoallv");
         run::alltoallv(
             self,
@@ -636,7 +685,7 @@ pub trait Collective: Communicator {
             t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Alltoallv with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones in the same layout. (`MPI_Alltoallv`, in place)
@@ -647,24 +696,26 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`alltoallv_in_place`](Self::alltoallv_in_place) (`MPI_Ialltoallv`): the buffers stay borrowed until the request completes.
-    fn ialltoallv_in_place<'b, B: BufferMut + ?Sized>(
+    fn ialltoallv_in_place<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut VaryingMut<'b, B>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut VaryingMut<'s, B>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoallv");
         run::alltoallv(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`alltoallv_in_place`](Self::alltoallv_in_place) (`MPI_Alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn alltoallv_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn alltoallv_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut VaryingMut<'b, B>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut VaryingMut<'s, B>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoallv");
         run::alltoallv(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Reduces `send` of every process with `op` into `recv` at the root (significant there only; `None` elsewhere). (`MPI_Reduce`)
@@ -690,13 +741,14 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`reduce`](Self::reduce) (`MPI_Ireduce`): the buffers stay borrowed until the request completes.
-    fn ireduce<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ireduce<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: Option<&'b mut R>,
-        op: &'b Op,
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: Option<&'s mut R>,
+        op: &'s Op,
         root: i32,
-    ) -> Result<Request<'b>> {
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("reduce", op, false);
         run::reduce(
             self,
@@ -708,18 +760,19 @@ pub trait Collective: Communicator {
             root,
             &mut t,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`reduce`](Self::reduce) (`MPI_Reduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn reduce_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: Option<&'b mut R>,
-        op: &'b Op,
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: Option<&'s mut R>,
+        op: &'s Op,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("reduce", op, false);
         run::reduce(
             self,
@@ -731,7 +784,7 @@ pub trait Collective: Communicator {
             root,
             &mut t,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Reduce with `MPI_IN_PLACE`: at the root `buf` is its contribution and receives the result; elsewhere `buf` is the contribution. (`MPI_Reduce`, in place)
@@ -745,34 +798,36 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`reduce_in_place`](Self::reduce_in_place) (`MPI_Ireduce`): the buffers stay borrowed until the request completes.
-    fn ireduce_in_place<'b, B: BufferMut + ?Sized>(
+    fn ireduce_in_place<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        op: &'b Op,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
         root: i32,
-    ) -> Result<Request<'b>> {
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("reduce", op, false);
         {
             let b = t.write(buf, Fill::Update)?;
             run::reduce(self, Start::Immediate, b.as_spec(), Some(b), true, op, root, &mut t)
         }
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`reduce_in_place`](Self::reduce_in_place) (`MPI_Reduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn reduce_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        op: &'b Op,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
         root: i32,
-    ) -> Result<PersistentRequest<'b>> {
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("reduce", op, false);
         {
             let b = t.write(buf, Fill::Update)?;
             run::reduce(self, Start::Persistent, b.as_spec(), Some(b), true, op, root, &mut t)
         }
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Reduces `send` of every process with `op` into `recv` on every process. (`MPI_Allreduce`)
@@ -796,12 +851,13 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`allreduce`](Self::allreduce) (`MPI_Iallreduce`): the buffers stay borrowed until the request completes.
-    fn iallreduce<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn iallreduce<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        op: &'b Op,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("allreduce", op, false);
         run::elementwise(
             self,
@@ -812,17 +868,18 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`allreduce`](Self::allreduce) (`MPI_Allreduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allreduce_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn allreduce_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("allreduce", op, false);
         run::elementwise(
             self,
@@ -833,7 +890,7 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Allreduce with `MPI_IN_PLACE`: `buf` is this process's contribution and receives the result. (`MPI_Allreduce`, in place)
@@ -852,11 +909,12 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`allreduce_in_place`](Self::allreduce_in_place) (`MPI_Iallreduce`): the buffers stay borrowed until the request completes.
-    fn iallreduce_in_place<'b, B: BufferMut + ?Sized>(
+    fn iallreduce_in_place<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        op: &'b Op,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("allreduce", op, false);
         run::elementwise(
             self,
@@ -867,16 +925,17 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`allreduce_in_place`](Self::allreduce_in_place) (`MPI_Allreduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allreduce_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn allreduce_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("allreduce", op, false);
         run::elementwise(
             self,
@@ -887,7 +946,7 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Reduces `send` (one block per process) with `op` and scatters the result: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter_block`)
@@ -909,12 +968,13 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`reduce_scatter_block`](Self::reduce_scatter_block) (`MPI_Ireduce_scatter_block`): the buffers stay borrowed until the request completes.
-    fn ireduce_scatter_block<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ireduce_scatter_block<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        op: &'b Op,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("reduce_scatter_block", op, false);
         run::reduce_scatter_block(
             self,
@@ -923,17 +983,18 @@ pub trait Collective: Communicator {
             t.write(recv, Fill::Overwrite)?,
             op,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`reduce_scatter_block`](Self::reduce_scatter_block) (`MPI_Reduce_scatter_block_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_scatter_block_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn reduce_scatter_block_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("reduce_scatter_block", op, false);
         run::reduce_scatter_block(
             self,
@@ -942,7 +1003,7 @@ pub trait Collective: Communicator {
             t.write(recv, Fill::Overwrite)?,
             op,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Reduce_scatter_block with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result in its first block. (`MPI_Reduce_scatter_block`, in place)
@@ -953,26 +1014,28 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`reduce_scatter_block_in_place`](Self::reduce_scatter_block_in_place) (`MPI_Ireduce_scatter_block`): the buffers stay borrowed until the request completes.
-    fn ireduce_scatter_block_in_place<'b, B: BufferMut + ?Sized>(
+    fn ireduce_scatter_block_in_place<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        op: &'b Op,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("reduce_scatter_block", op, false);
         run::reduce_scatter_block(self, Start::Immediate, None, t.write(buf, Fill::Update)?, op)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`reduce_scatter_block_in_place`](Self::reduce_scatter_block_in_place) (`MPI_Reduce_scatter_block_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_scatter_block_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn reduce_scatter_block_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("reduce_scatter_block", op, false);
         run::reduce_scatter_block(self, Start::Persistent, None, t.write(buf, Fill::Update)?, op)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Reduces `send` with `op` and scatters the result in blocks of `counts[i]` elements: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter`)
@@ -996,13 +1059,14 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`reduce_scatter`](Self::reduce_scatter) (`MPI_Ireduce_scatter`): the buffers stay borrowed until the request completes.
-    fn ireduce_scatter<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ireduce_scatter<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        counts: &'b [i32],
-        op: &'b Op,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        counts: &'s [i32],
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("reduce_scatter", op, false);
         run::reduce_scatter(
             self,
@@ -1012,18 +1076,19 @@ pub trait Collective: Communicator {
             counts,
             op,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`reduce_scatter`](Self::reduce_scatter) (`MPI_Reduce_scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_scatter_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn reduce_scatter_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        counts: &'b [i32],
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        counts: &'s [i32],
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("reduce_scatter", op, false);
         run::reduce_scatter(
             self,
@@ -1033,7 +1098,7 @@ pub trait Collective: Communicator {
             counts,
             op,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Reduce_scatter with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result at its start. (`MPI_Reduce_scatter`, in place)
@@ -1049,28 +1114,30 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`reduce_scatter_in_place`](Self::reduce_scatter_in_place) (`MPI_Ireduce_scatter`): the buffers stay borrowed until the request completes.
-    fn ireduce_scatter_in_place<'b, B: BufferMut + ?Sized>(
+    fn ireduce_scatter_in_place<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        counts: &'b [i32],
-        op: &'b Op,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        counts: &'s [i32],
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("reduce_scatter", op, false);
         run::reduce_scatter(self, Start::Immediate, None, t.write(buf, Fill::Update)?, counts, op)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`reduce_scatter_in_place`](Self::reduce_scatter_in_place) (`MPI_Reduce_scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_scatter_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn reduce_scatter_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        counts: &'b [i32],
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        counts: &'s [i32],
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("reduce_scatter", op, false);
         run::reduce_scatter(self, Start::Persistent, None, t.write(buf, Fill::Update)?, counts, op)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Inclusive prefix reduction: process *i* receives `send₀ op … op sendᵢ` in `recv`. (`MPI_Scan`)
@@ -1089,12 +1156,13 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`scan`](Self::scan) (`MPI_Iscan`): the buffers stay borrowed until the request completes.
-    fn iscan<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn iscan<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        op: &'b Op,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("scan", op, false);
         run::elementwise(
             self,
@@ -1105,17 +1173,18 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`scan`](Self::scan) (`MPI_Scan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scan_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn scan_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("scan", op, false);
         run::elementwise(
             self,
@@ -1126,7 +1195,7 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Scan with `MPI_IN_PLACE`. (`MPI_Scan`, in place)
@@ -1145,7 +1214,12 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`scan_in_place`](Self::scan_in_place) (`MPI_Iscan`): the buffers stay borrowed until the request completes.
-    fn iscan_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, op: &'b Op) -> Result<Request<'b>> {
+    fn iscan_in_place<'s, B: BufferMut + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("scan", op, false);
         run::elementwise(
             self,
@@ -1156,16 +1230,17 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`scan_in_place`](Self::scan_in_place) (`MPI_Scan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scan_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn scan_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("scan", op, false);
         run::elementwise(
             self,
@@ -1176,7 +1251,7 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Exclusive prefix reduction: process *i* > 0 receives `send₀ op … op sendᵢ₋₁`; `recv` of process 0 is left as it was. (`MPI_Exscan`)
@@ -1200,12 +1275,13 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`exscan`](Self::exscan) (`MPI_Iexscan`): the buffers stay borrowed until the request completes.
-    fn iexscan<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn iexscan<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        op: &'b Op,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("exscan", op, false);
         run::elementwise(
             self,
@@ -1216,17 +1292,18 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`exscan`](Self::exscan) (`MPI_Exscan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn exscan_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn exscan_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("exscan", op, false);
         run::elementwise(
             self,
@@ -1237,7 +1314,7 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Exscan with `MPI_IN_PLACE`. (`MPI_Exscan`, in place)
@@ -1256,7 +1333,12 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`exscan_in_place`](Self::exscan_in_place) (`MPI_Iexscan`): the buffers stay borrowed until the request completes.
-    fn iexscan_in_place<'b, B: BufferMut + ?Sized>(&self, buf: &'b mut B, op: &'b Op) -> Result<Request<'b>> {
+    fn iexscan_in_place<'s, B: BufferMut + ?Sized>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::reduction("exscan", op, false);
         run::elementwise(
             self,
@@ -1267,16 +1349,17 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`exscan_in_place`](Self::exscan_in_place) (`MPI_Exscan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
     /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn exscan_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn exscan_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut B,
-        op: &'b Op,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut B,
+        op: &'s Op,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::reduction("exscan", op, false);
         run::elementwise(
             self,
@@ -1287,7 +1370,7 @@ pub trait Collective: Communicator {
             op,
             &mut t,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// All-to-all with a count, byte displacement and datatype per process on both sides
@@ -1317,11 +1400,12 @@ pub trait Collective: Communicator {
     }
 
     /// Nonblocking [`alltoallw`](Self::alltoallw) (`MPI_Ialltoallw`).
-    fn ialltoallw<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ialltoallw<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b VaryingW<'b, S>,
-        recv: &'b mut VaryingWMut<'b, R>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s VaryingW<'s, S>,
+        recv: &'s mut VaryingWMut<'s, R>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoallw");
         run::alltoallw(
             self,
@@ -1330,25 +1414,27 @@ pub trait Collective: Communicator {
             t.write(recv.buf, Fill::Update)?,
             &recv.blocks,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Nonblocking [`alltoallw_in_place`](Self::alltoallw_in_place) (`MPI_Ialltoallw`).
-    fn ialltoallw_in_place<'b, B: BufferMut + ?Sized>(
+    fn ialltoallw_in_place<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut VaryingWMut<'b, B>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut VaryingWMut<'s, B>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoallw");
         run::alltoallw(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`alltoallw`](Self::alltoallw) (`MPI_Alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
-    fn alltoallw_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn alltoallw_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b VaryingW<'b, S>,
-        recv: &'b mut VaryingWMut<'b, R>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s VaryingW<'s, S>,
+        recv: &'s mut VaryingWMut<'s, R>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoallw");
         run::alltoallw(
             self,
@@ -1357,17 +1443,18 @@ pub trait Collective: Communicator {
             t.write(recv.buf, Fill::Update)?,
             &recv.blocks,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Persistent [`alltoallw_in_place`](Self::alltoallw_in_place) (`MPI_Alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
-    fn alltoallw_in_place_init<'b, B: BufferMut + ?Sized>(
+    fn alltoallw_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
-        buf: &'b mut VaryingWMut<'b, B>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        buf: &'s mut VaryingWMut<'s, B>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoallw");
         run::alltoallw(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 }
 

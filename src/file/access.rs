@@ -28,6 +28,7 @@ use crate::environment::is_active;
 use crate::error::{check, Error, Result};
 use crate::ffi::{self, MPI_Datatype, MPI_File, MPI_Offset, MPI_Request, MPI_Status};
 use crate::request::Request;
+use crate::scope::Scope;
 use crate::status::Status;
 use crate::transfer::stage::{Fill, Transfer};
 use std::ffi::{c_int, c_void};
@@ -228,32 +229,34 @@ impl File {
 
     /// Starts a nonblocking read: `f(ptr, count, datatype, request)`.
     #[inline]
-    fn read_start<'b, B: BufferMut + ?Sized>(
-        &'b self,
+    fn read_start<'s, B: BufferMut + ?Sized>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
         call: &'static str,
-        buf: &'b mut B,
+        buf: &'s mut B,
         f: impl FnOnce(*mut c_void, c_int, MPI_Datatype, *mut MPI_Request) -> c_int,
-    ) -> Result<Request<'b>> {
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new(call);
         let s = t.write(buf, Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut req))?;
-        Ok(t.request(req))
+        Ok(t.request(scope, req))
     }
 
     /// Starts a nonblocking write: `f(ptr, count, datatype, request)`.
     #[inline]
-    fn write_start<'b, B: Buffer + ?Sized>(
-        &'b self,
+    fn write_start<'s, B: Buffer + ?Sized>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
         call: &'static str,
-        buf: &'b B,
+        buf: &'s B,
         f: impl FnOnce(*const c_void, c_int, MPI_Datatype, *mut MPI_Request) -> c_int,
-    ) -> Result<Request<'b>> {
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new(call);
         let s = t.read(buf)?;
         let mut req = ffi::REQUEST_NULL();
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut req))?;
-        Ok(t.request(req))
+        Ok(t.request(scope, req))
     }
 
     /// Marks a split collective as in progress, or says that one already is.
@@ -337,23 +340,23 @@ macro_rules! nonblocking {
     };
     (@one read $what:literal $name:ident ($($off:ident)?) $f:ident) => {
         #[doc = concat!("Starts reading into `buf` ", $what, " (`", stringify!($f), "`). The \
-            buffer and the file stay borrowed until the request completes; its status says how \
+            buffer and the file stay lent for the scope; its status says how \
             much was read.")]
-        pub fn $name<'b, B: BufferMut + ?Sized>(&'b self, $($off: u64,)? buf: &'b mut B) -> Result<Request<'b>> {
+        pub fn $name<'s, B: BufferMut + ?Sized>(&'s self, scope: &'s Scope<'s, '_>, $($off: u64,)? buf: &'s mut B) -> Result<Request<'s>> {
             $(let $off = to_offset("file offset", $off)?;)?
             let fh = self.raw;
             // SAFETY: the closure gets the routed buffer, which stays borrowed by the request.
-            self.read_start(stringify!($f), buf, |p, n, d, r| unsafe { ffi::$f(fh, $($off,)? p, n, d, r) })
+            self.read_start(scope, stringify!($f), buf, |p, n, d, r| unsafe { ffi::$f(fh, $($off,)? p, n, d, r) })
         }
     };
     (@one write $what:literal $name:ident ($($off:ident)?) $f:ident) => {
         #[doc = concat!("Starts writing `buf` ", $what, " (`", stringify!($f), "`). The buffer \
             and the file stay borrowed until the request completes.")]
-        pub fn $name<'b, B: Buffer + ?Sized>(&'b self, $($off: u64,)? buf: &'b B) -> Result<Request<'b>> {
+        pub fn $name<'s, B: Buffer + ?Sized>(&'s self, scope: &'s Scope<'s, '_>, $($off: u64,)? buf: &'s B) -> Result<Request<'s>> {
             $(let $off = to_offset("file offset", $off)?;)?
             let fh = self.raw;
             // SAFETY: as above.
-            self.write_start(stringify!($f), buf, |p, n, d, r| unsafe { ffi::$f(fh, $($off,)? p, n, d, r) })
+            self.write_start(scope, stringify!($f), buf, |p, n, d, r| unsafe { ffi::$f(fh, $($off,)? p, n, d, r) })
         }
     };
 }

@@ -8,6 +8,7 @@ use crate::buffer::{Buffer, BufferMut, ElementKind, Spec, SpecMut};
 use crate::error::{Error, Result};
 use crate::ffi::MPI_Request;
 use crate::request::{PersistentRequest, Request};
+use crate::scope::Scope;
 use crate::status::Status;
 use mpi4rs_device::cuda::{self, Event};
 use mpi4rs_device::staging::{self, StagingBuffer};
@@ -293,21 +294,21 @@ impl Transfer {
 
     /// Wraps the request of a nonblocking operation; staged buffers are completed with it.
     #[inline(always)]
-    pub(crate) fn request<'b>(self, raw: MPI_Request) -> Request<'b> {
+    pub(crate) fn request<'s>(self, scope: &'s Scope<'s, '_>, raw: MPI_Request) -> Request<'s> {
         if !self.stages.is_empty() {
             super::pending::register(raw, self, false);
         }
-        Request::new(raw)
+        Request::scoped(scope.core(), raw)
     }
 
     /// Wraps a persistent request; staged buffers are refilled at each start and completed at
     /// each completion.
     #[inline(always)]
-    pub(crate) fn persistent<'b>(self, raw: MPI_Request) -> PersistentRequest<'b> {
+    pub(crate) fn persistent<'s>(self, scope: &'s Scope<'s, '_>, raw: MPI_Request) -> PersistentRequest<'s> {
         if !self.stages.is_empty() {
             super::pending::register(raw, self, true);
         }
-        PersistentRequest::new(raw)
+        PersistentRequest::scoped(scope.core(), raw)
     }
 
     /// Pipeline support: whether copies are left to [`chunk_in`](Self::chunk_in) and

@@ -12,6 +12,7 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Datatype, MPI_Op};
 use crate::op::{Builtin, Op};
 use crate::request::Request;
+use crate::scope::Scope;
 use crate::transfer::stage::{Fill, Transfer};
 use mpi4rs_device::DType;
 use std::ffi::c_int;
@@ -486,15 +487,16 @@ impl<'w, 'b> Epoch<'w, 'b> {
 
     /// Request-based [`put`](Self::put) (`MPI_Rput`; passive-target epochs only): the buffer
     /// may be reused once the request completes.
-    pub fn rput<'r, 'd, B: Buffer + ?Sized>(
-        &'r self,
-        origin: &'r B,
+    pub fn rput<'s, 'd, B: Buffer + ?Sized>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        origin: &'s B,
         rank: i32,
         target: impl Into<Target<'d>>,
-    ) -> Result<Request<'r>> {
+    ) -> Result<Request<'s>> {
         self.require_passive("rput")?;
         let Some(p) = self.prepare_write("rput", origin, rank, &target.into(), None)? else {
-            return Ok(Request::new(ffi::REQUEST_NULL()));
+            return Ok(Request::scoped(scope.core(), ffi::REQUEST_NULL()));
         };
         let (s, r) = (&p.origin, &p.target);
         let mut req = ffi::REQUEST_NULL();
@@ -509,20 +511,21 @@ impl<'w, 'b> Epoch<'w, 'b> {
             self.core.raw,
             &mut req
         ))?;
-        Ok(p.transfer.request(req))
+        Ok(p.transfer.request(scope, req))
     }
 
     /// Request-based [`get`](Self::get) (`MPI_Rget`; passive-target epochs only): the data are
     /// in `origin` once the request completes.
-    pub fn rget<'r, 'd, B: BufferMut + ?Sized>(
-        &'r self,
-        origin: &'r mut B,
+    pub fn rget<'s, 'd, B: BufferMut + ?Sized>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        origin: &'s mut B,
         rank: i32,
         target: impl Into<Target<'d>>,
-    ) -> Result<Request<'r>> {
+    ) -> Result<Request<'s>> {
         self.require_passive("rget")?;
         let Some(p) = self.prepare_read::<[u8], B>("rget", None, origin, rank, &target.into(), None)? else {
-            return Ok(Request::new(ffi::REQUEST_NULL()));
+            return Ok(Request::scoped(scope.core(), ffi::REQUEST_NULL()));
         };
         let (s, r) = (&p.origin, &p.target);
         let mut req = ffi::REQUEST_NULL();
@@ -537,21 +540,22 @@ impl<'w, 'b> Epoch<'w, 'b> {
             self.core.raw,
             &mut req
         ))?;
-        Ok(p.transfer.request(req))
+        Ok(p.transfer.request(scope, req))
     }
 
     /// Request-based [`accumulate`](Self::accumulate) (`MPI_Raccumulate`; passive-target
     /// epochs only).
-    pub fn raccumulate<'r, 'd, B: Buffer + ?Sized>(
-        &'r self,
-        origin: &'r B,
+    pub fn raccumulate<'s, 'd, B: Buffer + ?Sized>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        origin: &'s B,
         rank: i32,
         target: impl Into<Target<'d>>,
         op: &Op,
-    ) -> Result<Request<'r>> {
+    ) -> Result<Request<'s>> {
         self.require_passive("raccumulate")?;
         let Some(p) = self.prepare_write("raccumulate", origin, rank, &target.into(), Some(op))? else {
-            return Ok(Request::new(ffi::REQUEST_NULL()));
+            return Ok(Request::scoped(scope.core(), ffi::REQUEST_NULL()));
         };
         let (s, r) = (&p.origin, &p.target);
         let mut req = ffi::REQUEST_NULL();
@@ -567,24 +571,25 @@ impl<'w, 'b> Epoch<'w, 'b> {
             self.core.raw,
             &mut req
         ))?;
-        Ok(p.transfer.request(req))
+        Ok(p.transfer.request(scope, req))
     }
 
     /// Request-based [`get_accumulate`](Self::get_accumulate) (`MPI_Rget_accumulate`;
     /// passive-target epochs only): the fetched data are in `result` once the request
     /// completes.
-    pub fn rget_accumulate<'r, 'd, B: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &'r self,
-        origin: &'r B,
-        result: &'r mut R,
+    pub fn rget_accumulate<'s, 'd, B: Buffer + ?Sized, R: BufferMut + ?Sized>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        origin: &'s B,
+        result: &'s mut R,
         rank: i32,
         target: impl Into<Target<'d>>,
         op: &Op,
-    ) -> Result<Request<'r>> {
+    ) -> Result<Request<'s>> {
         let call = "rget_accumulate";
         self.require_passive(call)?;
         let Some(p) = self.prepare_read(call, Some(origin), result, rank, &target.into(), Some(op))? else {
-            return Ok(Request::new(ffi::REQUEST_NULL()));
+            return Ok(Request::scoped(scope.core(), ffi::REQUEST_NULL()));
         };
         let (s, res, r) = (&p.origin, p.result.as_ref().expect("a result"), &p.target);
         let mut req = ffi::REQUEST_NULL();
@@ -603,7 +608,7 @@ impl<'w, 'b> Epoch<'w, 'b> {
             self.core.raw,
             &mut req
         ))?;
-        Ok(p.transfer.request(req))
+        Ok(p.transfer.request(scope, req))
     }
 
     /// [`fetch_and_op`](Self::fetch_and_op) of one value, completed before returning

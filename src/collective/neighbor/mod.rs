@@ -33,6 +33,7 @@ use crate::buffer::{Buffer, BufferMut};
 use crate::error::Result;
 use crate::ffi;
 use crate::request::{PersistentRequest, Request};
+use crate::scope::Scope;
 use crate::topology::Topology;
 use crate::transfer::stage::{Fill, Transfer};
 
@@ -62,27 +63,29 @@ pub trait NeighborCollective: Topology {
 
     /// Nonblocking [`neighbor_allgather`](Self::neighbor_allgather) (`MPI_Ineighbor_allgather`):
     /// the buffers stay borrowed until the request completes.
-    fn ineighbor_allgather<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ineighbor_allgather<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("neighbor_allgather");
         run::allgather(self, Start::Immediate, t.read(send)?, t.write(recv, blocks_fill(self))?)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`neighbor_allgather`](Self::neighbor_allgather) (`MPI_Neighbor_allgather_init`,
     /// MPI-4; `MPIX_` on Open MPI 4.1): start it with [`PersistentRequest::start`] as often as
     /// needed. [`Error::Unsupported`](crate::Error::Unsupported) where the library has neither.
-    fn neighbor_allgather_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn neighbor_allgather_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("neighbor_allgather");
         run::allgather(self, Start::Persistent, t.read(send)?, t.write(recv, blocks_fill(self))?)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// Sends `send` to every destination and receives blocks of varying size from the
@@ -99,11 +102,12 @@ pub trait NeighborCollective: Topology {
     }
 
     /// Nonblocking [`neighbor_allgatherv`](Self::neighbor_allgatherv) (`MPI_Ineighbor_allgatherv`).
-    fn ineighbor_allgatherv<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ineighbor_allgatherv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut VaryingMut<'b, R>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut VaryingMut<'s, R>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("neighbor_allgatherv");
         run::allgatherv(
             self,
@@ -112,16 +116,17 @@ pub trait NeighborCollective: Topology {
             t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`neighbor_allgatherv`](Self::neighbor_allgatherv)
     /// (`MPI_Neighbor_allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1).
-    fn neighbor_allgatherv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn neighbor_allgatherv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut VaryingMut<'b, R>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut VaryingMut<'s, R>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("neighbor_allgatherv");
         run::allgatherv(
             self,
@@ -130,7 +135,7 @@ pub trait NeighborCollective: Topology {
             t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// Sends block *j* of `send` to `destinations()[j]` and receives block *i* of `recv` from
@@ -146,26 +151,28 @@ pub trait NeighborCollective: Topology {
     }
 
     /// Nonblocking [`neighbor_alltoall`](Self::neighbor_alltoall) (`MPI_Ineighbor_alltoall`).
-    fn ineighbor_alltoall<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ineighbor_alltoall<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("neighbor_alltoall");
         run::alltoall(self, Start::Immediate, t.read(send)?, t.write(recv, blocks_fill(self))?)
-            .map(|r| t.request(r))
+            .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`neighbor_alltoall`](Self::neighbor_alltoall) (`MPI_Neighbor_alltoall_init`,
     /// MPI-4; `MPIX_` on Open MPI 4.1).
-    fn neighbor_alltoall_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn neighbor_alltoall_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b S,
-        recv: &'b mut R,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s S,
+        recv: &'s mut R,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("neighbor_alltoall");
         run::alltoall(self, Start::Persistent, t.read(send)?, t.write(recv, blocks_fill(self))?)
-            .map(|r| t.persistent(r))
+            .map(|r| t.persistent(scope, r))
     }
 
     /// All-to-all with the neighbours, blocks of varying size: `send.counts()[j]` elements at
@@ -188,11 +195,12 @@ pub trait NeighborCollective: Topology {
     }
 
     /// Nonblocking [`neighbor_alltoallv`](Self::neighbor_alltoallv) (`MPI_Ineighbor_alltoallv`).
-    fn ineighbor_alltoallv<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ineighbor_alltoallv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b Varying<'b, S>,
-        recv: &'b mut VaryingMut<'b, R>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s Varying<'s, S>,
+        recv: &'s mut VaryingMut<'s, R>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("neighbor_alltoallv");
         run::alltoallv(
             self,
@@ -201,16 +209,17 @@ pub trait NeighborCollective: Topology {
             t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`neighbor_alltoallv`](Self::neighbor_alltoallv)
     /// (`MPI_Neighbor_alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1).
-    fn neighbor_alltoallv_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn neighbor_alltoallv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b Varying<'b, S>,
-        recv: &'b mut VaryingMut<'b, R>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s Varying<'s, S>,
+        recv: &'s mut VaryingMut<'s, R>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("neighbor_alltoallv");
         run::alltoallv(
             self,
@@ -219,7 +228,7 @@ pub trait NeighborCollective: Topology {
             t.write(recv.buf, Fill::Update)?,
             recv.blocks(),
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 
     /// All-to-all with the neighbours, a count, byte displacement and datatype per block
@@ -242,11 +251,12 @@ pub trait NeighborCollective: Topology {
     }
 
     /// Nonblocking [`neighbor_alltoallw`](Self::neighbor_alltoallw) (`MPI_Ineighbor_alltoallw`).
-    fn ineighbor_alltoallw<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn ineighbor_alltoallw<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b VaryingW<'b, S>,
-        recv: &'b mut VaryingWMut<'b, R>,
-    ) -> Result<Request<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s VaryingW<'s, S>,
+        recv: &'s mut VaryingWMut<'s, R>,
+    ) -> Result<Request<'s>> {
         let mut t = Transfer::new("neighbor_alltoallw");
         run::alltoallw(
             self,
@@ -255,16 +265,17 @@ pub trait NeighborCollective: Topology {
             t.write(recv.buf, Fill::Update)?,
             &recv.blocks,
         )
-        .map(|r| t.request(r))
+        .map(|r| t.request(scope, r))
     }
 
     /// Persistent [`neighbor_alltoallw`](Self::neighbor_alltoallw)
     /// (`MPI_Neighbor_alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
-    fn neighbor_alltoallw_init<'b, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
+    fn neighbor_alltoallw_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        send: &'b VaryingW<'b, S>,
-        recv: &'b mut VaryingWMut<'b, R>,
-    ) -> Result<PersistentRequest<'b>> {
+        scope: &'s Scope<'s, '_>,
+        send: &'s VaryingW<'s, S>,
+        recv: &'s mut VaryingWMut<'s, R>,
+    ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("neighbor_alltoallw");
         run::alltoallw(
             self,
@@ -273,7 +284,7 @@ pub trait NeighborCollective: Topology {
             t.write(recv.buf, Fill::Update)?,
             &recv.blocks,
         )
-        .map(|r| t.persistent(r))
+        .map(|r| t.persistent(scope, r))
     }
 }
 
