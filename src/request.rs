@@ -306,7 +306,6 @@ impl AnyRequest for PersistentRequest<'_> {}
 /// calls take), then hands the handles back. Up to 16 requests need no allocation.
 #[inline]
 fn with_raws<R: AnyRequest, T>(requests: &mut [R], f: impl FnOnce(&mut [MPI_Request]) -> T) -> T {
-    use sealed::Sealed as _;
     let n = requests.len();
     let mut small = [ffi::REQUEST_NULL(); 16];
     let mut large = Vec::new();
