@@ -36,10 +36,12 @@ pub mod datatype;
 pub mod dynamic;
 pub mod environment;
 pub mod error;
+pub mod exchange;
 pub mod ffi;
 pub mod file;
 pub mod futures;
 pub mod group;
+pub mod halo;
 pub mod info;
 pub mod intercomm;
 pub mod launcher;
@@ -47,6 +49,8 @@ pub mod message;
 pub mod object;
 pub mod op;
 pub mod p2p;
+pub mod persistent;
+pub mod region;
 pub mod request;
 pub mod scope;
 pub mod status;
@@ -76,8 +80,10 @@ pub use environment::{
     query_thread, tag_ub, version, wtick, wtime, Environment,
 };
 pub use error::{error_string, Error, ErrorClass, Result};
+pub use exchange::Exchange;
 pub use file::{AccessMode, File, SplitCollective, View};
 pub use group::Group;
+pub use halo::{Halo, InFlight, PersistentHalo};
 pub use info::Info;
 pub use intercomm::InterComm;
 pub use message::Message;
@@ -86,9 +92,11 @@ pub use mpi4rs_device::{DType, Element};
 pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec, RecvBuffer};
 pub use op::{Builtin, Op, UserOp};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
+pub use persistent::{OwnedBuffer, Persistent};
+pub use region::Region;
 pub use request::{
     start_all, test_all, test_any, test_some, wait_all, wait_any, wait_some, AnyRequest, PersistentRequest,
-    Request,
+    Request, RequestSet,
 };
 pub use scope::{scope, Scope};
 pub use status::Status;
@@ -100,8 +108,8 @@ pub use win::Win;
 pub mod prelude {
     pub use crate::{
         any_source, any_tag, proc_null, Collective, Comm, Communicator, Equivalent, EquivalentMut, InterComm,
-        ObjectComm, OobVec, Op, PersistentRequest, PointToPoint, Request, Scope, Status, UserOp, ValueIndex,
-        Varying, VaryingMut, VaryingW, VaryingWMut,
+        ObjectComm, OobVec, Op, Persistent, PersistentRequest, PointToPoint, Request, Scope, Status, UserOp,
+        ValueIndex, Varying, VaryingMut, VaryingW, VaryingWMut,
     };
     pub use crate::{NeighborCollective, Topology};
 }

@@ -75,7 +75,7 @@ pub(crate) fn check_tag(tag: i32) -> Result<()> {
 }
 
 #[inline(always)]
-fn check_tag_any(tag: i32, any: bool) -> Result<()> {
+pub(crate) fn check_tag_any(tag: i32, any: bool) -> Result<()> {
     let ub = tag_ub();
     if (0..=ub).contains(&tag) || (any && tag == ffi::ANY_TAG()) {
         Ok(())

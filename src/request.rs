@@ -12,8 +12,12 @@ use crate::ffi::{self, MPI_Request, MPI_Status};
 use crate::scope::ScopeCore;
 use crate::status::Status;
 use crate::transfer::pending;
+use crate::transfer::stage::Transfer;
 use crate::util::to_count;
+use std::cell::RefCell;
 use std::ffi::c_int;
+use std::marker::PhantomData;
+use std::rc::Rc;
 
 /// A nonblocking operation in flight (`MPI_Request`), whose buffers are lent for `'s`.
 ///
@@ -185,6 +189,85 @@ impl Drop for PersistentRequest<'_> {
                 }
             }
         }
+    }
+}
+
+/// Several nonblocking operations completed together, whose staged buffers (if any) are
+/// written back once all of them are done: what a nonblocking [`Exchange`](crate::Exchange)
+/// or halo exchange returns. Its scope completes it if the handle is forgotten.
+#[must_use = "dropping a request set waits for it to complete"]
+pub struct RequestSet<'s> {
+    inner: Rc<RefCell<SetInner>>,
+    _scope: PhantomData<&'s ()>,
+}
+
+struct SetInner {
+    raws: Vec<MPI_Request>,
+    transfer: Option<Transfer>,
+}
+
+impl SetInner {
+    fn wait(&mut self) -> Result<()> {
+        if self.raws.is_empty() || !is_active() {
+            self.raws.clear();
+            return Ok(());
+        }
+        let n = to_count("number of requests", self.raws.len())?;
+        // SAFETY: `raws` holds `n` handles of operations started by this set.
+        let code = unsafe { ffi::MPI_Waitall(n, self.raws.as_mut_ptr(), ffi::STATUSES_IGNORE()) };
+        // Every request is complete (or failed) now: none is waited for again.
+        self.raws.clear();
+        check("MPI_Waitall", code)?;
+        match self.transfer.take() {
+            Some(mut t) => t.complete(None),
+            None => Ok(()),
+        }
+    }
+
+    fn test(&mut self) -> Result<bool> {
+        if self.raws.is_empty() {
+            return Ok(true);
+        }
+        let n = to_count("number of requests", self.raws.len())?;
+        let mut flag: c_int = 0;
+        // SAFETY: as in `wait`.
+        let code = unsafe { ffi::MPI_Testall(n, self.raws.as_mut_ptr(), &mut flag, ffi::STATUSES_IGNORE()) };
+        check("MPI_Testall", code)?;
+        if flag == 0 {
+            return Ok(false);
+        }
+        self.raws.clear();
+        match self.transfer.take() {
+            Some(mut t) => t.complete(None).map(|()| true),
+            None => Ok(true),
+        }
+    }
+}
+
+impl<'s> RequestSet<'s> {
+    /// The requests `raws`, with the staging of their buffers, recorded in `scope`.
+    pub(crate) fn new(scope: &'s ScopeCore, raws: Vec<MPI_Request>, transfer: Option<Transfer>) -> Self {
+        let inner = Rc::new(RefCell::new(SetInner { raws, transfer }));
+        let kept = Rc::clone(&inner);
+        scope.register_finisher(Box::new(move || kept.borrow_mut().wait()));
+        RequestSet { inner, _scope: PhantomData }
+    }
+
+    /// Waits until every operation of the set is done.
+    pub fn wait(self) -> Result<()> {
+        let r = self.inner.borrow_mut().wait();
+        r
+    }
+
+    /// Whether every operation is done; completes the set if so.
+    pub fn test(&mut self) -> Result<bool> {
+        self.inner.borrow_mut().test()
+    }
+}
+
+impl Drop for RequestSet<'_> {
+    fn drop(&mut self) {
+        let _ = self.inner.borrow_mut().wait();
     }
 }
 
