@@ -125,8 +125,8 @@ impl Drop for Request<'_> {
 /// [`Scope`](crate::Scope) if forgotten.
 ///
 /// Buffers that must be read or written *between* runs belong to a
-/// [`Persistent`](crate::Persistent) set instead, which owns them.
-#[must_use = "a persistent request does nothing until started"]
+/// [`Persistent`](crate::Persistent) set instead, which owns them (there the handles made in
+/// the setup may simply be dropped: the set keeps the requests).
 pub struct PersistentRequest<'s> {
     raw: MPI_Request,
     /// The scope that frees the request if this handle does not; `None` for operations that

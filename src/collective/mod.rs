@@ -44,7 +44,7 @@ pub use varying::{Varying, VaryingMut, VaryingW, VaryingWMut};
 
 pub(crate) use checks::{check_len, check_same_elements};
 
-use crate::buffer::{Buffer, BufferMut};
+use crate::buffer::{BufferElement, Buffer, BufferMut};
 use crate::comm::Communicator;
 use crate::error::{Error, Result};
 use crate::ffi;
@@ -828,6 +828,15 @@ pub trait Collective: Communicator {
             run::reduce(self, Start::Persistent, b.as_spec(), Some(b), true, op, root, &mut t)
         }
         .map(|r| t.persistent(scope, r))
+    }
+
+    /// Reduces one value of every process with `op` and returns the result on every process
+    /// (`MPI_Allreduce` of one element): `let r = comm.allreduce_value(residual, &Op::SUM)?`.
+    /// Any predefined operation that fits the type, or a user operation.
+    fn allreduce_value<T: BufferElement>(&self, value: T, op: &Op) -> Result<T> {
+        let mut out = value;
+        self.allreduce(&value, &mut out, op)?;
+        Ok(out)
     }
 
     /// Reduces `send` of every process with `op` into `recv` on every process. (`MPI_Allreduce`)
