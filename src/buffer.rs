@@ -345,3 +345,55 @@ unsafe impl<T: Equivalence> BufferMut for EquivalentMut<'_, T> {
         })
     }
 }
+
+/// A buffer lent to a nonblocking or persistent operation for the scope's lifetime `'s`:
+/// a reference `&'s B` to any [`Buffer`], or a [`Typed`](crate::Typed) view by value, so that
+/// a view can be made inline (`comm.isend(s, Typed::new(&grid, 1, &column)?, …)`) instead of
+/// in a `let` before the call.
+pub trait Lend<'s> {
+    /// The buffer lent.
+    type Target: Buffer + ?Sized;
+    /// The buffer lent.
+    fn target(&self) -> &Self::Target;
+}
+
+impl<'s, B: Buffer + ?Sized> Lend<'s> for &'s B {
+    type Target = B;
+    #[inline(always)]
+    fn target(&self) -> &B {
+        self
+    }
+}
+
+impl<'s> Lend<'s> for crate::datatype::Typed<'s> {
+    type Target = crate::datatype::Typed<'s>;
+    #[inline(always)]
+    fn target(&self) -> &Self::Target {
+        self
+    }
+}
+
+/// A writable buffer lent for the scope's lifetime `'s`: `&'s mut B` for any [`BufferMut`],
+/// or a [`TypedMut`](crate::TypedMut) view by value (see [`Lend`]).
+pub trait LendMut<'s> {
+    /// The buffer lent.
+    type Target: BufferMut + ?Sized;
+    /// The buffer lent.
+    fn target_mut(&mut self) -> &mut Self::Target;
+}
+
+impl<'s, B: BufferMut + ?Sized> LendMut<'s> for &'s mut B {
+    type Target = B;
+    #[inline(always)]
+    fn target_mut(&mut self) -> &mut B {
+        self
+    }
+}
+
+impl<'s> LendMut<'s> for crate::datatype::TypedMut<'s> {
+    type Target = crate::datatype::TypedMut<'s>;
+    #[inline(always)]
+    fn target_mut(&mut self) -> &mut Self::Target {
+        self
+    }
+}

@@ -311,3 +311,71 @@ pub(crate) fn check_buffer<'d>(
         _ => Ok(()),
     }
 }
+
+/// [`PointToPoint::sendrecv_within`](crate::PointToPoint::sendrecv_within): one
+/// `MPI_Sendrecv` out of and into `buf`, after checking the receive region is disjoint from
+/// the send region.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sendrecv_within<C, B>(
+    comm: &C,
+    buf: &mut B,
+    send: Region<'_>,
+    dest: i32,
+    sendtag: i32,
+    recv: Region<'_>,
+    source: i32,
+    recvtag: i32,
+) -> Result<crate::status::Status>
+where
+    C: Communicator + ?Sized,
+    B: BufferMut + ?Sized,
+{
+    check_rank(comm, dest, false)?;
+    check_tag_any(sendtag, false)?;
+    check_rank(comm, source, true)?;
+    check_tag_any(recvtag, true)?;
+    let (send_runs, _) = runs(&send)?;
+    let (recv_runs, self_overlap) = runs(&recv)?;
+    if self_overlap {
+        return Err(Error::InvalidArgument("the receive region touches some bytes twice (its items overlap)".into()));
+    }
+    check_disjoint(&[
+        Part { runs: &send_runs, recv: false, name: "the send region".into() },
+        Part { runs: &recv_runs, recv: true, name: "the receive region".into() },
+    ])?;
+    let count = |r: &Region<'_>| {
+        c_int::try_from(r.count).map_err(|_| Error::CountOverflow {
+            what: "region count",
+            value: r.count,
+            max: c_int::MAX as usize,
+        })
+    };
+    let (scount, rcount) = (count(&send)?, count(&recv)?);
+    let s = buf.spec_mut()?;
+    check_buffer(&s, send_runs.end().max(recv_runs.end()), std::iter::once(recv.datatype))?;
+    let mut t = Transfer::new("sendrecv_within");
+    let s = t.write_spec(s, Fill::Update)?;
+    let at = |offset: usize| s.ptr.cast::<u8>().wrapping_add(offset).cast::<c_void>();
+    let mut status = crate::status::Status::default();
+    // SAFETY: both regions lie inside the lent buffer (checked against its length) and the
+    // receive region shares no byte with the send region (checked); the call is blocking.
+    let code = unsafe {
+        ffi::MPI_Sendrecv(
+            at(send.offset).cast_const(),
+            scount,
+            send.datatype.as_raw(),
+            dest,
+            sendtag,
+            at(recv.offset),
+            rcount,
+            recv.datatype.as_raw(),
+            source,
+            recvtag,
+            comm.as_raw(),
+            &mut status.0,
+        )
+    };
+    check("MPI_Sendrecv", code)?;
+    t.blocking(Some(&status))?;
+    Ok(status)
+}

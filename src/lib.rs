@@ -63,10 +63,10 @@ pub mod win;
 
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
-    Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut,
+    Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut, Lend, LendMut,
 };
 pub use collective::{
-    has_persistent_collectives, root, Collective, NeighborCollective, Varying, VaryingMut, VaryingW,
+    has_persistent_collectives, root, Collective, NeighborCollective, NeighborExchange, Varying, VaryingMut, VaryingW,
     VaryingWMut,
 };
 pub use comm::{Comm, Communicator, Comparison};

@@ -17,7 +17,7 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
-use crate::buffer::{Buffer, BufferMut};
+use crate::buffer::{Buffer, BufferMut, Lend, LendMut};
 use crate::comm::Communicator;
 use crate::environment::tag_ub;
 use crate::error::{check, mpi_call, Error, Result};
@@ -252,6 +252,24 @@ pub trait PointToPoint: Communicator {
         Ok(status)
     }
 
+    /// Sends region `send` of `buf` to `dest` and receives region `recv` of the same buffer
+    /// from `source` (`MPI_Sendrecv` within one array, e.g. a ghost column next to the column
+    /// sent). The receive region must share no byte with the send region: checked before
+    /// MPI is called. For a loop, build an [`Exchange`](crate::Exchange) once instead.
+    #[allow(clippy::too_many_arguments)]
+    fn sendrecv_within<B: BufferMut + ?Sized>(
+        &self,
+        buf: &mut B,
+        send: crate::Region<'_>,
+        dest: i32,
+        sendtag: i32,
+        recv: crate::Region<'_>,
+        source: i32,
+        recvtag: i32,
+    ) -> Result<Status> {
+        crate::exchange::sendrecv_within(self, buf, send, dest, sendtag, recv, source, recvtag)
+    }
+
     /// Sends `buf` to `dest`, then replaces its contents with a message from `source`
     /// (`MPI_Sendrecv_replace`).
     fn sendrecv_replace<B: BufferMut + ?Sized>(
@@ -285,61 +303,61 @@ pub trait PointToPoint: Communicator {
     }
 
     /// Starts a send (`MPI_Isend`); `buf` stays borrowed until the request completes.
-    fn isend<'s, B: Buffer + ?Sized>(
+    fn isend<'s, L: Lend<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s B,
+        buf: L,
         dest: i32,
         tag: i32,
     ) -> Result<Request<'s>> {
-        isend_with(self, Mode::Standard, false, buf, dest, tag).map(|(r, t)| t.request(scope, r))
+        isend_with(self, Mode::Standard, false, buf.target(), dest, tag).map(|(r, t)| t.request(scope, r))
     }
 
     /// Starts a buffered-mode send (`MPI_Ibsend`).
-    fn ibsend<'s, B: Buffer + ?Sized>(
+    fn ibsend<'s, L: Lend<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s B,
+        buf: L,
         dest: i32,
         tag: i32,
     ) -> Result<Request<'s>> {
-        isend_with(self, Mode::Buffered, false, buf, dest, tag).map(|(r, t)| t.request(scope, r))
+        isend_with(self, Mode::Buffered, false, buf.target(), dest, tag).map(|(r, t)| t.request(scope, r))
     }
 
     /// Starts a synchronous-mode send (`MPI_Issend`).
-    fn issend<'s, B: Buffer + ?Sized>(
+    fn issend<'s, L: Lend<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s B,
+        buf: L,
         dest: i32,
         tag: i32,
     ) -> Result<Request<'s>> {
-        isend_with(self, Mode::Synchronous, false, buf, dest, tag).map(|(r, t)| t.request(scope, r))
+        isend_with(self, Mode::Synchronous, false, buf.target(), dest, tag).map(|(r, t)| t.request(scope, r))
     }
 
     /// Starts a ready-mode send (`MPI_Irsend`).
-    fn irsend<'s, B: Buffer + ?Sized>(
+    fn irsend<'s, L: Lend<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s B,
+        buf: L,
         dest: i32,
         tag: i32,
     ) -> Result<Request<'s>> {
-        isend_with(self, Mode::Ready, false, buf, dest, tag).map(|(r, t)| t.request(scope, r))
+        isend_with(self, Mode::Ready, false, buf.target(), dest, tag).map(|(r, t)| t.request(scope, r))
     }
 
     /// Starts a receive (`MPI_Irecv`); `buf` stays mutably borrowed until it completes.
-    fn irecv<'s, B: BufferMut + ?Sized>(
+    fn irecv<'s, L: LendMut<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
+        mut buf: L,
         source: i32,
         tag: i32,
     ) -> Result<Request<'s>> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
         let mut t = Transfer::new("irecv");
-        let s = t.write(buf, Fill::Received)?;
+        let s = t.write(buf.target_mut(), Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Irecv(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut req))?;
         Ok(t.request(scope, req))
@@ -347,61 +365,61 @@ pub trait PointToPoint: Communicator {
 
     /// A persistent standard-mode send (`MPI_Send_init`); start it with
     /// [`PersistentRequest::start`].
-    fn send_init<'s, B: Buffer + ?Sized>(
+    fn send_init<'s, L: Lend<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s B,
+        buf: L,
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'s>> {
-        isend_with(self, Mode::Standard, true, buf, dest, tag).map(|(r, t)| t.persistent(scope, r))
+        isend_with(self, Mode::Standard, true, buf.target(), dest, tag).map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent buffered-mode send (`MPI_Bsend_init`).
-    fn bsend_init<'s, B: Buffer + ?Sized>(
+    fn bsend_init<'s, L: Lend<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s B,
+        buf: L,
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'s>> {
-        isend_with(self, Mode::Buffered, true, buf, dest, tag).map(|(r, t)| t.persistent(scope, r))
+        isend_with(self, Mode::Buffered, true, buf.target(), dest, tag).map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent synchronous-mode send (`MPI_Ssend_init`).
-    fn ssend_init<'s, B: Buffer + ?Sized>(
+    fn ssend_init<'s, L: Lend<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s B,
+        buf: L,
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'s>> {
-        isend_with(self, Mode::Synchronous, true, buf, dest, tag).map(|(r, t)| t.persistent(scope, r))
+        isend_with(self, Mode::Synchronous, true, buf.target(), dest, tag).map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent ready-mode send (`MPI_Rsend_init`).
-    fn rsend_init<'s, B: Buffer + ?Sized>(
+    fn rsend_init<'s, L: Lend<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s B,
+        buf: L,
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'s>> {
-        isend_with(self, Mode::Ready, true, buf, dest, tag).map(|(r, t)| t.persistent(scope, r))
+        isend_with(self, Mode::Ready, true, buf.target(), dest, tag).map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent receive (`MPI_Recv_init`).
-    fn recv_init<'s, B: BufferMut + ?Sized>(
+    fn recv_init<'s, L: LendMut<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
+        mut buf: L,
         source: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'s>> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
         let mut t = Transfer::new("recv_init");
-        let s = t.write(buf, Fill::Received)?;
+        let s = t.write(buf.target_mut(), Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
         mpi_call!(MPI_Recv_init(s.ptr, s.c_count()?, s.datatype, source, tag, self.as_raw(), &mut req))?;
         Ok(t.persistent(scope, req))

@@ -117,6 +117,8 @@ owned_tuples!((A 0, B 1), (A 0, B 1, C 2), (A 0, B 1, C 2, D 3));
 pub struct Persistent<B: OwnedBuffer> {
     // Declared first: the requests are completed and freed (in Drop) before the buffer goes.
     raws: Vec<MPI_Request>,
+    /// Data the requests read for their whole life (`…w` collectives' arrays), dropped after.
+    kept: Vec<Slot>,
     buf: B,
     identity: B::Identity,
     active: bool,
@@ -144,9 +146,11 @@ impl<B: OwnedBuffer> Persistent<B> {
         }
         let mut kept = Vec::with_capacity(slots.len());
         let mut rest = Vec::new();
+        let mut kept_data = Vec::new();
         let mut finished = Ok(());
         for slot in slots {
             match slot {
+                keep @ Slot::Keep(_) => kept_data.push(keep),
                 Slot::Request { mut raw, persistent: true } => {
                     // Inactive unless the setup started it: either way it is inactive after.
                     if let Err(e) = wait_raw(&mut raw) {
@@ -160,7 +164,7 @@ impl<B: OwnedBuffer> Persistent<B> {
         // Nonblocking operations and closing steps of the setup complete now.
         let finished = finished.and(complete_slots(rest));
         let identity = buf.identity();
-        let set = Persistent { raws: kept, buf, identity, active: false };
+        let set = Persistent { raws: kept, kept: kept_data, buf, identity, active: false };
         finished.map(|()| set)
     }
 
@@ -275,8 +279,8 @@ impl<B: OwnedBuffer> Persistent<B> {
     pub fn into_inner(mut self) -> Result<B> {
         let done = self.release();
         // SAFETY: `release` freed every request; `buf` is read out once and `self` forgotten
-        // right after, so it is not dropped twice. (`raws` is empty: forgetting it leaks
-        // nothing.)
+        // right after, so it is not dropped twice. (`raws` and `kept` are empty: forgetting
+        // them leaks nothing.)
         let buf = unsafe { std::ptr::read(&self.buf) };
         std::mem::forget(self);
         done.map(|()| buf)
@@ -285,7 +289,9 @@ impl<B: OwnedBuffer> Persistent<B> {
     /// Waits for and frees every request.
     fn release(&mut self) -> Result<()> {
         let raws = std::mem::take(&mut self.raws);
-        complete_slots(raws.into_iter().map(|raw| Slot::Request { raw, persistent: true }).collect())
+        let mut slots: Vec<Slot> = raws.into_iter().map(|raw| Slot::Request { raw, persistent: true }).collect();
+        slots.append(&mut self.kept);
+        complete_slots(slots)
     }
 }
 

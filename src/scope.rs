@@ -55,6 +55,10 @@ pub(crate) enum Slot {
     /// A closing step that must run before the lent memory is released (the end of a split
     /// collective, the synchronisation closing an RMA epoch).
     Finisher(Box<dyn FnOnce() -> Result<()>>),
+    /// Data MPI reads for as long as the scope's operations run (the count, displacement and
+    /// datatype arrays of a nonblocking or persistent `…w` collective): dropped only after
+    /// every request of the scope has completed and been freed.
+    Keep(Box<dyn std::any::Any>),
     /// Already completed by its handle.
     Done,
 }
@@ -131,6 +135,11 @@ impl ScopeCore {
         slots.len() - 1
     }
 
+    /// Keeps `data` alive until the scope's operations are complete.
+    pub(crate) fn keep(&self, data: Box<dyn std::any::Any>) {
+        self.slots.borrow_mut().push(Slot::Keep(data));
+    }
+
     /// The operation in slot `i` was completed (or freed) by its handle.
     pub(crate) fn finished(&self, i: usize) {
         if let Some(slot) = self.slots.borrow_mut().get_mut(i) {
@@ -178,6 +187,8 @@ impl ScopeCore {
 pub(crate) fn complete_slots(slots: Vec<Slot>) -> Result<()> {
     let mut first: Option<Error> = None;
     let mut finishers = Vec::new();
+    // Kept data outlives every request (it is dropped when this function returns).
+    let mut _kept = Vec::new();
     for slot in slots {
         match slot {
             Slot::Request { mut raw, persistent } => {
@@ -191,6 +202,7 @@ pub(crate) fn complete_slots(slots: Vec<Slot>) -> Result<()> {
                 }
             }
             Slot::Finisher(f) => finishers.push(f),
+            Slot::Keep(data) => _kept.push(data),
             Slot::Done => {}
         }
     }

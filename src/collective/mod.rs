@@ -38,7 +38,7 @@ mod persistent;
 mod run;
 mod varying;
 
-pub use neighbor::NeighborCollective;
+pub use neighbor::{NeighborCollective, NeighborExchange};
 pub use persistent::has_persistent_collectives;
 pub use varying::{Varying, VaryingMut, VaryingW, VaryingWMut};
 

@@ -26,6 +26,9 @@
 //! ```
 
 mod run;
+mod within;
+
+pub use within::NeighborExchange;
 
 use super::run::Start;
 use super::{Varying, VaryingMut, VaryingW, VaryingWMut};
