@@ -205,7 +205,13 @@ fn edge_counts(b: &Block) -> Vec<i32> {
 
 /// Runs `iters` Jacobi steps on `u` with the chosen exchange; returns the time spent in halo
 /// exchanges (for the forms whose exchange can be timed apart from the sweep).
-fn solve(cart: &CartComm, b: &Block, u: Vec<f64>, how: Exchange, iters: usize) -> mpi4rs::Result<(Vec<f64>, f64)> {
+fn solve(
+    cart: &CartComm,
+    b: &Block,
+    u: Vec<f64>,
+    how: Exchange,
+    iters: usize,
+) -> mpi4rs::Result<(Vec<f64>, f64)> {
     let halo = Halo::<f64>::new(cart, &[b.lx, b.ly], 1)?;
     let mut t_exchange = 0.0;
     let mut new = u.clone();
@@ -253,7 +259,10 @@ fn solve(cart: &CartComm, b: &Block, u: Vec<f64>, how: Exchange, iters: usize) -
     for _ in 0..iters {
         let t = mpi4rs::wtime();
         b.pack(&u, &mut send);
-        cart.neighbor_alltoallv(&Varying::packed(&send[..], &counts), &mut VaryingMut::packed(&mut recv[..], &counts))?;
+        cart.neighbor_alltoallv(
+            &Varying::packed(&send[..], &counts),
+            &mut VaryingMut::packed(&mut recv[..], &counts),
+        )?;
         b.unpack(&recv, &mut u);
         t_exchange += mpi4rs::wtime() - t;
         b.sweep(&u, &mut new);
@@ -319,9 +328,16 @@ fn run(o: &Options) -> Result<(), Error> {
         );
         let per = |t: f64| t / o.iters.max(1) as f64 * 1e6;
         if matches!(o.exchange, Exchange::Blocking | Exchange::Copy) {
-            println!("# time per iteration {:.2} us, of which halo exchange {:.2} us (slowest rank)", per(slowest), per(exch));
+            println!(
+                "# time per iteration {:.2} us, of which halo exchange {:.2} us (slowest rank)",
+                per(slowest),
+                per(exch)
+            );
         } else {
-            println!("# time per iteration {:.2} us (slowest rank; the exchange overlaps the sweep)", per(slowest));
+            println!(
+                "# time per iteration {:.2} us (slowest rank; the exchange overlaps the sweep)",
+                per(slowest)
+            );
         }
         println!("# sum of u = {sum_all:.12e}; expected cos(pi h)^K u0: max deviation {worst_all:.2e}");
     }
@@ -387,7 +403,13 @@ fn compare(cart: &CartComm, b: &Block, o: &Options) -> Result<(), Error> {
                 // SAFETY: cgrid holds (lx + 2) x (ly + 2) doubles, the grid the C loop
                 // exchanges in place; it is not touched elsewhere while the call runs.
                 let t = unsafe {
-                    mpi4rs_c_halo_subarray(cart.as_raw(), cgrid.as_mut_ptr(), b.lx as c_int, b.ly as c_int, loops as c_int)
+                    mpi4rs_c_halo_subarray(
+                        cart.as_raw(),
+                        cgrid.as_mut_ptr(),
+                        b.lx as c_int,
+                        b.ly as c_int,
+                        loops as c_int,
+                    )
                 };
                 let _ = t;
             }
@@ -427,7 +449,11 @@ fn compare(cart: &CartComm, b: &Block, o: &Options) -> Result<(), Error> {
         if src >= 0 {
             for (name, g) in [("zero-copy", z), ("copy", &grid[..]), ("C", &cgrid[..])] {
                 if ghost(g, k) != src as f64 {
-                    return Err(format!("{name} exchange: ghost {k} holds {} instead of rank {src}", ghost(g, k)).into());
+                    return Err(format!(
+                        "{name} exchange: ghost {k} holds {} instead of rank {src}",
+                        ghost(g, k)
+                    )
+                    .into());
                 }
             }
         }
@@ -442,7 +468,10 @@ fn compare(cart: &CartComm, b: &Block, o: &Options) -> Result<(), Error> {
             o.pairs
         );
         println!("# best times per exchange [us] of the slowest rank; ratios: median over the rounds");
-        println!("{:>10} {:>10} {:>10} {:>14} {:>14}", "zero-copy", "copy", "C", "zero-copy/C", "zero-copy/copy");
+        println!(
+            "{:>10} {:>10} {:>10} {:>14} {:>14}",
+            "zero-copy", "copy", "C", "zero-copy/C", "zero-copy/copy"
+        );
         println!(
             "{:>10.2} {:>10.2} {:>10.2} {:>14.3} {:>14.3}",
             best[0] * 1e6,

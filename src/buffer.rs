@@ -397,3 +397,19 @@ impl<'s> LendMut<'s> for crate::datatype::TypedMut<'s> {
         self
     }
 }
+
+impl<'s, B: DeviceBuffer + ?Sized> Lend<'s> for Device<'s, B> {
+    type Target = Device<'s, B>;
+    #[inline(always)]
+    fn target(&self) -> &Self::Target {
+        self
+    }
+}
+
+impl<'s, B: DeviceBufferMut + ?Sized> LendMut<'s> for DeviceMut<'s, B> {
+    type Target = DeviceMut<'s, B>;
+    #[inline(always)]
+    fn target_mut(&mut self) -> &mut Self::Target {
+        self
+    }
+}

@@ -31,7 +31,7 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
-use crate::buffer::{BufferMut, ElementKind, SpecMut};
+use crate::buffer::{BufferMut, ElementKind, LendMut, SpecMut};
 use crate::comm::Communicator;
 use crate::datatype::Datatype;
 use crate::error::{check, Error, Result};
@@ -230,20 +230,16 @@ impl Exchange {
         t.blocking(None)
     }
 
-    /// Starts the exchange on `buf`, lent for the scope; wait for the returned set (or let the
+    /// Starts the exchange on `buf` (`&mut` a buffer, a `TypedMut` or `DeviceMut` view), lent for
+    /// the scope; wait for the returned set (or let the
     /// scope do it).
-    pub fn start<'s, C, B>(
-        &self,
-        comm: &C,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-    ) -> Result<RequestSet<'s>>
+    pub fn start<'s, C, L>(&self, comm: &C, scope: &'s Scope<'s, '_>, mut buf: L) -> Result<RequestSet<'s>>
     where
         C: Communicator + ?Sized,
-        B: BufferMut + ?Sized,
+        L: LendMut<'s>,
     {
         let mut t = Transfer::new("exchange");
-        let s = self.prepare(comm, buf, &mut t)?;
+        let s = self.prepare(comm, buf.target_mut(), &mut t)?;
         let reqs = self.post(comm, &s, false)?;
         let staged = t.has_stages().then_some(t);
         Ok(RequestSet::new(scope.core(), reqs, staged))
@@ -254,18 +250,18 @@ impl Exchange {
     /// [`Persistent::new`](crate::Persistent::new), which starts them together). Device
     /// buffers on the staged path are copied back when the last request completes: wait for
     /// all of them together.
-    pub fn init<'s, C, B>(
+    pub fn init<'s, C, L>(
         &self,
         comm: &C,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
+        mut buf: L,
     ) -> Result<Vec<PersistentRequest<'s>>>
     where
         C: Communicator + ?Sized,
-        B: BufferMut + ?Sized,
+        L: LendMut<'s>,
     {
         let mut t = Transfer::new("exchange_init");
-        let s = self.prepare(comm, buf, &mut t)?;
+        let s = self.prepare(comm, buf.target_mut(), &mut t)?;
         let reqs = self.post(comm, &s, true)?;
         if t.has_stages() {
             if let Some(last) = reqs.last() {
@@ -337,7 +333,9 @@ where
     let (send_runs, _) = runs(&send)?;
     let (recv_runs, self_overlap) = runs(&recv)?;
     if self_overlap {
-        return Err(Error::InvalidArgument("the receive region touches some bytes twice (its items overlap)".into()));
+        return Err(Error::InvalidArgument(
+            "the receive region touches some bytes twice (its items overlap)".into(),
+        ));
     }
     check_disjoint(&[
         Part { runs: &send_runs, recv: false, name: "the send region".into() },

@@ -36,7 +36,7 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
-use crate::buffer::{BufferElement, BufferMut};
+use crate::buffer::{BufferElement, BufferMut, LendMut};
 use crate::datatype::{Datatype, Order};
 use crate::error::{Error, Result};
 use crate::exchange::Exchange;
@@ -167,13 +167,13 @@ impl<'c, T: BufferElement> Halo<'c, T> {
     /// Starts exchanging the halo of `grid`, lent for the scope. While it runs, the interior
     /// of a host grid stays readable through [`InFlight::line`] (MPI only reads the faces and
     /// writes the ghosts).
-    pub fn start<'s, B: BufferMut + ?Sized>(
+    pub fn start<'s, L: LendMut<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        grid: &'s mut B,
+        mut grid: L,
     ) -> Result<InFlight<'s, T>> {
-        self.check_grid(grid)?;
-        let s = grid.spec_mut()?;
+        self.check_grid(grid.target_mut())?;
+        let s = grid.target_mut().spec_mut()?;
         let host = s.place.memory == MemoryKind::Host && s.kind() == T::kind();
         let base = s.ptr.cast::<T>().cast_const();
         let requests = self.plan.start(self.cart, scope, grid)?;
@@ -189,12 +189,12 @@ impl<'c, T: BufferElement> Halo<'c, T> {
 
     /// Makes the exchange's persistent requests on `grid`, lent for the scope (see
     /// [`Exchange::init`]); e.g. in [`Persistent::new`] for a device grid.
-    pub fn init<'s, B: BufferMut + ?Sized>(
+    pub fn init<'s, L: LendMut<'s>>(
         &self,
         scope: &'s Scope<'s, '_>,
-        grid: &'s mut B,
+        mut grid: L,
     ) -> Result<Vec<PersistentRequest<'s>>> {
-        self.check_grid(grid)?;
+        self.check_grid(grid.target_mut())?;
         self.plan.init(self.cart, scope, grid)
     }
 

@@ -63,11 +63,12 @@ pub mod win;
 
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
-    Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut, Lend, LendMut,
+    Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut, Lend,
+    LendMut,
 };
 pub use collective::{
-    has_persistent_collectives, root, Collective, NeighborCollective, NeighborExchange, Varying, VaryingMut, VaryingW,
-    VaryingWMut,
+    has_persistent_collectives, root, Collective, NeighborCollective, NeighborExchange, Varying, VaryingMut,
+    VaryingW, VaryingWMut,
 };
 pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};

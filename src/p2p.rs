@@ -394,7 +394,8 @@ pub trait PointToPoint: Communicator {
         dest: i32,
         tag: i32,
     ) -> Result<PersistentRequest<'s>> {
-        isend_with(self, Mode::Synchronous, true, buf.target(), dest, tag).map(|(r, t)| t.persistent(scope, r))
+        isend_with(self, Mode::Synchronous, true, buf.target(), dest, tag)
+            .map(|(r, t)| t.persistent(scope, r))
     }
 
     /// A persistent ready-mode send (`MPI_Rsend_init`).

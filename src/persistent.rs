@@ -289,7 +289,8 @@ impl<B: OwnedBuffer> Persistent<B> {
     /// Waits for and frees every request.
     fn release(&mut self) -> Result<()> {
         let raws = std::mem::take(&mut self.raws);
-        let mut slots: Vec<Slot> = raws.into_iter().map(|raw| Slot::Request { raw, persistent: true }).collect();
+        let mut slots: Vec<Slot> =
+            raws.into_iter().map(|raw| Slot::Request { raw, persistent: true }).collect();
         slots.append(&mut self.kept);
         complete_slots(slots)
     }

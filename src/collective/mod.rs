@@ -44,7 +44,7 @@ pub use varying::{Varying, VaryingMut, VaryingW, VaryingWMut};
 
 pub(crate) use checks::{check_len, check_same_elements};
 
-use crate::buffer::{BufferElement, Buffer, BufferMut};
+use crate::buffer::{Buffer, BufferElement, BufferMut};
 use crate::comm::Communicator;
 use crate::error::{Error, Result};
 use crate::ffi;

@@ -236,6 +236,19 @@ pub trait ObjectComm: Communicator {
         collective::bcast(self, obj, root)
     }
 
+    /// Broadcasts the root's value and returns it on every process: the root passes
+    /// `Some(value)`, the others `None` (their argument is ignored), so no placeholder is
+    /// needed: `let params: Params = comm.bcast_obj_from((rank == 0).then(read_params), 0)?`.
+    /// If the root passes `None`, every process gets the same error (nobody waits forever).
+    /// On an intercommunicator the root's group gets its own argument back.
+    fn bcast_obj_from<T: Serialize + DeserializeOwned>(&self, value: Option<T>, root: i32) -> Result<T> {
+        let mut v = value;
+        collective::bcast(self, &mut v, root)?;
+        v.ok_or_else(|| {
+            crate::Error::InvalidArgument("bcast_obj_from: the root passed no value (None)".into())
+        })
+    }
+
     /// Scatters `objs` (at the root: one per process, `None` elsewhere) so that process *i*
     /// gets `objs[i]` (mpi4py `comm.scatter`); `None` where nothing is received (the root's
     /// group on an intercommunicator).

@@ -4,7 +4,7 @@
 
 use super::super::persistent;
 use super::super::run::{start, Start};
-use crate::buffer::BufferMut;
+use crate::buffer::{BufferMut, LendMut};
 use crate::datatype::Datatype;
 use crate::error::{check, mpi_call, Error, Result};
 use crate::exchange::check_buffer;
@@ -104,8 +104,15 @@ impl NeighborExchange {
         };
         let (send_counts, send_displs, send_types) = side(send)?;
         let (recv_counts, recv_displs, recv_types) = side(recv)?;
-        let arrays =
-            Arrays { send_counts, send_displs, send_types, recv_counts, recv_displs, recv_types, owned: owned };
+        let arrays = Arrays {
+            send_counts,
+            send_displs,
+            send_types,
+            recv_counts,
+            recv_displs,
+            recv_types,
+            owned: owned,
+        };
         Ok(NeighborExchange { arrays: Rc::new(arrays), min_bytes })
     }
 
@@ -164,26 +171,31 @@ impl NeighborExchange {
     }
 
     /// Starts the exchange on `buf`, lent for the scope (`MPI_Ineighbor_alltoallw`).
-    pub fn start<'s, T, B>(&self, comm: &T, scope: &'s Scope<'s, '_>, buf: &'s mut B) -> Result<Request<'s>>
+    pub fn start<'s, T, L>(&self, comm: &T, scope: &'s Scope<'s, '_>, mut buf: L) -> Result<Request<'s>>
     where
         T: Topology + ?Sized,
-        B: BufferMut + ?Sized,
+        L: LendMut<'s>,
     {
         let mut t = Transfer::new("neighbor_exchange");
-        let raw = self.call(comm, Start::Immediate, buf, &mut t)?;
+        let raw = self.call(comm, Start::Immediate, buf.target_mut(), &mut t)?;
         scope.core().keep(Box::new(Rc::clone(&self.arrays)));
         Ok(t.request(scope, raw))
     }
 
     /// The persistent exchange on `buf`, lent for the scope (`MPI_Neighbor_alltoallw_init`,
     /// MPI-4; `MPIX_` on Open MPI 4.1); e.g. in [`Persistent::new`](crate::Persistent::new).
-    pub fn init<'s, T, B>(&self, comm: &T, scope: &'s Scope<'s, '_>, buf: &'s mut B) -> Result<PersistentRequest<'s>>
+    pub fn init<'s, T, L>(
+        &self,
+        comm: &T,
+        scope: &'s Scope<'s, '_>,
+        mut buf: L,
+    ) -> Result<PersistentRequest<'s>>
     where
         T: Topology + ?Sized,
-        B: BufferMut + ?Sized,
+        L: LendMut<'s>,
     {
         let mut t = Transfer::new("neighbor_exchange");
-        let raw = self.call(comm, Start::Persistent, buf, &mut t)?;
+        let raw = self.call(comm, Start::Persistent, buf.target_mut(), &mut t)?;
         scope.core().keep(Box::new(Rc::clone(&self.arrays)));
         Ok(t.persistent(scope, raw))
     }
