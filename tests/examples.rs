@@ -138,12 +138,17 @@ fn tutorial(_: &Suite) -> Result<(), String> {
 /// exchanges, 1 to 4 ranks.
 fn jacobi(_: &Suite) -> Result<(), String> {
     for np in 1..=4 {
-        for exchange in ["neighbor", "p2p"] {
+        for exchange in ["persistent", "nonblocking", "blocking", "copy"] {
             let out = run_example("jacobi", np, &["-n", "24", "-i", "30", "--exchange", exchange])?;
             if !out.stdout.contains(&format!("jacobi 24x24 on {np} ranks, 30 iterations: ok")) {
                 return Err(format!("jacobi --exchange {exchange} on {np} ranks:\n{}", out.text()));
             }
         }
+    }
+    // The side-by-side timing checks every exchange it times.
+    let out = run_example("jacobi", 4, &["-n", "32", "--compare", "-l", "5", "--pairs", "2"])?;
+    if !out.stdout.contains("compare: every exchange checked: ok") {
+        return Err(format!("jacobi --compare on 4 ranks:\n{}", out.text()));
     }
     Ok(())
 }
