@@ -24,7 +24,7 @@
 //!     .send(Region::new(&column, 4 * 8, 1), right, 0)?
 //!     .recv(Region::new(&column, 0, 1), left, 0)?;
 //! let mut grid = vec![me as f64; 24];
-//! x.run(&world, &mut grid)?;
+//! x.run(world, &mut grid)?;
 //! assert_eq!(grid[0], left as f64);
 //! // Receiving into bytes the plan also sends from is refused before MPI is called.
 //! assert!(x.clone_with_recv(Region::new(&column, 4 * 8, 1), left, 1).is_err());

@@ -37,6 +37,44 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 //!
+//! What the borrow checker refuses — reading a buffer while it is lent, letting a request
+//! escape its scope, lending a buffer that dies inside the scope:
+//!
+//! ```compile_fail
+//! # use mpi4rs::prelude::*;
+//! # let env = mpi4rs::init()?;
+//! # let world = env.world();
+//! let mut got = [0.0f64; 3];
+//! mpi4rs::scope(|s| {
+//!     let r = world.irecv(s, &mut got, 0, 0)?;
+//!     println!("{}", got[0]);            // error: `got` is lent to MPI for the scope
+//!     r.wait().map(drop)
+//! })?;
+//! # Ok::<(), mpi4rs::Error>(())
+//! ```
+//!
+//! ```compile_fail
+//! # use mpi4rs::prelude::*;
+//! # let env = mpi4rs::init()?;
+//! # let world = env.world();
+//! let mut got = [0.0f64; 3];
+//! let escaped = mpi4rs::scope(|s| world.irecv(s, &mut got, 0, 0))?;   // error: escapes
+//! # Ok::<(), mpi4rs::Error>(())
+//! ```
+//!
+//! ```compile_fail
+//! # use mpi4rs::prelude::*;
+//! # let env = mpi4rs::init()?;
+//! # let world = env.world();
+//! mpi4rs::scope(|s| {
+//!     let mut local = [0.0f64; 3];
+//!     let r = world.irecv(s, &mut local, 0, 0)?;   // error: `local` dies before the scope
+//!     std::mem::forget(r);
+//!     Ok(())
+//! })?;
+//! # Ok::<(), mpi4rs::Error>(())
+//! ```
+//!
 //! Buffers that must stay accessible *between* runs of a persistent operation (the solver
 //! loop) are owned instead: see [`Persistent`](crate::Persistent). The borrowing forms on a
 //! scope and the owning forms are the two shapes; neither needs `unsafe`.
