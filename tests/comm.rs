@@ -69,13 +69,16 @@ fn compare_and_dup(env: &Environment) -> Result<()> {
     ensure_eq!(world.compare(&reversed)?, want);
     // Messages on a duplicate do not match those on the original.
     let (right, left) = common::neighbours(env);
-    let a = world.isend(&1u32, right, 8)?;
-    let b = dup.isend(&2u32, right, 8)?;
     let (mut x, mut y) = (0u32, 0u32);
-    dup.recv(&mut y, left, 8)?;
-    world.recv(&mut x, left, 8)?;
-    a.wait()?;
-    b.wait()?;
+    mpi4rs::scope(|s| {
+        let a = world.isend(s, &1u32, right, 8)?;
+        let b = dup.isend(s, &2u32, right, 8)?;
+        dup.recv(&mut y, left, 8)?;
+        world.recv(&mut x, left, 8)?;
+        a.wait()?;
+        b.wait()?;
+        Ok(())
+    })?;
     ensure_eq!((x, y), (1, 2));
     dup.barrier()?;
     Ok(())
@@ -110,10 +113,13 @@ fn split_even_odd(env: &Environment) -> Result<()> {
     // Traffic inside a half: a ring within it.
     let (r, s) = (half.rank(), half.size());
     let outgoing = me * 7;
-    let req = half.isend(&outgoing, (r + 1) % s, 1)?;
     let mut got = -1;
-    let st = half.recv(&mut got, (r + s - 1) % s, 1)?;
-    req.wait()?;
+    let st = mpi4rs::scope(|sc| {
+        let req = half.isend(sc, &outgoing, (r + 1) % s, 1)?;
+        let st = half.recv(&mut got, (r + s - 1) % s, 1)?;
+        req.wait()?;
+        Ok(st)
+    })?;
     ensure_eq!(st.source(), (r + s - 1) % s);
     // The world rank of the half's left neighbour, times 7.
     let left_world = 2 * ((r + s - 1) % s) + color;
@@ -496,17 +502,20 @@ fn intercomm_even_odd(env: &Environment) -> Result<()> {
     // Every rank sends its world rank to the remote rank with its own local index (when
     // the remote side has one), all at once.
     let me_local = inter.rank();
-    let req = if me_local < remote_size { Some(inter.isend(&me, me_local, 7)?) } else { None };
-    if me_local < remote_size {
-        let mut from = -1;
-        let st = inter.recv(&mut from, me_local, 7)?;
-        ensure_eq!(st.source(), me_local);
-        // The remote rank with index k is world rank 2k (+1 on the odd side).
-        ensure_eq!(from, 2 * me_local + if odd { 0 } else { 1 });
-    }
-    if let Some(r) = req {
-        r.wait()?;
-    }
+    mpi4rs::scope(|s| {
+        let req = if me_local < remote_size { Some(inter.isend(s, &me, me_local, 7)?) } else { None };
+        if me_local < remote_size {
+            let mut from = -1;
+            let st = inter.recv(&mut from, me_local, 7)?;
+            ensure_eq!(st.source(), me_local);
+            // The remote rank with index k is world rank 2k (+1 on the odd side).
+            ensure_eq!(from, 2 * me_local + if odd { 0 } else { 1 });
+        }
+        if let Some(r) = req {
+            r.wait()?;
+        }
+        Ok(())
+    })?;
     // Ranks name the remote group: remote_size is one too many.
     let e = ensure_err!(inter.send(&1u8, remote_size, 0), Error::InvalidRank { .. });
     ensure!(matches!(e, Error::InvalidRank { size, .. } if size == remote_size), "{e}");
@@ -581,10 +590,13 @@ fn rsmpi_interop(env: &Environment) -> Result<()> {
     ensure_eq!(round_trip.compare(world)?, Comparison::Congruent);
     let (right, left) = common::neighbours(env);
     let outgoing = me as u16;
-    let req = round_trip.isend(&outgoing, right, 3)?;
     let mut got = 0u16;
-    round_trip.recv(&mut got, left, 3)?;
-    req.wait()?;
+    mpi4rs::scope(|s| {
+        let req = round_trip.isend(s, &outgoing, right, 3)?;
+        round_trip.recv(&mut got, left, 3)?;
+        req.wait()?;
+        Ok(())
+    })?;
     ensure_eq!(got, left as u16);
     Ok(())
 }

@@ -364,24 +364,30 @@ fn nonblocking_mprobe_bsend_views(env: &Environment) -> Result<()> {
     {
         let outgoing = Typed::new(&a[1..], 1, &column)?;
         let mut incoming = TypedMut::new(&mut b[2..], 1, &column)?;
-        let recv = world.irecv(&mut incoming, left, 8)?;
-        let send = world.isend(&outgoing, right, 8)?;
-        send.wait()?;
-        recv.wait()?;
+        mpi4rs::scope(|s| {
+            let recv = world.irecv(s, &mut incoming, left, 8)?;
+            let send = world.isend(s, &outgoing, right, 8)?;
+            send.wait()?;
+            recv.wait()?;
+            Ok(())
+        })?;
     }
     for i in 0..ROWS {
         ensure_eq!(b[i * COLS + 2], left * 1000 + (i * COLS + 1) as i32);
     }
     // A matched message and a derived receive buffer: too small is Truncated (the view holds
     // ROWS * 4 bytes of data whatever memory it spans), then it fits.
-    let send = world.isend(&[7i32; ROWS + 1], me, 9)?;
-    let (mut msg, _) = world.mprobe(me, 9)?;
     let mut c = vec![0i32; ROWS * COLS];
-    let e = ensure_err!(msg.recv(&mut TypedMut::new(&mut c, 1, &column)?), Error::Truncated { .. });
-    ensure_eq!(e, Error::Truncated { message_bytes: (ROWS + 1) * 4, buffer_bytes: ROWS * 4 });
-    let two = Datatype::contiguous(ROWS + 1, &Datatype::of::<i32>()?)?;
-    msg.recv(&mut TypedMut::new(&mut c, 1, &two)?)?;
-    send.wait()?;
+    mpi4rs::scope(|s| {
+        let send = world.isend(s, &[7i32; ROWS + 1], me, 9)?;
+        let (mut msg, _) = world.mprobe(me, 9)?;
+        let e = ensure_err!(msg.recv(&mut TypedMut::new(&mut c, 1, &column)?), Error::Truncated { .. });
+        ensure_eq!(e, Error::Truncated { message_bytes: (ROWS + 1) * 4, buffer_bytes: ROWS * 4 });
+        let two = Datatype::contiguous(ROWS + 1, &Datatype::of::<i32>()?)?;
+        msg.recv(&mut TypedMut::new(&mut c, 1, &two)?)?;
+        send.wait()?;
+        Ok(())
+    })?;
     ensure_eq!(&c[..ROWS + 1], &[7; ROWS + 1]);
     // Buffered mode sizes a view by its data, not by the memory it spans.
     let wide = Datatype::vector(2, 1, 1000, &Datatype::of::<i32>()?)?;

@@ -93,17 +93,19 @@ fn truncated_transfer(env: &Environment) -> Result<Option<Result<Status>>> {
     let world = env.world();
     let (me, n) = rank_size(env);
     let receiver = 1 % n;
-    let send = if me == 0 { Some(world.isend(&[1i32, 2, 3, 4], receiver, 30)?) } else { None };
-    let result = if me == receiver {
-        let mut small = [0i32; 2];
-        Some(world.recv(&mut small, 0, 30))
-    } else {
-        None
-    };
-    if let Some(s) = send {
-        let _ = s.wait(); // the send side may or may not report the truncation
-    }
-    Ok(result)
+    mpi4rs::scope(|s| {
+        let send = if me == 0 { Some(world.isend(s, &[1i32, 2, 3, 4], receiver, 30)?) } else { None };
+        let result = if me == receiver {
+            let mut small = [0i32; 2];
+            Some(world.recv(&mut small, 0, 30))
+        } else {
+            None
+        };
+        if let Some(send) = send {
+            let _ = send.wait(); // the send side may or may not report the truncation
+        }
+        Ok(result)
+    })
 }
 
 fn truncation_returns_err(env: &Environment) -> Result<()> {
@@ -115,10 +117,13 @@ fn truncation_returns_err(env: &Environment) -> Result<()> {
     }
     // The communicator still works afterwards.
     let (right, left) = common::neighbours(env);
-    let req = env.world().isend(&5u8, right, 31)?;
     let mut got = 0u8;
-    env.world().recv(&mut got, left, 31)?;
-    req.wait()?;
+    mpi4rs::scope(|s| {
+        let req = env.world().isend(s, &5u8, right, 31)?;
+        env.world().recv(&mut got, left, 31)?;
+        req.wait()?;
+        Ok(())
+    })?;
     ensure_eq!(got, 5);
     Ok(())
 }

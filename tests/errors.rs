@@ -30,12 +30,22 @@ fn invalid_ranks(env: &Environment) -> Result<()> {
     ensure_err!(world.send(&1i32, any_source(), 0), Error::InvalidRank { allows_any: false, .. });
     let mut x = 0i32;
     ensure_err!(world.recv(&mut x, n + 3, 0), Error::InvalidRank { allows_any: true, .. });
-    ensure_err!(world.isend(&x, n, 0), Error::InvalidRank { .. });
-    ensure_err!(world.irecv(&mut x, -7, 0), Error::InvalidRank { .. });
+    // A refused call still lends its buffer for the whole scope: one scope per borrow.
+    mpi4rs::scope(|s| {
+        ensure_err!(world.isend(s, &x, n, 0), Error::InvalidRank { .. });
+        Ok(())
+    })?;
+    mpi4rs::scope(|s| {
+        ensure_err!(world.irecv(s, &mut x, -7, 0), Error::InvalidRank { .. });
+        Ok(())
+    })?;
     ensure_err!(world.probe(n, 0), Error::InvalidRank { .. });
     ensure_err!(world.iprobe(n, 0), Error::InvalidRank { .. });
     ensure_err!(world.mprobe(n, 0), Error::InvalidRank { .. });
-    ensure_err!(world.send_init(&x, n, 0), Error::InvalidRank { .. });
+    mpi4rs::scope(|s| {
+        ensure_err!(world.send_init(s, &x, n, 0), Error::InvalidRank { .. });
+        Ok(())
+    })?;
     let mut y = 0i32;
     ensure_err!(world.sendrecv(&x, 0, 0, &mut y, n, 0), Error::InvalidRank { .. });
     Ok(())
@@ -53,7 +63,10 @@ fn invalid_tags(env: &Environment) -> Result<()> {
     ensure_err!(world.send(&1u8, 0, any_tag()), Error::InvalidTag { allows_any: false, .. });
     let mut x = 0u8;
     ensure_err!(world.recv(&mut x, 0, -7), Error::InvalidTag { allows_any: true, .. });
-    ensure_err!(world.issend(&x, 0, -1), Error::InvalidTag { .. });
+    mpi4rs::scope(|s| {
+        ensure_err!(world.issend(s, &x, 0, -1), Error::InvalidTag { .. });
+        Ok(())
+    })?;
     // The largest valid tag works (to PROC_NULL, so nothing is left pending).
     world.send(&1u8, proc_null(), ub)?;
     Ok(())
@@ -62,39 +75,48 @@ fn invalid_tags(env: &Environment) -> Result<()> {
 fn truncated_receive(env: &Environment) -> Result<()> {
     let world = env.world();
     let me = world.rank();
-    let s = world.isend(&[1i32, 2, 3, 4], me, 30)?;
     let mut small = [0i32; 2];
-    let e = ensure_err!(world.recv(&mut small, me, 30), Error::Mpi { .. });
+    let received = mpi4rs::scope(|s| {
+        let send = world.isend(s, &[1i32, 2, 3, 4], me, 30)?;
+        let received = world.recv(&mut small, me, 30);
+        let _ = send.wait(); // the send side may or may not report the truncation
+        Ok(received)
+    })?;
+    let e = ensure_err!(received, Error::Mpi { .. });
     ensure_eq!(e.class(), Some(ErrorClass::Truncate));
     ensure!(e.to_string().contains("MPI_Recv"), "the error names the call: {e}");
-    let _ = s.wait(); // the send side may or may not report the truncation
     Ok(())
 }
 
 fn truncated_matched_message_can_be_retried(env: &Environment) -> Result<()> {
     let world = env.world();
     let me = world.rank();
-    let s = world.isend(&[7u64; 8], me, 31)?;
-    let (mut msg, _) = world.mprobe(me, 31)?;
-    let mut small = [0u64; 4];
-    let e = ensure_err!(msg.recv(&mut small), Error::Truncated { message_bytes: 64, buffer_bytes: 32 });
-    ensure_eq!(e.class(), Some(ErrorClass::Truncate));
-    ensure_eq!(small, [0; 4]);
-    let mut big = [0u64; 8];
-    msg.recv(&mut big)?;
-    ensure_eq!(big, [7; 8]);
-    ensure_err!(msg.recv(&mut big), Error::InvalidArgument(_));
-    s.wait()?;
-    Ok(())
+    mpi4rs::scope(|s| {
+        let send = world.isend(s, &[7u64; 8], me, 31)?;
+        let (mut msg, _) = world.mprobe(me, 31)?;
+        let mut small = [0u64; 4];
+        let e = ensure_err!(msg.recv(&mut small), Error::Truncated { message_bytes: 64, buffer_bytes: 32 });
+        ensure_eq!(e.class(), Some(ErrorClass::Truncate));
+        ensure_eq!(small, [0; 4]);
+        let mut big = [0u64; 8];
+        msg.recv(&mut big)?;
+        ensure_eq!(big, [7; 8]);
+        ensure_err!(msg.recv(&mut big), Error::InvalidArgument(_));
+        send.wait()?;
+        Ok(())
+    })
 }
 
 fn status_count_not_whole(env: &Environment) -> Result<()> {
     let world = env.world();
     let me = world.rank();
-    let s = world.isend(&[1u8, 2, 3], me, 32)?;
-    let mut got = [0u8; 3];
-    let status = world.recv(&mut got, me, 32)?;
-    s.wait()?;
+    let status = mpi4rs::scope(|s| {
+        let send = world.isend(s, &[1u8, 2, 3], me, 32)?;
+        let mut got = [0u8; 3];
+        let status = world.recv(&mut got, me, 32)?;
+        send.wait()?;
+        Ok(status)
+    })?;
     ensure_eq!(status.count::<u8>()?, 3);
     ensure_err!(status.count::<u16>(), Error::InvalidArgument(_));
     Ok(())
@@ -108,8 +130,11 @@ fn buffered_send_buffer_misuse(env: &Environment) -> Result<()> {
     // anyway, MPICH would fail: the check makes both the same).
     let e = ensure_err!(world.bsend(&[0u8; 64], me, 33), Error::BsendBuffer { attached: 0, .. });
     ensure_eq!(e.class(), Some(ErrorClass::Buffer));
-    ensure_err!(world.ibsend(&[0u8; 64], me, 33), Error::BsendBuffer { .. });
-    ensure_err!(world.bsend_init(&[0u8; 64], me, 33), Error::BsendBuffer { .. });
+    mpi4rs::scope(|s| {
+        ensure_err!(world.ibsend(s, &[0u8; 64], me, 33), Error::BsendBuffer { .. });
+        ensure_err!(world.bsend_init(s, &[0u8; 64], me, 33), Error::BsendBuffer { .. });
+        Ok(())
+    })?;
     mpi4rs::attach_buffer(vec![0u8; 256])?;
     ensure_err!(mpi4rs::attach_buffer(vec![0u8; 256]), Error::InvalidArgument(_));
     // A message larger than the attached buffer.

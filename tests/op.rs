@@ -95,7 +95,7 @@ fn half_precision(env: &Environment) -> Result<()> {
     ensure_eq!(y, [bf16::from_f32(256.0), bf16::from_f32(260.0)]);
     // Nonblocking too.
     let mut y = bf16::ZERO;
-    world.iallreduce(&bf16::ONE, &mut y, &Op::SUM)?.wait()?;
+    mpi4rs::scope(|s| world.iallreduce(s, &bf16::ONE, &mut y, &Op::SUM)?.wait().map(drop))?;
     ensure_eq!(y, bf16::from_f32(n as f32));
     Ok(())
 }
@@ -163,7 +163,7 @@ fn user_commutative(env: &Environment) -> Result<()> {
     if me == 0 {
         ensure_eq!(r, out);
     }
-    world.iallreduce(&send, &mut out, &absmax)?.wait()?;
+    mpi4rs::scope(|s| world.iallreduce(s, &send, &mut out, &absmax)?.wait().map(drop))?;
     ensure_eq!(out, [(n as i64 - 1) * 3, n as i64 - 1]);
     Ok(())
 }
@@ -261,7 +261,11 @@ fn op_type_mismatches(env: &Environment) -> Result<()> {
     ensure_err!(allreduce1(world, 3i32, &Op::NO_OP), Error::InvalidOp(_));
     let on_f32 = UserOp::new(true, |_: &[f32], _: &mut [f32]| {})?;
     ensure_err!(allreduce1(world, 3.0f64, &on_f32), Error::InvalidOp(_));
-    ensure_err!(world.iallreduce(&3.0f64, &mut 0.0f64, &on_f32), Error::InvalidOp(_));
+    let mut out = 0.0f64;
+    mpi4rs::scope(|s| {
+        ensure_err!(world.iallreduce(s, &3.0f64, &mut out, &on_f32), Error::InvalidOp(_));
+        Ok(())
+    })?;
     ensure_eq!(allreduce1(world, 3.0f32, &on_f32)?, 3.0); // the op leaves inout alone
     Ok(())
 }

@@ -34,9 +34,12 @@ fn ring<T: BufferElement + PartialEq + std::fmt::Debug>(
     let data: Vec<T> = (0..17).map(|i| make(me, i)).collect();
     let mut got = vec![make(-1, 0); 17];
     // Even ranks send first; with one rank, isend avoids self-deadlock.
-    let req = world.isend(&data, right, 3)?;
-    let status = world.recv(&mut got, left, 3)?;
-    req.wait()?;
+    let status = mpi4rs::scope(|s| {
+        let req = world.isend(s, &data, right, 3)?;
+        let status = world.recv(&mut got, left, 3)?;
+        req.wait()?;
+        Ok(status)
+    })?;
     ensure_eq!(status.source(), left);
     ensure_eq!(status.tag(), 3);
     ensure_eq!(status.count::<T>()?, 17);
@@ -86,9 +89,12 @@ fn derived_struct(env: &Environment) -> Result<()> {
     let parts: Vec<Particle> = (0..5).map(|i| make(me, i)).collect();
     let mut got = vec![Particle::default(); 5];
     let outgoing = Equivalent(&parts); // a request borrows the wrapper, so bind it
-    let req = world.isend(&outgoing, right, 0)?;
-    world.recv(&mut EquivalentMut(&mut got), left, 0)?;
-    req.wait()?;
+    mpi4rs::scope(|s| {
+        let req = world.isend(s, &outgoing, right, 0)?;
+        world.recv(&mut EquivalentMut(&mut got), left, 0)?;
+        req.wait()?;
+        Ok(())
+    })?;
     ensure_eq!(got, (0..5).map(|i| make(left, i)).collect::<Vec<_>>());
     Ok(())
 }
@@ -143,10 +149,13 @@ fn bsend_with_attached_buffer(env: &Environment) -> Result<()> {
     let mut got = [0u64; 8];
     world.recv(&mut got, left, 9)?;
     ensure_eq!(got, [left as u64; 8]);
-    let mut req = world.ibsend(&[1u8; 16], right, 10)?;
-    let mut small = [0u8; 16];
-    world.recv(&mut small, left, 10)?;
-    while req.test()?.is_none() {}
+    mpi4rs::scope(|s| {
+        let mut req = world.ibsend(s, &[1u8; 16], right, 10)?;
+        let mut small = [0u8; 16];
+        world.recv(&mut small, left, 10)?;
+        while req.test()?.is_none() {}
+        Ok(())
+    })?;
     let buffer = mpi4rs::detach_buffer()?;
     ensure_eq!(buffer.len(), 4 * (64 + mpi4rs::bsend_overhead()));
     Ok(())
@@ -160,9 +169,12 @@ fn rsend_after_posted_receive(env: &Environment) -> Result<()> {
     }
     if me == 1 {
         let mut got = [0i16; 4];
-        let req = world.irecv(&mut got, 0, 20)?;
-        world.ssend(&[0u8; 0][..], 0, 21)?; // "my receive is posted"
-        req.wait()?;
+        mpi4rs::scope(|s| {
+            let req = world.irecv(s, &mut got, 0, 20)?;
+            world.ssend(&[0u8; 0][..], 0, 21)?; // "my receive is posted"
+            req.wait()?;
+            Ok(())
+        })?;
         ensure_eq!(got, [4, 3, 2, 1]);
     } else {
         world.recv(&mut [0u8; 0][..], 1, 21)?;
@@ -194,14 +206,17 @@ fn probe_iprobe(env: &Environment) -> Result<()> {
     let world = env.world();
     let (right, left) = neighbours(env);
     let data: Vec<u32> = (0..world.rank() as u32 + 3).collect();
-    let req = world.isend(&data, right, 4)?;
-    let status = world.probe(left, 4)?;
-    let n = status.count::<u32>()?;
-    ensure_eq!(n, left as usize + 3);
-    let mut got = vec![0u32; n];
-    world.recv(&mut got, left, 4)?;
-    ensure_eq!(got, (0..left as u32 + 3).collect::<Vec<_>>());
-    req.wait()?;
+    mpi4rs::scope(|s| {
+        let req = world.isend(s, &data, right, 4)?;
+        let status = world.probe(left, 4)?;
+        let n = status.count::<u32>()?;
+        ensure_eq!(n, left as usize + 3);
+        let mut got = vec![0u32; n];
+        world.recv(&mut got, left, 4)?;
+        ensure_eq!(got, (0..left as u32 + 3).collect::<Vec<_>>());
+        req.wait()?;
+        Ok(())
+    })?;
     ensure!(world.iprobe(left, 99)?.is_none(), "no message with tag 99 exists");
     let status = world.probe(proc_null(), any_tag())?;
     ensure_eq!(status.source(), proc_null());
@@ -212,25 +227,31 @@ fn mprobe_improbe(env: &Environment) -> Result<()> {
     let world = env.world();
     let (right, left) = neighbours(env);
     let data = vec![world.rank() as f32; 6];
-    let req = world.isend(&data, right, 6)?;
-    let (mut msg, status) = world.mprobe(left, 6)?;
-    ensure_eq!(msg.bytes(), 24);
-    ensure_eq!(status.count::<f32>()?, 6);
-    let mut got = vec![0f32; 6];
-    msg.recv(&mut got)?;
-    ensure_eq!(got, vec![left as f32; 6]);
-    req.wait()?;
+    mpi4rs::scope(|s| {
+        let req = world.isend(s, &data, right, 6)?;
+        let (mut msg, status) = world.mprobe(left, 6)?;
+        ensure_eq!(msg.bytes(), 24);
+        ensure_eq!(status.count::<f32>()?, 6);
+        let mut got = vec![0f32; 6];
+        msg.recv(&mut got)?;
+        ensure_eq!(got, vec![left as f32; 6]);
+        req.wait()?;
+        Ok(())
+    })?;
     // improbe: poll until the second message is matched, then receive it nonblockingly.
-    let req = world.isend(&data, right, 7)?;
-    let (mut msg, _) = loop {
-        if let Some(m) = world.improbe(left, 7)? {
-            break m;
-        }
-    };
     let mut got2 = vec![0f32; 6];
-    msg.irecv(&mut got2)?.wait()?;
+    mpi4rs::scope(|s| {
+        let req = world.isend(s, &data, right, 7)?;
+        let (mut msg, _) = loop {
+            if let Some(m) = world.improbe(left, 7)? {
+                break m;
+            }
+        };
+        msg.irecv(s, &mut got2)?.wait()?;
+        req.wait()?;
+        Ok(())
+    })?;
     ensure_eq!(got2, vec![left as f32; 6]);
-    req.wait()?;
     let (msg, _) = world.mprobe(proc_null(), 0)?;
     ensure!(msg.is_no_proc());
     Ok(())
