@@ -15,7 +15,7 @@
 //! ratio of the two variants' times in that round.
 //!
 //! Columns: `nbr` mpi4rs `neighbor_alltoall`, `nbr C` the C loop, `p2p` mpi4rs
-//! `irecv`/`isend`/`wait_all`, `p2p C` the C loop, then the ratios mpi4rs/C for both, and
+//! `irecv`/`isend`/`wait_all` (one `mpi4rs::scope` per exchange), `p2p C` the C loop, then the ratios mpi4rs/C for both, and
 //! neighbour/p2p for mpi4rs and for C. `check`: a fresh exchange of each kind received what
 //! every neighbour sent (known values), on every rank.
 
@@ -130,15 +130,18 @@ impl Exchange<'_> {
             }
             Variant::P2p => {
                 let (sources, dests) = (cart.sources(), cart.destinations());
+                // One scope per exchange: the blocks are lent to MPI until it returns.
                 for _ in 0..iters {
-                    let mut reqs = Vec::with_capacity(8);
-                    for (k, part) in self.recv.chunks_mut(n).enumerate() {
-                        reqs.push(cart.irecv(part, sources[k], (k ^ 1) as i32)?);
-                    }
-                    for (k, part) in self.send.chunks(n).enumerate() {
-                        reqs.push(cart.isend(part, dests[k], k as i32)?);
-                    }
-                    mpi4rs::wait_all(&mut reqs)?;
+                    mpi4rs::scope(|s| {
+                        let mut reqs = Vec::with_capacity(8);
+                        for (k, part) in self.recv.chunks_mut(n).enumerate() {
+                            reqs.push(cart.irecv(s, part, sources[k], (k ^ 1) as i32)?);
+                        }
+                        for (k, part) in self.send.chunks(n).enumerate() {
+                            reqs.push(cart.isend(s, part, dests[k], k as i32)?);
+                        }
+                        mpi4rs::wait_all(&mut reqs).map(drop)
+                    })?;
                 }
             }
             // SAFETY (both C loops): the buffers hold 4 blocks of `count` doubles and outlive

@@ -253,7 +253,7 @@ fn nonblocking_forms(env: &Environment) -> Result<()> {
     let nu = n as usize;
     world.ibarrier()?.wait()?;
     let mut b = if me == 0 { [4u8, 5, 6] } else { [0; 3] };
-    world.ibcast(&mut b, 0)?.wait()?;
+    mpi4rs::scope(|s| world.ibcast(s, &mut b, 0)?.wait().map(drop))?;
     ensure_eq!(b, [4, 5, 6]);
     let send = [me as f64, 1.0];
     let mut sum = [0.0f64; 2];
@@ -261,13 +261,13 @@ fn nonblocking_forms(env: &Environment) -> Result<()> {
     let mut gathered = vec![0.0f64; 2 * nu];
     let mut swapped = vec![0i32; nu];
     let to_all: Vec<i32> = (0..n).map(|j| me * 10 + j).collect();
-    {
-        let r1 = world.iallreduce(&send, &mut sum, &Op::SUM)?;
-        let r2 = world.iallgather(&send, &mut all)?;
-        let r3 = world.igather(&send, if me == 0 { Some(&mut gathered[..]) } else { None }, 0)?;
-        let r4 = world.ialltoall(&to_all, &mut swapped)?;
-        mpi4rs::wait_all(&mut [r1, r2, r3, r4])?;
-    }
+    mpi4rs::scope(|s| {
+        let r1 = world.iallreduce(s, &send, &mut sum, &Op::SUM)?;
+        let r2 = world.iallgather(s, &send, &mut all)?;
+        let r3 = world.igather(s, &send, if me == 0 { Some(&mut gathered[..]) } else { None }, 0)?;
+        let r4 = world.ialltoall(s, &to_all, &mut swapped)?;
+        mpi4rs::wait_all(&mut [r1, r2, r3, r4]).map(drop)
+    })?;
     ensure_eq!(sum, [(n * (n - 1) / 2) as f64, n as f64]);
     ensure_eq!(all, (0..n).flat_map(|j| [j as f64, 1.0]).collect::<Vec<_>>());
     if me == 0 {
@@ -275,32 +275,39 @@ fn nonblocking_forms(env: &Environment) -> Result<()> {
     }
     ensure_eq!(swapped, (0..n).map(|j| j * 10 + me).collect::<Vec<_>>());
     let mut part = [0.0f64; 2];
-    world.iscatter(if me == 0 { Some(&all[..]) } else { None }, &mut part, 0)?.wait()?;
+    mpi4rs::scope(|s| {
+        world.iscatter(s, if me == 0 { Some(&all[..]) } else { None }, &mut part, 0)?.wait().map(drop)
+    })?;
     ensure_eq!(part, [me as f64, 1.0]);
     let mut x = 0i64;
-    world.iscan(&1i64, &mut x, &Op::SUM)?.wait()?;
+    mpi4rs::scope(|s| world.iscan(s, &1i64, &mut x, &Op::SUM)?.wait().map(drop))?;
     ensure_eq!(x, me as i64 + 1);
     let mut y = 0i64;
-    world.iexscan(&1i64, &mut y, &Op::SUM)?.wait()?;
+    mpi4rs::scope(|s| world.iexscan(s, &1i64, &mut y, &Op::SUM)?.wait().map(drop))?;
     if me > 0 {
         ensure_eq!(y, me as i64);
     }
     let mut z = [me as u32; 1];
-    world.iallreduce_in_place(&mut z, &Op::BOR)?.wait()?;
+    mpi4rs::scope(|s| world.iallreduce_in_place(s, &mut z, &Op::BOR)?.wait().map(drop))?;
     ensure_eq!(z[0], (0..n as u32).fold(0, |a, b| a | b));
     let mut r = [0i32; 1];
-    world.ireduce(&1i32, if me == 0 { Some(&mut r[..]) } else { None }, &Op::SUM, 0)?.wait()?;
+    mpi4rs::scope(|s| {
+        world.ireduce(s, &1i32, if me == 0 { Some(&mut r[..]) } else { None }, &Op::SUM, 0)?.wait().map(drop)
+    })?;
     if me == 0 {
         ensure_eq!(r[0], n);
     }
     let counts = vec![1; nu];
     let mut one = 0i32;
-    world.ireduce_scatter(&vec![me; nu][..], &mut one, &counts, &Op::SUM)?.wait()?;
+    let mine = vec![me; nu];
+    mpi4rs::scope(|s| world.ireduce_scatter(s, &mine[..], &mut one, &counts, &Op::SUM)?.wait().map(drop))?;
     ensure_eq!(one, n * (n - 1) / 2);
-    world.ireduce_scatter_block(&vec![1; nu][..], &mut one, &Op::SUM)?.wait()?;
+    let ones = vec![1; nu];
+    mpi4rs::scope(|s| world.ireduce_scatter_block(s, &ones[..], &mut one, &Op::SUM)?.wait().map(drop))?;
     ensure_eq!(one, n);
     let mut gv = vec![0i32; nu];
-    world.iallgatherv(&me, &mut VaryingMut::packed(&mut gv[..], &counts))?.wait()?;
+    let mut gv_blocks = VaryingMut::packed(&mut gv[..], &counts);
+    mpi4rs::scope(|s| world.iallgatherv(s, &me, &mut gv_blocks)?.wait().map(drop))?;
     ensure_eq!(gv, (0..n).collect::<Vec<_>>());
     Ok(())
 }
@@ -316,27 +323,28 @@ fn persistent_forms(env: &Environment) -> Result<()> {
     let send = [me + 1];
     let mut sum = [0i32];
     let mut b = [0i32; 2];
-    {
-        let mut reduce = world.allreduce_init(&send, &mut sum, &Op::SUM)?;
+    mpi4rs::scope(|s| {
+        let mut reduce = world.allreduce_init(s, &send, &mut sum, &Op::SUM)?;
         for _ in 0..3 {
             reduce.start()?;
             reduce.wait()?;
             barrier.start()?;
             barrier.wait()?;
         }
-    }
+        Ok(())
+    })?;
     ensure_eq!(sum[0], n * (n + 1) / 2);
-    {
-        let mut bc = world.bcast_init(&mut b, n - 1)?;
+    mpi4rs::scope(|s| {
+        let mut bc = world.bcast_init(s, &mut b, n - 1)?;
         bc.start()?;
-        bc.wait()?;
-    }
+        bc.wait().map(drop)
+    })?;
     let mut all = vec![0i32; n as usize];
-    {
-        let mut ag = world.allgather_init(&me, &mut all)?;
+    mpi4rs::scope(|s| {
+        let mut ag = world.allgather_init(s, &me, &mut all)?;
         ag.start()?;
-        ag.wait()?;
-    }
+        ag.wait().map(drop)
+    })?;
     ensure_eq!(all, (0..n).collect::<Vec<_>>());
     Ok(())
 }
@@ -441,12 +449,12 @@ fn length_errors(env: &Environment) -> Result<()> {
         ensure_err!(world.reduce(&part, None::<&mut [i32]>, &Op::SUM, 0), Error::InvalidArgument(_));
     }
     // A count past int on a nonblocking reduction (checked before MPI touches memory).
-    let huge = Huge;
-    ensure_err!(
-        world.iallreduce(&mpi4rs::Device(&huge), &mut mpi4rs::DeviceMut(&mut Huge), &Op::SUM),
-        Error::CountOverflow { .. }
-    );
-    Ok(())
+    let (huge, mut out) = (Huge, Huge);
+    let (send, mut recv) = (mpi4rs::Device(&huge), mpi4rs::DeviceMut(&mut out));
+    mpi4rs::scope(|s| {
+        ensure_err!(world.iallreduce(s, &send, &mut recv, &Op::SUM), Error::CountOverflow { .. });
+        Ok(())
+    })
 }
 
 /// A host buffer that claims 2^31 + 1 bytes (never read: the call is refused first).
@@ -474,7 +482,7 @@ fn root_and_comm_errors(env: &Environment) -> Result<()> {
     ensure_err!(world.reduce(&x, None::<&mut [i32]>, &Op::SUM, n + 3), Error::InvalidRoot { .. });
     ensure_err!(world.gather(&x, None::<&mut [i32]>, -5), Error::InvalidRoot { .. });
     ensure_err!(world.scatter(None::<&[i32]>, &mut x, n), Error::InvalidRoot { .. });
-    let e = ensure_err!(world.ibcast(&mut x, n), Error::InvalidRoot { .. });
+    let e = mpi4rs::scope(|s| Ok(ensure_err!(world.ibcast(s, &mut x, n), Error::InvalidRoot { .. })))?;
     ensure_eq!(e.class(), Some(mpi4rs::ErrorClass::Root));
     Ok(())
 }
@@ -544,12 +552,9 @@ fn alltoallw_typed_blocks(env: &Environment) -> Result<()> {
     let mut buf = send.clone();
     world.alltoallw_in_place(&mut VaryingWMut::new(&mut buf[..], &ones, &sdispls, &ftypes))?;
     ensure_eq!(buf, recv);
-    world
-        .ialltoallw(
-            &VaryingW::new(&send[..], &ones, &sdispls, &ftypes),
-            &mut VaryingWMut::new(&mut recv[..], &ones, &sdispls, &ftypes),
-        )?
-        .wait()?;
+    let send_blocks = VaryingW::new(&send[..], &ones, &sdispls, &ftypes);
+    let mut recv_blocks = VaryingWMut::new(&mut recv[..], &ones, &sdispls, &ftypes);
+    mpi4rs::scope(|s| world.ialltoallw(s, &send_blocks, &mut recv_blocks)?.wait().map(drop))?;
     ensure_eq!(recv, buf);
     // Errors: a block past the end, a negative count, too few types, a bool receive buffer.
     let past: Vec<i32> = (0..n).map(|j| 8 * j + 1).collect();

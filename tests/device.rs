@@ -61,18 +61,23 @@ fn p2p_staged_and_mixed(env: &Environment) -> Result<()> {
     let send = Emu((0..1000).map(|i| (me * 10_000 + i) as f64).collect::<Vec<_>>());
     let mut got = Emu(vec![0.0f64; 1000]);
     let send_dev = Device(&send);
-    let req = world.isend(&send_dev, right, 1)?;
-    let st = world.recv(&mut DeviceMut(&mut got), left, 1)?;
-    req.wait()?;
+    let st = mpi4rs::scope(|s| {
+        let req = world.isend(s, &send_dev, right, 1)?;
+        let st = world.recv(&mut DeviceMut(&mut got), left, 1)?;
+        req.wait()?;
+        Ok(st)
+    })?;
     ensure_eq!(transfer::last_path(), Some(Path::Staged));
     ensure_eq!(st.count::<f64>()?, 1000);
     ensure_eq!(got.0, (0..1000).map(|i| (left * 10_000 + i) as f64).collect::<Vec<_>>());
     // Host send, device receive, shorter than the buffer: only the message is copied back.
     let mut partial = Emu(vec![-1i32; 10]);
     let four = [me; 4];
-    let req = world.isend(&four, right, 2)?;
-    world.recv(&mut DeviceMut(&mut partial), left, 2)?;
-    req.wait()?;
+    mpi4rs::scope(|s| {
+        let req = world.isend(s, &four, right, 2)?;
+        world.recv(&mut DeviceMut(&mut partial), left, 2)?;
+        req.wait().map(drop)
+    })?;
     ensure_eq!(partial.0, [vec![left; 4], vec![-1; 6]].concat());
     // Device send, host receive; sendrecv and sendrecv_replace.
     let mut host = [0u16; 3];
@@ -84,11 +89,13 @@ fn p2p_staged_and_mixed(env: &Environment) -> Result<()> {
     // Matched probe and receive into a device buffer.
     let seven = Emu(vec![me as u8; 7]);
     let seven = Device(&seven);
-    let req = world.isend(&seven, right, 5)?;
-    let (mut msg, _) = world.mprobe(left, 5)?;
     let mut m = Emu(vec![0u8; 7]);
-    msg.recv(&mut DeviceMut(&mut m))?;
-    req.wait()?;
+    mpi4rs::scope(|s| {
+        let req = world.isend(s, &seven, right, 5)?;
+        let (mut msg, _) = world.mprobe(left, 5)?;
+        msg.recv(&mut DeviceMut(&mut m))?;
+        req.wait().map(drop)
+    })?;
     ensure_eq!(m.0, vec![left as u8; 7]);
     ensure!(transfer::stats().staged >= before.staged + 7);
     Ok(())
@@ -105,13 +112,15 @@ fn nonblocking_and_persistent(env: &Environment) -> Result<()> {
     let sb = Emu(vec![me as f32 + 0.5; 64]);
     {
         let (mut da, mut db, dsa, dsb) = (DeviceMut(&mut a), DeviceMut(&mut b), Device(&sa), Device(&sb));
-        let mut reqs = vec![
-            world.irecv(&mut da, left, 1)?,
-            world.irecv(&mut db, left, 2)?,
-            world.isend(&dsa, right, 1)?,
-            world.isend(&dsb, right, 2)?,
-        ];
-        mpi4rs::wait_all(&mut reqs)?;
+        mpi4rs::scope(|s| {
+            let mut reqs = vec![
+                world.irecv(s, &mut da, left, 1)?,
+                world.irecv(s, &mut db, left, 2)?,
+                world.isend(s, &dsa, right, 1)?,
+                world.isend(s, &dsb, right, 2)?,
+            ];
+            mpi4rs::wait_all(&mut reqs).map(drop)
+        })?;
     }
     ensure_eq!(a.0, vec![left as f32; 64]);
     ensure_eq!(b.0, vec![left as f32 + 0.5; 64]);
@@ -119,8 +128,10 @@ fn nonblocking_and_persistent(env: &Environment) -> Result<()> {
     let mut c = Emu(vec![0i32; 8]);
     {
         let mut dc = DeviceMut(&mut c);
-        let _r = world.irecv(&mut dc, left, 3)?;
-        world.send(&Device(&Emu(vec![me; 8])), right, 3)?;
+        mpi4rs::scope(|s| {
+            let _r = world.irecv(s, &mut dc, left, 3)?;
+            world.send(&Device(&Emu(vec![me; 8])), right, 3)
+        })?;
     }
     ensure_eq!(c.0, vec![left; 8]);
     // Persistent requests: the staged send buffer is refreshed at every start.
@@ -130,29 +141,37 @@ fn nonblocking_and_persistent(env: &Environment) -> Result<()> {
         src.0.iter_mut().for_each(|x| *x = me as u64 * 100 + round);
         {
             let (mut ddst, dsrc) = (DeviceMut(&mut dst), Device(&src));
-            let mut recv = world.recv_init(&mut ddst, left, 9)?;
-            let mut send = world.send_init(&dsrc, right, 9)?;
-            recv.start()?;
-            send.start()?;
-            send.wait()?;
-            recv.wait()?;
+            mpi4rs::scope(|s| {
+                let mut recv = world.recv_init(s, &mut ddst, left, 9)?;
+                let mut send = world.send_init(s, &dsrc, right, 9)?;
+                recv.start()?;
+                send.start()?;
+                send.wait()?;
+                recv.wait().map(drop)
+            })?;
         }
         ensure_eq!(dst.0, vec![left as u64 * 100 + round; 16]);
     }
     let mut dst2 = Emu(vec![0u64; 16]);
     {
         let (mut ddst, dsrc) = (DeviceMut(&mut dst2), Device(&src));
-        let mut both = [world.recv_init(&mut ddst, left, 10)?, world.send_init(&dsrc, right, 10)?];
-        for _ in 0..3 {
-            mpi4rs::start_all(&mut both)?;
-            mpi4rs::wait_all(&mut both)?;
-        }
+        mpi4rs::scope(|s| {
+            let mut both = [world.recv_init(s, &mut ddst, left, 10)?, world.send_init(s, &dsrc, right, 10)?];
+            for _ in 0..3 {
+                mpi4rs::start_all(&mut both)?;
+                mpi4rs::wait_all(&mut both)?;
+            }
+            Ok(())
+        })?;
     }
     ensure_eq!(dst2.0, vec![left as u64 * 100 + 2; 16]);
     // A nonblocking collective on device buffers.
     let mut sum = Emu(vec![0i32; 5]);
     let send = Emu(vec![me + 1; 5]);
-    world.iallreduce(&Device(&send), &mut DeviceMut(&mut sum), &Op::SUM)?.wait()?;
+    {
+        let (dsend, mut dsum) = (Device(&send), DeviceMut(&mut sum));
+        mpi4rs::scope(|s| world.iallreduce(s, &dsend, &mut dsum, &Op::SUM)?.wait().map(drop))?;
+    }
     let n = world.size();
     ensure_eq!(sum.0, vec![n * (n + 1) / 2; 5]);
     Ok(())
@@ -301,7 +320,7 @@ fn neighbor_collectives_staged(env: &Environment) -> Result<()> {
     let mut recv2 = Emu(vec![-1i32; 2]);
     {
         let mut dev = DeviceMut(&mut recv2);
-        line.ineighbor_alltoall(&send.0[..], &mut dev)?.wait()?;
+        mpi4rs::scope(|s| line.ineighbor_alltoall(s, &send.0[..], &mut dev)?.wait().map(drop))?;
     }
     ensure_eq!(recv2.0, want);
     // alltoallv with holes between the received blocks.
@@ -332,11 +351,14 @@ fn neighbor_collectives_staged(env: &Environment) -> Result<()> {
         {
             let sd = Device(&send);
             let mut pd = DeviceMut(&mut p);
-            let mut req = line.neighbor_alltoall_init(&sd, &mut pd)?;
-            for _ in 0..2 {
-                req.start()?;
-                req.wait()?;
-            }
+            mpi4rs::scope(|s| {
+                let mut req = line.neighbor_alltoall_init(s, &sd, &mut pd)?;
+                for _ in 0..2 {
+                    req.start()?;
+                    req.wait()?;
+                }
+                Ok(())
+            })?;
         }
         ensure_eq!(p.0, want);
     }
@@ -445,9 +467,11 @@ fn real_cuda_buffers(env: &Environment) -> Result<()> {
         ensure_eq!(stream.clone_dtoh(&inplace).map_err(fail)?, got);
         // Ring: device send, device receive; then device to host.
         let mut ring = stream.alloc_zeros::<f64>(len).map_err(fail)?;
-        let req = world.isend(&send, right, 1)?;
-        world.recv(&mut ring, left, 1)?;
-        req.wait()?;
+        mpi4rs::scope(|s| {
+            let req = world.isend(s, &send, right, 1)?;
+            world.recv(&mut ring, left, 1)?;
+            req.wait().map(drop)
+        })?;
         let want: Vec<f64> = (0..len).map(|i| (i % 100) as f64 + left as f64).collect();
         ensure_eq!(stream.clone_dtoh(&ring).map_err(fail)?, want);
         let mut host_in = vec![0.0; len];
@@ -494,15 +518,17 @@ fn dlpack_tensors(env: &Environment) -> Result<()> {
     let mut copy = vec![0.0f32; 6];
     world.sendrecv(&output, proc_null(), 0, &mut copy, proc_null(), 0)?;
     // Read the output back through a host buffer: a self-send.
-    let req = world.isend(&output, 0, 7);
-    if me == 0 {
-        let mut back = vec![0.0f32; 6];
-        for _ in 0..n {
-            world.recv(&mut back, any_source(), 7)?;
-            ensure_eq!(back, vec![tri; 6]);
+    mpi4rs::scope(|s| {
+        let req = world.isend(s, &output, 0, 7);
+        if me == 0 {
+            let mut back = vec![0.0f32; 6];
+            for _ in 0..n {
+                world.recv(&mut back, any_source(), 7)?;
+                ensure_eq!(back, vec![tri; 6]);
+            }
         }
-    }
-    req?.wait()?;
+        req?.wait().map(drop)
+    })?;
     let mut ro = input;
     ensure_err!(ro.writable(), mpi4rs::device::DeviceError::Dlpack(_));
     Ok(())

@@ -304,31 +304,34 @@ fn nonblocking_forms(env: &Environment) -> Result<()> {
     // Region 0 by offset, 1 collectively by offset, 2 and 3 through the individual pointer.
     let (b0, b1, b2, b3, b4) =
         (block(me, N), block(me + 10, N), block(me + 20, N), block(me + 30, N), block(me + 40, N));
-    {
-        let mut reqs = vec![file.iwrite_at(region(0, me), &b0)?, file.iwrite_at_all(region(1, me), &b1)?];
+    mpi4rs::scope(|sc| {
+        let mut reqs =
+            vec![file.iwrite_at(sc, region(0, me), &b0)?, file.iwrite_at_all(sc, region(1, me), &b1)?];
         file.seek(SeekFrom::Start(region(2, me)))?;
-        reqs.push(file.iwrite(&b2)?);
+        reqs.push(file.iwrite(sc, &b2)?);
         mpi4rs::wait_all(&mut reqs)?;
         file.seek(SeekFrom::Start(region(3, me)))?;
-        let st = file.iwrite_all(&b3)?.wait()?;
+        let st = file.iwrite_all(sc, &b3)?.wait()?;
         ensure_eq!(st.count::<f64>()?, N);
-    }
-    // Region 4 through the shared pointer (in some order).
-    file.seek_shared(SeekFrom::Start(region(4, 0)))?;
-    file.iwrite_shared(&b4)?.wait()?;
+        // Region 4 through the shared pointer (in some order).
+        file.seek_shared(SeekFrom::Start(region(4, 0)))?;
+        file.iwrite_shared(sc, &b4)?.wait().map(drop)
+    })?;
     settle(&file, world)?;
     let other = (me + 1) % n;
     let (mut r0, mut r1, mut r2, mut r3) = (vec![0.0; N], vec![0.0; N], vec![0.0; N], vec![0.0; N]);
-    {
-        let mut reqs =
-            vec![file.iread_at(region(0, other), &mut r0)?, file.iread_at_all(region(1, other), &mut r1)?];
+    mpi4rs::scope(|sc| {
+        let mut reqs = vec![
+            file.iread_at(sc, region(0, other), &mut r0)?,
+            file.iread_at_all(sc, region(1, other), &mut r1)?,
+        ];
         mpi4rs::wait_all(&mut reqs)?;
-    }
-    file.seek(SeekFrom::Start(region(2, other)))?;
-    let st = file.iread(&mut r2)?.wait()?;
-    ensure_eq!(st.count::<f64>()?, N);
-    file.seek(SeekFrom::Start(region(3, other)))?;
-    file.iread_all(&mut r3)?.wait()?;
+        file.seek(SeekFrom::Start(region(2, other)))?;
+        let st = file.iread(sc, &mut r2)?.wait()?;
+        ensure_eq!(st.count::<f64>()?, N);
+        file.seek(SeekFrom::Start(region(3, other)))?;
+        file.iread_all(sc, &mut r3)?.wait().map(drop)
+    })?;
     ensure_eq!(
         (r0, r1, r2, r3),
         (block(other, N), block(other + 10, N), block(other + 20, N), block(other + 30, N))
@@ -336,7 +339,7 @@ fn nonblocking_forms(env: &Environment) -> Result<()> {
     // Shared reads: each rank one of the region-4 blocks.
     file.seek_shared(SeekFrom::Start(region(4, 0)))?;
     let mut r4 = vec![0.0; N];
-    let st = file.iread_shared(&mut r4)?.wait()?;
+    let st = mpi4rs::scope(|sc| file.iread_shared(sc, &mut r4)?.wait())?;
     ensure_eq!(st.count::<f64>()?, N);
     let owner = r4[0] as i32 / 1000 - 40;
     ensure!((0..n).contains(&owner), "{r4:?}");
@@ -463,7 +466,7 @@ fn reading_past_the_end(env: &Environment) -> Result<()> {
     // or past the amount requested (Open MPI's OMPIO).
     let pos = file.position()?;
     ensure!(pos == 80 || pos == 104, "position after a short read: {pos}");
-    let st = file.iread_at(40, &mut four)?.wait()?;
+    let st = mpi4rs::scope(|sc| file.iread_at(sc, 40, &mut four)?.wait())?;
     ensure_eq!(st.count::<f64>()?, 4);
     ensure_eq!(four, [5.0, 6.0, 7.0, 8.0]);
     file.close()?;
@@ -533,8 +536,10 @@ fn device_buffers(env: &Environment) -> Result<()> {
     let mut b = Emu(vec![0.0f64; N]);
     {
         let mut dev = DeviceMut(&mut b);
-        let req = file.iread_at((other as usize * N) as u64, &mut dev)?;
-        req.wait()?;
+        mpi4rs::scope(|sc| {
+            let req = file.iread_at(sc, (other as usize * N) as u64, &mut dev)?;
+            req.wait().map(drop)
+        })?;
     }
     ensure_eq!(b.0, block(other, N));
     let mut c = Emu(vec![0.0f64; N]);
@@ -551,7 +556,8 @@ fn device_buffers(env: &Environment) -> Result<()> {
     world.barrier()?;
     let tail = (n as usize * N) as u64;
     let e = Emu(block(me + 50, N));
-    file.iwrite_at(tail + (me as usize * N) as u64, &Device(&e))?.wait()?;
+    let dev = Device(&e);
+    mpi4rs::scope(|sc| file.iwrite_at(sc, tail + (me as usize * N) as u64, &dev)?.wait().map(drop))?;
     file.write_ordered_begin(&Device(&e))?.end()?;
     settle(&file, world)?;
     let mut back = vec![0.0f64; N];

@@ -574,10 +574,13 @@ fn split(mut frame: Vec<u8>) -> Vec<Vec<u8>> {
 fn raw_ring<R: serde::de::DeserializeOwned>(env: &Environment, messages: &[Vec<u8>], tag: i32) -> Result<R> {
     let world = env.world();
     let (right, left) = neighbours(env);
-    let reqs: Vec<_> = messages.iter().map(|m| world.isend(&m[..], right, tag)).collect::<Result<_>>()?;
-    let got = world.recv_obj::<R>(left, tag);
-    mpi4rs::wait_all(&mut reqs.into_iter().collect::<Vec<_>>())?;
-    got
+    mpi4rs::scope(|s| {
+        let mut reqs: Vec<_> =
+            messages.iter().map(|m| world.isend(s, &m[..], right, tag)).collect::<Result<_>>()?;
+        let got = world.recv_obj::<R>(left, tag);
+        mpi4rs::wait_all(&mut reqs)?;
+        Ok(got)
+    })?
 }
 
 fn hostile_input(env: &Environment) -> Result<()> {

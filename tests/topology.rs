@@ -481,13 +481,13 @@ fn cart_nonblocking_and_persistent(env: &Environment) -> Result<()> {
     let send: Vec<i32> = (0..4).flat_map(|j| cart_block(me, j, 3)).collect();
     let mut recv = vec![-1i32; 12];
     let mut gathered = vec![-1i32; 4];
-    {
+    mpi4rs::scope(|s| {
         let mut reqs = vec![
-            cart.ineighbor_alltoall(&send[..], &mut recv[..])?,
-            cart.ineighbor_allgather(&me, &mut gathered[..])?,
+            cart.ineighbor_alltoall(s, &send[..], &mut recv[..])?,
+            cart.ineighbor_allgather(s, &me, &mut gathered[..])?,
         ];
-        mpi4rs::wait_all(&mut reqs)?;
-    }
+        mpi4rs::wait_all(&mut reqs).map(drop)
+    })?;
     ensure_eq!(recv, want_blocks(0, 3));
     ensure_eq!(gathered, sources.iter().map(|&s| if s == null { -1 } else { s }).collect::<Vec<_>>());
     // Nonblocking v and w forms.
@@ -497,7 +497,7 @@ fn cart_nonblocking_and_persistent(env: &Environment) -> Result<()> {
     {
         let sv = Varying::packed(&send2[..], &counts);
         let mut rv = VaryingMut::packed(&mut recv[..], &counts);
-        cart.ineighbor_alltoallv(&sv, &mut rv)?.wait()?;
+        mpi4rs::scope(|s| cart.ineighbor_alltoallv(s, &sv, &mut rv)?.wait().map(drop))?;
     }
     ensure_eq!(recv, want_blocks(0, 2));
     let t = Datatype::of::<i32>()?;
@@ -507,21 +507,23 @@ fn cart_nonblocking_and_persistent(env: &Environment) -> Result<()> {
     {
         let sw = VaryingW::new(&bytes[..], &counts, &[0, 8, 16, 24], &types);
         let mut rw = VaryingWMut::new(&mut out[..], &counts, &[0, 8, 16, 24], &types);
-        cart.ineighbor_alltoallw(&sw, &mut rw)?.wait()?;
+        mpi4rs::scope(|s| cart.ineighbor_alltoallw(s, &sw, &mut rw)?.wait().map(drop))?;
     }
     ensure_eq!(out, want_blocks(0, 2));
     let mut gv = vec![-1i32; 4];
     {
         let ones = [1; 4];
         let mut rv = VaryingMut::packed(&mut gv[..], &ones);
-        cart.ineighbor_allgatherv(&me, &mut rv)?.wait()?;
+        mpi4rs::scope(|s| cart.ineighbor_allgatherv(s, &me, &mut rv)?.wait().map(drop))?;
     }
     // PROC_NULL blocks of a packed layout are empty but counted: -1 stays.
     ensure_eq!(gv, sources.iter().map(|&s| if s == null { -1 } else { s }).collect::<Vec<_>>());
     // Persistent forms (MPI-4, MPIX_ on Open MPI 4.1): started twice, new data each round.
     if !mpi4rs::has_persistent_collectives() {
-        ensure_err!(cart.neighbor_alltoall_init(&send[..], &mut recv[..]), Error::Unsupported(_));
-        return Ok(());
+        return mpi4rs::scope(|s| {
+            ensure_err!(cart.neighbor_alltoall_init(s, &send[..], &mut recv[..]), Error::Unsupported(_));
+            Ok(())
+        });
     }
     let mut sbuf = send.clone();
     let mut rbuf = vec![-1i32; 12];
@@ -529,12 +531,15 @@ fn cart_nonblocking_and_persistent(env: &Environment) -> Result<()> {
         for (x, y) in sbuf.iter_mut().zip(&send) {
             *x = y + round;
         }
-        let mut req = cart.neighbor_alltoall_init(&sbuf[..], &mut rbuf[..])?;
-        req.start()?;
-        req.wait()?;
-        req.start()?;
-        req.wait()?;
-        drop(req);
+        mpi4rs::scope(|s| {
+            let mut req = cart.neighbor_alltoall_init(s, &sbuf[..], &mut rbuf[..])?;
+            req.start()?;
+            req.wait()?;
+            req.start()?;
+            req.wait()?;
+            drop(req);
+            Ok(())
+        })?;
         ensure_eq!(rbuf, want_blocks(round, 3));
     }
     let mut g = vec![-1i32; 4];
@@ -548,14 +553,16 @@ fn cart_nonblocking_and_persistent(env: &Environment) -> Result<()> {
         let sw = VaryingW::new(&bytes[..], &counts, &[0, 8, 16, 24], &types);
         let mut rw = VaryingWMut::new(&mut w[..], &counts, &[0, 8, 16, 24], &types);
         let mut rgv = VaryingMut::packed(&mut gv2[..], &ones);
-        let mut reqs = vec![
-            cart.neighbor_allgather_init(&me, &mut g[..])?,
-            cart.neighbor_alltoallv_init(&sv, &mut rv)?,
-            cart.neighbor_alltoallw_init(&sw, &mut rw)?,
-            cart.neighbor_allgatherv_init(&me, &mut rgv)?,
-        ];
-        mpi4rs::start_all(&mut reqs)?;
-        mpi4rs::wait_all(&mut reqs)?;
+        mpi4rs::scope(|s| {
+            let mut reqs = vec![
+                cart.neighbor_allgather_init(s, &me, &mut g[..])?,
+                cart.neighbor_alltoallv_init(s, &sv, &mut rv)?,
+                cart.neighbor_alltoallw_init(s, &sw, &mut rw)?,
+                cart.neighbor_allgatherv_init(s, &me, &mut rgv)?,
+            ];
+            mpi4rs::start_all(&mut reqs)?;
+            mpi4rs::wait_all(&mut reqs).map(drop)
+        })?;
     }
     ensure_eq!(gv2, gv);
     ensure_eq!(g, gv);
@@ -611,14 +618,25 @@ fn neighbor_buffer_errors(env: &Environment) -> Result<()> {
     // allgather: 4 sources need 4 blocks.
     let e = ensure_err!(cart.neighbor_allgather(&[1, 2], &mut [0i32; 7][..]), Error::BufferLength { .. });
     ensure!(e.to_string().contains("needs 8 elements, has 7"), "{e}");
-    ensure_err!(cart.ineighbor_allgather(&[1, 2], &mut [0i32; 9][..]), Error::BufferLength { .. });
+    let mut nine = [0i32; 9];
+    mpi4rs::scope(|s| {
+        ensure_err!(cart.ineighbor_allgather(s, &[1, 2], &mut nine[..]), Error::BufferLength { .. });
+        Ok(())
+    })?;
     ensure_err!(cart.neighbor_allgather(&[1i32], &mut [0i64; 4][..]), Error::InvalidArgument(_));
     // alltoall: 4 destinations need 4 equal blocks; the receive side must match.
     let e =
         ensure_err!(cart.neighbor_alltoall(&[0i32; 6][..], &mut [0i32; 6][..]), Error::BufferLength { .. });
     ensure!(e.to_string().contains("one per neighbour"), "{e}");
     ensure_err!(cart.neighbor_alltoall(&[0i32; 8][..], &mut [0i32; 4][..]), Error::BufferLength { .. });
-    ensure_err!(cart.neighbor_alltoall_init(&[0i32; 8][..], &mut [0i32; 12][..]), Error::BufferLength { .. });
+    let mut twelve = [0i32; 12];
+    mpi4rs::scope(|s| {
+        ensure_err!(
+            cart.neighbor_alltoall_init(s, &[0i32; 8][..], &mut twelve[..]),
+            Error::BufferLength { .. }
+        );
+        Ok(())
+    })?;
     // Vector forms: one count per neighbour, blocks inside the buffer.
     let data = [0i32; 8];
     let mut out = [0i32; 8];

@@ -82,8 +82,10 @@ fn allocate_lock_exclusive_and_shared(env: &Environment) -> Result<()> {
     for _ in 0..3 {
         let e = win.lock(0, LockType::Exclusive, Assert::NONE)?;
         let mut v = [0u64; 2];
-        let r = e.rget(&mut v, 0, 0)?;
-        r.wait()?;
+        mpi4rs::scope(|s| {
+            let r = e.rget(s, &mut v, 0, 0)?;
+            r.wait().map(drop)
+        })?;
         v[0] += 1;
         v[1] += me as u64;
         e.put_now(&v, 0, 0)?;
@@ -138,14 +140,16 @@ fn lock_all_flushes_and_requests(env: &Environment) -> Result<()> {
     let mut fetched = [0i32; 4];
     {
         let e = win.lock_all(Assert::NONE)?;
-        e.rget(&mut got, left, 0)?.wait()?;
         // rget_accumulate with NO_OP fetches; raccumulate with SUM adds 1 to each.
         let ones = [1i32; 4];
-        let mut reqs = vec![e.raccumulate(&ones, left, 0, &Op::SUM)?];
-        mpi4rs::wait_all(&mut reqs)?;
-        drop(reqs);
-        e.flush(left)?;
-        e.rget_accumulate(&[0i32; 4], &mut fetched, left, 0, &Op::NO_OP)?.wait()?;
+        mpi4rs::scope(|s| {
+            e.rget(s, &mut got, left, 0)?.wait()?;
+            let mut reqs = vec![e.raccumulate(s, &ones, left, 0, &Op::SUM)?];
+            mpi4rs::wait_all(&mut reqs)?;
+            drop(reqs);
+            e.flush(left)?;
+            e.rget_accumulate(s, &[0i32; 4], &mut fetched, left, 0, &Op::NO_OP)?.wait().map(drop)
+        })?;
         e.end()?;
     }
     ensure_eq!(got, [ll * 10, ll * 10 + 1, ll * 10 + 2, ll * 10 + 3]);
@@ -155,8 +159,10 @@ fn lock_all_flushes_and_requests(env: &Environment) -> Result<()> {
     world.barrier()?;
     {
         let e = win.lock_all(Assert::NONE)?;
-        let r = e.rput(&src, me, 0)?;
-        r.wait()?;
+        mpi4rs::scope(|s| {
+            let r = e.rput(s, &src, me, 0)?;
+            r.wait().map(drop)
+        })?;
         e.end()?;
     }
     let m = win.local_access()?;
@@ -426,7 +432,10 @@ fn errors(env: &Environment) -> Result<()> {
     {
         let e = win.fence(Assert::NONE)?;
         ensure_err!(e.flush(me), Error::RmaSync(_));
-        ensure_err!(e.rput(&data, me, 0), Error::RmaSync(_));
+        mpi4rs::scope(|s| {
+            ensure_err!(e.rput(s, &data, me, 0), Error::RmaSync(_));
+            Ok(())
+        })?;
         ensure_err!(e.fetch_and_op_value(1i64, me, 0, &Op::SUM), Error::RmaSync(_));
         ensure_err!(win.lock_all(Assert::NONE), Error::RmaSync(_));
         e.end()?;
@@ -500,7 +509,7 @@ fn device_origin_buffers(env: &Environment) -> Result<()> {
         let e = win.lock(me, LockType::Exclusive, Assert::NONE)?;
         {
             let mut dm = DeviceMut(&mut req_back);
-            e.rget(&mut dm, me, 0)?.wait()?;
+            mpi4rs::scope(|s| e.rget(s, &mut dm, me, 0)?.wait().map(drop))?;
         }
         e.put(&d5, me, 4usize)?;
         e.flush(me)?;
@@ -628,7 +637,7 @@ fn sync_mutex(env: &Environment) -> Result<()> {
         ensure!(mutex.locked());
         let e = total.lock(0, LockType::Shared, Assert::NONE)?;
         let mut v = [0u64];
-        e.rget(&mut v, 0, 0)?.wait()?;
+        mpi4rs::scope(|s| e.rget(s, &mut v, 0, 0)?.wait().map(drop))?;
         v[0] += 1;
         e.put_now(&v, 0, 0)?;
         e.end()?;
