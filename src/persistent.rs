@@ -138,8 +138,16 @@ impl<B: OwnedBuffer> Persistent<B> {
         F: for<'s> FnOnce(&'s Scope<'s, 's>, &'s mut B) -> Result<()>,
     {
         let scope = Scope::new(true);
-        let made = setup(&scope, &mut buf);
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| setup(&scope, &mut buf)));
         let slots = scope.core().take_slots();
+        // A panicking setup: complete what it started before `buf` is dropped by the unwind.
+        let made = match made {
+            Ok(made) => made,
+            Err(panic) => {
+                let _ = complete_slots(slots);
+                std::panic::resume_unwind(panic)
+            }
+        };
         if let Err(e) = made {
             let _ = complete_slots(slots);
             return Err(e);

@@ -510,7 +510,7 @@ pub trait Collective: Communicator {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s S,
-        recv: Option<&'s mut VaryingMut<'s, R>>,
+        recv: Option<&'s mut VaryingMut<'_, R>>,
         root: i32,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("gatherv");
@@ -533,7 +533,7 @@ pub trait Collective: Communicator {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s S,
-        recv: Option<&'s mut VaryingMut<'s, R>>,
+        recv: Option<&'s mut VaryingMut<'_, R>>,
         root: i32,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("gatherv");
@@ -572,7 +572,7 @@ pub trait Collective: Communicator {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s S,
-        recv: &'s mut VaryingMut<'s, R>,
+        recv: &'s mut VaryingMut<'_, R>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("allgatherv");
         run::allgatherv(
@@ -591,7 +591,7 @@ pub trait Collective: Communicator {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s S,
-        recv: &'s mut VaryingMut<'s, R>,
+        recv: &'s mut VaryingMut<'_, R>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("allgatherv");
         run::allgatherv(
@@ -615,7 +615,7 @@ pub trait Collective: Communicator {
     fn iallgatherv_in_place<'s, B: BufferMut + ?Sized>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingMut<'s, B>,
+        buf: &'s mut VaryingMut<'_, B>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("allgatherv");
         run::allgatherv(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
@@ -627,7 +627,7 @@ pub trait Collective: Communicator {
     fn allgatherv_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingMut<'s, B>,
+        buf: &'s mut VaryingMut<'_, B>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("allgatherv");
         run::allgatherv(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
@@ -656,7 +656,7 @@ pub trait Collective: Communicator {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s Varying<'s, S>,
-        recv: &'s mut VaryingMut<'s, R>,
+        recv: &'s mut VaryingMut<'_, R>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoallv");
         run::alltoallv(
@@ -675,7 +675,7 @@ pub trait Collective: Communicator {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s Varying<'s, S>,
-        recv: &'s mut VaryingMut<'s, R>,
+        recv: &'s mut VaryingMut<'_, R>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoallv");
         run::alltoallv(
@@ -699,7 +699,7 @@ pub trait Collective: Communicator {
     fn ialltoallv_in_place<'s, B: BufferMut + ?Sized>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingMut<'s, B>,
+        buf: &'s mut VaryingMut<'_, B>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoallv");
         run::alltoallv(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
@@ -711,7 +711,7 @@ pub trait Collective: Communicator {
     fn alltoallv_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingMut<'s, B>,
+        buf: &'s mut VaryingMut<'_, B>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoallv");
         run::alltoallv(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
@@ -1413,7 +1413,7 @@ pub trait Collective: Communicator {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s VaryingW<'s, S>,
-        recv: &'s mut VaryingWMut<'s, R>,
+        recv: &'s mut VaryingWMut<'_, R>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoallw");
         run::alltoallw(
@@ -1430,7 +1430,7 @@ pub trait Collective: Communicator {
     fn ialltoallw_in_place<'s, B: BufferMut + ?Sized>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingWMut<'s, B>,
+        buf: &'s mut VaryingWMut<'_, B>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("alltoallw");
         run::alltoallw(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
@@ -1442,7 +1442,7 @@ pub trait Collective: Communicator {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s VaryingW<'s, S>,
-        recv: &'s mut VaryingWMut<'s, R>,
+        recv: &'s mut VaryingWMut<'_, R>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoallw");
         run::alltoallw(
@@ -1459,7 +1459,7 @@ pub trait Collective: Communicator {
     fn alltoallw_in_place_init<'s, B: BufferMut + ?Sized>(
         &self,
         scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingWMut<'s, B>,
+        buf: &'s mut VaryingWMut<'_, B>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("alltoallw");
         run::alltoallw(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)

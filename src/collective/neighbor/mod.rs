@@ -109,7 +109,7 @@ pub trait NeighborCollective: Topology {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s S,
-        recv: &'s mut VaryingMut<'s, R>,
+        recv: &'s mut VaryingMut<'_, R>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("neighbor_allgatherv");
         run::allgatherv(
@@ -128,7 +128,7 @@ pub trait NeighborCollective: Topology {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s S,
-        recv: &'s mut VaryingMut<'s, R>,
+        recv: &'s mut VaryingMut<'_, R>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("neighbor_allgatherv");
         run::allgatherv(
@@ -202,7 +202,7 @@ pub trait NeighborCollective: Topology {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s Varying<'s, S>,
-        recv: &'s mut VaryingMut<'s, R>,
+        recv: &'s mut VaryingMut<'_, R>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("neighbor_alltoallv");
         run::alltoallv(
@@ -221,7 +221,7 @@ pub trait NeighborCollective: Topology {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s Varying<'s, S>,
-        recv: &'s mut VaryingMut<'s, R>,
+        recv: &'s mut VaryingMut<'_, R>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("neighbor_alltoallv");
         run::alltoallv(
@@ -258,7 +258,7 @@ pub trait NeighborCollective: Topology {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s VaryingW<'s, S>,
-        recv: &'s mut VaryingWMut<'s, R>,
+        recv: &'s mut VaryingWMut<'_, R>,
     ) -> Result<Request<'s>> {
         let mut t = Transfer::new("neighbor_alltoallw");
         run::alltoallw(
@@ -277,7 +277,7 @@ pub trait NeighborCollective: Topology {
         &self,
         scope: &'s Scope<'s, '_>,
         send: &'s VaryingW<'s, S>,
-        recv: &'s mut VaryingWMut<'s, R>,
+        recv: &'s mut VaryingWMut<'_, R>,
     ) -> Result<PersistentRequest<'s>> {
         let mut t = Transfer::new("neighbor_alltoallw");
         run::alltoallw(
