@@ -104,15 +104,8 @@ impl NeighborExchange {
         };
         let (send_counts, send_displs, send_types) = side(send)?;
         let (recv_counts, recv_displs, recv_types) = side(recv)?;
-        let arrays = Arrays {
-            send_counts,
-            send_displs,
-            send_types,
-            recv_counts,
-            recv_displs,
-            recv_types,
-            owned: owned,
-        };
+        let arrays =
+            Arrays { send_counts, send_displs, send_types, recv_counts, recv_displs, recv_types, owned };
         Ok(NeighborExchange { arrays: Rc::new(arrays), min_bytes })
     }
 
