@@ -6,7 +6,7 @@
 //! disjoint from every other region; every run then lends the *one* buffer to all of the
 //! plan's operations — no copies, no second borrow of the grid — in a blocking
 //! ([`run`](Exchange::run)), nonblocking ([`start`](Exchange::start), in a
-//! [`Scope`](crate::Scope)) or persistent ([`init`](Exchange::init), for a
+//! [`Scope`]) or persistent ([`init`](Exchange::init), for a
 //! [`Persistent`](crate::Persistent) set) form.
 //!
 //! ```no_run
@@ -175,7 +175,7 @@ impl Exchange {
             // Complete (and free) what was already posted before reporting the error.
             for r in &mut reqs {
                 if persistent {
-                    let _ = crate::request::free_persistent(r);
+                    let _ = crate::request::free_persistent(r, false);
                 } else {
                     let _ = crate::request::wait_raw(r);
                 }

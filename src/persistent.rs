@@ -159,10 +159,12 @@ impl<B: OwnedBuffer> Persistent<B> {
         for slot in slots {
             match slot {
                 keep @ Slot::Keep(_) => kept_data.push(keep),
-                Slot::Request { mut raw, persistent: true } => {
-                    // Inactive unless the setup started it: either way it is inactive after.
-                    if let Err(e) = wait_raw(&mut raw) {
-                        finished = Err(e);
+                Slot::Request { mut raw, persistent: true, active } => {
+                    // Running only if the setup started it: either way inactive after.
+                    if active {
+                        if let Err(e) = wait_raw(&mut raw) {
+                            finished = Err(e);
+                        }
                     }
                     kept.push(raw);
                 }
@@ -297,8 +299,9 @@ impl<B: OwnedBuffer> Persistent<B> {
     /// Waits for and frees every request.
     fn release(&mut self) -> Result<()> {
         let raws = std::mem::take(&mut self.raws);
+        let active = std::mem::replace(&mut self.active, false);
         let mut slots: Vec<Slot> =
-            raws.into_iter().map(|raw| Slot::Request { raw, persistent: true }).collect();
+            raws.into_iter().map(|raw| Slot::Request { raw, persistent: true, active }).collect();
         slots.append(&mut self.kept);
         complete_slots(slots)
     }

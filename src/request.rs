@@ -4,7 +4,7 @@
 //! A request of an operation on borrowed buffers belongs to a [`Scope`](crate::Scope): the
 //! buffers are borrowed for the scope's lifetime, and the scope completes the operation
 //! itself if the request is forgotten, so no safe program can release memory MPI still uses
-//! (see [`scope`](crate::scope)). Dropping an incomplete request waits for it.
+//! (see [`scope()`](crate::scope())). Dropping an incomplete request waits for it.
 
 use crate::environment::is_active;
 use crate::error::{check, mpi_call, Error, Result};
@@ -129,6 +129,8 @@ impl Drop for Request<'_> {
 /// the setup may simply be dropped: the set keeps the requests).
 pub struct PersistentRequest<'s> {
     raw: MPI_Request,
+    /// Started and not yet completed.
+    active: bool,
     /// The scope that frees the request if this handle does not; `None` for operations that
     /// lend no memory (`barrier_init`).
     slot: Option<(&'s ScopeCore, usize)>,
@@ -137,13 +139,13 @@ pub struct PersistentRequest<'s> {
 impl<'s> PersistentRequest<'s> {
     /// A persistent request of an operation that lends no memory.
     pub(crate) fn unscoped(raw: MPI_Request) -> PersistentRequest<'static> {
-        PersistentRequest { raw, slot: None }
+        PersistentRequest { raw, active: false, slot: None }
     }
 
     /// A persistent request recorded in `scope`.
     pub(crate) fn scoped(scope: &'s ScopeCore, raw: MPI_Request) -> PersistentRequest<'s> {
         let i = scope.register(raw, true);
-        PersistentRequest { raw, slot: Some((scope, i)) }
+        PersistentRequest { raw, active: false, slot: Some((scope, i)) }
     }
 
     /// The raw handle (still owned by `self`).
@@ -153,20 +155,52 @@ impl<'s> PersistentRequest<'s> {
 
     /// Starts the operation (`MPI_Start`). Staged device buffers are copied in again first.
     pub fn start(&mut self) -> Result<()> {
+        if self.active {
+            return Err(Error::InvalidArgument(
+                "the persistent request is already running (wait first)".into(),
+            ));
+        }
         if pending::any() {
             pending::restart(pending::key(&self.raw))?;
         }
-        mpi_call!(MPI_Start(&mut self.raw))
+        mpi_call!(MPI_Start(&mut self.raw))?;
+        self.set_active(true);
+        Ok(())
     }
 
-    /// Waits for the started operation; the request stays usable (`MPI_Wait`).
+    /// Waits for the started operation; the request stays usable (`MPI_Wait`). Waiting for one
+    /// that is not running returns at once (with an empty status).
     pub fn wait(&mut self) -> Result<Status> {
-        wait_raw(&mut self.raw)
+        if !self.active {
+            return Ok(Status::default());
+        }
+        let r = wait_raw(&mut self.raw);
+        self.set_active(false);
+        r
     }
 
     /// Tests the started operation; the request stays usable (`MPI_Test`).
     pub fn test(&mut self) -> Result<Option<Status>> {
-        test_raw(&mut self.raw)
+        if !self.active {
+            return Ok(Some(Status::default()));
+        }
+        let r = test_raw(&mut self.raw)?;
+        if r.is_some() {
+            self.set_active(false);
+        }
+        Ok(r)
+    }
+
+    /// Whether the operation is running (started and not yet completed).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    fn set_active(&mut self, now: bool) {
+        self.active = now;
+        if let Some((scope, i)) = self.slot {
+            scope.set_active(i, now);
+        }
     }
 
     /// Asks MPI to cancel the started operation (`MPI_Cancel`).
@@ -182,7 +216,7 @@ impl Drop for PersistentRequest<'_> {
             Some((scope, _)) if scope.retains() => {}
             slot => {
                 if self.raw != ffi::REQUEST_NULL() && is_active() {
-                    let _ = free_persistent(&mut self.raw);
+                    let _ = free_persistent(&mut self.raw, self.active);
                 }
                 if let Some((scope, i)) = slot {
                     scope.finished(i);
@@ -271,10 +305,10 @@ impl Drop for RequestSet<'_> {
     }
 }
 
-/// Waits for a persistent request (active or not) and frees it, with its staged buffers.
-pub(crate) fn free_persistent(raw: &mut MPI_Request) -> Result<()> {
+/// Waits for a persistent request if it is `active`, and frees it, with its staged buffers.
+pub(crate) fn free_persistent(raw: &mut MPI_Request, active: bool) -> Result<()> {
     let key = pending::key(raw);
-    let waited = wait_raw(raw).map(drop);
+    let waited = if active { wait_raw(raw).map(drop) } else { Ok(()) };
     // SAFETY: `raw` is a persistent request that is not active (just waited for); freeing it
     // once is what its owner does last.
     let freed = check("MPI_Request_free", unsafe { ffi::MPI_Request_free(raw) });
@@ -292,8 +326,17 @@ pub fn start_all(requests: &mut [PersistentRequest<'_>]) -> Result<()> {
             pending::restart(pending::key(&r.raw))?;
         }
     }
+    if let Some(i) = requests.iter().position(|r| r.active) {
+        return Err(Error::InvalidArgument(format!(
+            "persistent request {i} is already running (wait first)"
+        )));
+    }
     // SAFETY: `raws` holds `n` handles of live persistent requests.
-    with_raws(requests, |raws| check("MPI_Startall", unsafe { ffi::MPI_Startall(n, raws.as_mut_ptr()) }))
+    with_raws(requests, |raws| check("MPI_Startall", unsafe { ffi::MPI_Startall(n, raws.as_mut_ptr()) }))?;
+    for r in requests.iter_mut() {
+        r.set_active(true);
+    }
+    Ok(())
 }
 
 pub(crate) fn wait_raw(raw: &mut MPI_Request) -> Result<Status> {
@@ -351,9 +394,13 @@ fn status_raw(raw: MPI_Request) -> Result<Option<Status>> {
 
 mod sealed {
     pub trait Sealed {
+        /// The handle a set operation passes to MPI (null for a persistent request that is
+        /// not running: MPICH 4.0 may never return from waiting for one never started).
         fn raw(&self) -> crate::ffi::MPI_Request;
         /// Takes the handle back from a set operation (null once a nonblocking one completed).
         fn set_raw(&mut self, raw: crate::ffi::MPI_Request);
+        /// The set operation completed this request.
+        fn completed(&mut self);
     }
 }
 
@@ -371,15 +418,27 @@ impl sealed::Sealed for Request<'_> {
         self.raw = raw;
         self.settle();
     }
+    #[inline(always)]
+    fn completed(&mut self) {}
 }
 impl sealed::Sealed for PersistentRequest<'_> {
     #[inline(always)]
     fn raw(&self) -> MPI_Request {
-        self.raw
+        if self.active {
+            self.raw
+        } else {
+            ffi::REQUEST_NULL()
+        }
     }
     #[inline(always)]
-    fn set_raw(&mut self, raw: MPI_Request) {
-        self.raw = raw;
+    fn set_raw(&mut self, _raw: MPI_Request) {
+        // A persistent request keeps its handle through completion.
+    }
+    #[inline(always)]
+    fn completed(&mut self) {
+        if self.active {
+            self.set_active(false);
+        }
     }
 }
 impl AnyRequest for Request<'_> {}
@@ -408,6 +467,15 @@ fn with_raws<R: AnyRequest, T>(requests: &mut [R], f: impl FnOnce(&mut [MPI_Requ
     out
 }
 
+/// Tells the requests at `done` that a set operation completed them.
+fn mark<R: AnyRequest>(requests: &mut [R], done: impl Iterator<Item = usize>) {
+    for i in done {
+        if let Some(r) = requests.get_mut(i) {
+            r.completed();
+        }
+    }
+}
+
 /// Turns `MPI_ERR_IN_STATUS` into the error of the first failed request.
 fn in_status(call: &'static str, code: c_int, statuses: &[MPI_Status]) -> Result<()> {
     if code == ffi::ERR_IN_STATUS() {
@@ -433,6 +501,7 @@ pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
         (keys(raws), unsafe { ffi::MPI_Waitall(n, raws.as_mut_ptr(), st.as_mut_ptr()) })
     });
     in_status("MPI_Waitall", code, &st)?;
+    requests.iter_mut().for_each(sealed::Sealed::completed);
     let st: Vec<Status> = st.into_iter().map(Status).collect();
     finish(&keys, st.iter().cloned().enumerate())?;
     Ok(st)
@@ -451,6 +520,7 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
     if flag == 0 {
         return Ok(None);
     }
+    requests.iter_mut().for_each(sealed::Sealed::completed);
     let st: Vec<Status> = st.into_iter().map(Status).collect();
     finish(&keys, st.iter().cloned().enumerate())?;
     Ok(Some(st))
@@ -468,6 +538,7 @@ pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     });
     check("MPI_Waitany", code)?;
     let done = (index != ffi::UNDEFINED()).then_some((index as usize, status));
+    mark(requests, done.iter().map(|d| d.0));
     finish(&keys, done.iter().cloned())?;
     Ok(done)
 }
@@ -485,6 +556,7 @@ pub fn test_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     });
     check("MPI_Testany", code)?;
     let done = (flag != 0 && index != ffi::UNDEFINED()).then_some((index as usize, status));
+    mark(requests, done.iter().map(|d| d.0));
     finish(&keys, done.iter().cloned())?;
     Ok(done)
 }
@@ -506,6 +578,7 @@ fn some(
     in_status(call, code, &st[..done])?;
     let done: Vec<(usize, Status)> =
         indices[..done].iter().zip(st).map(|(&i, s)| (i as usize, Status(s))).collect();
+    mark(requests, done.iter().map(|d| d.0));
     finish(&keys, done.iter().cloned())?;
     Ok(done)
 }

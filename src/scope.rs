@@ -88,8 +88,11 @@ use std::marker::PhantomData;
 
 /// What a scope completes at its end.
 pub(crate) enum Slot {
-    /// A request of a nonblocking (`persistent = false`) or persistent operation.
-    Request { raw: MPI_Request, persistent: bool },
+    /// A request of a nonblocking (`persistent = false`) or persistent operation; `active`:
+    /// a persistent one was started and not yet completed (MPICH 4.0 never returns from a wait
+    /// on a persistent collective request that was never started, so inactive ones are only
+    /// freed).
+    Request { raw: MPI_Request, persistent: bool, active: bool },
     /// A closing step that must run before the lent memory is released (the end of a split
     /// collective, the synchronisation closing an RMA epoch).
     Finisher(Box<dyn FnOnce() -> Result<()>>),
@@ -160,7 +163,7 @@ impl ScopeCore {
     /// Records a request of the scope; its slot number.
     pub(crate) fn register(&self, raw: MPI_Request, persistent: bool) -> usize {
         let mut slots = self.slots.borrow_mut();
-        slots.push(Slot::Request { raw, persistent });
+        slots.push(Slot::Request { raw, persistent, active: false });
         slots.len() - 1
     }
 
@@ -171,6 +174,13 @@ impl ScopeCore {
         let mut slots = self.slots.borrow_mut();
         slots.push(Slot::Finisher(f));
         slots.len() - 1
+    }
+
+    /// Records whether the persistent request in slot `i` is running (started, not completed).
+    pub(crate) fn set_active(&self, i: usize, now: bool) {
+        if let Some(Slot::Request { active, .. }) = self.slots.borrow_mut().get_mut(i) {
+            *active = now;
+        }
     }
 
     /// Keeps `data` alive until the scope's operations are complete.
@@ -230,12 +240,12 @@ pub(crate) fn complete_slots(slots: Vec<Slot>) -> Result<()> {
     let mut _kept = Vec::new();
     for slot in slots {
         match slot {
-            Slot::Request { mut raw, persistent } => {
+            Slot::Request { mut raw, persistent, active } => {
                 if raw == ffi::REQUEST_NULL() || !is_active() {
                     continue;
                 }
                 let result =
-                    if persistent { free_persistent(&mut raw) } else { wait_raw(&mut raw).map(drop) };
+                    if persistent { free_persistent(&mut raw, active) } else { wait_raw(&mut raw).map(drop) };
                 if let Err(e) = result {
                     first.get_or_insert(e);
                 }
