@@ -23,6 +23,7 @@ fn main() {
         .case("root_and_comm_errors", root_and_comm_errors)
         .case("vector_errors", vector_errors)
         .case("empty_byte_buffers", empty_byte_buffers)
+        .case("block_count_overflow", block_count_overflow)
         .run();
 }
 
@@ -609,5 +610,34 @@ fn empty_byte_buffers(env: &Environment) -> Result<()> {
     let mut none: Vec<u8> = Vec::new();
     world.allreduce(&Vec::<u8>::new(), &mut none, &Op::MAX)?;
     ensure!(none.is_empty());
+    Ok(())
+}
+
+/// Items of zero size can be counted past any memory: `count * processes` overflowing is an
+/// error on every rank, not a panic.
+fn block_count_overflow(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (_, n) = rank_size(env);
+    let nothing = Datatype::contiguous(0, &Datatype::of::<f64>()?)?;
+    let huge = 1usize << 63;
+    let (empty, mut out) = ([0u8; 0], [0u8; 0]);
+    let send = mpi4rs::Typed::new(&empty, huge, &nothing)?;
+    let mut recv = mpi4rs::TypedMut::new(&mut out, huge, &nothing)?;
+    if n == 1 {
+        // One block: the counts agree; nothing moves (2^40 items go as one big datatype, 2^63
+        // would be more chunks than an int counts).
+        ensure_err!(world.allgather(&send, &mut recv), Error::CountOverflow { .. });
+        let send = mpi4rs::Typed::new(&empty, 1 << 40, &nothing)?;
+        world.allgather(&send, &mut mpi4rs::TypedMut::new(&mut out, 1 << 40, &nothing)?)?;
+        return Ok(());
+    }
+    let e = ensure_err!(world.allgather(&send, &mut recv), Error::BufferLength { .. });
+    ensure!(e.to_string().contains("address space"), "{e}");
+    ensure_err!(world.iallgather(&send, &mut recv), Error::BufferLength { .. });
+    ensure_err!(world.reduce_scatter_block(&send, &mut recv, &Op::SUM), Error::BufferLength { .. });
+    if let Some(ring) = world.create_cart(&[n], &[true], false)? {
+        let e = ensure_err!(ring.neighbor_allgather(&send, &mut recv), Error::BufferLength { .. });
+        ensure!(e.to_string().contains("address space"), "{e}");
+    }
     Ok(())
 }

@@ -62,6 +62,19 @@ pub(crate) fn check_len(what: &'static str, expected: usize, actual: usize) -> R
     }
 }
 
+/// `blocks` blocks of `per_block` elements: their total, or an error when it overflows (no
+/// buffer holds that many elements, but a slice of zero-size elements can claim nearly as many).
+#[inline(always)]
+pub(crate) fn blocks_total(what: &'static str, per_block: usize, blocks: usize) -> Result<usize> {
+    match per_block.checked_mul(blocks) {
+        Some(total) => Ok(total),
+        None => Err(length_error(
+            what,
+            format!("{blocks} blocks of {per_block} elements are more elements than an address space holds"),
+        )),
+    }
+}
+
 /// `count` must be a whole number of `blocks` equal blocks; returns the block length.
 #[inline(always)]
 pub(crate) fn block_len(what: &'static str, count: usize, blocks: i32) -> Result<usize> {

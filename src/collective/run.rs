@@ -4,7 +4,7 @@
 
 use super::bigcount::{block, nonblocking_too_large};
 use super::checks::{
-    block_len, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
+    block_len, blocks_total, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
 };
 use super::checks::{check_typed_blocks, check_typed_receive};
 use super::persistent;
@@ -168,11 +168,8 @@ pub(crate) fn gather<C: Communicator + ?Sized>(
                 (NULL, 0)
             } else {
                 check_same_elements(send.kind, r.kind)?;
-                check_len(
-                    "gather receive buffer (one block per process)",
-                    send.count * comm.peer_count() as usize,
-                    r.count,
-                )?;
+                const WHAT: &str = "gather receive buffer (one block per process)";
+                check_len(WHAT, blocks_total(WHAT, send.count, comm.peer_count().max(0) as usize)?, r.count)?;
                 (send.ptr, n)
             };
             (sptr, block(sn, send.datatype)?, r.ptr, block(n, r.datatype)?)
@@ -214,11 +211,8 @@ pub(crate) fn allgather<C: Communicator + ?Sized>(
         }
         Some(s) => {
             check_same_elements(s.kind, recv.kind)?;
-            check_len(
-                "allgather receive buffer (one block per process)",
-                s.count * comm.peer_count() as usize,
-                recv.count,
-            )?;
+            const WHAT: &str = "allgather receive buffer (one block per process)";
+            check_len(WHAT, blocks_total(WHAT, s.count, comm.peer_count().max(0) as usize)?, recv.count)?;
             (s.ptr, block(s.count, s.datatype)?, s.count)
         }
     };
@@ -573,11 +567,8 @@ pub(crate) fn reduce_scatter_block<C: Communicator + ?Sized>(
         }
         Some(s) => {
             check_same_elements(s.kind, recv.kind)?;
-            check_len(
-                "reduce_scatter_block send buffer (one block per process)",
-                recv.count * comm.size() as usize,
-                s.count,
-            )?;
+            const WHAT: &str = "reduce_scatter_block send buffer (one block per process)";
+            check_len(WHAT, blocks_total(WHAT, recv.count, comm.size().max(0) as usize)?, s.count)?;
             (s.ptr, recv.count)
         }
     };
