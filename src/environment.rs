@@ -67,6 +67,72 @@ pub fn init_with(config: Config) -> Result<Environment> {
     Ok(Environment { world, self_comm, thread_level, config, universe: ManuallyDrop::new(universe) })
 }
 
+/// Runs a program's body with MPI initialised, and ends the whole job if it fails on any rank
+/// (what `python -m mpi4py` does for an uncaught exception).
+///
+/// Returning `Err` from `main` is not enough in an MPI program: the failing rank drops its
+/// [`Environment`], which finalises MPI, while the other ranks wait for it in a receive, a
+/// collective or `MPI_Finalize` itself, and the job hangs. `run` initialises MPI (as
+/// [`init`]), calls `body`, and
+/// - on `Ok(value)`, finalises MPI and returns `Ok(value)`;
+/// - on `Err(e)`, prints `mpi4rs: rank R failed: e; aborting the job` to standard error and
+///   calls `MPI_Abort` on `COMM_WORLD` with exit code 1, so every rank ends at once (it does
+///   not return);
+/// - if MPI cannot be initialised, returns that error (there is no job to abort yet).
+///
+/// A panic in `body` aborts the job too (the panic hook [`init`] installs, unless switched
+/// off). The error type is anything printable, so `anyhow::Error` or `Box<dyn Error>` work.
+///
+/// ```no_run
+/// use mpi4rs::prelude::*;
+///
+/// fn main() -> mpi4rs::Result<()> {
+///     mpi4rs::run(|env| {
+///         let world = env.world();
+///         let mut x = world.rank();
+///         world.bcast(&mut x, 0)?; // an Err here on one rank ends every rank
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn run<T, E, F>(body: F) -> Result<T>
+where
+    E: std::fmt::Display,
+    F: FnOnce(&Environment) -> std::result::Result<T, E>,
+{
+    run_with(Config::from_env()?, body)
+}
+
+/// [`run`] with an explicit configuration (as [`init_with`]).
+pub fn run_with<T, E, F>(config: Config, body: F) -> Result<T>
+where
+    E: std::fmt::Display,
+    F: FnOnce(&Environment) -> std::result::Result<T, E>,
+{
+    let env = init_with(config)?;
+    match body(&env) {
+        Ok(value) => {
+            drop(env);
+            Ok(value)
+        }
+        Err(e) => abort_job(&e.to_string()),
+    }
+}
+
+/// Prints why this rank fails and aborts the job (exit code 1).
+fn abort_job(error: &str) -> ! {
+    let rank = if is_active() { crate::comm::world_rank() } else { -1 };
+    eprintln!("mpi4rs: rank {rank} failed: {error}; aborting the job");
+    // A moment for the launcher to forward the message before the job ends (as for panics).
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    if is_active() {
+        // SAFETY: MPI is initialised and not finalised.
+        unsafe { ffi::MPI_Abort(ffi::COMM_WORLD(), 1) };
+    }
+    // MPI_Abort does not return; should a library return anyway, still end here.
+    std::process::exit(1)
+}
+
 impl Environment {
     /// `COMM_WORLD`.
     pub fn world(&self) -> &Comm {

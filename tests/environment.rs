@@ -12,7 +12,15 @@ const PANIC_MESSAGE: &str = "deliberate panic on rank 1 (panic_aborts_job)";
 const RETURNED_MARKER: &str = "MARKER: the truncated receive returned";
 const REACHED_MARKER: &str = "MARKER: a bad configuration was accepted";
 
+/// Set by `run_ends_job_on_err`: the test binary is then a program whose body runs in
+/// `mpi4rs::run` and returns `Err` on the rank this names.
+const RUN_ERR_ON: &str = "MPI4RS_TEST_RUN_ERR_ON";
+const RUN_ERR_MESSAGE: &str = "deliberate error from the body of mpi4rs::run";
+
 fn main() {
+    if let Ok(rank) = std::env::var(RUN_ERR_ON) {
+        run_body_that_fails(rank.parse().expect("a rank"));
+    }
     Suite::new("environment")
         .case("queries", queries)
         .case("truncation_returns_err", truncation_returns_err)
@@ -29,6 +37,7 @@ fn main() {
         .check("fatal_error_policy", check_fatal_error_policy)
         .check("bad_thread_level", check_bad_thread_level)
         .check("time_limit_ends_every_rank", check_time_limit_ends_every_rank)
+        .check("run_ends_job_on_err", check_run_ends_job_on_err)
         .run();
 }
 
@@ -311,6 +320,43 @@ fn check_time_limit_ends_every_rank(suite: &Suite) -> Result<(), String> {
     }
     if !survivors.is_empty() {
         return Err(format!("processes of the timed-out job are still alive: {survivors:?}"));
+    }
+    Ok(())
+}
+
+/// A program as users write it: the body returns `Err` on rank `bad` while the other ranks wait
+/// for it in a barrier; `mpi4rs::run` must end them all.
+fn run_body_that_fails(bad: i32) -> ! {
+    let result = mpi4rs::run(|env| {
+        let world = env.world();
+        if world.rank() == bad {
+            std::thread::sleep(Duration::from_millis(200)); // let the others block first
+            return Err(Error::InvalidArgument(RUN_ERR_MESSAGE.into()));
+        }
+        world.barrier()?;
+        println!("MARKER: rank {} passed the barrier", world.rank());
+        Ok(())
+    });
+    eprintln!("MARKER: run returned {result:?}");
+    std::process::exit(0)
+}
+
+fn check_run_ends_job_on_err(suite: &Suite) -> Result<(), String> {
+    let out = suite.job_within(4, None, &[(RUN_ERR_ON, "2")], Duration::from_secs(30));
+    failed_promptly("Err from the body of mpi4rs::run on rank 2 of 4", &out)?;
+    if out.elapsed > Duration::from_secs(5) {
+        return Err(format!(
+            "the job took {:.1}s to end (at most 5)\n{}",
+            out.elapsed.as_secs_f64(),
+            describe(&out)
+        ));
+    }
+    let text = out.text();
+    if text.contains("MARKER:") {
+        return Err(format!("a rank went on after the error\n{}", describe(&out)));
+    }
+    if !text.contains(&format!("rank 2 failed: invalid argument: {RUN_ERR_MESSAGE}")) {
+        return Err(format!("the output does not show the error\n{}", describe(&out)));
     }
     Ok(())
 }
