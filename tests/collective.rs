@@ -24,6 +24,7 @@ fn main() {
         .case("vector_errors", vector_errors)
         .case("empty_byte_buffers", empty_byte_buffers)
         .case("block_count_overflow", block_count_overflow)
+        .case("alltoallw_on_one_process", alltoallw_on_one_process)
         .run();
 }
 
@@ -639,5 +640,37 @@ fn block_count_overflow(env: &Environment) -> Result<()> {
         let e = ensure_err!(ring.neighbor_allgather(&send, &mut recv), Error::BufferLength { .. });
         ensure!(e.to_string().contains("address space"), "{e}");
     }
+    Ok(())
+}
+
+/// alltoallw on a one-process communicator with a byte displacement that is not 0: the block
+/// lands at that byte, nothing outside it changes (Open MPI 4.1's coll/self scaled the
+/// displacement by the extent and wrote past the buffer).
+fn alltoallw_on_one_process(env: &Environment) -> Result<()> {
+    let me = env.self_comm();
+    let f64s = Datatype::of::<f64>()?;
+    let types = [&f64s];
+    let (counts, sdispls, rdispls) = ([1], [16], [8]);
+    let send = [1.0f64, 2.0, 3.0];
+    // The receive buffer is the first 2 elements of a larger array: element 1 gets the value;
+    // the rest of the array is a guard.
+    let mut big = [-1.0f64; 32];
+    me.alltoallw(
+        &VaryingW::new(&send[..], &counts, &sdispls, &types),
+        &mut VaryingWMut::new(&mut big[..2], &counts, &rdispls, &types),
+    )?;
+    ensure_eq!(big[..2], [-1.0, 3.0]);
+    ensure!(big[2..].iter().all(|&x| x == -1.0), "written outside the block: {big:?}");
+    let mut big = [-1.0f64; 32];
+    me.ialltoallw(
+        &VaryingW::new(&send[..], &counts, &sdispls, &types),
+        &mut VaryingWMut::new(&mut big[..2], &counts, &rdispls, &types),
+    )?
+    .wait()?;
+    ensure_eq!(big[..3], [-1.0, 3.0, -1.0]);
+    // In place: the own block stays.
+    let mut buf = [5.0f64, 6.0];
+    me.alltoallw_in_place(&mut VaryingWMut::new(&mut buf[..], &counts, &rdispls, &types))?;
+    ensure_eq!(buf, [5.0, 6.0]);
     Ok(())
 }

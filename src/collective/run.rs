@@ -655,6 +655,30 @@ pub(crate) fn alltoallw<C: Communicator + ?Sized>(
             (s.ptr, sb.counts.as_ptr(), sb.displs.as_ptr(), sb.raw.as_ptr())
         }
     };
+    if start == Start::Blocking && !comm.is_inter() && comm.size() == 1 {
+        // Open MPI 4.1's coll/self MPI_Alltoallw scales the byte displacement by the extent
+        // (`rbuf + rdispls[0] * rextent`), writing outside the checked block (heap
+        // corruption). On one process: in place moves nothing; otherwise the nonblocking
+        // form, which is correct in every library, completed at once.
+        if send.is_none() {
+            return Ok(ffi::REQUEST_NULL());
+        }
+        let mut req = ffi::REQUEST_NULL();
+        mpi_call!(MPI_Ialltoallw(
+            sptr,
+            scounts,
+            sdispls,
+            stypes,
+            recv.ptr,
+            rb.counts.as_ptr(),
+            rb.displs.as_ptr(),
+            rb.raw.as_ptr(),
+            comm.as_raw(),
+            &mut req
+        ))?;
+        mpi_call!(MPI_Wait(&mut req, ffi::STATUS_IGNORE()))?;
+        return Ok(ffi::REQUEST_NULL());
+    }
     start!(
         start,
         MPI_Alltoallw,
