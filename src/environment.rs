@@ -12,6 +12,15 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 /// `TAG_UB` of COMM_WORLD, read once at initialisation (tags are checked on every call).
 static TAG_UB: AtomicI32 = AtomicI32::new(32767);
 static ERRORS_FATAL: AtomicBool = AtomicBool::new(false);
+/// Set just before this library finalises MPI; never cleared (MPI cannot be initialised again).
+static FINALIZED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this library has finalised MPI: every MPI call is then refused with
+/// [`Error::NotInitialized`] (see `mpi_call!`). One relaxed load per call.
+#[inline(always)]
+pub(crate) fn finalized() -> bool {
+    FINALIZED.load(Ordering::Relaxed)
+}
 
 /// MPI, initialised. Dropping it finalises MPI (`MPI_Finalize`).
 ///
@@ -173,6 +182,7 @@ impl Drop for Environment {
         }
         datatype::free_half_types();
         crate::op::free_half_ops();
+        FINALIZED.store(true, Ordering::Relaxed);
         // SAFETY: dropped once, here; nothing uses `universe` afterwards.
         unsafe { ManuallyDrop::drop(&mut self.universe) };
     }
@@ -218,20 +228,31 @@ fn install_panic_abort() {
 /// Whether `MPI_Init` has been called.
 pub fn is_initialized() -> Result<bool> {
     let mut flag: c_int = 0;
-    mpi_call!(MPI_Initialized(&mut flag))?;
+    mpi_call!(anytime MPI_Initialized(&mut flag))?;
     Ok(flag != 0)
 }
 
 /// Whether `MPI_Finalize` has been called.
 pub fn is_finalized() -> Result<bool> {
     let mut flag: c_int = 0;
-    mpi_call!(MPI_Finalized(&mut flag))?;
+    mpi_call!(anytime MPI_Finalized(&mut flag))?;
     Ok(flag != 0)
 }
 
 /// True while MPI calls are allowed (initialised and not finalised).
 pub(crate) fn is_active() -> bool {
     matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false)))
+}
+
+/// `Err(NotInitialized)` once this library has finalised MPI (the check `mpi_call!` makes,
+/// for the few calls made without it).
+#[inline(always)]
+pub(crate) fn require_not_finalized() -> Result<()> {
+    if finalized() {
+        Err(Error::NotInitialized)
+    } else {
+        Ok(())
+    }
 }
 
 /// `Err(NotInitialized)` outside `init` … finalize, where most MPI calls would abort.
@@ -262,7 +283,7 @@ pub fn is_thread_main() -> Result<bool> {
 /// The MPI standard version the library implements, e.g. `(3, 1)`.
 pub fn version() -> Result<(i32, i32)> {
     let (mut major, mut minor) = (0, 0);
-    mpi_call!(MPI_Get_version(&mut major, &mut minor))?;
+    mpi_call!(anytime MPI_Get_version(&mut major, &mut minor))?;
     Ok((major, minor))
 }
 
@@ -270,7 +291,7 @@ pub fn version() -> Result<(i32, i32)> {
 pub fn library_version() -> Result<String> {
     let mut buf = vec![0 as c_char; ffi::MAX_LIBRARY_VERSION_STRING() as usize + 1];
     let mut len: c_int = 0;
-    mpi_call!(MPI_Get_library_version(buf.as_mut_ptr(), &mut len))?;
+    mpi_call!(anytime MPI_Get_library_version(buf.as_mut_ptr(), &mut len))?;
     Ok(util::string_from_c(&buf, len).trim_end().to_string())
 }
 

@@ -251,6 +251,7 @@ pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
     let n = to_count("number of requests", requests.len())?;
     let keys = keys(requests);
     let mut st = statuses(requests.len());
+    crate::environment::require_not_finalized()?;
     let code = unsafe { ffi::MPI_Waitall(n, raw_slice(requests), st.as_mut_ptr()) };
     in_status("MPI_Waitall", code, &st)?;
     let st: Vec<Status> = st.into_iter().map(Status).collect();
@@ -264,6 +265,7 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
     let mut st = statuses(requests.len());
     let mut flag: c_int = 0;
     let keys = keys(requests);
+    crate::environment::require_not_finalized()?;
     let code = unsafe { ffi::MPI_Testall(n, raw_slice(requests), &mut flag, st.as_mut_ptr()) };
     in_status("MPI_Testall", code, &st)?;
     if flag == 0 {
@@ -311,6 +313,7 @@ fn some(
     let mut indices = vec![0 as c_int; requests.len()];
     let mut outcount: c_int = 0;
     let keys = keys(requests);
+    crate::environment::require_not_finalized()?;
     let code = unsafe { f(n, raw_slice(requests), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) };
     let done = if outcount == ffi::UNDEFINED() { 0 } else { outcount.max(0) as usize };
     in_status(call, code, &st[..done])?;

@@ -42,6 +42,7 @@ macro_rules! start {
                 mpi_call!($immediate($($arg),*, &mut req)).map(|()| req)
             }
             Start::Persistent => match persistent::fns().$persistent {
+                Some(_) if $crate::environment::finalized() => Err($crate::error::Error::NotInitialized),
                 Some(f) => {
                     let mut req = ffi::REQUEST_NULL();
                     // SAFETY: the MPI-4 signature with the same arguments as the blocking call.

@@ -78,6 +78,7 @@ impl SplitCollective<'_> {
     }
 
     fn finish(&mut self) -> Result<Status> {
+        crate::environment::require_not_finalized()?;
         let Some(transfer) = self.transfer.take() else { return Ok(Status::default()) };
         let mut status = Status::default();
         // SAFETY: the file and the buffer at `ptr` are still borrowed by `self`; `ptr` is what
@@ -170,6 +171,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.write(buf, Fill::Received)?;
         let mut status = Status::default();
+        crate::environment::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut status.0))?;
         t.blocking(Some(&status))?;
         if !matches!(exact, Exact::No) {
@@ -221,6 +223,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.read(buf)?;
         let mut status = Status::default();
+        crate::environment::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut status.0))?;
         t.blocking(Some(&status))?;
         Ok(status)
@@ -237,6 +240,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.write(buf, Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
+        crate::environment::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut req))?;
         Ok(t.request(req))
     }
@@ -252,6 +256,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.read(buf)?;
         let mut req = ffi::REQUEST_NULL();
+        crate::environment::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut req))?;
         Ok(t.request(req))
     }
@@ -278,6 +283,7 @@ impl File {
     ) -> Result<SplitCollective<'b>> {
         self.claim_split(call)?;
         let mut t = Transfer::new(call);
+        crate::environment::require_not_finalized()?;
         let started = route(&mut t).and_then(|(ptr, n, d)| check(call, f(ptr, n, d)).map(|()| ptr));
         match started {
             Ok(ptr) => Ok(SplitCollective { file: self, ptr, end: end.0, call: end.1, transfer: Some(t) }),
