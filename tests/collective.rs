@@ -25,6 +25,7 @@ fn main() {
         .case("empty_byte_buffers", empty_byte_buffers)
         .case("block_count_overflow", block_count_overflow)
         .case("alltoallw_on_one_process", alltoallw_on_one_process)
+        .case("rank_local_errors_keep_ranks_together", rank_local_errors_keep_ranks_together)
         .run();
 }
 
@@ -431,7 +432,8 @@ fn length_errors(env: &Environment) -> Result<()> {
         world.reduce_scatter_block(&vec![0i32; nu][..], &mut [0i32; 2], &Op::SUM),
         Error::BufferLength { .. }
     );
-    // Rooted: only the root checks its own side; every rank gets the same error here.
+    // Rooted: only the root checks its own side; it gets the error and the others complete
+    // (see rank_local_errors_keep_ranks_together).
     let mut part = [0i32; 2];
     let bad = vec![0i32; 2 * nu + 1];
     if me == 0 {
@@ -441,6 +443,16 @@ fn length_errors(env: &Environment) -> Result<()> {
         ensure_err!(world.gather(&part, None::<&mut [i32]>, 0), Error::InvalidArgument(_));
         ensure_err!(world.reduce(&part, Some(&mut [0i32; 3][..]), &Op::SUM, 0), Error::BufferLength { .. });
         ensure_err!(world.reduce(&part, None::<&mut [i32]>, &Op::SUM, 0), Error::InvalidArgument(_));
+    } else {
+        for _ in 0..2 {
+            world.scatter(None::<&[i32]>, &mut part, 0)?;
+        }
+        for _ in 0..2 {
+            world.gather(&part, None::<&mut [i32]>, 0)?;
+        }
+        for _ in 0..2 {
+            world.reduce(&part, None::<&mut [i32]>, &Op::SUM, 0)?;
+        }
     }
     // A count past int on a nonblocking reduction (checked before MPI touches memory).
     let huge = Huge;
@@ -483,7 +495,7 @@ fn root_and_comm_errors(env: &Environment) -> Result<()> {
 
 fn vector_errors(env: &Environment) -> Result<()> {
     let world = env.world();
-    let (me, n) = rank_size(env);
+    let (_, n) = rank_size(env);
     let nu = n as usize;
     let data = vec![0i32; nu];
     let mut out = vec![0i32; nu];
@@ -511,16 +523,7 @@ fn vector_errors(env: &Environment) -> Result<()> {
         world.allgatherv(&[1i32, 2][..], &mut VaryingMut::packed(&mut out[..], &ones)),
         Error::BufferLength { .. }
     );
-    if me == 0 {
-        ensure_err!(
-            world.scatterv(Some(&Varying::new(&data[..], &ones, &past)), &mut out[..1], 0),
-            Error::BufferLength { .. }
-        );
-        ensure_err!(
-            world.gatherv(&[1i32][..], Some(&mut VaryingMut::new(&mut out[..], &ones, &past)), 0),
-            Error::BufferLength { .. }
-        );
-    }
+    // Root-only mistakes of scatterv and gatherv: see rank_local_errors_keep_ranks_together.
     ensure_err!(world.reduce_scatter(&data, &mut out[..1], &short, &Op::SUM), Error::BufferLength { .. });
     ensure_err!(world.reduce_scatter(&data, &mut out[..1], &neg, &Op::SUM), Error::BufferLength { .. });
     Ok(())
@@ -672,5 +675,127 @@ fn alltoallw_on_one_process(env: &Environment) -> Result<()> {
     let mut buf = [5.0f64, 6.0];
     me.alltoallw_in_place(&mut VaryingWMut::new(&mut buf[..], &counts, &rdispls, &types))?;
     ensure_eq!(buf, [5.0, 6.0]);
+    Ok(())
+}
+
+/// A mistake only one rank can see (the root's buffers of a rooted collective, one rank's
+/// counts of a vector form): that rank gets the error, the others complete, and the next
+/// correct call of the same collective gets its own data, not what the failed one left behind.
+fn rank_local_errors_keep_ranks_together(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    let (root, odd) = (n - 1, if n > 1 { 1 } else { 0 }); // the rank that errs in vector forms
+    let len = |e: Result<()>| matches!(e, Err(Error::BufferLength { .. }));
+    let ones = vec![1; nu];
+    let past: Vec<i32> = (0..n).map(|j| j + 1).collect(); // the last block ends past the buffer
+    for nonblocking in [false, true] {
+        let wait = |r: Result<Request<'_>>| r.and_then(|r| r.wait().map(drop));
+        // gather: the root's receive buffer has a block too many.
+        let mut wrong = vec![0i64; nu + 1];
+        let r = if nonblocking {
+            wait(world.igather(&(100 + me as i64), (me == root).then_some(&mut wrong), root))
+        } else {
+            world.gather(&(100 + me as i64), (me == root).then_some(&mut wrong), root)
+        };
+        ensure!(
+            if me == root { len(r) } else { r.is_ok() },
+            "gather (nonblocking {nonblocking}) on rank {me}"
+        );
+        let mut all = vec![0i64; nu];
+        world.gather(&(200 + me as i64), (me == root).then_some(&mut all), root)?;
+        if me == root {
+            ensure_eq!(all, (0..n as i64).map(|r| 200 + r).collect::<Vec<_>>());
+        }
+        // scatter: the root's send buffer is not one block per process.
+        let odd_blocks = vec![7i64; nu * 2 + 1];
+        let mut x = -1i64;
+        let r = if nonblocking {
+            wait(world.iscatter((me == root).then_some(&odd_blocks), &mut x, root))
+        } else {
+            world.scatter((me == root).then_some(&odd_blocks), &mut x, root)
+        };
+        ensure!(if me == root { len(r) } else { r.is_ok() }, "scatter on rank {me}");
+        let blocks: Vec<i64> = (0..n as i64).map(|r| 300 + r).collect();
+        world.scatter((me == root).then_some(&blocks), &mut x, root)?;
+        ensure_eq!(x, 300 + me as i64);
+        // gatherv and scatterv: the root's displacements run past its buffer.
+        let mut out = vec![0i32; nu];
+        let r = if nonblocking {
+            wait(world.igatherv(
+                &[400 + me][..],
+                (me == root).then_some(&mut VaryingMut::new(&mut out[..], &ones, &past)),
+                root,
+            ))
+        } else {
+            world.gatherv(
+                &[400 + me][..],
+                (me == root).then_some(&mut VaryingMut::new(&mut out[..], &ones, &past)),
+                root,
+            )
+        };
+        ensure!(if me == root { len(r) } else { r.is_ok() }, "gatherv on rank {me}");
+        world.gatherv(
+            &[500 + me][..],
+            (me == root).then_some(&mut VaryingMut::packed(&mut out[..], &ones)),
+            root,
+        )?;
+        if me == root {
+            ensure_eq!(out, (0..n).map(|r| 500 + r).collect::<Vec<_>>());
+        }
+        let data: Vec<i32> = (0..n).map(|r| 600 + r).collect();
+        let mut one = [-1i32];
+        let r = if nonblocking {
+            wait(world.iscatterv(
+                (me == root).then_some(&Varying::new(&data[..], &ones, &past)),
+                &mut one[..],
+                root,
+            ))
+        } else {
+            world.scatterv((me == root).then_some(&Varying::new(&data[..], &ones, &past)), &mut one[..], root)
+        };
+        ensure!(if me == root { len(r) } else { r.is_ok() }, "scatterv on rank {me}");
+        world.scatterv((me == root).then_some(&Varying::packed(&data[..], &ones)), &mut one[..], root)?;
+        ensure_eq!(one, [600 + me]);
+        // reduce: the root's receive buffer is too short.
+        let mut short = [0i64; 1];
+        let r = if nonblocking {
+            wait(world.ireduce(&[1i64, 2][..], (me == root).then_some(&mut short[..]), &Op::SUM, root))
+        } else {
+            world.reduce(&[1i64, 2][..], (me == root).then_some(&mut short[..]), &Op::SUM, root)
+        };
+        ensure!(if me == root { len(r) } else { r.is_ok() }, "reduce on rank {me}");
+        let mut sum = [0i64; 2];
+        world.reduce(&[me as i64, 1][..], (me == root).then_some(&mut sum[..]), &Op::SUM, root)?;
+        if me == root {
+            ensure_eq!(sum, [(0..n as i64).sum::<i64>(), n as i64]);
+        }
+        // allgatherv and alltoallv: one rank's displacements run past its buffer.
+        let mut got = vec![0i32; nu];
+        let mine = if me == odd { &past } else { &ones };
+        let r = if nonblocking {
+            wait(world.iallgatherv(&[700 + me][..], &mut VaryingMut::new(&mut got[..], &ones, mine)))
+        } else {
+            world.allgatherv(&[700 + me][..], &mut VaryingMut::new(&mut got[..], &ones, mine))
+        };
+        ensure!(if me == odd { len(r) } else { r.is_ok() }, "allgatherv on rank {me}");
+        world.allgatherv(&[800 + me][..], &mut VaryingMut::packed(&mut got[..], &ones))?;
+        ensure_eq!(got, (0..n).map(|r| 800 + r).collect::<Vec<_>>());
+        let send: Vec<i32> = (0..n).map(|j| 900 + me * 10 + j).collect();
+        let r = if nonblocking {
+            wait(world.ialltoallv(
+                &Varying::new(&send[..], &ones, mine),
+                &mut VaryingMut::packed(&mut got[..], &ones),
+            ))
+        } else {
+            world.alltoallv(
+                &Varying::new(&send[..], &ones, mine),
+                &mut VaryingMut::packed(&mut got[..], &ones),
+            )
+        };
+        ensure!(if me == odd { len(r) } else { r.is_ok() }, "alltoallv on rank {me}");
+        world.alltoallv(&Varying::packed(&send[..], &ones), &mut VaryingMut::packed(&mut got[..], &ones))?;
+        ensure_eq!(got, (0..n).map(|j| 900 + j * 10 + me).collect::<Vec<_>>());
+    }
     Ok(())
 }
