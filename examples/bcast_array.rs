@@ -5,7 +5,12 @@
 use mpi4rs::prelude::*;
 
 fn main() -> mpi4rs::Result<()> {
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one (a plain `Err` from main would leave the
+    // others waiting).
+    mpi4rs::run(program)
+}
+
+fn program(env: &mpi4rs::Environment) -> mpi4rs::Result<()> {
     let world = env.world();
     let mut data = if world.rank() == 0 { (0..100).collect() } else { vec![0i32; 100] };
     world.bcast(&mut data, 0)?;

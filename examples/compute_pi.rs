@@ -11,7 +11,12 @@ use mpi4rs::{dynamic, InterComm, Result};
 const WORKER: &str = "--compute-pi-worker";
 
 fn main() -> Result<()> {
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one (a plain `Err` from main would leave the
+    // others waiting).
+    mpi4rs::run(program)
+}
+
+fn program(env: &mpi4rs::Environment) -> Result<()> {
     if std::env::args().any(|a| a == WORKER) {
         let parent = dynamic::get_parent()?.expect("started by compute_pi's parent");
         return worker(env.world(), parent);

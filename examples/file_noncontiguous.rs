@@ -9,7 +9,12 @@ use mpi4rs::prelude::*;
 use mpi4rs::{AccessMode, Datatype, Error, File, Result};
 
 fn main() -> Result<()> {
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one (a plain `Err` from main would leave the
+    // others waiting).
+    mpi4rs::run(program)
+}
+
+fn program(env: &mpi4rs::Environment) -> Result<()> {
     let world = env.world();
     let (rank, size) = (world.rank(), world.size());
     let path =

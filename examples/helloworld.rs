@@ -19,7 +19,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one.
+    Ok(mpi4rs::run(|env| program(env, verbose))?)
+}
+
+fn program(env: &mpi4rs::Environment, verbose: bool) -> Result<(), Box<dyn std::error::Error>> {
     let world = env.world();
     let (rank, size) = (world.rank(), world.size());
     let name = mpi4rs::processor_name()?;

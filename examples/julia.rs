@@ -43,7 +43,12 @@ fn registry() -> Result<(Registry, Scanline)> {
 }
 
 fn main() -> Result<()> {
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one (a plain `Err` from main would leave the
+    // others waiting).
+    mpi4rs::run(program)
+}
+
+fn program(env: &mpi4rs::Environment) -> Result<()> {
     let (tasks, line) = registry()?;
     if run_worker(&tasks)? {
         return Ok(());

@@ -16,7 +16,12 @@ fn matvec(comm: &Comm, a: &[f64], x: &[f64]) -> Result<Vec<f64>> {
 }
 
 fn main() -> Result<()> {
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one (a plain `Err` from main would leave the
+    // others waiting).
+    mpi4rs::run(program)
+}
+
+fn program(env: &mpi4rs::Environment) -> Result<()> {
     let world = env.world();
     let (rank, p) = (world.rank() as usize, world.size() as usize);
     let m: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(64);

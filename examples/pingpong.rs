@@ -202,14 +202,18 @@ fn round_trips(world: &Comm, send: &[u8], recv: &mut [u8], iters: usize) -> mpi4
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut o = match parse() {
+    let o = match parse() {
         Ok(o) => o,
         Err(usage) => {
             eprintln!("{usage}");
             std::process::exit(2);
         }
     };
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one.
+    Ok(mpi4rs::run(|env| program(env, o))?)
+}
+
+fn program(env: &mpi4rs::Environment, mut o: Options) -> Result<(), Box<dyn std::error::Error>> {
     let world = env.world();
     let sizes = (0..33).map(|i| 1u64 << i).filter(|n| (o.min_size..=o.max_size).contains(n));
     let mut header = o.header;

@@ -57,7 +57,12 @@ fn raw_round_trips(world: &Comm, tasks: u64) -> Result<f64> {
 }
 
 fn main() -> Result<()> {
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one (a plain `Err` from main would leave the
+    // others waiting).
+    mpi4rs::run(program)
+}
+
+fn program(env: &mpi4rs::Environment) -> Result<()> {
     let world = env.world();
     let args: Vec<String> = std::env::args().collect();
     let tasks: u64 = args

@@ -72,7 +72,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(2);
         }
     };
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one.
+    Ok(mpi4rs::run(|env| program(env, options))?)
+}
+
+fn program(env: &mpi4rs::Environment, options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let world = env.world();
     world.barrier()?;
     let elapsed = ring(world, &options)?;

@@ -10,7 +10,12 @@ use mpi4rs::win::{Assert, Target, Win};
 use mpi4rs::{Datatype, Error};
 
 fn main() -> mpi4rs::Result<()> {
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one (a plain `Err` from main would leave the
+    // others waiting).
+    mpi4rs::run(program)
+}
+
+fn program(env: &mpi4rs::Environment) -> mpi4rs::Result<()> {
     let world = env.world();
     let (rank, size) = (world.rank(), world.size());
     let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().unwrap_or(8));

@@ -7,7 +7,12 @@ use mpi4rs::win::{Assert, LockType, Target, Win};
 use mpi4rs::{Datatype, Error};
 
 fn main() -> mpi4rs::Result<()> {
-    let env = mpi4rs::init()?;
+    // Ends every rank if the program fails on one (a plain `Err` from main would leave the
+    // others waiting).
+    mpi4rs::run(program)
+}
+
+fn program(env: &mpi4rs::Environment) -> mpi4rs::Result<()> {
     let world = env.world();
     let rank = world.rank();
 

@@ -931,8 +931,10 @@ pub(crate) fn size_and_span(raw: MPI_Datatype, count: usize) -> Result<(usize, O
 }
 
 /// Checks that `count` items of `datatype` placed `offset` bytes into a buffer of `bytes` bytes
-/// lie inside it; gives the end of the touched range counted from the items' origin (0 if it
-/// ends below it), the bytes from there on that the view may access.
+/// lie inside it; gives the end of the touched range counted from the items' origin, the bytes
+/// from there on that the view may access. That is 0 when the range ends at or below the
+/// origin, which does not make the view empty: "empty" is zero items or items of zero size
+/// (the router passes MPI the real address unless the view is empty in that sense).
 fn check_fits(count: usize, datatype: &Datatype, offset: usize, bytes: usize) -> Result<usize> {
     if offset > bytes {
         return Err(invalid(format!("offset {offset} is past the end of the {bytes}-byte buffer")));
@@ -1043,8 +1045,11 @@ unsafe impl Buffer for Typed<'_> {
 /// of a host buffer (see [`Typed`]), to receive into.
 ///
 /// Besides the bounds check, the buffer's elements must accept whatever MPI writes: buffers of
-/// plain numbers always do; a `bool` buffer needs a datatype made of `bool` items only; buffers
-/// of derived element types (rsmpi `Equivalence` structs, other views) are refused.
+/// plain numbers always do; `bool` buffers are refused (MPI would write the message's bytes
+/// into them unchecked, and a byte other than 0 or 1 is not a `bool`: lay the view over `u8`s
+/// instead; plain `bool` slices do receive, through a checked byte copy, see
+/// [`transfer`](crate::transfer)); buffers of derived element types (rsmpi `Equivalence`
+/// structs, other views) are refused.
 ///
 /// ```no_run
 /// use mpi4rs::prelude::*;
@@ -1090,10 +1095,11 @@ impl<'a> TypedMut<'a> {
     ) -> Result<TypedMut<'a>> {
         let s = buf.spec_mut()?;
         match s.kind {
-            ElementKind::Basic(DType::Bool) if datatype.base != Some(DType::Bool) => {
+            ElementKind::Basic(DType::Bool) => {
                 return Err(invalid(
-                    "a bool buffer can receive only through a datatype made of bool items \
-                     (other types could write bytes that are not 0 or 1); use a u8 buffer"
+                    "a bool buffer cannot take a writable datatype layout: MPI could write bytes that are \
+                     not 0 or 1 into it (any message, file or window may hold them); lay the view over a \
+                     u8 buffer and convert"
                         .into(),
                 ))
             }

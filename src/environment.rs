@@ -12,6 +12,15 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 /// `TAG_UB` of COMM_WORLD, read once at initialisation (tags are checked on every call).
 static TAG_UB: AtomicI32 = AtomicI32::new(32767);
 static ERRORS_FATAL: AtomicBool = AtomicBool::new(false);
+/// Set just before this library finalises MPI; never cleared (MPI cannot be initialised again).
+static FINALIZED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this library has finalised MPI: every MPI call is then refused with
+/// [`Error::NotInitialized`] (see `mpi_call!`). One relaxed load per call.
+#[inline(always)]
+pub(crate) fn finalized() -> bool {
+    FINALIZED.load(Ordering::Relaxed)
+}
 
 /// MPI, initialised. Dropping it finalises MPI (`MPI_Finalize`).
 ///
@@ -67,6 +76,72 @@ pub fn init_with(config: Config) -> Result<Environment> {
     Ok(Environment { world, self_comm, thread_level, config, universe: ManuallyDrop::new(universe) })
 }
 
+/// Runs a program's body with MPI initialised, and ends the whole job if it fails on any rank
+/// (what `python -m mpi4py` does for an uncaught exception).
+///
+/// Returning `Err` from `main` is not enough in an MPI program: the failing rank drops its
+/// [`Environment`], which finalises MPI, while the other ranks wait for it in a receive, a
+/// collective or `MPI_Finalize` itself, and the job hangs. `run` initialises MPI (as
+/// [`init`]), calls `body`, and
+/// - on `Ok(value)`, finalises MPI and returns `Ok(value)`;
+/// - on `Err(e)`, prints `mpi4rs: rank R failed: e; aborting the job` to standard error and
+///   calls `MPI_Abort` on `COMM_WORLD` with exit code 1, so every rank ends at once (it does
+///   not return);
+/// - if MPI cannot be initialised, returns that error (there is no job to abort yet).
+///
+/// A panic in `body` aborts the job too (the panic hook [`init`] installs, unless switched
+/// off). The error type is anything printable, so `anyhow::Error` or `Box<dyn Error>` work.
+///
+/// ```no_run
+/// use mpi4rs::prelude::*;
+///
+/// fn main() -> mpi4rs::Result<()> {
+///     mpi4rs::run(|env| {
+///         let world = env.world();
+///         let mut x = world.rank();
+///         world.bcast(&mut x, 0)?; // an Err here on one rank ends every rank
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn run<T, E, F>(body: F) -> Result<T>
+where
+    E: std::fmt::Display,
+    F: FnOnce(&Environment) -> std::result::Result<T, E>,
+{
+    run_with(Config::from_env()?, body)
+}
+
+/// [`run`] with an explicit configuration (as [`init_with`]).
+pub fn run_with<T, E, F>(config: Config, body: F) -> Result<T>
+where
+    E: std::fmt::Display,
+    F: FnOnce(&Environment) -> std::result::Result<T, E>,
+{
+    let env = init_with(config)?;
+    match body(&env) {
+        Ok(value) => {
+            drop(env);
+            Ok(value)
+        }
+        Err(e) => abort_job(&e.to_string()),
+    }
+}
+
+/// Prints why this rank fails and aborts the job (exit code 1).
+fn abort_job(error: &str) -> ! {
+    let rank = if is_active() { crate::comm::world_rank() } else { -1 };
+    eprintln!("mpi4rs: rank {rank} failed: {error}; aborting the job");
+    // A moment for the launcher to forward the message before the job ends (as for panics).
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    if is_active() {
+        // SAFETY: MPI is initialised and not finalised.
+        unsafe { ffi::MPI_Abort(ffi::COMM_WORLD(), 1) };
+    }
+    // MPI_Abort does not return; should a library return anyway, still end here.
+    std::process::exit(1)
+}
+
 impl Environment {
     /// `COMM_WORLD`.
     pub fn world(&self) -> &Comm {
@@ -107,6 +182,7 @@ impl Drop for Environment {
         }
         datatype::free_half_types();
         crate::op::free_half_ops();
+        FINALIZED.store(true, Ordering::Relaxed);
         // SAFETY: dropped once, here; nothing uses `universe` afterwards.
         unsafe { ManuallyDrop::drop(&mut self.universe) };
     }
@@ -152,20 +228,31 @@ fn install_panic_abort() {
 /// Whether `MPI_Init` has been called.
 pub fn is_initialized() -> Result<bool> {
     let mut flag: c_int = 0;
-    mpi_call!(MPI_Initialized(&mut flag))?;
+    mpi_call!(anytime MPI_Initialized(&mut flag))?;
     Ok(flag != 0)
 }
 
 /// Whether `MPI_Finalize` has been called.
 pub fn is_finalized() -> Result<bool> {
     let mut flag: c_int = 0;
-    mpi_call!(MPI_Finalized(&mut flag))?;
+    mpi_call!(anytime MPI_Finalized(&mut flag))?;
     Ok(flag != 0)
 }
 
 /// True while MPI calls are allowed (initialised and not finalised).
 pub(crate) fn is_active() -> bool {
     matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false)))
+}
+
+/// `Err(NotInitialized)` once this library has finalised MPI (the check `mpi_call!` makes,
+/// for the few calls made without it).
+#[inline(always)]
+pub(crate) fn require_not_finalized() -> Result<()> {
+    if finalized() {
+        Err(Error::NotInitialized)
+    } else {
+        Ok(())
+    }
 }
 
 /// `Err(NotInitialized)` outside `init` … finalize, where most MPI calls would abort.
@@ -196,7 +283,7 @@ pub fn is_thread_main() -> Result<bool> {
 /// The MPI standard version the library implements, e.g. `(3, 1)`.
 pub fn version() -> Result<(i32, i32)> {
     let (mut major, mut minor) = (0, 0);
-    mpi_call!(MPI_Get_version(&mut major, &mut minor))?;
+    mpi_call!(anytime MPI_Get_version(&mut major, &mut minor))?;
     Ok((major, minor))
 }
 
@@ -204,7 +291,7 @@ pub fn version() -> Result<(i32, i32)> {
 pub fn library_version() -> Result<String> {
     let mut buf = vec![0 as c_char; ffi::MAX_LIBRARY_VERSION_STRING() as usize + 1];
     let mut len: c_int = 0;
-    mpi_call!(MPI_Get_library_version(buf.as_mut_ptr(), &mut len))?;
+    mpi_call!(anytime MPI_Get_library_version(buf.as_mut_ptr(), &mut len))?;
     Ok(util::string_from_c(&buf, len).trim_end().to_string())
 }
 

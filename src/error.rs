@@ -232,9 +232,25 @@ pub(crate) fn check(call: &'static str, code: c_int) -> Result<()> {
 }
 
 /// Calls an MPI function and checks its return code: `mpi_call!(MPI_Comm_rank(comm, &mut r))?`.
+///
+/// After `MPI_Finalize` no MPI function may be called (most would abort the job), so once the
+/// [`Environment`](crate::Environment) has finalised MPI this returns
+/// [`Error::NotInitialized`] without calling it: every call on every handle that outlived the
+/// environment is an error, not an abort. (`anytime` calls the few functions MPI allows at any
+/// time: `MPI_Initialized`, `MPI_Finalized`, `MPI_Get_version`, `MPI_Get_library_version`.)
 macro_rules! mpi_call {
-    ($f:ident($($arg:expr),* $(,)?)) => {
+    (anytime $f:ident($($arg:expr),* $(,)?)) => {
+        // SAFETY: the caller passes the arguments the MPI function expects.
         $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
+    };
+    ($f:ident($($arg:expr),* $(,)?)) => {
+        if $crate::environment::finalized() {
+            Err($crate::error::Error::NotInitialized)
+        } else {
+            // SAFETY: the caller passes the arguments the MPI function expects; MPI is not
+            // finalised.
+            $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
+        }
     };
 }
 pub(crate) use mpi_call;

@@ -152,6 +152,7 @@ impl Exchange {
         C: Communicator + ?Sized,
         B: BufferMut + ?Sized,
     {
+        crate::environment::require_not_finalized()?;
         for l in &self.legs {
             check_rank(comm, l.peer, l.recv)?;
             check_tag_any(l.tag, l.recv)?;
@@ -326,6 +327,7 @@ where
     C: Communicator + ?Sized,
     B: BufferMut + ?Sized,
 {
+    crate::environment::require_not_finalized()?;
     check_rank(comm, dest, false)?;
     check_tag_any(sendtag, false)?;
     check_rank(comm, source, true)?;

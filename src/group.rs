@@ -62,6 +62,7 @@ impl Group {
         call: &'static str,
     ) -> Result<Group> {
         let mut g = ffi::GROUP_NULL();
+        crate::environment::require_not_finalized()?;
         crate::error::check(call, unsafe { f(self.raw, other.raw, &mut g) })?;
         Ok(Group::adopt(g))
     }

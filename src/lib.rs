@@ -22,6 +22,10 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 //!
+//! A program whose `main` returns a `Result` should run its body in [`run`]: an `Err` on one
+//! rank then prints the error and aborts the whole job, where a plain return would finalise
+//! that rank and leave the others waiting for it.
+//!
 //! The layers follow cudarc's: [`ffi`] is raw (rsmpi's bindings plus the macro constants of
 //! `mpi.h`), [`error`] turns each return code into a `Result` in one place, and the rest is
 //! the safe API.
@@ -78,7 +82,7 @@ pub use datatype::{
 };
 pub use environment::{
     abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
-    query_thread, tag_ub, version, wtick, wtime, Environment,
+    query_thread, run, run_with, tag_ub, version, wtick, wtime, Environment,
 };
 pub use error::{error_string, Error, ErrorClass, Result};
 pub use exchange::Exchange;

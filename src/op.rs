@@ -379,9 +379,13 @@ unsafe extern "C" fn half_reduce<T: Half, const K: usize>(
     _datatype: *mut MPI_Datatype,
 ) {
     let n = (*len).max(0) as usize;
-    let a = std::slice::from_raw_parts(invec as *const T, n);
-    let b = std::slice::from_raw_parts_mut(inoutvec as *mut T, n);
-    for (x, y) in a.iter().zip(b.iter_mut()) {
+    let (a, b) = (invec as *const T, inoutvec as *mut T);
+    // Element by element with unaligned reads and writes: the arrays may sit at any address
+    // (a view laid at an odd byte offset, MPI's own packed buffers), so no `&[T]` is formed.
+    for i in 0..n {
+        // SAFETY: MPI passes two arrays of `n` elements of this 2-byte datatype; `T` is a
+        // 2-byte type for which every bit pattern is valid (f16/bf16).
+        let (x, y) = (a.add(i).read_unaligned(), b.add(i).read_unaligned());
         let (u, v) = (x.to_f64(), y.to_f64());
         let r = match HALF_BUILTINS[K] {
             Builtin::Max => {
@@ -401,7 +405,8 @@ unsafe extern "C" fn half_reduce<T: Half, const K: usize>(
             Builtin::Sum => u + v,
             _ => u * v,
         };
-        *y = T::from_f64(r);
+        // SAFETY: element `i` of the inout array (above).
+        b.add(i).write_unaligned(T::from_f64(r));
     }
 }
 
@@ -545,15 +550,29 @@ impl UserOp {
     {
         crate::environment::require_active()?;
         let body: Body = Box::new(move |input, inout, n| {
-            // SAFETY: MPI passes two distinct arrays of `n` elements of the datatype this
-            // operation was checked against, which has the layout of `T`.
-            let (a, b) = unsafe {
-                (
-                    std::slice::from_raw_parts(input as *const T, n),
-                    std::slice::from_raw_parts_mut(inout as *mut T, n),
-                )
-            };
-            f(a, b)
+            let (input, inout) = (input as *const T, inout as *mut T);
+            if n == 0 {
+                return f(&[], &mut []);
+            }
+            if input.is_aligned() && inout.is_aligned() {
+                // SAFETY: MPI passes two distinct arrays of `n` elements of the datatype this
+                // operation was checked against, which has the layout of `T` (and every bit
+                // pattern of it is a valid `T`: BufferElement / Equivalence); both are aligned.
+                let (a, b) = unsafe {
+                    (std::slice::from_raw_parts(input, n), std::slice::from_raw_parts_mut(inout, n))
+                };
+                return f(a, b);
+            }
+            // A view at a byte offset that is not a multiple of T's alignment (or a buffer of
+            // MPI's own): slices must be aligned, so the closure works on aligned copies.
+            // SAFETY: as above, read and written without assuming alignment.
+            let a: Vec<T> = (0..n).map(|i| unsafe { input.add(i).read_unaligned() }).collect();
+            let mut b: Vec<T> = (0..n).map(|i| unsafe { inout.add(i).read_unaligned() }).collect();
+            f(&a, &mut b);
+            for (i, y) in b.into_iter().enumerate() {
+                // SAFETY: element `i` of the inout array.
+                unsafe { inout.add(i).write_unaligned(y) };
+            }
         });
         let _guard = ALLOCATE.lock().unwrap_or_else(|e| e.into_inner());
         let slot =

@@ -147,6 +147,7 @@ where
         crate::bsend::check_fits(s.data_bytes()?)?;
     }
     let (f, call) = mode.blocking();
+    crate::environment::require_not_finalized()?;
     check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw()) })?;
     t.blocking(None)
 }
@@ -173,6 +174,7 @@ where
     }
     let (f, call) = if persistent { mode.persistent() } else { mode.immediate() };
     let mut req = ffi::REQUEST_NULL();
+    crate::environment::require_not_finalized()?;
     check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw(), &mut req) })?;
     Ok((req, t))
 }

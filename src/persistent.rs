@@ -195,6 +195,7 @@ impl<B: OwnedBuffer> Persistent<B> {
                 now, self.identity
             )));
         }
+        crate::environment::require_not_finalized()?;
         let n = to_count("number of requests", self.raws.len())?;
         if pending::any() {
             for raw in &self.raws {
@@ -214,6 +215,7 @@ impl<B: OwnedBuffer> Persistent<B> {
         if !self.active {
             return Ok(());
         }
+        crate::environment::require_not_finalized()?;
         self.active = false;
         if !pending::any() {
             let n = to_count("number of requests", self.raws.len())?;

@@ -23,6 +23,9 @@ fn main() {
         .case("root_and_comm_errors", root_and_comm_errors)
         .case("vector_errors", vector_errors)
         .case("empty_byte_buffers", empty_byte_buffers)
+        .case("block_count_overflow", block_count_overflow)
+        .case("alltoallw_on_one_process", alltoallw_on_one_process)
+        .case("rank_local_errors_keep_ranks_together", rank_local_errors_keep_ranks_together)
         .run();
 }
 
@@ -437,7 +440,8 @@ fn length_errors(env: &Environment) -> Result<()> {
         world.reduce_scatter_block(&vec![0i32; nu][..], &mut [0i32; 2], &Op::SUM),
         Error::BufferLength { .. }
     );
-    // Rooted: only the root checks its own side; every rank gets the same error here.
+    // Rooted: only the root checks its own side; it gets the error and the others complete
+    // (see rank_local_errors_keep_ranks_together).
     let mut part = [0i32; 2];
     let bad = vec![0i32; 2 * nu + 1];
     if me == 0 {
@@ -447,6 +451,16 @@ fn length_errors(env: &Environment) -> Result<()> {
         ensure_err!(world.gather(&part, None::<&mut [i32]>, 0), Error::InvalidArgument(_));
         ensure_err!(world.reduce(&part, Some(&mut [0i32; 3][..]), &Op::SUM, 0), Error::BufferLength { .. });
         ensure_err!(world.reduce(&part, None::<&mut [i32]>, &Op::SUM, 0), Error::InvalidArgument(_));
+    } else {
+        for _ in 0..2 {
+            world.scatter(None::<&[i32]>, &mut part, 0)?;
+        }
+        for _ in 0..2 {
+            world.gather(&part, None::<&mut [i32]>, 0)?;
+        }
+        for _ in 0..2 {
+            world.reduce(&part, None::<&mut [i32]>, &Op::SUM, 0)?;
+        }
     }
     // A count past int on a nonblocking reduction (checked before MPI touches memory).
     let (huge, mut out) = (Huge, Huge);
@@ -489,7 +503,7 @@ fn root_and_comm_errors(env: &Environment) -> Result<()> {
 
 fn vector_errors(env: &Environment) -> Result<()> {
     let world = env.world();
-    let (me, n) = rank_size(env);
+    let (_, n) = rank_size(env);
     let nu = n as usize;
     let data = vec![0i32; nu];
     let mut out = vec![0i32; nu];
@@ -517,16 +531,7 @@ fn vector_errors(env: &Environment) -> Result<()> {
         world.allgatherv(&[1i32, 2][..], &mut VaryingMut::packed(&mut out[..], &ones)),
         Error::BufferLength { .. }
     );
-    if me == 0 {
-        ensure_err!(
-            world.scatterv(Some(&Varying::new(&data[..], &ones, &past)), &mut out[..1], 0),
-            Error::BufferLength { .. }
-        );
-        ensure_err!(
-            world.gatherv(&[1i32][..], Some(&mut VaryingMut::new(&mut out[..], &ones, &past)), 0),
-            Error::BufferLength { .. }
-        );
-    }
+    // Root-only mistakes of scatterv and gatherv: see rank_local_errors_keep_ranks_together.
     ensure_err!(world.reduce_scatter(&data, &mut out[..1], &short, &Op::SUM), Error::BufferLength { .. });
     ensure_err!(world.reduce_scatter(&data, &mut out[..1], &neg, &Op::SUM), Error::BufferLength { .. });
     Ok(())
@@ -614,5 +619,201 @@ fn empty_byte_buffers(env: &Environment) -> Result<()> {
     let mut none: Vec<u8> = Vec::new();
     world.allreduce(&Vec::<u8>::new(), &mut none, &Op::MAX)?;
     ensure!(none.is_empty());
+    Ok(())
+}
+
+/// Items of zero size can be counted past any memory: `count * processes` overflowing is an
+/// error on every rank, not a panic.
+fn block_count_overflow(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (_, n) = rank_size(env);
+    let nothing = Datatype::contiguous(0, &Datatype::of::<f64>()?)?;
+    let huge = 1usize << 63;
+    let (empty, mut out) = ([0u8; 0], [0u8; 0]);
+    let send = mpi4rs::Typed::new(&empty, huge, &nothing)?;
+    let mut recv = mpi4rs::TypedMut::new(&mut out, huge, &nothing)?;
+    if n == 1 {
+        // One block: the counts agree; nothing moves (2^40 items go as one big datatype, 2^63
+        // would be more chunks than an int counts).
+        ensure_err!(world.allgather(&send, &mut recv), Error::CountOverflow { .. });
+        let send = mpi4rs::Typed::new(&empty, 1 << 40, &nothing)?;
+        world.allgather(&send, &mut mpi4rs::TypedMut::new(&mut out, 1 << 40, &nothing)?)?;
+        return Ok(());
+    }
+    let e = ensure_err!(world.allgather(&send, &mut recv), Error::BufferLength { .. });
+    ensure!(e.to_string().contains("address space"), "{e}");
+    ensure_err!(
+        mpi4rs::scope(|s| world.iallgather(s, &send, &mut recv).map(drop)),
+        Error::BufferLength { .. }
+    );
+    ensure_err!(world.reduce_scatter_block(&send, &mut recv, &Op::SUM), Error::BufferLength { .. });
+    if let Some(ring) = world.create_cart(&[n], &[true], false)? {
+        let e = ensure_err!(ring.neighbor_allgather(&send, &mut recv), Error::BufferLength { .. });
+        ensure!(e.to_string().contains("address space"), "{e}");
+    }
+    Ok(())
+}
+
+/// alltoallw on a one-process communicator with a byte displacement that is not 0: the block
+/// lands at that byte, nothing outside it changes (Open MPI 4.1's coll/self scaled the
+/// displacement by the extent and wrote past the buffer).
+fn alltoallw_on_one_process(env: &Environment) -> Result<()> {
+    let me = env.self_comm();
+    let f64s = Datatype::of::<f64>()?;
+    let types = [&f64s];
+    let (counts, sdispls, rdispls) = ([1], [16], [8]);
+    let send = [1.0f64, 2.0, 3.0];
+    // The receive buffer is the first 2 elements of a larger array: element 1 gets the value;
+    // the rest of the array is a guard.
+    let mut big = [-1.0f64; 32];
+    me.alltoallw(
+        &VaryingW::new(&send[..], &counts, &sdispls, &types),
+        &mut VaryingWMut::new(&mut big[..2], &counts, &rdispls, &types),
+    )?;
+    ensure_eq!(big[..2], [-1.0, 3.0]);
+    ensure!(big[2..].iter().all(|&x| x == -1.0), "written outside the block: {big:?}");
+    let mut big = [-1.0f64; 32];
+    {
+        let sw = VaryingW::new(&send[..], &counts, &sdispls, &types);
+        let mut rw = VaryingWMut::new(&mut big[..2], &counts, &rdispls, &types);
+        mpi4rs::scope(|s| me.ialltoallw(s, &sw, &mut rw)?.wait().map(drop))?;
+    }
+    ensure_eq!(big[..3], [-1.0, 3.0, -1.0]);
+    // In place: the own block stays.
+    let mut buf = [5.0f64, 6.0];
+    me.alltoallw_in_place(&mut VaryingWMut::new(&mut buf[..], &counts, &rdispls, &types))?;
+    ensure_eq!(buf, [5.0, 6.0]);
+    Ok(())
+}
+
+/// A mistake only one rank can see (the root's buffers of a rooted collective, one rank's
+/// counts of a vector form): that rank gets the error, the others complete, and the next
+/// correct call of the same collective gets its own data, not what the failed one left behind.
+fn rank_local_errors_keep_ranks_together(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let nu = n as usize;
+    let (root, odd) = (n - 1, if n > 1 { 1 } else { 0 }); // the rank that errs in vector forms
+    let len = |e: Result<()>| matches!(e, Err(Error::BufferLength { .. }));
+    let ones = vec![1; nu];
+    let past: Vec<i32> = (0..n).map(|j| j + 1).collect(); // the last block ends past the buffer
+    for nonblocking in [false, true] {
+        // gather: the root's receive buffer has a block too many.
+        let mut wrong = vec![0i64; nu + 1];
+        let r = if nonblocking {
+            let v = 100 + me as i64;
+            mpi4rs::scope(|s| {
+                world.igather(s, &v, (me == root).then_some(&mut wrong), root)?.wait().map(drop)
+            })
+        } else {
+            world.gather(&(100 + me as i64), (me == root).then_some(&mut wrong), root)
+        };
+        ensure!(
+            if me == root { len(r) } else { r.is_ok() },
+            "gather (nonblocking {nonblocking}) on rank {me}"
+        );
+        let mut all = vec![0i64; nu];
+        world.gather(&(200 + me as i64), (me == root).then_some(&mut all), root)?;
+        if me == root {
+            ensure_eq!(all, (0..n as i64).map(|r| 200 + r).collect::<Vec<_>>());
+        }
+        // scatter: the root's send buffer is not one block per process.
+        let odd_blocks = vec![7i64; nu * 2 + 1];
+        let mut x = -1i64;
+        let r = if nonblocking {
+            mpi4rs::scope(|s| {
+                world.iscatter(s, (me == root).then_some(&odd_blocks), &mut x, root)?.wait().map(drop)
+            })
+        } else {
+            world.scatter((me == root).then_some(&odd_blocks), &mut x, root)
+        };
+        ensure!(if me == root { len(r) } else { r.is_ok() }, "scatter on rank {me}");
+        let blocks: Vec<i64> = (0..n as i64).map(|r| 300 + r).collect();
+        world.scatter((me == root).then_some(&blocks), &mut x, root)?;
+        ensure_eq!(x, 300 + me as i64);
+        // gatherv and scatterv: the root's displacements run past its buffer.
+        let mut out = vec![0i32; nu];
+        let r = if nonblocking {
+            let mine_block = [400 + me];
+            let mut vm = VaryingMut::new(&mut out[..], &ones, &past);
+            mpi4rs::scope(|s| {
+                world.igatherv(s, &mine_block[..], (me == root).then_some(&mut vm), root)?.wait().map(drop)
+            })
+        } else {
+            world.gatherv(
+                &[400 + me][..],
+                (me == root).then_some(&mut VaryingMut::new(&mut out[..], &ones, &past)),
+                root,
+            )
+        };
+        ensure!(if me == root { len(r) } else { r.is_ok() }, "gatherv on rank {me}");
+        world.gatherv(
+            &[500 + me][..],
+            (me == root).then_some(&mut VaryingMut::packed(&mut out[..], &ones)),
+            root,
+        )?;
+        if me == root {
+            ensure_eq!(out, (0..n).map(|r| 500 + r).collect::<Vec<_>>());
+        }
+        let data: Vec<i32> = (0..n).map(|r| 600 + r).collect();
+        let mut one = [-1i32];
+        let r = if nonblocking {
+            let v = Varying::new(&data[..], &ones, &past);
+            mpi4rs::scope(|s| {
+                world.iscatterv(s, (me == root).then_some(&v), &mut one[..], root)?.wait().map(drop)
+            })
+        } else {
+            world.scatterv((me == root).then_some(&Varying::new(&data[..], &ones, &past)), &mut one[..], root)
+        };
+        ensure!(if me == root { len(r) } else { r.is_ok() }, "scatterv on rank {me}");
+        world.scatterv((me == root).then_some(&Varying::packed(&data[..], &ones)), &mut one[..], root)?;
+        ensure_eq!(one, [600 + me]);
+        // reduce: the root's receive buffer is too short.
+        let mut short = [0i64; 1];
+        let r = if nonblocking {
+            let two = [1i64, 2];
+            mpi4rs::scope(|s| {
+                world
+                    .ireduce(s, &two[..], (me == root).then_some(&mut short[..]), &Op::SUM, root)?
+                    .wait()
+                    .map(drop)
+            })
+        } else {
+            world.reduce(&[1i64, 2][..], (me == root).then_some(&mut short[..]), &Op::SUM, root)
+        };
+        ensure!(if me == root { len(r) } else { r.is_ok() }, "reduce on rank {me}");
+        let mut sum = [0i64; 2];
+        world.reduce(&[me as i64, 1][..], (me == root).then_some(&mut sum[..]), &Op::SUM, root)?;
+        if me == root {
+            ensure_eq!(sum, [(0..n as i64).sum::<i64>(), n as i64]);
+        }
+        // allgatherv and alltoallv: one rank's displacements run past its buffer.
+        let mut got = vec![0i32; nu];
+        let mine = if me == odd { &past } else { &ones };
+        let r = if nonblocking {
+            let m = [700 + me];
+            let mut vm = VaryingMut::new(&mut got[..], &ones, mine);
+            mpi4rs::scope(|s| world.iallgatherv(s, &m[..], &mut vm)?.wait().map(drop))
+        } else {
+            world.allgatherv(&[700 + me][..], &mut VaryingMut::new(&mut got[..], &ones, mine))
+        };
+        ensure!(if me == odd { len(r) } else { r.is_ok() }, "allgatherv on rank {me}");
+        world.allgatherv(&[800 + me][..], &mut VaryingMut::packed(&mut got[..], &ones))?;
+        ensure_eq!(got, (0..n).map(|r| 800 + r).collect::<Vec<_>>());
+        let send: Vec<i32> = (0..n).map(|j| 900 + me * 10 + j).collect();
+        let r = if nonblocking {
+            let v = Varying::new(&send[..], &ones, mine);
+            let mut vm = VaryingMut::packed(&mut got[..], &ones);
+            mpi4rs::scope(|s| world.ialltoallv(s, &v, &mut vm)?.wait().map(drop))
+        } else {
+            world.alltoallv(
+                &Varying::new(&send[..], &ones, mine),
+                &mut VaryingMut::packed(&mut got[..], &ones),
+            )
+        };
+        ensure!(if me == odd { len(r) } else { r.is_ok() }, "alltoallv on rank {me}");
+        world.alltoallv(&Varying::packed(&send[..], &ones), &mut VaryingMut::packed(&mut got[..], &ones))?;
+        ensure_eq!(got, (0..n).map(|j| 900 + j * 10 + me).collect::<Vec<_>>());
+    }
     Ok(())
 }

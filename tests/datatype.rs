@@ -29,6 +29,7 @@ fn main() {
         .case("typed_mut_element_rules", typed_mut_element_rules)
         .case("bad_constructor_arguments", bad_constructor_arguments)
         .case("pack_errors", pack_errors)
+        .case("layout_below_origin_is_not_empty", layout_below_origin_is_not_empty)
         .run();
 }
 
@@ -610,9 +611,13 @@ fn typed_mut_element_rules(env: &Environment) -> Result<()> {
     let bools = Datatype::of::<bool>()?;
     let every_other = Datatype::vector(3, 1, 2, &bools)?;
     let mut flags = [false; 6];
-    world.sendrecv(&[true, true, true], me, 13, &mut TypedMut::new(&mut flags, 1, &every_other)?, me, 13)?;
-    ensure_eq!(flags, [true, false, true, false, true, false]);
-    // Bytes into bools could write values other than 0 and 1.
+    // Any message, file or window may hold bytes other than 0 and 1: no writable layout over
+    // bools, whatever its items (the same layout over bytes works).
+    let e = ensure_err!(TypedMut::new(&mut flags, 1, &every_other), Error::InvalidArgument(_));
+    ensure!(e.to_string().contains("bool") && e.to_string().contains("u8"), "{e}");
+    let mut raw = [0u8; 6];
+    world.sendrecv(&[true, true, true], me, 13, &mut TypedMut::new(&mut raw, 1, &every_other)?, me, 13)?;
+    ensure_eq!(raw, [1, 0, 1, 0, 1, 0]);
     let bytes = Datatype::contiguous(6, &Datatype::of::<u8>()?)?;
     let e = ensure_err!(TypedMut::new(&mut flags, 1, &bytes), Error::InvalidArgument(_));
     ensure!(e.to_string().contains("bool"), "{e}");
@@ -707,5 +712,37 @@ fn pack_errors(env: &Environment) -> Result<()> {
     let mut four = [0i32; 4];
     let mut p = 0;
     ensure_err!(unpack(&tiny, &mut p, &mut four, world), Error::InvalidArgument(_));
+    Ok(())
+}
+
+/// A view whose touched range lies wholly below its origin (a negative displacement at
+/// `with_offset`) is not empty: pack, send and unpack use its real bytes.
+fn layout_below_origin_is_not_empty(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let me = world.rank();
+    let below = Datatype::hindexed(&[2], &[-16], &f64s()?)?;
+    let a = [1.5f64, 2.5, 3.5, 4.5];
+    let view = Typed::with_offset(&a, 16, 1, &below)?;
+    let mut packed = [0u8; 16];
+    let mut pos = 0;
+    mpi4rs::pack(&view, &mut packed, &mut pos, world)?;
+    ensure_eq!(pos, 16);
+    let mut unpacked = [0.0f64; 2];
+    let mut p = 0;
+    mpi4rs::unpack(&packed, &mut p, &mut unpacked, world)?;
+    ensure_eq!(unpacked, [1.5, 2.5]);
+    let mut got = [0.0f64; 2];
+    world.sendrecv(&view, me, 20, &mut got, me, 20)?;
+    ensure_eq!(got, [1.5, 2.5]);
+    // Writing through such a view: unpack and receive land below the origin.
+    let mut b = [0.0f64; 4];
+    let mut p = 0;
+    mpi4rs::unpack(&packed, &mut p, &mut TypedMut::with_offset(&mut b, 16, 1, &below)?, world)?;
+    ensure_eq!(b, [1.5, 2.5, 0.0, 0.0]);
+    let mut c = [0.0f64; 4];
+    world.sendrecv(&[7.0f64, 8.0], me, 21, &mut TypedMut::with_offset(&mut c, 32, 1, &below)?, me, 21)?;
+    ensure_eq!(c, [0.0, 0.0, 7.0, 8.0]);
+    // Zero items of it are empty, at any offset.
+    world.sendrecv(&Typed::with_offset(&a, 16, 0, &below)?, me, 22, &mut [0.0f64; 0], me, 22)?;
     Ok(())
 }

@@ -37,7 +37,7 @@ fn main() {
 }
 
 fn emulate() {
-    transfer::emulate_device_memory(true);
+    common::emu::emulate(true);
 }
 
 fn library_is_not_cuda_aware(_env: &Environment) -> Result<()> {
@@ -398,13 +398,13 @@ fn no_cuda_is_an_error_not_a_crash(env: &Environment) -> Result<()> {
     if mpi4rs::device::cuda::available() {
         return Ok(());
     }
-    transfer::emulate_device_memory(false);
+    common::emu::emulate(false);
     let world = env.world();
     let e = ensure_err!(world.send(&Device(&Emu(vec![1.0f32; 4])), proc_null(), 0), Error::Device(_));
     ensure!(e.to_string().contains("CUDA"), "{e}");
     let mut r = Emu(vec![0u8; 4]);
     ensure_err!(world.recv(&mut DeviceMut(&mut r), proc_null(), 0), Error::Device(_));
-    transfer::emulate_device_memory(true);
+    common::emu::emulate(true);
     Ok(())
 }
 
@@ -445,7 +445,7 @@ fn real_cuda_buffers(env: &Environment) -> Result<()> {
         }
         return Ok(());
     };
-    transfer::emulate_device_memory(false);
+    common::emu::emulate(false);
     let world = env.world();
     let (me, n) = rank_size(env);
     let (right, left) = neighbours(env);

@@ -176,6 +176,24 @@ fn spawn_missing_program(env: &Environment) -> Result<()> {
         let e = ensure_err!(world.spawn(missing, &[], 1, None, 0), Error::InvalidArgument(_));
         ensure!(e.to_string().contains("not an executable"), "{e}");
     }
+    // Executable by its mode, but neither ELF nor #!: execve would fail ("Exec format error").
+    let mut pid = std::process::id();
+    world.bcast(&mut pid, 0)?;
+    let text = std::env::temp_dir().join(format!("mpi4rs-not-a-program-{pid}"));
+    if world.rank() == 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |e: std::io::Error| Error::InvalidArgument(format!("{text:?}: {e}"));
+        std::fs::write(&text, "just some text\n").map_err(io)?;
+        std::fs::set_permissions(&text, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+    }
+    world.barrier()?;
+    let r = world.spawn(text.to_str().expect("UTF-8 path"), &[], 1, None, 0);
+    world.barrier()?;
+    if world.rank() == 0 {
+        let _ = std::fs::remove_file(&text);
+    }
+    let e = ensure_err!(r, Error::InvalidArgument(_));
+    ensure!(e.to_string().contains("not an executable"), "{e}");
     if world.rank() == 0 {
         println!("missing program: Err");
     }

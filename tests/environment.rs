@@ -12,7 +12,23 @@ const PANIC_MESSAGE: &str = "deliberate panic on rank 1 (panic_aborts_job)";
 const RETURNED_MARKER: &str = "MARKER: the truncated receive returned";
 const REACHED_MARKER: &str = "MARKER: a bad configuration was accepted";
 
+/// Set by `run_ends_job_on_err`: the test binary is then a program whose body runs in
+/// `mpi4rs::run` and returns `Err` on the rank this names.
+const RUN_ERR_ON: &str = "MPI4RS_TEST_RUN_ERR_ON";
+const RUN_ERR_MESSAGE: &str = "deliberate error from the body of mpi4rs::run";
+
+/// Set by `calls_after_finalize_are_errors`: the test binary then finalises MPI itself and
+/// uses the handles that outlived the environment.
+const AFTER_FINALIZE: &str = "MPI4RS_TEST_AFTER_FINALIZE";
+const AFTER_FINALIZE_OK: &str = "every call after finalize gave NotInitialized";
+
 fn main() {
+    if std::env::var_os(AFTER_FINALIZE).is_some() {
+        calls_after_finalize();
+    }
+    if let Ok(rank) = std::env::var(RUN_ERR_ON) {
+        run_body_that_fails(rank.parse().expect("a rank"));
+    }
     Suite::new("environment")
         .case("queries", queries)
         .case("truncation_returns_err", truncation_returns_err)
@@ -29,6 +45,8 @@ fn main() {
         .check("fatal_error_policy", check_fatal_error_policy)
         .check("bad_thread_level", check_bad_thread_level)
         .check("time_limit_ends_every_rank", check_time_limit_ends_every_rank)
+        .check("run_ends_job_on_err", check_run_ends_job_on_err)
+        .check("calls_after_finalize_are_errors", check_calls_after_finalize)
         .run();
 }
 
@@ -316,6 +334,119 @@ fn check_time_limit_ends_every_rank(suite: &Suite) -> Result<(), String> {
     }
     if !survivors.is_empty() {
         return Err(format!("processes of the timed-out job are still alive: {survivors:?}"));
+    }
+    Ok(())
+}
+
+/// A program as users write it: the body returns `Err` on rank `bad` while the other ranks wait
+/// for it in a barrier; `mpi4rs::run` must end them all.
+fn run_body_that_fails(bad: i32) -> ! {
+    let result = mpi4rs::run(|env| {
+        let world = env.world();
+        if world.rank() == bad {
+            std::thread::sleep(Duration::from_millis(200)); // let the others block first
+            return Err(Error::InvalidArgument(RUN_ERR_MESSAGE.into()));
+        }
+        world.barrier()?;
+        println!("MARKER: rank {} passed the barrier", world.rank());
+        Ok(())
+    });
+    eprintln!("MARKER: run returned {result:?}");
+    std::process::exit(0)
+}
+
+fn check_run_ends_job_on_err(suite: &Suite) -> Result<(), String> {
+    let out = suite.job_within(4, None, &[(RUN_ERR_ON, "2")], Duration::from_secs(30));
+    failed_promptly("Err from the body of mpi4rs::run on rank 2 of 4", &out)?;
+    if out.elapsed > Duration::from_secs(5) {
+        return Err(format!(
+            "the job took {:.1}s to end (at most 5)\n{}",
+            out.elapsed.as_secs_f64(),
+            describe(&out)
+        ));
+    }
+    let text = out.text();
+    if text.contains("MARKER:") {
+        return Err(format!("a rank went on after the error\n{}", describe(&out)));
+    }
+    if !text.contains(&format!("rank 2 failed: invalid argument: {RUN_ERR_MESSAGE}")) {
+        return Err(format!("the output does not show the error\n{}", describe(&out)));
+    }
+    Ok(())
+}
+
+/// Handles made before `finalize` and used after it: every call is `Err(NotInitialized)`,
+/// none aborts the job. Prints what went wrong and exits 1, or prints the marker and exits 0.
+fn calls_after_finalize() -> ! {
+    use mpi4rs::{Datatype, File, Info, Win};
+    let env = mpi4rs::init().expect("init");
+    let comm = env.world().dup().expect("dup");
+    let group = comm.group().expect("group");
+    let info = Info::new().expect("info");
+    let f64s = Datatype::of::<f64>().expect("datatype");
+    let pair = Datatype::contiguous(2, &f64s).expect("contiguous");
+    let (rank, size) = (comm.rank(), comm.size());
+    env.finalize();
+    let mut bad = Vec::new();
+    let mut expect = |what: &str, r: Result<()>| match r {
+        Err(Error::NotInitialized) => {}
+        other => bad.push(format!("{what}: {other:?}")),
+    };
+    let right = (rank + 1) % size;
+    let mut x = 0.0f64;
+    expect("send", comm.send(&1.0f64, right, 0));
+    expect("recv", comm.recv(&mut x, right, 0).map(drop));
+    let one = 1.0f64;
+    expect("isend", mpi4rs::scope(|s| comm.isend(s, &one, right, 0).map(drop)));
+    let mut grid = vec![0.0f64; 8];
+    let f = Datatype::of::<f64>().expect("datatype");
+    let plan = mpi4rs::Exchange::new().send(mpi4rs::Region::new(&f, 0, 1), right, 0);
+    expect("exchange plan", plan.and_then(|p| p.run(&comm, &mut grid)));
+    expect(
+        "persistent",
+        mpi4rs::Persistent::new(vec![0.0f64; 2], |s, b| comm.send_init(s, &b[..], right, 0).map(drop))
+            .map(drop),
+    );
+    expect("probe", comm.iprobe(right, 0).map(drop));
+    expect("barrier", comm.barrier());
+    expect("bcast", comm.bcast(&mut x, 0));
+    expect("allreduce", comm.allreduce(&1.0f64, &mut x, &Op::SUM));
+    expect("send_obj", comm.send_obj(&"text", right, 0));
+    expect("dup", comm.dup().map(drop));
+    expect("split", comm.split(Some(0), 0).map(drop));
+    expect("group.size", group.size().map(drop));
+    expect("group.incl", group.incl(&[0]).map(drop));
+    expect("info.set", info.set("key", "value"));
+    expect("datatype", Datatype::contiguous(2, &pair).map(drop));
+    expect("Datatype::of", Datatype::of::<i32>().map(drop));
+    expect("pack_size", mpi4rs::pack_size(1, &pair, &comm).map(drop));
+    expect("Win::allocate", Win::allocate(64, 1, &[], &comm).map(drop));
+    expect(
+        "File::open",
+        File::open(&comm, "/tmp/mpi4rs-after-finalize", mpi4rs::AccessMode::RDONLY).map(drop),
+    );
+    expect("wait_all", mpi4rs::wait_all::<Request>(&mut []).map(drop));
+    expect("query_thread", mpi4rs::query_thread().map(drop));
+    expect("abort", mpi4rs::abort(2).map(drop));
+    if mpi4rs::is_finalized() != Ok(true) || mpi4rs::is_initialized() != Ok(true) {
+        bad.push(format!(
+            "is_finalized {:?}, is_initialized {:?}",
+            mpi4rs::is_finalized(),
+            mpi4rs::is_initialized()
+        ));
+    }
+    if bad.is_empty() {
+        println!("MARKER: {AFTER_FINALIZE_OK}");
+        std::process::exit(0)
+    }
+    eprintln!("calls after finalize that were not NotInitialized: {bad:#?}");
+    std::process::exit(1)
+}
+
+fn check_calls_after_finalize(suite: &Suite) -> Result<(), String> {
+    let out = suite.job_within(2, None, &[(AFTER_FINALIZE, "1")], Duration::from_secs(60));
+    if !out.success() || !out.text().contains(AFTER_FINALIZE_OK) {
+        return Err(format!("calls after finalize: {}", describe(&out)));
     }
     Ok(())
 }

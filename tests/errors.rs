@@ -16,6 +16,7 @@ fn main() {
         .case("buffered_send_buffer_misuse", buffered_send_buffer_misuse)
         .case("count_overflow", count_overflow)
         .case("device_memory_refused_without_router", device_memory_refused_without_router)
+        .case("bool_receives_are_checked", bool_receives_are_checked)
         .check("calls_before_init_are_errors", calls_before_init_are_errors)
         .run();
 }
@@ -151,6 +152,64 @@ fn count_overflow(env: &Environment) -> Result<()> {
     let huge = vec![0u8; 1 << 31];
     let e = ensure_err!(env.world().send(&huge, proc_null(), 0), Error::CountOverflow { .. });
     ensure_eq!(e.class(), Some(ErrorClass::Count));
+    Ok(())
+}
+
+/// Bytes other than 0 and 1 never reach `bool` memory: the receive fails and the bools stay
+/// as they were; 0 and 1 arrive as false and true.
+fn bool_receives_are_checked(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let me = world.rank();
+    let not_bool = |e: &Error| matches!(e, Error::Decode { type_name: "bool", .. });
+    // Point-to-point, blocking and nonblocking.
+    let mut flags = [true; 4];
+    mpi4rs::scope(|sc| {
+        let s = world.isend(sc, &[1u8, 0, 2, 255], me, 40)?;
+        let e = ensure_err!(world.recv(&mut flags, me, 40), _);
+        ensure!(not_bool(&e) && e.to_string().contains("byte 2"), "{e}");
+        s.wait().map(drop)
+    })?;
+    ensure_eq!(flags, [true; 4]);
+    mpi4rs::scope(|sc| {
+        let s = world.isend(sc, &[0u8, 1, 0, 1], me, 41)?;
+        world.recv(&mut flags, me, 41)?;
+        s.wait().map(drop)
+    })?;
+    ensure_eq!(flags, [false, true, false, true]);
+    let mut flag = false;
+    mpi4rs::scope(|sc| {
+        let s = world.isend(sc, &[7u8], me, 42)?;
+        let e = ensure_err!(world.irecv(sc, &mut flag, me, 42)?.wait(), _);
+        ensure!(not_bool(&e), "{e}");
+        s.wait().map(drop)
+    })?;
+    ensure!(!flag);
+    // sendrecv, and a broadcast whose root sends bytes that the others take as bools.
+    let mut flag = true;
+    let e = ensure_err!(world.sendrecv(&3u8, me, 43, &mut flag, me, 43), _);
+    ensure!(not_bool(&e) && flag, "{e}");
+    if me == 0 {
+        world.bcast(&mut [9u8, 1], 0)?;
+    } else {
+        let mut two = [false; 2];
+        let e = ensure_err!(world.bcast(&mut two, 0), _);
+        ensure!(not_bool(&e) && two == [false; 2], "{e}");
+    }
+    // unpack.
+    let mut packed = [0u8; 16];
+    let mut pos = 0;
+    mpi4rs::pack(&[1u8, 2], &mut packed, &mut pos, world)?;
+    let (mut pos, mut two) = (0, [false; 2]);
+    let e = ensure_err!(mpi4rs::unpack(&packed[..2], &mut pos, &mut two, world), _);
+    ensure!(not_bool(&e) && two == [false; 2], "{e}");
+    // Reductions of valid bools still work (the result is checked too).
+    let mut all = false;
+    world.allreduce(&true, &mut all, &Op::LAND)?;
+    ensure!(all);
+    // A derived layout over bools is refused for writing; over bytes it is fine.
+    let bools = mpi4rs::Datatype::of::<bool>()?;
+    let e = ensure_err!(mpi4rs::TypedMut::new(&mut flags, 4, &bools), Error::InvalidArgument(_));
+    ensure!(e.to_string().contains("u8"), "{e}");
     Ok(())
 }
 

@@ -8,8 +8,8 @@ use common::emu::Emu;
 use common::{neighbours, rank_size, Suite};
 use mpi4rs::prelude::*;
 use mpi4rs::{
-    compute_dims, transfer, CartComm, Datatype, DeviceMut, Environment, Error, Exchange, Halo,
-    NeighborExchange, OwnedBuffer, Persistent, Region, Result, Typed,
+    compute_dims, CartComm, Datatype, DeviceMut, Environment, Error, Exchange, Halo, NeighborExchange,
+    OwnedBuffer, Persistent, Region, Result, Typed,
 };
 
 fn main() {
@@ -335,7 +335,7 @@ fn halo_on_emulated_device_memory(env: &Environment) -> Result<()> {
     let halo = Halo::<f64>::new(&grid.cart, &[4, 3], 1)?;
     let mut host = vec![0.0; halo.len()];
     grid.fill(&halo, &mut host);
-    transfer::emulate_device_memory(true);
+    common::emu::emulate(true);
     let result = (|| -> Result<()> {
         let mut dev = Emu(host.clone());
         halo.exchange(&mut DeviceMut(&mut dev))?;
@@ -357,7 +357,7 @@ fn halo_on_emulated_device_memory(env: &Environment) -> Result<()> {
         }
         Ok(())
     })();
-    transfer::emulate_device_memory(false);
+    common::emu::emulate(false);
     result
 }
 

@@ -512,11 +512,29 @@ fn errors(env: &Environment) -> Result<()> {
     ensure_err!(wo.seek(SeekFrom::Current(-5)), Error::Mpi { .. });
     ensure_err!(wo.set_size(u64::MAX), Error::CountOverflow { .. });
     wo.close()?;
+    // A file's bytes read as bools: 0 and 1 arrive, anything else is an error and leaves the
+    // bools as they were (blocking, nonblocking and split reads).
+    let f = s.open("bools", create())?;
+    if world.rank() == 0 {
+        f.write_at(0, &[1u8, 0, 1, 2])?;
+    }
+    settle(&f, world)?;
+    let mut flags = [false; 3];
+    f.read_at(0, &mut flags)?;
+    ensure_eq!(flags, [true, false, true]);
+    let mut four = [false; 4];
+    let e = ensure_err!(f.read_at(0, &mut four), Error::Decode { type_name: "bool", .. });
+    ensure!(e.to_string().contains("byte 2"), "{e}");
+    ensure_eq!(four, [false; 4]);
+    ensure_err!(mpi4rs::scope(|sc| f.iread_at(sc, 0, &mut four)?.wait()), Error::Decode { .. });
+    ensure_err!(f.read_at_all_begin(0, &mut four)?.end(), Error::Decode { .. });
+    ensure_eq!(four, [false; 4]);
+    f.close()?;
     s.finish()
 }
 
 fn device_buffers(env: &Environment) -> Result<()> {
-    transfer::emulate_device_memory(true);
+    common::emu::emulate(true);
     let s = Scratch::new(env, "device")?;
     let world = env.world();
     let (me, n) = rank_size(env);
@@ -564,7 +582,7 @@ fn device_buffers(env: &Environment) -> Result<()> {
     file.read_exact_at(tail + (other as usize * N) as u64, &mut back)?;
     ensure_eq!(back, block(other + 50, N));
     ensure!(transfer::stats().staged >= staged + 7);
-    transfer::emulate_device_memory(false);
+    common::emu::emulate(false);
     file.close()?;
     s.finish()
 }

@@ -22,6 +22,7 @@ fn main() {
         .case("reduce_local", reduce_local)
         .case("op_type_mismatches", op_type_mismatches)
         .case("user_op_slots", user_op_slots)
+        .case("misaligned_views", misaligned_views)
         .run();
 }
 
@@ -284,5 +285,63 @@ fn user_op_slots(env: &Environment) -> Result<()> {
     ops.pop();
     let again = UserOp::new(true, |_: &[u8], _: &mut [u8]| {})?; // a freed slot is reused
     drop(again);
+    Ok(())
+}
+
+/// Views at a byte offset that is not a multiple of the element's alignment: user operations
+/// and the f16/bf16 operations get aligned slices (or none), never misaligned ones.
+fn misaligned_views(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (_, n) = rank_size(env);
+    let f64s = mpi4rs::Datatype::of::<f64>()?;
+    let bytes = |v: &[f64]| -> Vec<u8> {
+        let mut b = vec![0u8; 1];
+        b.extend(v.iter().flat_map(|x| x.to_ne_bytes()));
+        b
+    };
+    let value = |b: &[u8], i: usize| f64::from_ne_bytes(b[1 + 8 * i..9 + 8 * i].try_into().unwrap());
+    // The user's closure checks what it is given.
+    let sum = UserOp::new(true, |a: &[f64], b: &mut [f64]| {
+        assert!(a.as_ptr().is_aligned() && b.as_ptr().is_aligned());
+        for (x, y) in a.iter().zip(b) {
+            *y += x;
+        }
+    })?;
+    let input = bytes(&[1.0, 2.0, 3.0]);
+    let mut inout = bytes(&[10.0, 20.0, 30.0]);
+    sum.reduce_local(
+        &mpi4rs::Typed::with_offset(&input, 1, 3, &f64s)?,
+        &mut mpi4rs::TypedMut::with_offset(&mut inout, 1, 3, &f64s)?,
+    )?;
+    ensure_eq!((value(&inout, 0), value(&inout, 1), value(&inout, 2)), (11.0, 22.0, 33.0));
+    let mut all = bytes(&[0.0; 3]);
+    world.allreduce(
+        &mpi4rs::Typed::with_offset(&input, 1, 3, &f64s)?,
+        &mut mpi4rs::TypedMut::with_offset(&mut all, 1, 3, &f64s)?,
+        &sum,
+    )?;
+    ensure_eq!(value(&all, 2), 3.0 * n as f64);
+    // f16 at an odd address, through the library's own operation.
+    let f16s = mpi4rs::Datatype::of::<f16>()?;
+    let mut h = vec![0u8; 5];
+    h[1..3].copy_from_slice(&f16::from_f32(1.5).to_ne_bytes());
+    h[3..5].copy_from_slice(&f16::from_f32(2.0).to_ne_bytes());
+    let mut out = vec![0u8; 5];
+    world.allreduce(
+        &mpi4rs::Typed::with_offset(&h, 1, 2, &f16s)?,
+        &mut mpi4rs::TypedMut::with_offset(&mut out, 1, 2, &f16s)?,
+        &Op::SUM,
+    )?;
+    let half = |b: &[u8], i: usize| f16::from_ne_bytes([b[1 + 2 * i], b[2 + 2 * i]]);
+    ensure_eq!(
+        (half(&out, 0), half(&out, 1)),
+        (f16::from_f32(1.5 * n as f32), f16::from_f32(2.0 * n as f32))
+    );
+    let mut acc = h.clone();
+    Op::SUM.reduce_local(
+        &mpi4rs::Typed::with_offset(&h, 1, 2, &f16s)?,
+        &mut mpi4rs::TypedMut::with_offset(&mut acc, 1, 2, &f16s)?,
+    )?;
+    ensure_eq!((half(&acc, 0), half(&acc, 1)), (f16::from_f32(3.0), f16::from_f32(4.0)));
     Ok(())
 }

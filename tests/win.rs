@@ -466,7 +466,7 @@ fn errors(env: &Environment) -> Result<()> {
 }
 
 fn device_origin_buffers(env: &Environment) -> Result<()> {
-    transfer::emulate_device_memory(true);
+    common::emu::emulate(true);
     let world = env.world();
     let (me, _) = rank_size(env);
     let (right, left) = neighbours(env);
@@ -525,7 +525,7 @@ fn device_origin_buffers(env: &Environment) -> Result<()> {
         ensure_eq!(m.as_slice::<i64>()?[4], 9);
     }
     ensure!(transfer::stats().staged >= before.staged + 10);
-    transfer::emulate_device_memory(false);
+    common::emu::emulate(false);
     world.barrier()?;
     Ok(())
 }
@@ -534,7 +534,7 @@ fn window_over_device_memory_refused(env: &Environment) -> Result<()> {
     if transfer::cuda_aware() {
         return Ok(());
     }
-    transfer::emulate_device_memory(true);
+    common::emu::emulate(true);
     let mut dev = Emu(vec![0.0f32; 8]);
     let err =
         ensure_err!(Win::create(&mut DeviceMut(&mut dev), 4, &[], env.world()), Error::UnsupportedBuffer(_));
@@ -542,14 +542,14 @@ fn window_over_device_memory_refused(env: &Environment) -> Result<()> {
     let mut d_dev = DeviceMut(&mut dev);
     let Some(win) = supported(Win::create_dynamic(&[], env.world()))? else { return Ok(()) };
     ensure_err!(win.attach(&mut d_dev), Error::UnsupportedBuffer(_));
-    transfer::emulate_device_memory(false);
+    common::emu::emulate(false);
     Ok(())
 }
 
 /// Run with `MPI4RS_CUDA_AWARE=1`: emulated device memory passes straight to MPI, so a window
 /// over it works (host memory in disguise) and local access to it is refused.
 fn window_over_device_memory_cuda_aware(env: &Environment) -> Result<()> {
-    transfer::emulate_device_memory(true);
+    common::emu::emulate(true);
     let world = env.world();
     let (me, _) = rank_size(env);
     let (right, left) = neighbours(env);

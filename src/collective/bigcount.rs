@@ -52,9 +52,20 @@ pub(crate) fn extent(datatype: MPI_Datatype) -> Result<usize> {
     Ok(extent.max(0) as usize)
 }
 
+/// The bytes `count` items of extent `ext` span, as an MPI address (an error past it: items of
+/// zero size can be counted past what any memory holds).
+fn span(count: usize, ext: usize) -> Result<ffi::MPI_Aint> {
+    count.checked_mul(ext).and_then(|b| ffi::MPI_Aint::try_from(b).ok()).ok_or(Error::CountOverflow {
+        what: "items (count times extent in bytes)",
+        value: count,
+        max: isize::MAX as usize / ext.max(1),
+    })
+}
+
 #[cold]
 fn big_block(count: usize, datatype: MPI_Datatype) -> Result<Block> {
     let ext = extent(datatype)?;
+    let total = span(count, ext)?;
     let (whole, rest) = (count / CHUNK, count % CHUNK);
     let mut temps = Temps(Vec::new());
     let chunk = temps.contiguous(CHUNK, datatype)?;
@@ -64,7 +75,7 @@ fn big_block(count: usize, datatype: MPI_Datatype) -> Result<Block> {
     } else {
         let tail = temps.contiguous(rest, datatype)?;
         let lens = [1, 1];
-        let displs = [0, (whole * CHUNK * ext) as ffi::MPI_Aint];
+        let displs = [0, span(whole * CHUNK, ext)?];
         let types = [chunks, tail];
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_create_struct(2, lens.as_ptr(), displs.as_ptr(), types.as_ptr(), &mut t))?;
@@ -72,7 +83,7 @@ fn big_block(count: usize, datatype: MPI_Datatype) -> Result<Block> {
         t
     };
     let mut big = ffi::DATATYPE_NULL();
-    mpi_call!(MPI_Type_create_resized(joined, 0, (count * ext) as ffi::MPI_Aint, &mut big))?;
+    mpi_call!(MPI_Type_create_resized(joined, 0, total, &mut big))?;
     mpi_call!(MPI_Type_commit(&mut big))?;
     Ok(Block { count: 1, datatype: big, owned: true })
 }
@@ -115,6 +126,7 @@ pub(crate) fn chunked(
         return f(0, n);
     }
     let ext = extent(datatype)?;
+    span(count, ext)?; // every offset below is smaller
     let mut done = 0;
     while done < count {
         let n = (count - done).min(CHUNK);

@@ -62,6 +62,19 @@ pub(crate) fn check_len(what: &'static str, expected: usize, actual: usize) -> R
     }
 }
 
+/// `blocks` blocks of `per_block` elements: their total, or an error when it overflows (no
+/// buffer holds that many elements, but a slice of zero-size elements can claim nearly as many).
+#[inline(always)]
+pub(crate) fn blocks_total(what: &'static str, per_block: usize, blocks: usize) -> Result<usize> {
+    match per_block.checked_mul(blocks) {
+        Some(total) => Ok(total),
+        None => Err(length_error(
+            what,
+            format!("{blocks} blocks of {per_block} elements are more elements than an address space holds"),
+        )),
+    }
+}
+
 /// `count` must be a whole number of `blocks` equal blocks; returns the block length.
 #[inline(always)]
 pub(crate) fn block_len(what: &'static str, count: usize, blocks: i32) -> Result<usize> {
@@ -185,4 +198,54 @@ pub(crate) fn check_typed_blocks(
         }
     }
     Ok(())
+}
+
+/// Zeroed memory for `blocks` blocks of `per_block` items of `datatype`, laid end to end: what
+/// a rank that found an argument error takes part in the collective with (see the module docs
+/// of [`collective`](super)). `None` when that is more than memory holds.
+pub(crate) struct Scratch {
+    buf: Vec<u8>,
+    /// Where item 0 starts in `buf` (a datatype may reach below its origin).
+    origin: usize,
+}
+
+impl Scratch {
+    #[allow(clippy::unnecessary_cast)] // MPI_Aint is isize (Open MPI) or c_long (MPICH)
+    pub(crate) fn new(blocks: usize, per_block: usize, datatype: ffi::MPI_Datatype) -> Option<Scratch> {
+        let items = per_block.checked_mul(blocks)?;
+        if items == 0 {
+            return Some(Scratch { buf: Vec::new(), origin: 0 });
+        }
+        let (mut lb, mut ext, mut tlb, mut text) = (0, 0, 0, 0);
+        crate::error::mpi_call!(MPI_Type_get_extent(datatype, &mut lb, &mut ext)).ok()?;
+        crate::error::mpi_call!(MPI_Type_get_true_extent(datatype, &mut tlb, &mut text)).ok()?;
+        let (ext, tlb, text) = (i128::from(ext as i64), i128::from(tlb as i64), i128::from(text as i64));
+        let span = (items as i128 - 1) * ext;
+        let (lo, hi) = (tlb + span.min(0), tlb + text + span.max(0));
+        let bytes = usize::try_from(hi - lo.min(0)).ok()?;
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(bytes).ok()?;
+        buf.resize(bytes, 0);
+        Some(Scratch { buf, origin: usize::try_from(-lo.min(0)).ok()? })
+    }
+
+    pub(crate) fn ptr(&mut self) -> *mut std::ffi::c_void {
+        self.buf.as_mut_ptr().wrapping_add(self.origin).cast()
+    }
+}
+
+/// Displacements that lay the blocks of `counts` end to end, and their total, if `counts` has
+/// one count >= 0 per peer and the total fits an `int` (what a rank whose own displacements
+/// were wrong can still take part with).
+pub(crate) fn packed_displs(counts: &[i32], peers: i32) -> Option<(Vec<i32>, usize)> {
+    if counts.len() != peers.max(0) as usize || counts.iter().any(|&c| c < 0) {
+        return None;
+    }
+    let mut displs = Vec::with_capacity(counts.len());
+    let mut total: i32 = 0;
+    for &c in counts {
+        displs.push(total);
+        total = total.checked_add(c)?;
+    }
+    Some((displs, total as usize))
 }

@@ -8,6 +8,21 @@
 //! the reduction operation is checked against the element type. A mistake is an `Err`, never
 //! an out-of-bounds read or write.
 //!
+//! Mistakes only one rank can see (the root's buffers of a rooted collective, one rank's
+//! counts or displacements of a vector form) do not leave the others behind: that rank still
+//! takes part in the collective, with scratch memory shaped by what it can tell the others send
+//! or expect (its own block size, its counts laid end to end), then returns the error. The
+//! other ranks complete normally, so nobody hangs and no message is left over for the next
+//! call; what they received from the failing rank is zeros. This covers `gather`, `scatter`,
+//! `gatherv`, `scatterv`, `reduce` on intracommunicators, and `gatherv`, `scatterv`,
+//! `allgatherv`, `alltoallv` wherever the failing rank's counts are usable (one count >= 0
+//! per process), in their blocking and nonblocking forms (the nonblocking form is completed
+//! before the error is returned). Where that rank cannot tell the shape (its counts are
+//! unusable, an intercommunicator root without a usable buffer, in-place forms, the
+//! neighbourhood and `alltoallw` forms) and for persistent forms, it only returns the error:
+//! end the job then (for instance through [`run`](crate::run)). Mistakes every rank makes
+//! alike (a bad root, mismatched element types) are reported by every rank without a call.
+//!
 //! Roots: on an intracommunicator, a rank. On an intercommunicator, as MPI defines it, the
 //! root process passes [`root()`] (`MPI_ROOT`), the other processes of its group
 //! [`proc_null`](crate::proc_null), and the processes of the other group the root's rank.

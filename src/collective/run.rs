@@ -4,14 +4,14 @@
 
 use super::bigcount::{block, nonblocking_too_large};
 use super::checks::{
-    block_len, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
+    block_len, blocks_total, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
 };
-use super::checks::{check_typed_blocks, check_typed_receive};
+use super::checks::{check_typed_blocks, check_typed_receive, packed_displs, Scratch};
 use super::persistent;
 use super::varying::TypedBlocks;
 use crate::buffer::{Spec, SpecMut};
 use crate::comm::Communicator;
-use crate::error::{check, mpi_call, Result};
+use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Request};
 use crate::op::Op;
 use crate::transfer::pipeline::chunks;
@@ -42,6 +42,7 @@ macro_rules! start {
                 mpi_call!($immediate($($arg),*, &mut req)).map(|()| req)
             }
             Start::Persistent => match persistent::fns().$persistent {
+                Some(_) if $crate::environment::finalized() => Err($crate::error::Error::NotInitialized),
                 Some(f) => {
                     let mut req = ffi::REQUEST_NULL();
                     // SAFETY: the MPI-4 signature with the same arguments as the blocking call.
@@ -60,6 +61,24 @@ const NULL_MUT: *mut c_void = std::ptr::null_mut();
 
 fn in_place_ptr() -> *mut c_void {
     ffi::IN_PLACE()
+}
+
+/// A rank that found `err` in its own arguments after the others may already have entered the
+/// collective: `call` makes the same collective with arguments built from what this rank can
+/// tell the others send or expect (scratch memory, packed blocks), so that no rank waits for it
+/// and no message is left behind for a later call; a nonblocking one is completed here. Then
+/// `err` is returned. Persistent forms only report the error (see the module docs).
+#[cold]
+#[inline(never)]
+fn take_part(start: Start, err: Error, call: impl FnOnce() -> Result<MPI_Request>) -> Result<MPI_Request> {
+    if start != Start::Persistent {
+        if let Ok(mut req) = call() {
+            if req != ffi::REQUEST_NULL() {
+                let _ = mpi_call!(MPI_Wait(&mut req, ffi::STATUS_IGNORE()));
+            }
+        }
+    }
+    Err(err)
 }
 
 /// A reduction's count must fit one call unless it is blocking (then it is chunked).
@@ -111,19 +130,53 @@ pub(crate) fn scatter<C: Communicator + ?Sized>(
     }
     let (sptr, sblk, rptr, rblk) = match role {
         Role::Root => {
-            let s = send.ok_or_else(|| super::missing("scatter", "the root needs a send buffer"))?;
-            let n = block_len("scatter send buffer", s.count, comm.peer_count())?;
-            let rptr = if in_place {
-                in_place_ptr()
-            } else if comm.is_inter() {
-                NULL_MUT
-            } else {
-                check_same_elements(s.kind, recv.kind)?;
-                check_len("scatter receive buffer", n, recv.count)?;
-                recv.ptr
-            };
-            let rn = if rptr == NULL_MUT || in_place { 0 } else { n };
-            (s.ptr, block(n, s.datatype)?, rptr, block(rn, recv.datatype)?)
+            let args = (|| {
+                let s = send.ok_or_else(|| super::missing("scatter", "the root needs a send buffer"))?;
+                let n = block_len("scatter send buffer", s.count, comm.peer_count())?;
+                let rptr = if in_place {
+                    in_place_ptr()
+                } else if comm.is_inter() {
+                    NULL_MUT
+                } else {
+                    check_same_elements(s.kind, recv.kind)?;
+                    check_len("scatter receive buffer", n, recv.count)?;
+                    recv.ptr
+                };
+                let rn = if rptr == NULL_MUT || in_place { 0 } else { n };
+                Ok((s.ptr, block(n, s.datatype)?, rptr, block(rn, recv.datatype)?))
+            })();
+            match args {
+                Ok(a) => a,
+                // The others expect blocks like this root's own receive buffer: zeros.
+                Err(e) if !in_place && !comm.is_inter() => {
+                    let peers = comm.peer_count().max(0) as usize;
+                    let (Some(mut out), Some(mut own)) = (
+                        Scratch::new(peers, recv.count, recv.datatype),
+                        Scratch::new(1, recv.count, recv.datatype),
+                    ) else {
+                        return Err(e);
+                    };
+                    let blk = block(recv.count, recv.datatype)?;
+                    let (sp, rp) = (out.ptr().cast_const(), own.ptr());
+                    return take_part(start, e, || {
+                        start!(
+                            start,
+                            MPI_Scatter,
+                            MPI_Iscatter,
+                            scatter,
+                            sp,
+                            blk.count,
+                            blk.datatype,
+                            rp,
+                            blk.count,
+                            blk.datatype,
+                            root,
+                            comm.as_raw()
+                        )
+                    });
+                }
+                Err(e) => return Err(e),
+            }
         }
         Role::Leaf => (NULL, block(0, recv.datatype)?, recv.ptr, block(recv.count, recv.datatype)?),
         Role::Idle => (NULL, block(0, recv.datatype)?, NULL_MUT, block(0, recv.datatype)?),
@@ -160,22 +213,52 @@ pub(crate) fn gather<C: Communicator + ?Sized>(
     }
     let (sptr, sblk, rptr, rblk) = match role {
         Role::Root => {
-            let r = recv.ok_or_else(|| super::missing("gather", "the root needs a receive buffer"))?;
-            let n = block_len("gather receive buffer", r.count, comm.peer_count())?;
-            let (sptr, sn) = if in_place {
-                (in_place_ptr().cast_const(), 0)
-            } else if comm.is_inter() {
-                (NULL, 0)
-            } else {
-                check_same_elements(send.kind, r.kind)?;
-                check_len(
-                    "gather receive buffer (one block per process)",
-                    send.count * comm.peer_count() as usize,
-                    r.count,
-                )?;
-                (send.ptr, n)
-            };
-            (sptr, block(sn, send.datatype)?, r.ptr, block(n, r.datatype)?)
+            let args = (|| {
+                let r = recv.ok_or_else(|| super::missing("gather", "the root needs a receive buffer"))?;
+                let n = block_len("gather receive buffer", r.count, comm.peer_count())?;
+                let (sptr, sn) = if in_place {
+                    (in_place_ptr().cast_const(), 0)
+                } else if comm.is_inter() {
+                    (NULL, 0)
+                } else {
+                    check_same_elements(send.kind, r.kind)?;
+                    const WHAT: &str = "gather receive buffer (one block per process)";
+                    check_len(
+                        WHAT,
+                        blocks_total(WHAT, send.count, comm.peer_count().max(0) as usize)?,
+                        r.count,
+                    )?;
+                    (send.ptr, n)
+                };
+                Ok((sptr, block(sn, send.datatype)?, r.ptr, block(n, r.datatype)?))
+            })();
+            match args {
+                Ok(a) => a,
+                // The others send blocks like this root's own send buffer: take them in scratch.
+                Err(e) if !in_place && !comm.is_inter() => {
+                    let peers = comm.peer_count().max(0) as usize;
+                    let Some(mut all) = Scratch::new(peers, send.count, send.datatype) else { return Err(e) };
+                    let blk = block(send.count, send.datatype)?;
+                    let rp = all.ptr();
+                    return take_part(start, e, || {
+                        start!(
+                            start,
+                            MPI_Gather,
+                            MPI_Igather,
+                            gather,
+                            send.ptr,
+                            blk.count,
+                            blk.datatype,
+                            rp,
+                            blk.count,
+                            blk.datatype,
+                            root,
+                            comm.as_raw()
+                        )
+                    });
+                }
+                Err(e) => return Err(e),
+            }
         }
         Role::Leaf => (send.ptr, block(send.count, send.datatype)?, NULL_MUT, block(0, send.datatype)?),
         Role::Idle => (NULL, block(0, send.datatype)?, NULL_MUT, block(0, send.datatype)?),
@@ -214,11 +297,8 @@ pub(crate) fn allgather<C: Communicator + ?Sized>(
         }
         Some(s) => {
             check_same_elements(s.kind, recv.kind)?;
-            check_len(
-                "allgather receive buffer (one block per process)",
-                s.count * comm.peer_count() as usize,
-                recv.count,
-            )?;
+            const WHAT: &str = "allgather receive buffer (one block per process)";
+            check_len(WHAT, blocks_total(WHAT, s.count, comm.peer_count().max(0) as usize)?, recv.count)?;
             (s.ptr, block(s.count, s.datatype)?, s.count)
         }
     };
@@ -293,17 +373,56 @@ pub(crate) fn scatterv<C: Communicator + ?Sized>(
     let role = check_root(comm, root)?;
     let (sptr, counts, displs, sdt, rptr, rcount) = match role {
         Role::Root => {
-            let (s, b) = send.ok_or_else(|| super::missing("scatterv", "the root needs a send buffer"))?;
-            check_varying("scatterv send blocks", b.counts, b.displs, comm.peer_count(), s.count)?;
-            let (rptr, rcount) = if comm.is_inter() {
-                (NULL_MUT, 0)
-            } else {
-                check_same_elements(s.kind, recv.kind)?;
-                let mine = b.counts[comm.rank() as usize];
-                check_len("scatterv receive buffer (this process's block)", mine as usize, recv.count)?;
-                (recv.ptr, mine)
-            };
-            (s.ptr, b.counts.as_ptr(), b.displs.as_ptr(), s.datatype, rptr, rcount)
+            let args = (|| {
+                let (s, b) = send
+                    .as_ref()
+                    .ok_or_else(|| super::missing("scatterv", "the root needs a send buffer"))?;
+                check_varying("scatterv send blocks", b.counts, b.displs, comm.peer_count(), s.count)?;
+                let (rptr, rcount) = if comm.is_inter() {
+                    (NULL_MUT, 0)
+                } else {
+                    check_same_elements(s.kind, recv.kind)?;
+                    let mine = b.counts[comm.rank() as usize];
+                    check_len("scatterv receive buffer (this process's block)", mine as usize, recv.count)?;
+                    (recv.ptr, mine)
+                };
+                Ok((s.ptr, b.counts.as_ptr(), b.displs.as_ptr(), s.datatype, rptr, rcount))
+            })();
+            match (args, &send) {
+                (Ok(a), _) => a,
+                // The counts say what each process expects: zeros, packed.
+                (Err(e), Some((s, b))) => {
+                    let Some((displs, total)) = packed_displs(b.counts, comm.peer_count()) else {
+                        return Err(e);
+                    };
+                    let mine = if comm.is_inter() { 0 } else { b.counts[comm.rank() as usize] };
+                    let (Some(mut out), Some(mut own)) =
+                        (Scratch::new(1, total, s.datatype), Scratch::new(1, mine as usize, s.datatype))
+                    else {
+                        return Err(e);
+                    };
+                    let (sp, rp) =
+                        (out.ptr().cast_const(), if comm.is_inter() { NULL_MUT } else { own.ptr() });
+                    return take_part(start, e, || {
+                        start!(
+                            start,
+                            MPI_Scatterv,
+                            MPI_Iscatterv,
+                            scatterv,
+                            sp,
+                            b.counts.as_ptr(),
+                            displs.as_ptr(),
+                            s.datatype,
+                            rp,
+                            mine,
+                            s.datatype,
+                            root,
+                            comm.as_raw()
+                        )
+                    });
+                }
+                (Err(e), None) => return Err(e),
+            }
         }
         Role::Leaf => (NULL, std::ptr::null(), std::ptr::null(), recv.datatype, recv.ptr, recv.c_count()?),
         Role::Idle => (NULL, std::ptr::null(), std::ptr::null(), recv.datatype, NULL_MUT, 0),
@@ -335,17 +454,55 @@ pub(crate) fn gatherv<C: Communicator + ?Sized>(
     let role = check_root(comm, root)?;
     let (sptr, scount, rptr, counts, displs, rdt) = match role {
         Role::Root => {
-            let (r, b) = recv.ok_or_else(|| super::missing("gatherv", "the root needs a receive buffer"))?;
-            check_varying("gatherv receive blocks", b.counts, b.displs, comm.peer_count(), r.count)?;
-            let (sptr, scount) = if comm.is_inter() {
-                (NULL, 0)
-            } else {
-                check_same_elements(send.kind, r.kind)?;
-                let mine = b.counts[comm.rank() as usize];
-                check_len("gatherv send buffer (this process's block)", mine as usize, send.count)?;
-                (send.ptr, mine)
-            };
-            (sptr, scount, r.ptr, b.counts.as_ptr(), b.displs.as_ptr(), r.datatype)
+            let args = (|| {
+                let (r, b) = recv
+                    .as_ref()
+                    .ok_or_else(|| super::missing("gatherv", "the root needs a receive buffer"))?;
+                check_varying("gatherv receive blocks", b.counts, b.displs, comm.peer_count(), r.count)?;
+                let (sptr, scount) = if comm.is_inter() {
+                    (NULL, 0)
+                } else {
+                    check_same_elements(send.kind, r.kind)?;
+                    let mine = b.counts[comm.rank() as usize];
+                    check_len("gatherv send buffer (this process's block)", mine as usize, send.count)?;
+                    (send.ptr, mine)
+                };
+                Ok((sptr, scount, r.ptr, b.counts.as_ptr(), b.displs.as_ptr(), r.datatype))
+            })();
+            match (args, &recv) {
+                (Ok(a), _) => a,
+                // The counts say what each process sends: take it in scratch, packed.
+                (Err(e), Some((r, b))) => {
+                    let Some((displs, total)) = packed_displs(b.counts, comm.peer_count()) else {
+                        return Err(e);
+                    };
+                    let mine = if comm.is_inter() { 0 } else { b.counts[comm.rank() as usize] };
+                    let (Some(mut all), Some(mut own)) =
+                        (Scratch::new(1, total, r.datatype), Scratch::new(1, mine as usize, r.datatype))
+                    else {
+                        return Err(e);
+                    };
+                    let (sp, rp) = (if comm.is_inter() { NULL } else { own.ptr().cast_const() }, all.ptr());
+                    return take_part(start, e, || {
+                        start!(
+                            start,
+                            MPI_Gatherv,
+                            MPI_Igatherv,
+                            gatherv,
+                            sp,
+                            mine,
+                            r.datatype,
+                            rp,
+                            b.counts.as_ptr(),
+                            displs.as_ptr(),
+                            r.datatype,
+                            root,
+                            comm.as_raw()
+                        )
+                    });
+                }
+                (Err(e), None) => return Err(e),
+            }
         }
         Role::Leaf => {
             (send.ptr, send.c_count()?, NULL_MUT, std::ptr::null(), std::ptr::null(), send.datatype)
@@ -377,20 +534,53 @@ pub(crate) fn allgatherv<C: Communicator + ?Sized>(
     recv: SpecMut,
     b: Blocks,
 ) -> Result<MPI_Request> {
-    check_varying("allgatherv receive blocks", b.counts, b.displs, comm.peer_count(), recv.count)?;
-    let (sptr, scount, sdt) = match send {
-        None => {
-            require_intra(comm, "allgatherv in place")?;
-            (in_place_ptr().cast_const(), 0, recv.datatype)
-        }
-        Some(s) => {
-            check_same_elements(s.kind, recv.kind)?;
-            if !comm.is_inter() {
-                let mine = b.counts[comm.rank() as usize] as usize;
-                check_len("allgatherv send buffer (this process's block)", mine, s.count)?;
+    let args = (|| {
+        check_varying("allgatherv receive blocks", b.counts, b.displs, comm.peer_count(), recv.count)?;
+        Ok(match send {
+            None => {
+                require_intra(comm, "allgatherv in place")?;
+                (in_place_ptr().cast_const(), 0, recv.datatype)
             }
-            (s.ptr, s.c_count()?, s.datatype)
+            Some(s) => {
+                check_same_elements(s.kind, recv.kind)?;
+                if !comm.is_inter() {
+                    let mine = b.counts[comm.rank() as usize] as usize;
+                    check_len("allgatherv send buffer (this process's block)", mine, s.count)?;
+                }
+                (s.ptr, s.c_count()?, s.datatype)
+            }
+        })
+    })();
+    let (sptr, scount, sdt) = match args {
+        Ok(a) => a,
+        // The counts say what every process sends: send zeros for this one, take all in scratch.
+        Err(e) if !comm.is_inter() => {
+            let Some((displs, total)) = packed_displs(b.counts, comm.peer_count()) else { return Err(e) };
+            let mine = b.counts[comm.rank() as usize];
+            let (Some(mut own), Some(mut all)) =
+                (Scratch::new(1, mine as usize, recv.datatype), Scratch::new(1, total, recv.datatype))
+            else {
+                return Err(e);
+            };
+            let (sp, rp, dt) = (own.ptr().cast_const(), all.ptr(), recv.datatype);
+            return take_part(start, e, || {
+                start!(
+                    start,
+                    MPI_Allgatherv,
+                    MPI_Iallgatherv,
+                    allgatherv,
+                    sp,
+                    mine,
+                    dt,
+                    rp,
+                    b.counts.as_ptr(),
+                    displs.as_ptr(),
+                    dt,
+                    comm.as_raw()
+                )
+            });
         }
+        Err(e) => return Err(e),
     };
     start!(
         start,
@@ -417,16 +607,56 @@ pub(crate) fn alltoallv<C: Communicator + ?Sized>(
     rb: Blocks,
 ) -> Result<MPI_Request> {
     let peers = comm.peer_count();
-    check_varying("alltoallv receive blocks", rb.counts, rb.displs, peers, recv.count)?;
-    let (sptr, scounts, sdispls, sdt) = match send {
-        None => {
-            require_intra(comm, "alltoallv in place")?;
-            (in_place_ptr().cast_const(), std::ptr::null(), std::ptr::null(), recv.datatype)
-        }
-        Some((s, sb)) => {
-            check_same_elements(s.kind, recv.kind)?;
-            check_varying("alltoallv send blocks", sb.counts, sb.displs, peers, s.count)?;
-            (s.ptr, sb.counts.as_ptr(), sb.displs.as_ptr(), s.datatype)
+    let args = (|| {
+        check_varying("alltoallv receive blocks", rb.counts, rb.displs, peers, recv.count)?;
+        Ok(match &send {
+            None => {
+                require_intra(comm, "alltoallv in place")?;
+                (in_place_ptr().cast_const(), std::ptr::null(), std::ptr::null(), recv.datatype)
+            }
+            Some((s, sb)) => {
+                check_same_elements(s.kind, recv.kind)?;
+                check_varying("alltoallv send blocks", sb.counts, sb.displs, peers, s.count)?;
+                (s.ptr, sb.counts.as_ptr(), sb.displs.as_ptr(), s.datatype)
+            }
+        })
+    })();
+    let (sptr, scounts, sdispls, sdt) = match args {
+        Ok(a) => a,
+        // The counts say what goes to and comes from every process: zeros out, scratch in.
+        Err(e) => {
+            let (scounts, sdt) = match &send {
+                Some((s, sb)) => (sb.counts, s.datatype),
+                None => (rb.counts, recv.datatype),
+            };
+            let (Some((sdispls, stotal)), Some((rdispls, rtotal))) =
+                (packed_displs(scounts, peers), packed_displs(rb.counts, peers))
+            else {
+                return Err(e);
+            };
+            let (Some(mut out), Some(mut inc)) =
+                (Scratch::new(1, stotal, sdt), Scratch::new(1, rtotal, recv.datatype))
+            else {
+                return Err(e);
+            };
+            let (sp, rp, rdt) = (out.ptr().cast_const(), inc.ptr(), recv.datatype);
+            return take_part(start, e, || {
+                start!(
+                    start,
+                    MPI_Alltoallv,
+                    MPI_Ialltoallv,
+                    alltoallv,
+                    sp,
+                    scounts.as_ptr(),
+                    sdispls.as_ptr(),
+                    sdt,
+                    rp,
+                    rb.counts.as_ptr(),
+                    rdispls.as_ptr(),
+                    rdt,
+                    comm.as_raw()
+                )
+            });
         }
     };
     start!(
@@ -462,18 +692,69 @@ pub(crate) fn reduce<C: Communicator + ?Sized>(
     let role = check_root(comm, root)?;
     let (sptr, rptr, count, datatype, mpi_op, bytes) = match role {
         Role::Root => {
-            let r = recv.ok_or_else(|| super::missing("reduce", "the root needs a receive buffer"))?;
-            let sptr = if in_place {
-                require_intra(comm, "reduce in place")?;
-                in_place_ptr().cast_const()
-            } else if comm.is_inter() {
-                send.ptr // not read, but MPICH refuses a null pointer here
-            } else {
-                check_same_elements(send.kind, r.kind)?;
-                check_len("reduce receive buffer", send.count, r.count)?;
-                send.ptr
-            };
-            (sptr, r.ptr, r.count, r.datatype, op.for_reduction(r.kind, r.datatype)?, r.bytes)
+            let args = (|| {
+                let r = recv.ok_or_else(|| super::missing("reduce", "the root needs a receive buffer"))?;
+                let sptr = if in_place {
+                    require_intra(comm, "reduce in place")?;
+                    in_place_ptr().cast_const()
+                } else if comm.is_inter() {
+                    send.ptr // not read, but MPICH refuses a null pointer here
+                } else {
+                    check_same_elements(send.kind, r.kind)?;
+                    check_len("reduce receive buffer", send.count, r.count)?;
+                    send.ptr
+                };
+                Ok((sptr, r.ptr, r.count, r.datatype, op.for_reduction(r.kind, r.datatype)?, r.bytes))
+            })();
+            match args {
+                Ok(a) => a,
+                // The others contribute what this root's send buffer holds: reduce zeros with
+                // them into scratch, cut into the same pieces.
+                Err(e) if !in_place && !comm.is_inter() => {
+                    let Ok(mpi_op) = op.for_reduction(send.kind, send.datatype) else { return Err(e) };
+                    let (Some(mut zeros), Some(mut out)) = (
+                        Scratch::new(1, send.count, send.datatype),
+                        Scratch::new(1, send.count, send.datatype),
+                    ) else {
+                        return Err(e);
+                    };
+                    if reduction_fits(start, send.count).is_err() {
+                        return Err(e);
+                    }
+                    let (sp, rp) = (zeros.ptr().cast_const(), out.ptr());
+                    let (dt, raw) = (send.datatype, comm.as_raw());
+                    let mut fresh = Transfer::new("reduce");
+                    return take_part(start, e, || {
+                        let mut req = ffi::REQUEST_NULL();
+                        chunks(
+                            &mut fresh,
+                            start == Start::Blocking,
+                            send.count,
+                            dt,
+                            send.bytes,
+                            |off, n| {
+                                let (s, r) = offset(sp, rp, off);
+                                req = start!(
+                                    start,
+                                    MPI_Reduce,
+                                    MPI_Ireduce,
+                                    reduce,
+                                    s,
+                                    r,
+                                    n,
+                                    dt,
+                                    mpi_op,
+                                    root,
+                                    raw
+                                )?;
+                                Ok(())
+                            },
+                        )?;
+                        Ok(req)
+                    });
+                }
+                Err(e) => return Err(e),
+            }
         }
         Role::Leaf => {
             let mpi_op = op.for_reduction(send.kind, send.datatype)?;
@@ -573,11 +854,8 @@ pub(crate) fn reduce_scatter_block<C: Communicator + ?Sized>(
         }
         Some(s) => {
             check_same_elements(s.kind, recv.kind)?;
-            check_len(
-                "reduce_scatter_block send buffer (one block per process)",
-                recv.count * comm.size() as usize,
-                s.count,
-            )?;
+            const WHAT: &str = "reduce_scatter_block send buffer (one block per process)";
+            check_len(WHAT, blocks_total(WHAT, recv.count, comm.size().max(0) as usize)?, s.count)?;
             (s.ptr, recv.count)
         }
     };
@@ -664,6 +942,30 @@ pub(crate) fn alltoallw<C: Communicator + ?Sized>(
             (s.ptr, sb.counts.as_ptr(), sb.displs.as_ptr(), sb.raw.as_ptr())
         }
     };
+    if start == Start::Blocking && !comm.is_inter() && comm.size() == 1 {
+        // Open MPI 4.1's coll/self MPI_Alltoallw scales the byte displacement by the extent
+        // (`rbuf + rdispls[0] * rextent`), writing outside the checked block (heap
+        // corruption). On one process: in place moves nothing; otherwise the nonblocking
+        // form, which is correct in every library, completed at once.
+        if send.is_none() {
+            return Ok(ffi::REQUEST_NULL());
+        }
+        let mut req = ffi::REQUEST_NULL();
+        mpi_call!(MPI_Ialltoallw(
+            sptr,
+            scounts,
+            sdispls,
+            stypes,
+            recv.ptr,
+            rb.counts.as_ptr(),
+            rb.displs.as_ptr(),
+            rb.raw.as_ptr(),
+            comm.as_raw(),
+            &mut req
+        ))?;
+        mpi_call!(MPI_Wait(&mut req, ffi::STATUS_IGNORE()))?;
+        return Ok(ffi::REQUEST_NULL());
+    }
     start!(
         start,
         MPI_Alltoallw,

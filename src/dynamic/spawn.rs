@@ -60,10 +60,21 @@ struct CCommand {
     args: Vec<CString>,
 }
 
-/// Whether `path` is a file someone may execute.
+/// Whether `path` is a file someone may execute and the OS can run: an execute bit, and an
+/// ELF image or a `#!` script. (A 0755 text file passes the mode check, then `execve` fails
+/// with "Exec format error", which ends an Open MPI job.) A file that cannot be read is given
+/// the benefit of the doubt: execute-only programs exist.
 fn is_executable(path: &Path) -> bool {
+    use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    let mode_ok = path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if !mode_ok {
+        return false;
+    }
+    let Ok(mut file) = std::fs::File::open(path) else { return true };
+    let mut head = [0u8; 4];
+    let n = file.read(&mut head).unwrap_or(0);
+    head[..n].starts_with(b"\x7fELF") || head[..n].starts_with(b"#!")
 }
 
 /// Refuses a program this process can tell will not start: Open MPI's launcher ends the whole
@@ -83,7 +94,7 @@ fn check_program(command: &str, info: Option<&Info>) -> Result<()> {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(
-            "spawn: {command:?} is not an executable file{} (checked before spawning: a launcher may end the whole job when it cannot start a program)",
+            "spawn: {command:?} is not an executable file{} (an ELF program or a #! script with an execute bit; checked before spawning: a launcher may end the whole job when it cannot start a program)",
             if command.contains('/') { "" } else { " on PATH" }
         )))
     }

@@ -79,6 +79,7 @@ impl SplitCollective<'_> {
     }
 
     fn finish(&mut self) -> Result<Status> {
+        crate::environment::require_not_finalized()?;
         let Some(transfer) = self.transfer.take() else { return Ok(Status::default()) };
         let mut status = Status::default();
         // SAFETY: the file and the buffer at `ptr` are still borrowed by `self`; `ptr` is what
@@ -171,6 +172,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.write(buf, Fill::Received)?;
         let mut status = Status::default();
+        crate::environment::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut status.0))?;
         t.blocking(Some(&status))?;
         if !matches!(exact, Exact::No) {
@@ -222,6 +224,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.read(buf)?;
         let mut status = Status::default();
+        crate::environment::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut status.0))?;
         t.blocking(Some(&status))?;
         Ok(status)
@@ -239,6 +242,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.write(buf, Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
+        crate::environment::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut req))?;
         Ok(t.request(scope, req))
     }
@@ -255,6 +259,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.read(buf)?;
         let mut req = ffi::REQUEST_NULL();
+        crate::environment::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut req))?;
         Ok(t.request(scope, req))
     }
@@ -281,6 +286,7 @@ impl File {
     ) -> Result<SplitCollective<'b>> {
         self.claim_split(call)?;
         let mut t = Transfer::new(call);
+        crate::environment::require_not_finalized()?;
         let started = route(&mut t).and_then(|(ptr, n, d)| check(call, f(ptr, n, d)).map(|()| ptr));
         match started {
             Ok(ptr) => Ok(SplitCollective { file: self, ptr, end: end.0, call: end.1, transfer: Some(t) }),

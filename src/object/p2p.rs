@@ -128,6 +128,7 @@ pub(crate) fn send_parts<'p>(
     };
     for p in parts {
         let b = block(p.len(), ffi::BYTE())?;
+        crate::environment::require_not_finalized()?;
         // SAFETY: `p` is valid for reads for the whole (blocking) call.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm) })?;
     }
@@ -151,6 +152,7 @@ pub(crate) fn isend_parts<'p>(
     for p in parts {
         let b = block(p.len(), ffi::BYTE())?;
         let mut req = ffi::REQUEST_NULL();
+        crate::environment::require_not_finalized()?;
         // SAFETY: the caller keeps `p` alive until the request completes.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm, &mut req) })?;
         pending.reqs.push(req);

@@ -10,6 +10,13 @@
 //!   the buffer's own stream, and large blocking reductions and broadcasts are pipelined in
 //!   chunks so that device copies overlap the MPI transfer.
 //!
+//! `bool` buffers that an operation writes are shadowed: MPI writes bytes, which are checked
+//! when the operation completes and copied into the `bool`s only if every one is 0 or 1
+//! (otherwise [`Error::Decode`](crate::Error::Decode), and the `bool`s are left as they were).
+//! A message, a file or a mistyped peer can deliver any byte, and any other byte in `bool`
+//! memory would be undefined behaviour. Writable derived layouts over `bool` memory and
+//! one-sided reads into it are refused; use `u8` there.
+//!
 //! Reductions whose operation runs as host code (user operations, the library's `f16`/`bf16`
 //! operations) are always staged: MPI would call that code on device pointers.
 //!
@@ -22,6 +29,7 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
+pub(crate) mod bools;
 pub(crate) mod pending;
 pub(crate) mod pipeline;
 pub(crate) mod stage;
@@ -160,10 +168,28 @@ static EMULATE: AtomicBool = AtomicBool::new(false);
 /// Testing aid for machines without a GPU: treat buffers that *claim* CUDA memory but really
 /// point to host memory as device buffers, moving them with `memcpy` instead of CUDA copies.
 /// This drives the routing decisions, the staging and the pipeline's chunking exactly as on a
-/// GPU. Every rank must set the same value (chunking must agree). Never use it with real
-/// device memory.
+/// GPU.
+///
+/// # Safety
+/// While emulation is on (in any thread of the process), every buffer given to an operation
+/// whose view claims CUDA memory must really be host memory, readable and writable (for
+/// writable views) for its whole view and not otherwise accessed while the operation lends
+/// it: the router copies through the pointer with `memcpy`. Real device memory, or a view that
+/// claims more bytes than it owns, makes that copy read or write arbitrary memory. Every rank
+/// of a job must also set the same value at the same point (the pipeline's chunking must
+/// agree), or collectives mismatch.
+///
+/// ```compile_fail
+/// // Not callable from safe code:
+/// mpi4rs::transfer::emulate_device_memory(true);
+/// ```
+///
+/// ```no_run
+/// // SAFETY: this program lends the router no buffer that claims device memory.
+/// unsafe { mpi4rs::transfer::emulate_device_memory(true) };
+/// ```
 #[doc(hidden)]
-pub fn emulate_device_memory(on: bool) {
+pub unsafe fn emulate_device_memory(on: bool) {
     EMULATE.store(on, Ordering::Relaxed);
 }
 

@@ -3,10 +3,11 @@
 //! when the operation completes (at once for a blocking call, at completion of the request
 //! otherwise: see [`pending`](super::pending)).
 
+use super::bools::Shadow;
 use super::{emulated, path_for, pipeline_chunk, record_path, Path};
 use crate::buffer::{Buffer, BufferMut, ElementKind, Spec, SpecMut};
 use crate::error::{Error, Result};
-use crate::ffi::MPI_Request;
+use crate::ffi::{MPI_Datatype, MPI_Request};
 use crate::request::{PersistentRequest, Request};
 use crate::scope::Scope;
 use crate::status::Status;
@@ -63,13 +64,22 @@ pub(crate) struct Transfer {
     /// A blocking reduction or broadcast: large staged buffers are pipelined.
     pipelinable: bool,
     stages: Vec<Stage>,
+    /// Host `bool` buffers MPI writes, shadowed by bytes (see [`bools`](super::bools)).
+    bools: Vec<Shadow>,
 }
 
 impl Transfer {
     /// A transfer for operation `op` (its name, for the log).
     #[inline(always)]
     pub(crate) fn new(op: &'static str) -> Self {
-        Transfer { op, host_op: false, reduction: false, pipelinable: false, stages: Vec::new() }
+        Transfer {
+            op,
+            host_op: false,
+            reduction: false,
+            pipelinable: false,
+            stages: Vec::new(),
+            bools: Vec::new(),
+        }
     }
 
     /// A transfer for a reduction with `operation`; `blocking` reductions can be pipelined.
@@ -81,13 +91,21 @@ impl Transfer {
             reduction: true,
             pipelinable: blocking,
             stages: Vec::new(),
+            bools: Vec::new(),
         }
     }
 
     /// A transfer for a reduction computed by host code whatever the MPI (`MPI_Reduce_local`):
     /// device buffers are always staged.
     pub(crate) fn host_reduction(op: &'static str) -> Self {
-        Transfer { op, host_op: true, reduction: true, pipelinable: false, stages: Vec::new() }
+        Transfer {
+            op,
+            host_op: true,
+            reduction: true,
+            pipelinable: false,
+            stages: Vec::new(),
+            bools: Vec::new(),
+        }
     }
 
     /// Marks the transfer as a blocking broadcast: large staged buffers are pipelined.
@@ -114,7 +132,7 @@ impl Transfer {
     #[inline(always)]
     pub(crate) fn read_spec(&mut self, mut s: Spec) -> Result<Spec> {
         if s.place.memory == MemoryKind::Host {
-            s.ptr = real_address(s.ptr, s.bytes);
+            s.ptr = real_address(s.ptr, s.count, s.bytes, s.kind, s.datatype);
             return Ok(s);
         }
         self.route_read(s)
@@ -140,11 +158,28 @@ impl Transfer {
     /// Routes the spec of a buffer MPI writes.
     #[inline(always)]
     pub(crate) fn write_spec(&mut self, mut s: SpecMut, fill: Fill) -> Result<SpecMut> {
+        if s.kind == ElementKind::Basic(DType::Bool)
+            && s.count > 0
+            && (s.place.memory.is_host() || emulated())
+        {
+            // Host memory the program reads as bool (emulated device memory is host memory).
+            return Ok(self.shadow_bools(s, fill));
+        }
         if s.place.memory == MemoryKind::Host {
-            s.ptr = real_address(s.ptr, s.bytes).cast_mut();
+            s.ptr = real_address(s.ptr, s.count, s.bytes, s.kind, s.datatype).cast_mut();
             return Ok(s);
         }
         self.route_write(s, fill)
+    }
+
+    /// MPI never writes into `bool` memory: it gets bytes, checked when the operation
+    /// completes (see [`bools`](super::bools)).
+    #[cold]
+    #[inline(never)]
+    fn shadow_bools(&mut self, s: SpecMut, fill: Fill) -> SpecMut {
+        let (shadow, s) = Shadow::new(s, fill != Fill::Unchanged);
+        self.bools.push(shadow);
+        s
     }
 
     /// The path of a buffer of `kind` in `memory`: staged rather than direct when MPI would
@@ -259,7 +294,7 @@ impl Transfer {
     /// that the transfer must be kept until the operation completes.
     #[inline(always)]
     pub(crate) fn has_stages(&self) -> bool {
-        !self.stages.is_empty()
+        !self.stages.is_empty() || !self.bools.is_empty()
     }
 
     /// Copies every stage's device bytes in again (a persistent operation's restart).
@@ -267,6 +302,7 @@ impl Transfer {
         for stage in self.stages.iter_mut().filter(|s| s.copy_in && s.staging.is_some()) {
             stage.fill_all()?;
         }
+        self.bools.iter_mut().for_each(Shadow::refill);
         Ok(())
     }
 
@@ -280,13 +316,16 @@ impl Transfer {
         for stage in &mut self.stages {
             stage.write_back(received)?;
         }
+        for shadow in &mut self.bools {
+            shadow.complete()?;
+        }
         Ok(())
     }
 
     /// Completes a blocking operation.
     #[inline(always)]
     pub(crate) fn blocking(mut self, status: Option<&Status>) -> Result<()> {
-        if self.stages.is_empty() {
+        if !self.has_stages() {
             return Ok(());
         }
         self.complete(status)
@@ -295,7 +334,7 @@ impl Transfer {
     /// Wraps the request of a nonblocking operation; staged buffers are completed with it.
     #[inline(always)]
     pub(crate) fn request<'s>(self, scope: &'s Scope<'s, '_>, raw: MPI_Request) -> Request<'s> {
-        if !self.stages.is_empty() {
+        if self.has_stages() {
             super::pending::register(raw, self, false);
         }
         Request::scoped(scope.core(), raw)
@@ -305,7 +344,7 @@ impl Transfer {
     /// each completion.
     #[inline(always)]
     pub(crate) fn persistent<'s>(self, scope: &'s Scope<'s, '_>, raw: MPI_Request) -> PersistentRequest<'s> {
-        if !self.stages.is_empty() {
+        if self.has_stages() {
             super::pending::register(raw, self, true);
         }
         PersistentRequest::scoped(scope.core(), raw)
@@ -444,12 +483,36 @@ fn fence(place: &Placement) -> Result<Option<Event>> {
 /// one-byte elements it is 0x1: Open MPI's `MPI_IN_PLACE`, so an empty `u8` send buffer of a
 /// collective would be taken for "in place" (`MPI_ERR_ARG`, or worse, a wrong result). Empty
 /// buffers get the address of a static instead; MPI never touches it.
+///
+/// Empty means no data: zero items, or items of zero size. It does not mean `bytes == 0`: a
+/// derived layout whose touched range ends at or below its origin (a negative displacement at
+/// [`Typed::with_offset`](crate::Typed::with_offset)) has `bytes == 0` and real data below the
+/// origin, which MPI must read and write where it is.
 #[inline(always)]
-fn real_address(ptr: *const c_void, bytes: usize) -> *const c_void {
+fn real_address(
+    ptr: *const c_void,
+    count: usize,
+    bytes: usize,
+    kind: ElementKind,
+    datatype: MPI_Datatype,
+) -> *const c_void {
     static EMPTY: u64 = 0;
-    if bytes == 0 {
+    if count == 0 || (bytes == 0 && no_data(kind, datatype)) {
         std::ptr::addr_of!(EMPTY).cast()
     } else {
         ptr
     }
+}
+
+/// Whether items of `kind` with `bytes == 0` hold no data: always for basic elements (which
+/// have a size), for derived datatypes only if their size is 0.
+#[cold]
+#[inline(never)]
+fn no_data(kind: ElementKind, datatype: MPI_Datatype) -> bool {
+    if kind != ElementKind::Derived {
+        return true;
+    }
+    let mut size: crate::ffi::MPI_Count = 0;
+    // An error keeps the real address, which is always inside the borrowed buffer.
+    crate::error::mpi_call!(MPI_Type_size_x(datatype, &mut size)).is_ok() && size == 0
 }

@@ -1,6 +1,6 @@
 //! Emulated device memory for machines without a GPU: a host vector whose view claims CUDA
-//! device 0. With `transfer::emulate_device_memory(true)` the router stages it exactly as real
-//! device memory, copying with `memcpy`.
+//! device 0. With [`emulate`]`(true)` the router stages it exactly as real device memory,
+//! copying with `memcpy`.
 
 use mpi4rs::device::{
     BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Element, Placement, StreamRef,
@@ -24,4 +24,12 @@ unsafe impl<T: Element> DeviceBufferMut for Emu<T> {
         let v = BufferViewMut::host(self.0.as_mut_ptr().cast(), self.0.len(), T::DTYPE);
         BufferViewMut { place: Placement::cuda(0, StreamRef::DEFAULT), ..v }
     }
+}
+
+/// Switches the router's device-memory emulation (`transfer::emulate_device_memory`) on or off.
+pub fn emulate(on: bool) {
+    // SAFETY: while it is on, the only buffers the tests lend the router that claim device
+    // memory are `Emu` buffers (host vectors whose views are exactly their elements), and
+    // every rank of a job switches it at the same point of the same case.
+    unsafe { mpi4rs::transfer::emulate_device_memory(on) }
 }

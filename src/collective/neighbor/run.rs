@@ -4,7 +4,8 @@
 
 use super::super::bigcount::block;
 use super::super::checks::{
-    check_len, check_same_elements, check_typed_blocks, check_typed_receive, check_varying, length_error,
+    blocks_total, check_len, check_same_elements, check_typed_blocks, check_typed_receive, check_varying,
+    length_error,
 };
 use super::super::persistent;
 use super::super::run::{start, Start};
@@ -36,11 +37,8 @@ pub(crate) fn allgather<T: Topology + ?Sized>(
     recv: SpecMut,
 ) -> Result<MPI_Request> {
     check_same_elements(send.kind, recv.kind)?;
-    check_len(
-        "neighbor_allgather receive buffer (one block per source)",
-        send.count.saturating_mul(comm.in_degree()),
-        recv.count,
-    )?;
+    const WHAT: &str = "neighbor_allgather receive buffer (one block per source)";
+    check_len(WHAT, blocks_total(WHAT, send.count, comm.in_degree())?, recv.count)?;
     let (sblk, rblk) = (block(send.count, send.datatype)?, block(send.count, recv.datatype)?);
     start!(
         start,
@@ -74,8 +72,8 @@ pub(crate) fn alltoall<T: Topology + ?Sized>(
     } else {
         0
     };
-    check_len(SEND, n * outs, send.count)?;
-    check_len(RECV, n * ins, recv.count)?;
+    check_len(SEND, blocks_total(SEND, n, outs)?, send.count)?;
+    check_len(RECV, blocks_total(RECV, n, ins)?, recv.count)?;
     let (sblk, rblk) = (block(n, send.datatype)?, block(n, recv.datatype)?);
     start!(
         start,
