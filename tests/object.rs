@@ -289,7 +289,7 @@ fn out_of_band_payloads(env: &Environment) -> Result<()> {
 
 fn threshold_settings(env: &Environment) -> Result<()> {
     let world = env.world();
-    let (right, left) = neighbours(env);
+    let (_, left) = neighbours(env);
     let me = world.rank();
     ensure_eq!(object::threshold()?, object::DEFAULT_THRESHOLD);
     let b = big(me, 100);
