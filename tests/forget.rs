@@ -456,7 +456,10 @@ fn create_and_dynamic_with_cma(suite: &Suite) -> std::result::Result<(), String>
         for np in [2, 3] {
             let out = suite.job(np, Some(case), &cma);
             let text = out.text().to_ascii_lowercase();
-            if !out.success() && text.contains("cma") && (text.contains("permission") || text.contains("not permitted")) {
+            if !out.success()
+                && text.contains("cma")
+                && (text.contains("permission") || text.contains("not permitted"))
+            {
                 return Err(format!("{}Open MPI could not use CMA here", common::SKIPPED));
             }
             if !out.success() {

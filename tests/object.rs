@@ -206,19 +206,19 @@ fn any_source_any_tag(env: &Environment) -> Result<()> {
     let (me, n) = rank_size(env);
     let hello = format!("hello from {me}");
     mpi4rs::scope(|sc| {
-    let req = world.isend_obj(sc, &hello, 0, 20 + me)?;
-    if me == 0 {
-        let mut seen = vec![false; n as usize];
-        for _ in 0..n {
-            let (s, status): (String, _) = world.recv_obj_status(any_source(), any_tag())?;
-            let src = status.source();
-            ensure_eq!(status.tag(), 20 + src);
-            ensure_eq!(s, format!("hello from {src}"));
-            seen[src as usize] = true;
+        let req = world.isend_obj(sc, &hello, 0, 20 + me)?;
+        if me == 0 {
+            let mut seen = vec![false; n as usize];
+            for _ in 0..n {
+                let (s, status): (String, _) = world.recv_obj_status(any_source(), any_tag())?;
+                let src = status.source();
+                ensure_eq!(status.tag(), 20 + src);
+                ensure_eq!(s, format!("hello from {src}"));
+                seen[src as usize] = true;
+            }
+            ensure!(seen.iter().all(|&s| s));
         }
-        ensure!(seen.iter().all(|&s| s));
-    }
-    req.wait().map(drop)
+        req.wait().map(drop)
     })
 }
 

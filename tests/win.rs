@@ -575,7 +575,10 @@ fn window_over_device_memory_refused(env: &Environment) -> Result<()> {
         return Ok(());
     }
     transfer::emulate_device_memory(true);
-    let err = ensure_err!(Win::create(OwnedEmu(Emu(vec![0.0f32; 8])), 4, &[], env.world()), Error::UnsupportedBuffer(_));
+    let err = ensure_err!(
+        Win::create(OwnedEmu(Emu(vec![0.0f32; 8])), 4, &[], env.world()),
+        Error::UnsupportedBuffer(_)
+    );
     ensure!(err.to_string().contains("needs a CUDA-aware MPI"), "{err}");
     let mut dev = Emu(vec![0.0f32; 8]);
     let mut d_dev = DeviceMut(&mut dev);
@@ -596,7 +599,9 @@ fn window_over_device_memory_cuda_aware(env: &Environment) -> Result<()> {
     let world = env.world();
     let (me, _) = rank_size(env);
     let (right, left) = neighbours(env);
-    let Some(win) = supported(Win::create(OwnedEmu(Emu(vec![0i32; 4])), 4, &[], world))? else { return Ok(()) };
+    let Some(win) = supported(Win::create(OwnedEmu(Emu(vec![0i32; 4])), 4, &[], world))? else {
+        return Ok(());
+    };
     ensure_err!(win.local_access(), Error::UnsupportedBuffer(_));
     let mine = Emu(vec![me; 4]);
     let d_mine = Device(&mine);

@@ -71,7 +71,11 @@ impl Assert {
     /// Refuses the assertions MPI does not verify, for the safe form of `call`.
     fn verified(self, call: &str) -> Result<Assert> {
         for (bit, name, what) in [
-            (Assert::NOCHECK, "NOCHECK", "that no conflicting lock is held and that matching posts have completed"),
+            (
+                Assert::NOCHECK,
+                "NOCHECK",
+                "that no conflicting lock is held and that matching posts have completed",
+            ),
             (Assert::NOPRECEDE, "NOPRECEDE", "that every process's fence completes no operations"),
             (
                 Assert::NOSUCCEED,
@@ -704,7 +708,9 @@ impl<'s> Epoch<'s> {
             if !matches!(st.kind, Kind::Fence) {
                 drop(st);
                 self.end()?;
-                return Err(sync_error("fence ends only a fence epoch; this one was ended with its own call".into()));
+                return Err(sync_error(
+                    "fence ends only a fence epoch; this one was ended with its own call".into(),
+                ));
             }
             if !st.open {
                 return Err(sync_error("fence on an epoch that has ended".into()));

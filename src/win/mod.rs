@@ -127,14 +127,14 @@ pub use epoch::{Assert, Epoch, Exposure, LocalAccess, LockType};
 pub use ops::Target;
 
 use crate::buffer::{BufferMut, ElementKind};
-use crate::persistent::OwnedBuffer;
-use crate::scope::{Scope, ScopeCore};
 use crate::comm::{Comm, Communicator};
 use crate::environment::{error_handler, is_active, require_active};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Win};
 use crate::group::Group;
 use crate::info::Info;
+use crate::persistent::OwnedBuffer;
+use crate::scope::{Scope, ScopeCore};
 use crate::util::string_from_c;
 use mpi4rs_device::{DType, MemoryKind};
 use std::cell::RefCell;
@@ -557,12 +557,7 @@ impl Win {
     /// Creates a window over `bytes` bytes of memory MPI allocates on this process
     /// (`MPI_Win_allocate`), zeroed; collective over `comm`. Target offsets count `disp_unit`
     /// bytes. Sizes may differ between processes (0 is allowed).
-    pub fn allocate(
-        bytes: usize,
-        disp_unit: usize,
-        info: &[(&str, &str)],
-        comm: &Comm,
-    ) -> Result<Win> {
+    pub fn allocate(bytes: usize, disp_unit: usize, info: &[(&str, &str)], comm: &Comm) -> Result<Win> {
         let f: AllocateFn = ffi::MPI_Win_allocate;
         Win::allocate_with("MPI_Win_allocate", f, Flavor::Allocate, bytes, disp_unit, info, comm)
     }

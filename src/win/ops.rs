@@ -145,7 +145,13 @@ fn resolve(core: &Core, call: &str, rank: i32, target: &Target<'_>, origin: &Spe
 
 /// Checks a target at this process in a dynamic window: the touched bytes lie inside one region
 /// it attached. (Other processes' targets are the caller's promise: `Win::create_dynamic`.)
-fn check_attached(core: &Core, call: &str, rank: i32, address: usize, span: Option<(i128, i128)>) -> Result<()> {
+fn check_attached(
+    core: &Core,
+    call: &str,
+    rank: i32,
+    address: usize,
+    span: Option<(i128, i128)>,
+) -> Result<()> {
     let Some((lo, hi)) = span else { return Ok(()) };
     let (lo, hi) = (address as i128 + lo, address as i128 + hi);
     let inside = core.attached.borrow().iter().any(|&(a, n)| lo >= a as i128 && hi <= a as i128 + n as i128);
