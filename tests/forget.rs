@@ -228,8 +228,10 @@ fn window_over_memory(env: &Environment) -> Result<()> {
     }
     ensure!(decoys_intact(&d));
     world.barrier()?;
-    // `win` is never freed, on any rank: its memory is leaked with it, never released under
-    // MPI. And the owning round trip:
+    // Still owned after all that. (Leaked for good, the window would stay registered with
+    // MPI, and MPICH over UCX aborts in MPI_Finalize on memory still registered: free it.)
+    ManuallyDrop::into_inner(win).free()?;
+    // And the owning round trip:
     let win = Win::create(vec![0i32; 4], 4, &[], world)?;
     let four = [me; 4];
     mpi4rs::scope(|s| win.fence(s, Assert::NONE)?.put(&four, right, 0))?;
@@ -253,6 +255,8 @@ fn attached_region(env: &Environment) -> Result<()> {
         let attached = win.attach(s, &mut region)?;
         let mut addrs = vec![0u64; n as usize];
         world.allgather(&(attached.address() as u64), &mut addrs)?;
+        // (Attached has no drop glue: forgetting it is dropping it; the scope detaches it.)
+        #[allow(clippy::forget_non_drop)]
         forget(attached);
         let two = [me as u64 + 1; 2];
         mpi4rs::scope(|t| {
@@ -373,7 +377,7 @@ fn object_send(env: &Environment) -> Result<()> {
 fn unverified_assertions(env: &Environment) -> Result<()> {
     let world = env.world();
     let (me, _) = rank_size(env);
-    let (right, left) = neighbours(env);
+    // (Neighbours are used by `promises_kept`.)
     let win = Win::allocate(8, 8, &[], world)?;
     let group = world.group()?;
     mpi4rs::scope(|s| {
@@ -393,8 +397,20 @@ fn unverified_assertions(env: &Environment) -> Result<()> {
     // Nothing is left open: local access works.
     drop(win.local_access()?);
     world.barrier()?;
-    // The promises hold here: no epoch precedes the first fence, and the barrier orders every
-    // rank's access after the others' locks are gone.
+    // The promises hold on a new window. (MPICH 4.0.2 gave wrong values for this sequence on a
+    // second `Win::allocate` window, even without assertions; `Win::create` is used where the
+    // library supports it, as for PSCW.)
+    match supported(Win::create(vec![0u64; 1], 8, &[], world))? {
+        Some(w) => promises_kept(env, &w),
+        None => promises_kept(env, &Win::allocate(8, 8, &[], world)?),
+    }
+}
+
+/// `NOPRECEDE` on the first fence of a window, `NOCHECK` on shared locks between barriers.
+fn promises_kept<M>(env: &Environment, win: &Win<M>) -> Result<()> {
+    let world = env.world();
+    let (me, _) = rank_size(env);
+    let (right, left) = neighbours(env);
     let v = vec![me as u64];
     mpi4rs::scope(|s| {
         // SAFETY: no process has operations before this fence (every process asserts it).

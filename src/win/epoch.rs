@@ -508,7 +508,12 @@ pub(crate) fn close_leftovers(core: &Core) -> Result<()> {
         Access::Fence => mpi_call!(MPI_Win_fence(0, core.raw)),
         Access::Start => mpi_call!(MPI_Win_complete(core.raw)),
         Access::Locks(held) => {
-            held.into_iter().fold(Ok(()), |r, rank| r.and(mpi_call!(MPI_Win_unlock(rank, core.raw))))
+            // Every lock is released, even after an error (the first is reported).
+            let mut r = Ok(());
+            for rank in held {
+                r = r.and(mpi_call!(MPI_Win_unlock(rank, core.raw)));
+            }
+            r
         }
         Access::LockAll => mpi_call!(MPI_Win_unlock_all(core.raw)),
     };
