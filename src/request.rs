@@ -322,19 +322,22 @@ pub(crate) fn free_persistent(raw: &mut MPI_Request, active: bool) -> Result<()>
 /// Starts every persistent request (`MPI_Startall`).
 pub fn start_all(requests: &mut [PersistentRequest<'_>]) -> Result<()> {
     let n = to_count("number of requests", requests.len())?;
-    if pending::any() {
-        for r in requests.iter() {
-            pending::restart(pending::key(&r.raw))?;
-        }
-    }
     crate::environment::require_not_finalized()?;
     if let Some(i) = requests.iter().position(|r| r.active) {
         return Err(Error::InvalidArgument(format!(
             "persistent request {i} is already running (wait first)"
         )));
     }
-    // SAFETY: `raws` holds `n` handles of live persistent requests.
-    with_raws(requests, |raws| check("MPI_Startall", unsafe { ffi::MPI_Startall(n, raws.as_mut_ptr()) }))?;
+    if pending::any() {
+        for r in requests.iter() {
+            pending::restart(pending::key(&r.raw))?;
+        }
+    }
+    // The handles themselves (not `Sealed::raw`, which hides inactive ones from waits).
+    let mut raws: Vec<MPI_Request> = requests.iter().map(|r| r.raw).collect();
+    // SAFETY: `raws` holds `n` handles of live, inactive persistent requests; MPI_Startall
+    // leaves the handles as they are.
+    check("MPI_Startall", unsafe { ffi::MPI_Startall(n, raws.as_mut_ptr()) })?;
     for r in requests.iter_mut() {
         r.set_active(true);
     }
