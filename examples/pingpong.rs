@@ -148,9 +148,12 @@ fn object_round_trips(
         (0, 1) => {
             for _ in 0..iters {
                 for _ in 0..2 {
-                    let req = world.isend_obj(rec, 0, 0)?;
-                    let got = recv_record(world, buf, alloc, 0)?;
-                    req.wait()?;
+                    let got = mpi4rs::scope(|s| {
+                        let req = world.isend_obj(s, rec, 0, 0)?;
+                        let got = recv_record(world, buf, alloc, 0)?;
+                        req.wait()?;
+                        Ok(got)
+                    })?;
                     buf.recycle(got.data);
                 }
             }

@@ -21,17 +21,23 @@ fn program(env: &mpi4rs::Environment) -> mpi4rs::Result<()> {
     const N: usize = 10;
     let win = Win::allocate(if rank == 0 { N * 4 } else { 0 }, 4, &[], world)?;
     let mut buf = [0.0f32; N];
+    // Epochs live in a scope: their buffers are borrowed until it ends, and it ends any epoch
+    // still open.
     if rank == 0 {
         let fill = [42.0f32; N];
-        let epoch = win.lock(0, LockType::Exclusive, Assert::NONE)?;
-        epoch.put(&fill, 0, 0)?;
-        epoch.end()?;
+        mpi4rs::scope(|s| {
+            let epoch = win.lock(s, 0, LockType::Exclusive, Assert::NONE)?;
+            epoch.put(&fill, 0, 0)?;
+            epoch.end()
+        })?;
         world.barrier()?;
     } else {
         world.barrier()?;
-        let epoch = win.lock(0, LockType::Shared, Assert::NONE)?;
-        epoch.get(&mut buf, 0, 0)?;
-        epoch.end()?;
+        mpi4rs::scope(|s| {
+            let epoch = win.lock(s, 0, LockType::Shared, Assert::NONE)?;
+            epoch.get(&mut buf, 0, 0)?;
+            epoch.end()
+        })?;
         if buf != [42.0; N] {
             return Err(Error::InvalidArgument(format!("rank {rank}: whole window {buf:?}")));
         }
@@ -52,11 +58,11 @@ fn program(env: &mpi4rs::Environment) -> mpi4rs::Result<()> {
     world.barrier()?;
     let float = Datatype::of::<f32>()?;
     let mut part = [0.0f32; 2];
-    {
-        let epoch = win.lock(0, LockType::Shared, Assert::NONE)?;
+    mpi4rs::scope(|s| {
+        let epoch = win.lock(s, 0, LockType::Shared, Assert::NONE)?;
         epoch.get(&mut part, 0, Target::new(rank as usize, 2, &float))?;
-        epoch.end()?;
-    }
+        epoch.end()
+    })?;
     if part != [rank as f32, rank as f32 + 1.0] {
         return Err(Error::InvalidArgument(format!("rank {rank}: part of the window {part:?}")));
     }

@@ -44,7 +44,7 @@ use std::time::Duration;
 /// A global counter in the window of one process (mpi4py's `util.sync.Counter`): every
 /// process draws values with [`next`](Self::next), each value exactly once.
 pub struct Counter<T: BufferElement> {
-    win: Win<'static>,
+    win: Win,
     root: i32,
     step: T,
 }
@@ -78,10 +78,12 @@ impl<T: BufferElement + PartialEq + Default> Counter<T> {
     /// The current value, and moves the counter on by `incr` (`0` only reads it).
     pub fn next_by(&self, incr: T) -> Result<T> {
         let op = if incr == T::default() { &Op::NO_OP } else { &Op::SUM };
-        let epoch = self.win.lock(self.root, LockType::Shared, Assert::NONE)?;
-        let old = epoch.fetch_and_op_value(incr, self.root, 0, op)?;
-        epoch.end()?;
-        Ok(old)
+        crate::scope(|s| {
+            let epoch = self.win.lock(s, self.root, LockType::Shared, Assert::NONE)?;
+            let old = epoch.fetch_and_op_value(incr, self.root, 0, op)?;
+            epoch.end()?;
+            Ok(old)
+        })
     }
 }
 
@@ -99,7 +101,7 @@ const HOME: i32 = 0;
 /// processes, so the simpler test-and-set lock was preferred: it is correct on both MPI
 /// libraries but not fair (a waiter may be overtaken).
 pub struct Mutex {
-    win: Win<'static>,
+    win: Win,
     recursive: bool,
     /// How many times this process holds it (recursive acquisition counts).
     held: Cell<u32>,
@@ -177,9 +179,12 @@ impl Mutex {
     /// One attempt to write this process's rank into the free lock word.
     fn try_lock_word(&self) -> Result<bool> {
         let (me, null) = (self.win.rank(), ffi::PROC_NULL());
-        let epoch = self.win.lock(HOME, LockType::Shared, Assert::NONE)?;
-        let owner = epoch.compare_and_swap_value(me, null, HOME, 0)?;
-        epoch.end()?;
+        let owner = crate::scope(|s| {
+            let epoch = self.win.lock(s, HOME, LockType::Shared, Assert::NONE)?;
+            let owner = epoch.compare_and_swap_value(me, null, HOME, 0)?;
+            epoch.end()?;
+            Ok(owner)
+        })?;
         Ok(owner == null)
     }
 
@@ -193,9 +198,12 @@ impl Mutex {
             return Ok(());
         }
         let (me, null) = (self.win.rank(), ffi::PROC_NULL());
-        let epoch = self.win.lock(HOME, LockType::Shared, Assert::NONE)?;
-        let owner = epoch.compare_and_swap_value(null, me, HOME, 0)?;
-        epoch.end()?;
+        let owner = crate::scope(|s| {
+            let epoch = self.win.lock(s, HOME, LockType::Shared, Assert::NONE)?;
+            let owner = epoch.compare_and_swap_value(null, me, HOME, 0)?;
+            epoch.end()?;
+            Ok(owner)
+        })?;
         if owner != me {
             return Err(Error::InvalidArgument(format!(
                 "the mutex was held by rank {owner}, not by this process ({me})"

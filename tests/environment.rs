@@ -399,8 +399,7 @@ fn calls_after_finalize() -> ! {
     let one = 1.0f64;
     expect("isend", mpi4rs::scope(|s| comm.isend(s, &one, right, 0).map(drop)));
     let mut grid = vec![0.0f64; 8];
-    let f = Datatype::of::<f64>().expect("datatype");
-    let plan = mpi4rs::Exchange::new().send(mpi4rs::Region::new(&f, 0, 1), right, 0);
+    let plan = mpi4rs::Exchange::new().send(mpi4rs::Region::new(&f64s, 0, 1), right, 0);
     expect("exchange plan", plan.and_then(|p| p.run(&comm, &mut grid)));
     expect(
         "persistent",

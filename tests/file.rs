@@ -362,28 +362,31 @@ fn split_collectives(env: &Environment) -> Result<()> {
     file.set_view(0, &f64s, &f64s)?;
     let nn = n as usize * N;
     let (b0, b1, b2) = (block(me, N), block(me + 10, N), block(me + 20, N));
-    let split = file.write_at_all_begin((me as usize * N) as u64, &b0)?;
-    // One split collective at a time per file.
-    let e = ensure_err!(file.write_all_begin(&b1), Error::InvalidArgument(_));
-    ensure!(e.to_string().contains("already in progress"), "{e}");
-    ensure_eq!(split.end()?.count::<f64>()?, N);
-    file.seek(SeekFrom::Start((nn + me as usize * N) as u64))?;
-    file.write_all_begin(&b1)?.end()?;
-    file.seek_shared(SeekFrom::Start(2 * nn as u64))?;
-    let split = file.write_ordered_begin(&b2)?;
-    split.end()?;
+    mpi4rs::scope(|sc| {
+        let split = file.write_at_all_begin(sc, (me as usize * N) as u64, &b0)?;
+        // One split collective at a time per file.
+        let e = ensure_err!(file.write_all_begin(sc, &b1), Error::InvalidArgument(_));
+        ensure!(e.to_string().contains("already in progress"), "{e}");
+        ensure_eq!(split.end()?.count::<f64>()?, N);
+        file.seek(SeekFrom::Start((nn + me as usize * N) as u64))?;
+        file.write_all_begin(sc, &b1)?.end()?;
+        file.seek_shared(SeekFrom::Start(2 * nn as u64))?;
+        let split = file.write_ordered_begin(sc, &b2)?;
+        split.end().map(drop)
+    })?;
     settle(&file, world)?;
     let other = (me + 1) % n;
     let (mut r0, mut r1, mut r2) = (vec![0.0; N], vec![0.0; N], vec![0.0; N]);
-    file.read_at_all_begin((other as usize * N) as u64, &mut r0)?.end()?;
-    file.seek(SeekFrom::Start((nn + other as usize * N) as u64))?;
-    let st = file.read_all_begin(&mut r1)?.end()?;
-    ensure_eq!(st.count::<f64>()?, N);
-    file.seek_shared(SeekFrom::Start(2 * nn as u64))?;
-    {
+    mpi4rs::scope(|sc| {
+        file.read_at_all_begin(sc, (other as usize * N) as u64, &mut r0)?.end()?;
+        file.seek(SeekFrom::Start((nn + other as usize * N) as u64))?;
+        let st = file.read_all_begin(sc, &mut r1)?.end()?;
+        ensure_eq!(st.count::<f64>()?, N);
+        file.seek_shared(SeekFrom::Start(2 * nn as u64))?;
         // Dropping the guard ends the split collective too.
-        let _split = file.read_ordered_begin(&mut r2)?;
-    }
+        drop(file.read_ordered_begin(sc, &mut r2)?);
+        Ok(())
+    })?;
     ensure_eq!((r0, r1, r2), (block(other, N), block(other + 10, N), block(me + 20, N)));
     file.close()?;
     s.finish()
@@ -527,7 +530,7 @@ fn errors(env: &Environment) -> Result<()> {
     ensure!(e.to_string().contains("byte 2"), "{e}");
     ensure_eq!(four, [false; 4]);
     ensure_err!(mpi4rs::scope(|sc| f.iread_at(sc, 0, &mut four)?.wait()), Error::Decode { .. });
-    ensure_err!(f.read_at_all_begin(0, &mut four)?.end(), Error::Decode { .. });
+    ensure_err!(mpi4rs::scope(|sc| f.read_at_all_begin(sc, 0, &mut four)?.end()), Error::Decode { .. });
     ensure_eq!(four, [false; 4]);
     f.close()?;
     s.finish()
@@ -562,7 +565,10 @@ fn device_buffers(env: &Environment) -> Result<()> {
     ensure_eq!(b.0, block(other, N));
     let mut c = Emu(vec![0.0f64; N]);
     file.seek(SeekFrom::Start((other as usize * N) as u64))?;
-    file.read_all_begin(&mut DeviceMut(&mut c))?.end()?;
+    {
+        let mut dc = DeviceMut(&mut c);
+        mpi4rs::scope(|sc| file.read_all_begin(sc, &mut dc)?.end().map(drop))?;
+    }
     ensure_eq!(c.0, block(other, N));
     // A short read copies back only what the file had.
     let mut d = Emu(vec![-1.0f64; 4]);
@@ -576,7 +582,7 @@ fn device_buffers(env: &Environment) -> Result<()> {
     let e = Emu(block(me + 50, N));
     let dev = Device(&e);
     mpi4rs::scope(|sc| file.iwrite_at(sc, tail + (me as usize * N) as u64, &dev)?.wait().map(drop))?;
-    file.write_ordered_begin(&Device(&e))?.end()?;
+    mpi4rs::scope(|sc| file.write_ordered_begin(sc, &dev)?.end().map(drop))?;
     settle(&file, world)?;
     let mut back = vec![0.0f64; N];
     file.read_exact_at(tail + (other as usize * N) as u64, &mut back)?;

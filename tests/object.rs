@@ -97,21 +97,24 @@ fn ring_record(env: &Environment) -> Result<()> {
     let (right, left) = neighbours(env);
     let me = world.rank();
     let mine = record(me);
-    let req = world.isend_obj(&mine, right, 3)?;
-    let (got, status): (Record, _) = world.recv_obj_status(left, 3)?;
-    req.wait()?;
-    ensure_eq!(got, record(left));
-    ensure_eq!((status.source(), status.tag()), (left, 3));
-    // Unsized values and borrowed forms decode into owned ones.
-    let req = world.isend_obj("a str", right, 4)?;
-    let s: String = world.recv_obj(left, 4)?;
-    req.wait()?;
-    ensure_eq!(s, "a str");
     let arr = [1u8, 2, 3];
-    let req = world.isend_obj(&arr[..], right, 5)?;
-    let v: Vec<u8> = world.recv_obj(left, 5)?;
-    req.wait()?;
-    ensure_eq!(v, vec![1, 2, 3]);
+    mpi4rs::scope(|sc| {
+        let req = world.isend_obj(sc, &mine, right, 3)?;
+        let (got, status): (Record, _) = world.recv_obj_status(left, 3)?;
+        req.wait()?;
+        ensure_eq!(got, record(left));
+        ensure_eq!((status.source(), status.tag()), (left, 3));
+        // Unsized values and borrowed forms decode into owned ones.
+        let req = world.isend_obj(sc, "a str", right, 4)?;
+        let s: String = world.recv_obj(left, 4)?;
+        req.wait()?;
+        ensure_eq!(s, "a str");
+        let req = world.isend_obj(sc, &arr[..], right, 5)?;
+        let v: Vec<u8> = world.recv_obj(left, 5)?;
+        req.wait()?;
+        ensure_eq!(v, vec![1, 2, 3]);
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -154,7 +157,7 @@ fn sendrecv_and_proc_null(env: &Environment) -> Result<()> {
     let got: Option<String> = world.sendrecv_obj(&format!("from {me}"), up, 7, down, 7)?;
     ensure_eq!(got, (me > 0).then(|| format!("from {}", me - 1)));
     world.send_obj(&1u8, proc_null(), 0)?;
-    world.isend_obj(&1u8, proc_null(), 0)?.wait()?;
+    mpi4rs::scope(|sc| world.isend_obj(sc, &1u8, proc_null(), 0)?.wait())?;
     ensure_err!(world.recv_obj::<u8>(proc_null(), 0), Error::InvalidArgument(_));
     Ok(())
 }
@@ -164,56 +167,59 @@ fn nonblocking(env: &Environment) -> Result<()> {
     let (right, left) = neighbours(env);
     let me = world.rank();
     // irecv first, then issend (synchronous: completes once matched), test until done.
-    let mut recv = world.irecv_obj::<Record>(left, 8)?;
     let mine = record(me);
-    let mut send = world.issend_obj(&mine, right, 8)?;
-    let mut got = None;
-    let mut sent = false;
-    while got.is_none() || !sent {
-        if got.is_none() {
-            got = recv.test()?;
-        }
-        if !sent {
-            sent = send.test()?;
-        }
-    }
-    ensure_eq!(got, Some(record(left)));
-    ensure_err!(recv.test(), Error::InvalidArgument(_));
-    send.wait()?;
-    // wait and wait_status.
     let big_one = big(me, 70_000); // above the threshold: payloads out of band
-    let recv = world.irecv_obj::<Big>(left, 9)?;
-    let send = world.isend_obj(&big_one, right, 9)?;
-    let (b, status) = recv.wait_status()?;
-    send.wait()?;
-    ensure_eq!(b, big(left, 70_000));
-    ensure_eq!(status.source(), left);
-    let recv = world.irecv_obj::<u32>(left, 10)?;
     let me32 = me as u32;
-    let send = world.isend_obj(&me32, right, 10)?;
-    ensure_eq!(recv.wait()?, left as u32);
-    drop(send); // dropping a request waits for it
-    Ok(())
+    mpi4rs::scope(|sc| {
+        let mut recv = world.irecv_obj::<Record>(left, 8)?;
+        let mut send = world.issend_obj(sc, &mine, right, 8)?;
+        let mut got = None;
+        let mut sent = false;
+        while got.is_none() || !sent {
+            if got.is_none() {
+                got = recv.test()?;
+            }
+            if !sent {
+                sent = send.test()?;
+            }
+        }
+        ensure_eq!(got, Some(record(left)));
+        ensure_err!(recv.test(), Error::InvalidArgument(_));
+        send.wait()?;
+        // wait and wait_status.
+        let recv = world.irecv_obj::<Big>(left, 9)?;
+        let send = world.isend_obj(sc, &big_one, right, 9)?;
+        let (b, status) = recv.wait_status()?;
+        send.wait()?;
+        ensure_eq!(b, big(left, 70_000));
+        ensure_eq!(status.source(), left);
+        let recv = world.irecv_obj::<u32>(left, 10)?;
+        let send = world.isend_obj(sc, &me32, right, 10)?;
+        ensure_eq!(recv.wait()?, left as u32);
+        drop(send); // dropping a request waits for it
+        Ok(())
+    })
 }
 
 fn any_source_any_tag(env: &Environment) -> Result<()> {
     let world = env.world();
     let (me, n) = rank_size(env);
     let hello = format!("hello from {me}");
-    let req = world.isend_obj(&hello, 0, 20 + me)?;
-    if me == 0 {
-        let mut seen = vec![false; n as usize];
-        for _ in 0..n {
-            let (s, status): (String, _) = world.recv_obj_status(any_source(), any_tag())?;
-            let src = status.source();
-            ensure_eq!(status.tag(), 20 + src);
-            ensure_eq!(s, format!("hello from {src}"));
-            seen[src as usize] = true;
+    mpi4rs::scope(|sc| {
+        let req = world.isend_obj(sc, &hello, 0, 20 + me)?;
+        if me == 0 {
+            let mut seen = vec![false; n as usize];
+            for _ in 0..n {
+                let (s, status): (String, _) = world.recv_obj_status(any_source(), any_tag())?;
+                let src = status.source();
+                ensure_eq!(status.tag(), 20 + src);
+                ensure_eq!(s, format!("hello from {src}"));
+                seen[src as usize] = true;
+            }
+            ensure!(seen.iter().all(|&s| s));
         }
-        ensure!(seen.iter().all(|&s| s));
-    }
-    req.wait()?;
-    Ok(())
+        req.wait().map(drop)
+    })
 }
 
 fn reuse_buffer(env: &Environment) -> Result<()> {
@@ -223,9 +229,12 @@ fn reuse_buffer(env: &Environment) -> Result<()> {
     let mut buf = RecvBuffer::new();
     for i in 0..50 {
         let msg = (me, i, vec![i as f64; 20]);
-        let req = world.isend_obj(&msg, right, 11)?;
-        let ((r, j, v), _): ((i32, i32, Vec<f64>), _) = world.recv_obj_with(&mut buf, left, 11)?;
-        req.wait()?;
+        let ((r, j, v), _): ((i32, i32, Vec<f64>), _) = mpi4rs::scope(|sc| {
+            let req = world.isend_obj(sc, &msg, right, 11)?;
+            let got = world.recv_obj_with(&mut buf, left, 11)?;
+            req.wait()?;
+            Ok(got)
+        })?;
         ensure_eq!((r, j, v), (left, i, vec![i as f64; 20]));
     }
     let frame_capacity = buf.capacity();
@@ -233,9 +242,12 @@ fn reuse_buffer(env: &Environment) -> Result<()> {
     let mut last = None;
     for i in 0..5 {
         let msg = (i, OobVec::from(vec![i as f64; 40_000 - i as usize]));
-        let req = world.isend_obj(&msg, right, 15)?;
-        let ((j, field), _): ((i32, OobVec<f64>), _) = world.recv_obj_with(&mut buf, left, 15)?;
-        req.wait()?;
+        let ((j, field), _): ((i32, OobVec<f64>), _) = mpi4rs::scope(|sc| {
+            let req = world.isend_obj(sc, &msg, right, 15)?;
+            let got = world.recv_obj_with(&mut buf, left, 15)?;
+            req.wait()?;
+            Ok(got)
+        })?;
         ensure_eq!((j, field.len(), field[0]), (i, 40_000 - i as usize, i as f64));
         if let Some(p) = last {
             ensure!(field.as_ptr() == p, "a recycled allocation was not reused");
@@ -259,13 +271,16 @@ fn out_of_band_payloads(env: &Environment) -> Result<()> {
     ensure_eq!(enc.payload_count(), 1);
     ensure_eq!(enc.payload_dtype(0), mpi4rs::DType::F64);
     ensure!(enc.frame().len() < 600_000);
-    let req = world.isend_obj(&b, right, 12)?;
-    // The frame's first part arrives first (4096 bytes; the rest of the ~520 KB frame, without
-    // the 320 KB field, follows).
-    let status = world.probe(left, 12)?;
-    ensure_eq!(status.bytes()?, object::EAGER);
-    let got: Big = world.recv_obj(left, 12)?;
-    req.wait()?;
+    let got: Big = mpi4rs::scope(|sc| {
+        let req = world.isend_obj(sc, &b, right, 12)?;
+        // The frame's first part arrives first (4096 bytes; the rest of the ~520 KB frame,
+        // without the 320 KB field, follows).
+        let status = world.probe(left, 12)?;
+        ensure_eq!(status.bytes()?, object::EAGER);
+        let got = world.recv_obj(left, 12)?;
+        req.wait()?;
+        Ok(got)
+    })?;
     ensure_eq!(got, big(left, n));
     // The received field is a plain Vec<f64> of exactly its length.
     ensure_eq!(got.field.capacity(), n);
@@ -274,23 +289,19 @@ fn out_of_band_payloads(env: &Environment) -> Result<()> {
 
 fn threshold_settings(env: &Environment) -> Result<()> {
     let world = env.world();
-    let (right, left) = neighbours(env);
+    let (_, left) = neighbours(env);
     let me = world.rank();
     ensure_eq!(object::threshold()?, object::DEFAULT_THRESHOLD);
     let b = big(me, 100);
     // Everything non-empty out of band (7 arrays), then nothing.
     object::set_threshold(Some(0));
     ensure_eq!(codec::encode(&b)?.payload_count(), 7);
-    let req = world.isend_obj(&b, right, 13)?;
-    let got: Big = world.recv_obj(left, 13)?;
-    req.wait()?;
+    let got: Big = ring_as(env, &b, 13)?;
     ensure_eq!(got, big(left, 100));
     object::set_threshold(Some(usize::MAX));
     let b = big(me, 50_000);
     ensure_eq!(codec::encode(&b)?.payload_count(), 0);
-    let req = world.isend_obj(&b, right, 14)?;
-    let got: Big = world.recv_obj(left, 14)?;
-    req.wait()?;
+    let got: Big = ring_as(env, &b, 14)?;
     ensure_eq!(got, big(left, 50_000));
     object::set_threshold(None);
     ensure_eq!(object::threshold()?, object::DEFAULT_THRESHOLD);
@@ -417,9 +428,12 @@ fn intercommunicator(env: &Environment) -> Result<()> {
     // Point-to-point: local rank i of each side sends to remote rank i (if there is one).
     if lr < remote {
         let mine = record(me);
-        let req = inter.isend_obj(&mine, lr, 1)?;
-        let got: Record = inter.recv_obj(lr, 1)?;
-        req.wait()?;
+        let got: Record = mpi4rs::scope(|sc| {
+            let req = inter.isend_obj(sc, &mine, lr, 1)?;
+            let got = inter.recv_obj(lr, 1)?;
+            req.wait()?;
+            Ok(got)
+        })?;
         let peer_world = if odd { 2 * lr } else { 2 * lr + 1 };
         ensure_eq!(got, record(peer_world));
         let got: Option<Big> = inter.sendrecv_obj(&big(me, 40_000), lr, 2, lr, 2)?;
@@ -472,7 +486,10 @@ fn argument_errors(env: &Environment) -> Result<()> {
     ensure_err!(world.send_obj(&1, n, 0), Error::InvalidRank { .. });
     ensure_err!(world.send_obj(&1, -5, 0), Error::InvalidRank { .. });
     ensure_err!(world.send_obj(&1, 0, -1), Error::InvalidTag { .. });
-    ensure_err!(world.isend_obj(&1, 0, any_tag()), Error::InvalidTag { .. });
+    mpi4rs::scope(|sc| {
+        ensure_err!(world.isend_obj(sc, &1, 0, any_tag()), Error::InvalidTag { .. });
+        Ok(())
+    })?;
     ensure_err!(world.recv_obj::<u8>(n, 0), Error::InvalidRank { .. });
     ensure_err!(world.recv_obj::<u8>(0, -7), Error::InvalidTag { .. });
     ensure_err!(world.irecv_obj::<u8>(0, -3), Error::InvalidTag { .. });
@@ -502,10 +519,12 @@ fn argument_errors(env: &Environment) -> Result<()> {
 fn ring_as<S: Serialize, R: serde::de::DeserializeOwned>(env: &Environment, obj: &S, tag: i32) -> Result<R> {
     let world = env.world();
     let (right, left) = neighbours(env);
-    let req = world.isend_obj(obj, right, tag)?;
-    let got = world.recv_obj::<R>(left, tag);
-    req.wait()?;
-    got
+    mpi4rs::scope(|sc| {
+        let req = world.isend_obj(sc, obj, right, tag)?;
+        let got = world.recv_obj::<R>(left, tag);
+        req.wait()?;
+        got
+    })
 }
 
 #[derive(Serialize, Deserialize, Debug)]

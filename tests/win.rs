@@ -46,26 +46,46 @@ fn supported<T>(created: Result<T>) -> Result<Option<T>> {
     }
 }
 
+/// Emulated device memory that a window can own.
+struct OwnedEmu<T>(Emu<T>);
+
+// SAFETY: the memory is the Vec's heap block, which does not move with the value; it changes
+// only through `&mut`, which changes the identity.
+unsafe impl<T: mpi4rs::Element> mpi4rs::OwnedBuffer for OwnedEmu<T> {
+    type Identity = (usize, usize);
+    fn identity(&self) -> (usize, usize) {
+        (self.0 .0.as_ptr() as usize, self.0 .0.len())
+    }
+}
+
+// SAFETY: the spec of a DeviceMut over the Emu, which describes exactly its elements.
+unsafe impl<T: mpi4rs::Element> mpi4rs::BufferMut for OwnedEmu<T> {
+    fn spec_mut(&mut self) -> Result<mpi4rs::buffer::SpecMut> {
+        DeviceMut(&mut self.0).spec_mut()
+    }
+}
+
 fn create_fence_put_get(env: &Environment) -> Result<()> {
     let world = env.world();
     let (me, n) = rank_size(env);
     let (right, left) = neighbours(env);
     // Each rank exposes n slots; every rank writes its rank + 100 into slot `me` of its right
     // neighbour, and reads slot `left` of its left neighbour's initial data.
-    let mut mem: Vec<i64> = (0..n as i64).map(|i| me as i64 * 1000 + i).collect();
+    let mem: Vec<i64> = (0..n as i64).map(|i| me as i64 * 1000 + i).collect();
     let mut got = [0i64; 1];
-    {
-        let Some(win) = supported(Win::create(&mut mem, 8, &[], world))? else { return Ok(()) };
-        ensure_eq!(win.flavor(), Flavor::Create);
-        ensure_eq!(win.create_flavor()?, Flavor::Create);
-        let mine = [me as i64 + 100];
-        let first = win.fence(Assert::NOPRECEDE)?;
+    let Some(win) = supported(Win::create(mem, 8, &[], world))? else { return Ok(()) };
+    ensure_eq!(win.flavor(), Flavor::Create);
+    ensure_eq!(win.create_flavor()?, Flavor::Create);
+    let mine = [me as i64 + 100];
+    mpi4rs::scope(|s| {
+        let first = win.fence(s, Assert::NONE)?;
         first.get(&mut got, left, left as usize)?;
         // Gets first, then puts in the next epoch, so that they do not conflict.
         let second = first.fence(Assert::NONE)?;
         second.put(&mine, right, me as usize)?;
-        second.end()?;
-    }
+        second.end()
+    })?;
+    let mem = win.into_inner()?;
     ensure_eq!(got[0], left as i64 * 1000 + left as i64);
     let want: Vec<i64> = (0..n as i64)
         .map(|i| if i == left as i64 { left as i64 + 100 } else { me as i64 * 1000 + i })
@@ -80,34 +100,36 @@ fn allocate_lock_exclusive_and_shared(env: &Environment) -> Result<()> {
     let win = Win::allocate(if me == 0 { 16 } else { 0 }, 8, &[], world)?;
     // Exclusive locks: a read-modify-write from every rank, serialised by the lock.
     for _ in 0..3 {
-        let e = win.lock(0, LockType::Exclusive, Assert::NONE)?;
-        let mut v = [0u64; 2];
         mpi4rs::scope(|s| {
-            let r = e.rget(s, &mut v, 0, 0)?;
-            r.wait().map(drop)
+            let e = win.lock(s, 0, LockType::Exclusive, Assert::NONE)?;
+            let mut v = [0u64; 2];
+            mpi4rs::scope(|t| {
+                let r = e.rget(t, &mut v, 0, 0)?;
+                r.wait().map(drop)
+            })?;
+            v[0] += 1;
+            v[1] += me as u64;
+            e.put_now(&v, 0, 0)?;
+            e.end()
         })?;
-        v[0] += 1;
-        v[1] += me as u64;
-        e.put_now(&v, 0, 0)?;
-        e.end()?;
     }
     world.barrier()?;
     let mut total = [0u64; 2];
-    {
-        let e = win.lock(0, LockType::Shared, Assert::NONE)?;
+    mpi4rs::scope(|s| {
+        let e = win.lock(s, 0, LockType::Shared, Assert::NONE)?;
         e.get(&mut total, 0, 0)?;
-        e.end()?;
-    }
+        e.end()
+    })?;
     let sum_ranks: u64 = (0..n as u64).sum();
     ensure_eq!(total, [3 * n as u64, 3 * sum_ranks]);
     // Shared locks and accumulate: every rank adds its rank.
     world.barrier()?;
-    {
-        let add = [me as u64, 1];
-        let e = win.lock(0, LockType::Shared, Assert::NONE)?;
+    let add = [me as u64, 1];
+    mpi4rs::scope(|s| {
+        let e = win.lock(s, 0, LockType::Shared, Assert::NONE)?;
         e.accumulate(&add, 0, 0, &Op::SUM)?;
-        e.end()?;
-    }
+        e.end()
+    })?;
     world.barrier()?;
     if me == 0 {
         let m = win.local_access()?;
@@ -123,48 +145,45 @@ fn lock_all_flushes_and_requests(env: &Environment) -> Result<()> {
     let (right, left) = neighbours(env);
     let win = Win::allocate(4 * 4, 4, &[], world)?;
     let src = [me * 10, me * 10 + 1, me * 10 + 2, me * 10 + 3];
-    {
-        let e = win.lock_all(Assert::NONE)?;
+    mpi4rs::scope(|s| {
+        let e = win.lock_all(s, Assert::NONE)?;
         e.put(&src, right, 0)?;
         e.flush(right)?;
         e.flush_all()?;
         e.flush_local(right)?;
         e.flush_local_all()?;
         e.sync()?;
-        e.end()?;
-    }
+        e.end()
+    })?;
     world.barrier()?;
     // Request forms: rget of the left neighbour's window (which holds left-left's data).
     let ll = (left + n - 1) % n;
     let mut got = [0i32; 4];
     let mut fetched = [0i32; 4];
-    {
-        let e = win.lock_all(Assert::NONE)?;
-        // rget_accumulate with NO_OP fetches; raccumulate with SUM adds 1 to each.
-        let ones = [1i32; 4];
-        mpi4rs::scope(|s| {
-            e.rget(s, &mut got, left, 0)?.wait()?;
-            let mut reqs = vec![e.raccumulate(s, &ones, left, 0, &Op::SUM)?];
+    let ones = [1i32; 4];
+    mpi4rs::scope(|s| {
+        let e = win.lock_all(s, Assert::NONE)?;
+        mpi4rs::scope(|t| {
+            e.rget(t, &mut got, left, 0)?.wait()?;
+            // rget_accumulate with NO_OP fetches; raccumulate with SUM adds 1 to each.
+            let mut reqs = vec![e.raccumulate(t, &ones, left, 0, &Op::SUM)?];
             mpi4rs::wait_all(&mut reqs)?;
             drop(reqs);
             e.flush(left)?;
-            e.rget_accumulate(s, &[0i32; 4], &mut fetched, left, 0, &Op::NO_OP)?.wait().map(drop)
+            e.rget_accumulate(t, &[0i32; 4], &mut fetched, left, 0, &Op::NO_OP)?.wait().map(drop)
         })?;
-        e.end()?;
-    }
+        e.end()
+    })?;
     ensure_eq!(got, [ll * 10, ll * 10 + 1, ll * 10 + 2, ll * 10 + 3]);
     // Only this rank added 1 to its left neighbour's window before fetching it.
     ensure_eq!(fetched, [ll * 10 + 1, ll * 10 + 2, ll * 10 + 3, ll * 10 + 4]);
     // Everyone is done reading before each rank overwrites its own window.
     world.barrier()?;
-    {
-        let e = win.lock_all(Assert::NONE)?;
-        mpi4rs::scope(|s| {
-            let r = e.rput(s, &src, me, 0)?;
-            r.wait().map(drop)
-        })?;
-        e.end()?;
-    }
+    mpi4rs::scope(|s| {
+        let e = win.lock_all(s, Assert::NONE)?;
+        mpi4rs::scope(|t| e.rput(t, &src, me, 0)?.wait().map(drop))?;
+        e.end()
+    })?;
     let m = win.local_access()?;
     ensure_eq!(m.as_slice::<i32>()?, src);
     Ok(())
@@ -175,15 +194,14 @@ fn lock_all_flushes_and_requests(env: &Environment) -> Result<()> {
 /// `Win::create` where the library supports it (MPICH; Open MPI with CMA) and with
 /// `Win::allocate` otherwise (Open MPI's osc/sm).
 fn pscw_ring(env: &Environment) -> Result<()> {
-    let mut mem = [0u64; 1];
-    let created = supported(Win::create(&mut mem, 8, &[], env.world()))?;
+    let created = supported(Win::create(vec![0u64; 1], 8, &[], env.world()))?;
     match created {
         Some(win) => pscw_rounds(env, &win),
         None => pscw_rounds(env, &Win::allocate(8, 8, &[], env.world())?),
     }
 }
 
-fn pscw_rounds(env: &Environment, win: &Win<'_>) -> Result<()> {
+fn pscw_rounds<M>(env: &Environment, win: &Win<M>) -> Result<()> {
     let world = env.world();
     let (me, _) = rank_size(env);
     let (right, left) = neighbours(env);
@@ -192,9 +210,11 @@ fn pscw_rounds(env: &Environment, win: &Win<'_>) -> Result<()> {
     for round in 0..3u64 {
         let mut exp = win.post(&exposure, Assert::NONE)?;
         let v = [me as u64 * 100 + round];
-        let e = win.start(&access, Assert::NONE)?;
-        e.put(&v, right, 0)?;
-        e.end()?;
+        mpi4rs::scope(|s| {
+            let e = win.start(s, &access, Assert::NONE)?;
+            e.put(&v, right, 0)?;
+            e.end()
+        })?;
         if round == 1 {
             while !exp.test()? {}
         } else {
@@ -219,13 +239,16 @@ fn atomics(env: &Environment) -> Result<()> {
     let (ticket, owner_before) = {
         let (one, seven, half) = ([1i64], [me as i64 * 7], [0.5f64]);
         let (mut t, mut old) = ([0i64], [0.0f64]);
-        let e = win.lock(0, LockType::Shared, Assert::NONE)?;
-        e.fetch_and_op(&one, &mut t, 0, 0, &Op::SUM)?;
-        e.flush(0)?;
-        let owner = e.compare_and_swap_value(me as i64, -1, 0, 1)?;
-        e.accumulate(&seven, 0, 2usize, &Op::MAX)?;
-        e.get_accumulate(&half, &mut old, 0, 3usize, &Op::SUM)?;
-        e.end()?;
+        let owner = mpi4rs::scope(|s| {
+            let e = win.lock(s, 0, LockType::Shared, Assert::NONE)?;
+            e.fetch_and_op(&one, &mut t, 0, 0, &Op::SUM)?;
+            e.flush(0)?;
+            let owner = e.compare_and_swap_value(me as i64, -1, 0, 1)?;
+            e.accumulate(&seven, 0, 2usize, &Op::MAX)?;
+            e.get_accumulate(&half, &mut old, 0, 3usize, &Op::SUM)?;
+            e.end()?;
+            Ok(owner)
+        })?;
         (t[0], owner)
     };
     ensure!((0..n as i64).contains(&ticket));
@@ -264,23 +287,23 @@ fn target_triple(env: &Environment) -> Result<()> {
     world.barrier()?;
     let float = Datatype::of::<f32>()?;
     let mut buf = [0.0f32; 2];
-    {
-        let e = win.lock(0, LockType::Shared, Assert::NONE)?;
+    mpi4rs::scope(|s| {
+        let e = win.lock(s, 0, LockType::Shared, Assert::NONE)?;
         e.get(&mut buf, 0, Target::new(me as usize, 2, &float))?;
-        e.end()?;
-    }
+        e.end()
+    })?;
     ensure_eq!(buf, [me as f32, me as f32 + 1.0]);
     world.barrier()?;
     // A strided target: every other float of a window of 8, written from a contiguous origin.
     let win = Win::allocate(8 * 4, 4, &[], world)?;
     let every_other = Datatype::vector(4, 1, 2, &float)?;
     let (right, _) = neighbours(env);
-    {
-        let four = [1.0f32, 2.0, 3.0, 4.0];
-        let e = win.fence(Assert::NONE)?;
+    let four = [1.0f32, 2.0, 3.0, 4.0];
+    mpi4rs::scope(|s| {
+        let e = win.fence(s, Assert::NONE)?;
         e.put(&four, right, (1, 1, &every_other))?;
-        e.end()?;
-    }
+        e.end()
+    })?;
     {
         let m = win.local_access()?;
         ensure_eq!(m.as_slice::<f32>()?, [0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0]);
@@ -290,9 +313,11 @@ fn target_triple(env: &Environment) -> Result<()> {
     let mut out = [9.0f32; 8];
     {
         let mut view = mpi4rs::TypedMut::new(&mut out, 1, &every_other)?;
-        let e = win.lock(right, LockType::Shared, Assert::NONE)?;
-        e.get(&mut view, right, Target::new(1, 1, &every_other))?;
-        e.end()?;
+        mpi4rs::scope(|s| {
+            let e = win.lock(s, right, LockType::Shared, Assert::NONE)?;
+            e.get(&mut view, right, Target::new(1, 1, &every_other))?;
+            e.end()
+        })?;
     }
     ensure_eq!(out, [1.0, 9.0, 2.0, 9.0, 3.0, 9.0, 4.0, 9.0]);
     world.barrier()?;
@@ -317,9 +342,11 @@ fn shared_memory_window(env: &Environment) -> Result<()> {
         ensure_eq!((seg.bytes, seg.disp_unit), (8 * (r as usize + 1), 8));
         ensure!(!seg.ptr.is_null());
         let mut got = vec![0u64; r as usize + 1];
-        let e = win.lock(r, LockType::Shared, Assert::NONE)?;
-        e.get(&mut got, r, 0)?;
-        e.end()?;
+        mpi4rs::scope(|s| {
+            let e = win.lock(s, r, LockType::Shared, Assert::NONE)?;
+            e.get(&mut got, r, 0)?;
+            e.end()
+        })?;
         ensure_eq!(got, (0..=r as u64).map(|i| r as u64 * 10 + i).collect::<Vec<_>>());
     }
     node.barrier()?;
@@ -331,28 +358,32 @@ fn dynamic_window(env: &Environment) -> Result<()> {
     let (me, n) = rank_size(env);
     let (right, left) = neighbours(env);
     let mut region = vec![0u32; 4];
-    let Some(win) = supported(Win::create_dynamic(&[], world))? else { return Ok(()) };
+    // SAFETY: every target below lies in a region its target attached in the scope below,
+    // which it keeps attached until after the barrier that follows every epoch.
+    let Some(win) = supported(unsafe { Win::create_dynamic(&[], world) })? else { return Ok(()) };
     ensure_eq!(win.extent_of(0), None);
-    let attached = win.attach(&mut region)?;
-    ensure_eq!(attached.bytes(), 16);
-    // Every rank learns where the others attached.
-    let mut addrs = vec![0u64; n as usize];
-    world.allgather(&(attached.address() as u64), &mut addrs)?;
-    {
-        let two = [me as u32; 2];
-        let e = win.fence(Assert::NONE)?;
-        e.put(&two, right, Target::at(addrs[right as usize] as usize + 8))?;
-        e.end()?;
-    }
     let mut back = [0u32; 4];
-    {
-        let e = win.lock(me, LockType::Shared, Assert::NONE)?;
-        e.get(&mut back, me, addrs[me as usize] as usize)?;
-        e.end()?;
-    }
+    mpi4rs::scope(|s| {
+        let attached = win.attach(s, &mut region)?;
+        ensure_eq!(attached.bytes(), 16);
+        // Every rank learns where the others attached.
+        let mut addrs = vec![0u64; n as usize];
+        world.allgather(&(attached.address() as u64), &mut addrs)?;
+        let two = [me as u32; 2];
+        mpi4rs::scope(|t| {
+            let e = win.fence(t, Assert::NONE)?;
+            e.put(&two, right, Target::at(addrs[right as usize] as usize + 8))?;
+            e.end()
+        })?;
+        mpi4rs::scope(|t| {
+            let e = win.lock(t, me, LockType::Shared, Assert::NONE)?;
+            e.get(&mut back, me, addrs[me as usize] as usize)?;
+            e.end()
+        })?;
+        world.barrier()?;
+        win.detach(attached)
+    })?;
     ensure_eq!(back, [0, 0, left as u32, left as u32]);
-    world.barrier()?;
-    win.detach(attached)?;
     drop(win);
     ensure_eq!(region, [0, 0, left as u32, left as u32]);
     Ok(())
@@ -392,8 +423,8 @@ fn errors(env: &Environment) -> Result<()> {
     let data = [1.0f64; 2];
     let (mut five, mut flags, mut two, one_two) = ([0.0f64; 5], [false; 2], [0i64; 2], [1i64, 2]);
     // Rank outside the window.
-    {
-        let e = win.lock_all(Assert::NONE)?;
+    mpi4rs::scope(|s| {
+        let e = win.lock_all(s, Assert::NONE)?;
         let err = ensure_err!(e.put(&data, n, 0), Error::InvalidRank { .. });
         ensure_eq!(err.class(), Some(ErrorClass::Rank));
         // A target range past the end: 2 f64 at offset 3 of a 4-f64 window.
@@ -405,7 +436,7 @@ fn errors(env: &Environment) -> Result<()> {
         let f64s = Datatype::of::<f64>()?;
         ensure_err!(e.put(&data, me, Target::new(0, 3, &f64s)), Error::BufferLength { .. });
         // A lock twice.
-        ensure_err!(win.lock(me, LockType::Shared, Assert::NONE), Error::RmaSync(_));
+        ensure_err!(win.lock(s, me, LockType::Shared, Assert::NONE), Error::RmaSync(_));
         // Local access while an epoch is open.
         ensure_err!(win.local_access(), Error::RmaSync(_));
         // Operations.
@@ -418,47 +449,52 @@ fn errors(env: &Environment) -> Result<()> {
         ensure_err!(e.fetch_and_op(&one_two, &mut two, me, 0, &Op::SUM), Error::BufferLength { .. });
         ensure_err!(e.compare_and_swap_value(1.0f64, 0.0, me, 0), Error::InvalidOp(_));
         ensure_err!(e.fetch_and_op_value(1i64, me, 4, &Op::SUM), Error::RmaRange(_));
-        e.end()?;
-    }
+        e.end()
+    })?;
     // Operations at a rank the epoch does not cover.
     if n > 1 {
-        let e = win.lock(0, LockType::Shared, Assert::NONE)?;
-        let err = ensure_err!(e.put(&data, 1, 0), Error::RmaSync(_));
-        ensure_eq!(err.class(), Some(ErrorClass::RmaSync));
-        ensure_err!(e.flush(1), Error::RmaSync(_));
-        e.end()?;
+        mpi4rs::scope(|s| {
+            let e = win.lock(s, 0, LockType::Shared, Assert::NONE)?;
+            let err = ensure_err!(e.put(&data, 1, 0), Error::RmaSync(_));
+            ensure_eq!(err.class(), Some(ErrorClass::RmaSync));
+            ensure_err!(e.flush(1), Error::RmaSync(_));
+            e.end()
+        })?;
     }
     // Passive-target calls in a fence epoch; a fence inside a lock epoch.
-    {
-        let e = win.fence(Assert::NONE)?;
+    mpi4rs::scope(|s| {
+        let e = win.fence(s, Assert::NONE)?;
         ensure_err!(e.flush(me), Error::RmaSync(_));
-        mpi4rs::scope(|s| {
-            ensure_err!(e.rput(s, &data, me, 0), Error::RmaSync(_));
+        mpi4rs::scope(|t| {
+            ensure_err!(e.rput(t, &data, me, 0), Error::RmaSync(_));
             Ok(())
         })?;
         ensure_err!(e.fetch_and_op_value(1i64, me, 0, &Op::SUM), Error::RmaSync(_));
-        ensure_err!(win.lock_all(Assert::NONE), Error::RmaSync(_));
-        e.end()?;
-    }
-    {
-        let e = win.lock(me, LockType::Exclusive, Assert::NONE)?;
-        ensure_err!(win.fence(Assert::NONE), Error::RmaSync(_));
+        ensure_err!(win.lock_all(s, Assert::NONE), Error::RmaSync(_));
+        e.end()
+    })?;
+    mpi4rs::scope(|s| {
+        let e = win.lock(s, me, LockType::Exclusive, Assert::NONE)?;
+        ensure_err!(win.fence(s, Assert::NONE), Error::RmaSync(_));
         ensure_err!(win.post(&world.group()?, Assert::NONE), Error::RmaSync(_));
         ensure_err!(e.fence(Assert::NONE), Error::RmaSync(_));
-    }
+        Ok(())
+    })?;
     // Creation and flavor mistakes.
     ensure_err!(Win::allocate(8, 0, &[], world), Error::InvalidArgument(_));
     ensure_err!(win.shared_query(0), Error::InvalidArgument(_));
-    let other: &'static mut [u8; 4] = Box::leak(Box::new([0u8; 4]));
-    ensure_err!(win.attach(other), Error::InvalidArgument(_));
-    let mut bools = [false; 4];
-    ensure_err!(Win::create(&mut bools, 1, &[], world), Error::UnsupportedBuffer(_));
+    let mut other = [0u8; 4];
+    mpi4rs::scope(|s| {
+        ensure_err!(win.attach(s, &mut other), Error::InvalidArgument(_));
+        Ok(())
+    })?;
+    ensure_err!(Win::create(vec![false; 4], 1, &[], world), Error::UnsupportedBuffer(_));
     // The window still works after all that.
-    {
-        let e = win.lock(me, LockType::Exclusive, Assert::NONE)?;
+    mpi4rs::scope(|s| {
+        let e = win.lock(s, me, LockType::Exclusive, Assert::NONE)?;
         e.put(&data, me, 2usize)?;
-        e.end()?;
-    }
+        e.end()
+    })?;
     let m = win.local_access()?;
     ensure_eq!(m.as_slice::<f64>()?[2..], [1.0, 1.0]);
     ensure_err!(m.as_slice::<bool>(), Error::InvalidArgument(_));
@@ -477,12 +513,14 @@ fn device_origin_buffers(env: &Environment) -> Result<()> {
     let mut back = Emu(vec![0.0f64; 4]);
     {
         let (d_src, mut d_back) = (Device(&src), DeviceMut(&mut back));
-        let e = win.fence(Assert::NONE)?;
-        e.put(&d_src, right, 0)?;
-        ensure_eq!(transfer::last_path(), Some(Path::Staged));
-        let e = e.fence(Assert::NONE)?;
-        e.get(&mut d_back, me, 0)?;
-        e.end()?;
+        mpi4rs::scope(|s| {
+            let e = win.fence(s, Assert::NONE)?;
+            e.put(&d_src, right, 0)?;
+            ensure_eq!(transfer::last_path(), Some(Path::Staged));
+            let e = e.fence(Assert::NONE)?;
+            e.get(&mut d_back, me, 0)?;
+            e.end()
+        })?;
     }
     ensure_eq!(back.0, (0..4).map(|i| left as f64 * 10.0 + i as f64).collect::<Vec<_>>());
     world.barrier()?;
@@ -491,11 +529,13 @@ fn device_origin_buffers(env: &Environment) -> Result<()> {
     let mut old = Emu(vec![0.0f64; 4]);
     {
         let (d_ones, mut d_old) = (Device(&ones), DeviceMut(&mut old));
-        let e = win.lock(me, LockType::Exclusive, Assert::NONE)?;
-        e.accumulate(&d_ones, me, 0, &Op::SUM)?;
-        e.get_accumulate(&d_ones, &mut d_old, me, 0, &Op::SUM)?;
-        e.flush(me)?;
-        e.end()?;
+        mpi4rs::scope(|s| {
+            let e = win.lock(s, me, LockType::Exclusive, Assert::NONE)?;
+            e.accumulate(&d_ones, me, 0, &Op::SUM)?;
+            e.get_accumulate(&d_ones, &mut d_old, me, 0, &Op::SUM)?;
+            e.flush(me)?;
+            e.end()
+        })?;
     }
     ensure_eq!(old.0, (0..4).map(|i| left as f64 * 10.0 + i as f64 + 1.0).collect::<Vec<_>>());
     // Request forms: rget writes back at completion; fetch_and_op and compare_and_swap.
@@ -506,16 +546,16 @@ fn device_origin_buffers(env: &Environment) -> Result<()> {
         let (five, two, nine, seven) = (Emu(vec![5i64]), Emu(vec![2i64]), Emu(vec![9i64]), Emu(vec![7i64]));
         let (d5, d2, d9, d7) = (Device(&five), Device(&two), Device(&nine), Device(&seven));
         let (mut df, mut ds) = (DeviceMut(&mut fetched), DeviceMut(&mut swapped));
-        let e = win.lock(me, LockType::Exclusive, Assert::NONE)?;
-        {
-            let mut dm = DeviceMut(&mut req_back);
-            mpi4rs::scope(|s| e.rget(s, &mut dm, me, 0)?.wait().map(drop))?;
-        }
-        e.put(&d5, me, 4usize)?;
-        e.flush(me)?;
-        e.fetch_and_op(&d2, &mut df, me, 4, &Op::SUM)?;
-        e.compare_and_swap(&d9, &d7, &mut ds, me, 4)?;
-        e.end()?;
+        let mut dm = DeviceMut(&mut req_back);
+        mpi4rs::scope(|s| {
+            let e = win.lock(s, me, LockType::Exclusive, Assert::NONE)?;
+            mpi4rs::scope(|t| e.rget(t, &mut dm, me, 0)?.wait().map(drop))?;
+            e.put(&d5, me, 4usize)?;
+            e.flush(me)?;
+            e.fetch_and_op(&d2, &mut df, me, 4, &Op::SUM)?;
+            e.compare_and_swap(&d9, &d7, &mut ds, me, 4)?;
+            e.end()
+        })?;
     }
     ensure_eq!(req_back.0, (0..4).map(|i| left as f64 * 10.0 + i as f64 + 2.0).collect::<Vec<_>>());
     ensure_eq!(fetched.0, [5]);
@@ -535,13 +575,19 @@ fn window_over_device_memory_refused(env: &Environment) -> Result<()> {
         return Ok(());
     }
     common::emu::emulate(true);
-    let mut dev = Emu(vec![0.0f32; 8]);
-    let err =
-        ensure_err!(Win::create(&mut DeviceMut(&mut dev), 4, &[], env.world()), Error::UnsupportedBuffer(_));
+    let err = ensure_err!(
+        Win::create(OwnedEmu(Emu(vec![0.0f32; 8])), 4, &[], env.world()),
+        Error::UnsupportedBuffer(_)
+    );
     ensure!(err.to_string().contains("needs a CUDA-aware MPI"), "{err}");
+    let mut dev = Emu(vec![0.0f32; 8]);
     let mut d_dev = DeviceMut(&mut dev);
-    let Some(win) = supported(Win::create_dynamic(&[], env.world()))? else { return Ok(()) };
-    ensure_err!(win.attach(&mut d_dev), Error::UnsupportedBuffer(_));
+    // SAFETY: no operation targets this window.
+    let Some(win) = supported(unsafe { Win::create_dynamic(&[], env.world()) })? else { return Ok(()) };
+    mpi4rs::scope(|s| {
+        ensure_err!(win.attach(s, &mut d_dev), Error::UnsupportedBuffer(_));
+        Ok(())
+    })?;
     common::emu::emulate(false);
     Ok(())
 }
@@ -553,18 +599,19 @@ fn window_over_device_memory_cuda_aware(env: &Environment) -> Result<()> {
     let world = env.world();
     let (me, _) = rank_size(env);
     let (right, left) = neighbours(env);
-    let mut dev = Emu(vec![0i32; 4]);
-    {
-        let mut dm = DeviceMut(&mut dev);
-        let Some(win) = supported(Win::create(&mut dm, 4, &[], world))? else { return Ok(()) };
-        ensure_err!(win.local_access(), Error::UnsupportedBuffer(_));
-        let mine = Emu(vec![me; 4]);
-        let d_mine = Device(&mine);
-        let e = win.fence(Assert::NONE)?;
+    let Some(win) = supported(Win::create(OwnedEmu(Emu(vec![0i32; 4])), 4, &[], world))? else {
+        return Ok(());
+    };
+    ensure_err!(win.local_access(), Error::UnsupportedBuffer(_));
+    let mine = Emu(vec![me; 4]);
+    let d_mine = Device(&mine);
+    mpi4rs::scope(|s| {
+        let e = win.fence(s, Assert::NONE)?;
         e.put(&d_mine, right, 0)?;
         ensure_eq!(transfer::last_path(), Some(Path::Direct));
-        e.end()?;
-    }
+        e.end()
+    })?;
+    let dev = win.into_inner()?.0;
     ensure_eq!(dev.0, vec![left; 4]);
     Ok(())
 }
@@ -635,12 +682,14 @@ fn sync_mutex(env: &Environment) -> Result<()> {
     for _ in 0..5 {
         let guard = mutex.acquire()?;
         ensure!(mutex.locked());
-        let e = total.lock(0, LockType::Shared, Assert::NONE)?;
-        let mut v = [0u64];
-        mpi4rs::scope(|s| e.rget(s, &mut v, 0, 0)?.wait().map(drop))?;
-        v[0] += 1;
-        e.put_now(&v, 0, 0)?;
-        e.end()?;
+        mpi4rs::scope(|s| {
+            let e = total.lock(s, 0, LockType::Shared, Assert::NONE)?;
+            let mut v = [0u64];
+            mpi4rs::scope(|t| e.rget(t, &mut v, 0, 0)?.wait().map(drop))?;
+            v[0] += 1;
+            e.put_now(&v, 0, 0)?;
+            e.end()
+        })?;
         ensure_err!(mutex.acquire(), Error::InvalidArgument(_));
         guard.release()?;
         ensure!(!mutex.locked());

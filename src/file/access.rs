@@ -21,6 +21,13 @@
 //! table of (method name, MPI function, whether it takes an offset) into the thin public
 //! methods. The split-collective guard keeps the routed buffer and the matching `_end`
 //! function.
+//!
+//! # Lending memory
+//! Nonblocking accesses and split collectives take a [`Scope`]: the buffer (and the file) are
+//! borrowed for the scope's lifetime, and the scope completes what is still outstanding when
+//! it ends — it waits for forgotten requests, and it runs the `_end` call of a forgotten
+//! [`SplitCollective`] (a closing step of the scope) — so `std::mem::forget` on a handle
+//! cannot release memory MPI still reads or writes.
 
 use super::{to_offset, File};
 use crate::buffer::{Buffer, BufferMut};
@@ -28,10 +35,12 @@ use crate::environment::is_active;
 use crate::error::{check, Error, Result};
 use crate::ffi::{self, MPI_Datatype, MPI_File, MPI_Offset, MPI_Request, MPI_Status};
 use crate::request::Request;
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeCore};
 use crate::status::Status;
 use crate::transfer::stage::{Fill, Transfer};
+use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
 type ReadEnd = unsafe extern "C" fn(MPI_File, *mut c_void, *mut MPI_Status) -> c_int;
@@ -44,8 +53,10 @@ enum End {
     Write(WriteEnd),
 }
 
-/// A split collective in progress (`MPI_File_…_begin`), borrowing the file and the buffer
-/// until [`end`](Self::end). Dropping it ends it (the error, if any, is lost).
+/// A split collective in progress (`MPI_File_…_begin`), begun in a [`Scope`]: the file and
+/// the buffer stay borrowed for the scope's lifetime. [`end`](Self::end) completes it; dropping
+/// it ends it too (the error, if any, is lost), and if it is forgotten the scope ends it when
+/// the scope ends, before the buffer is released.
 ///
 /// ```no_run
 /// use mpi4rs::prelude::*;
@@ -55,15 +66,25 @@ enum End {
 /// let world = env.world();
 /// let file = File::open(world, "data", AccessMode::RDONLY)?;
 /// let mut block = vec![0.0f64; 1024];
-/// let split = file.read_at_all_begin(world.rank() as u64 * 8192, &mut block)?;
-/// // ... compute while the read proceeds ...
-/// let status = split.end()?;
+/// let status = mpi4rs::scope(|s| {
+///     let split = file.read_at_all_begin(s, world.rank() as u64 * 8192, &mut block)?;
+///     // ... compute while the read proceeds ...
+///     split.end()
+/// })?;
 /// println!("read {} values", status.count::<f64>()?);
 /// # Ok::<(), mpi4rs::Error>(())
 /// ```
 #[must_use = "dropping a split collective ends it at once"]
-pub struct SplitCollective<'b> {
-    file: &'b File,
+pub struct SplitCollective<'s> {
+    state: Rc<RefCell<SplitState>>,
+    scope: &'s ScopeCore,
+    slot: usize,
+}
+
+/// What the guard and its scope's closing step share.
+struct SplitState {
+    /// The file; valid while the scope lasts (see `SplitState::finish`).
+    file: *const File,
     /// The buffer address given to `_begin` (a staging buffer when staged).
     ptr: *mut c_void,
     end: End,
@@ -72,42 +93,52 @@ pub struct SplitCollective<'b> {
     transfer: Option<Transfer>,
 }
 
-impl SplitCollective<'_> {
-    /// Completes the split collective (`MPI_File_…_end`): the status of the access.
-    pub fn end(mut self) -> Result<Status> {
-        self.finish()
-    }
-
+impl SplitState {
     fn finish(&mut self) -> Result<Status> {
         crate::environment::require_not_finalized()?;
         let Some(transfer) = self.transfer.take() else { return Ok(Status::default()) };
+        if !is_active() {
+            return Ok(Status::default());
+        }
+        // SAFETY: the split collective was begun with the file borrowed for its scope's
+        // lifetime (`&'s File`); this runs from the guard (inside the scope) or from the
+        // scope's closing step (before it ends), so the file is alive and unmoved.
+        let file = unsafe { &*self.file };
         let mut status = Status::default();
-        // SAFETY: the file and the buffer at `ptr` are still borrowed by `self`; `ptr` is what
-        // `_begin` was given.
+        // SAFETY: the buffer at `ptr` is what `_begin` was given, still borrowed for the scope
+        // (or the staging buffer that `transfer` owns).
         let code = unsafe {
             match self.end {
-                End::Read(f) => f(self.file.raw, self.ptr, &mut status.0),
-                End::Write(f) => f(self.file.raw, self.ptr, &mut status.0),
+                End::Read(f) => f(file.raw, self.ptr, &mut status.0),
+                End::Write(f) => f(file.raw, self.ptr, &mut status.0),
             }
         };
-        self.file.split_active.store(false, Ordering::Release);
+        file.split_active.store(false, Ordering::Release);
         check(self.call, code)?;
         transfer.blocking(Some(&status))?;
         Ok(status)
     }
 }
 
+impl SplitCollective<'_> {
+    /// Completes the split collective (`MPI_File_…_end`): the status of the access. The
+    /// buffer stays borrowed until the scope ends.
+    pub fn end(self) -> Result<Status> {
+        let r = self.state.borrow_mut().finish();
+        r
+    }
+}
+
 impl Drop for SplitCollective<'_> {
     fn drop(&mut self) {
-        if self.transfer.is_some() && is_active() {
-            let _ = self.finish();
-        }
+        let _ = self.state.borrow_mut().finish();
+        self.scope.finished(self.slot);
     }
 }
 
 impl std::fmt::Debug for SplitCollective<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplitCollective").field("end", &self.call).finish()
+        f.debug_struct("SplitCollective").field("end", &self.state.borrow().call).finish()
     }
 }
 
@@ -275,21 +306,35 @@ impl File {
         Ok(())
     }
 
-    /// Begins a split collective: claims the file's split slot, routes the buffer with
-    /// `route` and calls `f(ptr, count, datatype)`; the guard ends it with `end`.
-    fn begin<'b>(
-        &'b self,
+    /// Begins a split collective in `scope`: claims the file's split slot, routes the buffer
+    /// with `route` and calls `f(ptr, count, datatype)`; the guard (or the scope) ends it with
+    /// `end`.
+    fn begin<'s>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
         call: &'static str,
         end: (End, &'static str),
         route: impl FnOnce(&mut Transfer) -> Result<(*mut c_void, c_int, MPI_Datatype)>,
         f: impl FnOnce(*mut c_void, c_int, MPI_Datatype) -> c_int,
-    ) -> Result<SplitCollective<'b>> {
+    ) -> Result<SplitCollective<'s>> {
         self.claim_split(call)?;
         let mut t = Transfer::new(call);
         crate::environment::require_not_finalized()?;
         let started = route(&mut t).and_then(|(ptr, n, d)| check(call, f(ptr, n, d)).map(|()| ptr));
         match started {
-            Ok(ptr) => Ok(SplitCollective { file: self, ptr, end: end.0, call: end.1, transfer: Some(t) }),
+            Ok(ptr) => {
+                let state = Rc::new(RefCell::new(SplitState {
+                    file: self,
+                    ptr,
+                    end: end.0,
+                    call: end.1,
+                    transfer: Some(t),
+                }));
+                let kept = Rc::clone(&state);
+                let scope = scope.core();
+                let slot = scope.register_finisher(Box::new(move || kept.borrow_mut().finish().map(drop)));
+                Ok(SplitCollective { state, scope, slot })
+            }
             Err(e) => {
                 self.split_active.store(false, Ordering::Release);
                 Err(e)
@@ -374,13 +419,14 @@ macro_rules! split {
     };
     (@one read $what:literal $name:ident ($($off:ident)?) $f:ident $end:ident) => {
         #[doc = concat!("Begins a split collective read into `buf` ", $what, " (`", stringify!($f),
-            "`); the guard's [`end`](SplitCollective::end) (`", stringify!($end), "`) completes \
-            it. One split collective per file at a time: beginning another before the end is an \
-            error.")]
-        pub fn $name<'b, B: BufferMut + ?Sized>(&'b self, $($off: u64,)? buf: &'b mut B) -> Result<SplitCollective<'b>> {
+            "`) in `scope`; the guard's [`end`](SplitCollective::end) (`", stringify!($end), "`) \
+            completes it, or the scope's end if the guard was forgotten. One split collective per \
+            file at a time: beginning another before the end is an error.")]
+        pub fn $name<'s, B: BufferMut + ?Sized>(&'s self, scope: &'s Scope<'s, '_>, $($off: u64,)? buf: &'s mut B) -> Result<SplitCollective<'s>> {
             $(let $off = to_offset("file offset", $off)?;)?
             let fh = self.raw;
             self.begin(
+                scope,
                 stringify!($f),
                 (End::Read(ffi::$end), stringify!($end)),
                 |t| { let s = t.write(buf, Fill::Received)?; Ok((s.ptr, s.c_count()?, s.datatype)) },
@@ -391,12 +437,14 @@ macro_rules! split {
     };
     (@one write $what:literal $name:ident ($($off:ident)?) $f:ident $end:ident) => {
         #[doc = concat!("Begins a split collective write of `buf` ", $what, " (`", stringify!($f),
-            "`); the guard's [`end`](SplitCollective::end) (`", stringify!($end), "`) completes \
-            it. One split collective per file at a time.")]
-        pub fn $name<'b, B: Buffer + ?Sized>(&'b self, $($off: u64,)? buf: &'b B) -> Result<SplitCollective<'b>> {
+            "`) in `scope`; the guard's [`end`](SplitCollective::end) (`", stringify!($end), "`) \
+            completes it, or the scope's end if the guard was forgotten. One split collective per \
+            file at a time.")]
+        pub fn $name<'s, B: Buffer + ?Sized>(&'s self, scope: &'s Scope<'s, '_>, $($off: u64,)? buf: &'s B) -> Result<SplitCollective<'s>> {
             $(let $off = to_offset("file offset", $off)?;)?
             let fh = self.raw;
             self.begin(
+                scope,
                 stringify!($f),
                 (End::Write(ffi::$end), stringify!($end)),
                 |t| { let s = t.read(buf)?; Ok((s.ptr.cast_mut(), s.c_count()?, s.datatype)) },

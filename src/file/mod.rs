@@ -50,10 +50,12 @@
 //! the data read, Open MPI after the amount requested.
 //!
 //! # Lifetimes
-//! Nonblocking operations return a [`Request`](crate::Request) that borrows both the buffer
-//! and the file, and split collectives a [`SplitCollective`] guard that does the same until
-//! its `end`: neither the buffer nor the file (whose close would fail with operations pending)
-//! can go away first. Dropping a file closes it (`MPI_File_close`, collective), as
+//! Nonblocking operations and split collectives are started in a [`Scope`](crate::Scope)
+//! (`file.iread_at(s, …)`, `file.read_all_begin(s, …)`): they borrow the buffer and the file
+//! for the scope's lifetime, and return a [`Request`](crate::Request) or a
+//! [`SplitCollective`] guard; the scope completes them (waits, or runs the `_end` call) if the
+//! handle was forgotten, so neither the buffer nor the file (whose close would fail with
+//! operations pending) can go away while MPI uses them. Dropping a file closes it (`MPI_File_close`, collective), as
 //! [`close`](File::close) does with its error reported.
 
 pub mod access;

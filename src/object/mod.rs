@@ -40,7 +40,7 @@
 //! | `comm.recv(None, source, tag, status)` | `comm.recv_obj::<T>(source, tag)`, `recv_obj_status` → `(T, Status)` |
 //! | `comm.recv(buf, source, tag)` (reused buffer) | `comm.recv_obj_with::<T>(&mut RecvBuffer, source, tag)`, `buf.recycle(vec)` |
 //! | `comm.sendrecv(obj, dest, st, None, source, rt)` | `comm.sendrecv_obj::<S, R>(&obj, dest, st, source, rt)` → `Option<R>` |
-//! | `comm.isend`, `issend` → `Request.wait()` | `comm.isend_obj(&obj, ..)`, `issend_obj` → [`ObjRequest`] |
+//! | `comm.isend`, `issend` → `Request.wait()` | `mpi4rs::scope(\|s\| comm.isend_obj(s, &obj, ..))`, `issend_obj` → [`ObjRequest`] |
 //! | `comm.irecv(source, tag)` → `req.wait()` returns the object | `comm.irecv_obj::<T>(source, tag)` → [`ObjRecvRequest`], `wait()` → `T` |
 //! | `comm.bcast(obj, root)` | `comm.bcast_obj(&mut obj, root)` (in place) |
 //! | `comm.scatter(objs, root)` | `comm.scatter_obj(Some(objs) / None, root)` → `Option<T>` |
@@ -53,6 +53,12 @@
 //!
 //! Values are taken by reference where they are only sent, by value where they may end up in
 //! the result (gather, reductions), so no `Clone` is needed except by the scans.
+//!
+//! Nonblocking sends lend the object (its out-of-band payloads are read where they lie), so
+//! they are started in a [`Scope`](crate::Scope), like buffer requests: the object is borrowed
+//! for the scope's lifetime and the scope waits for a forgotten [`ObjRequest`] before it ends.
+//! Nonblocking receives ([`ObjRecvRequest`]) post nothing to MPI before they match, so they
+//! lend no memory and need no scope.
 
 pub mod codec;
 mod collective;
@@ -69,6 +75,7 @@ pub use request::{ObjRecvRequest, ObjRequest};
 use crate::comm::Communicator;
 use crate::error::Result;
 use crate::ffi;
+use crate::scope::Scope;
 use crate::status::Status;
 use p2p::{check_dest, check_source, isend_parts, parts, recv_incoming, send_parts, Mode, Pending};
 use serde::de::DeserializeOwned;
@@ -105,22 +112,38 @@ fn send_mode<C: Communicator + ?Sized, T: Serialize + ?Sized>(
     sent
 }
 
-fn isend_mode<'b, C: Communicator + ?Sized, T: Serialize + ?Sized>(
+/// Starts sending `obj`: the messages in flight and the frame they read, or `None` for
+/// `PROC_NULL`. The caller keeps both (and `obj`) until the messages are sent.
+fn isend_start<'b, C: Communicator + ?Sized, T: Serialize + ?Sized>(
     comm: &C,
     obj: &'b T,
     dest: i32,
     tag: i32,
     mode: Mode,
-) -> Result<ObjRequest<'b>> {
+) -> Result<Option<(Pending, Encoded<'b>)>> {
     check_dest(comm, dest, tag)?;
     if dest == ffi::PROC_NULL() {
-        return Ok(ObjRequest::new(Pending::default(), None));
+        return Ok(None);
     }
     let enc = encode(obj)?;
     let mut pending = Pending::default();
     // On an error, `pending` (dropped before `enc`) waits for what was started.
     isend_parts(comm.as_raw(), parts(&enc), dest, tag, mode, &mut pending)?;
-    Ok(ObjRequest::new(pending, Some(enc)))
+    Ok(Some((pending, enc)))
+}
+
+fn isend_mode<'s, C: Communicator + ?Sized, T: Serialize + ?Sized>(
+    comm: &C,
+    scope: &'s Scope<'s, '_>,
+    obj: &'s T,
+    dest: i32,
+    tag: i32,
+    mode: Mode,
+) -> Result<ObjRequest<'s>> {
+    Ok(match isend_start(comm, obj, dest, tag, mode)? {
+        Some((pending, enc)) => ObjRequest::new(scope.core(), pending, Some(enc)),
+        None => ObjRequest::done(),
+    })
 }
 
 /// Runs `f` with a receive buffer whose frame allocation is kept per thread (up to 1 MiB), so
@@ -156,25 +179,42 @@ pub trait ObjectComm: Communicator {
         send_mode(self, obj, dest, tag, Mode::Synchronous)
     }
 
-    /// Starts sending `obj` (mpi4py `comm.isend`); `obj` stays borrowed until the request
-    /// completes.
-    fn isend_obj<'b, T: Serialize + ?Sized>(
+    /// Starts sending `obj` in `scope` (mpi4py `comm.isend`); `obj` stays borrowed for the
+    /// scope's lifetime, and the scope waits for the send if the request is forgotten.
+    ///
+    /// ```no_run
+    /// use mpi4rs::prelude::*;
+    /// let env = mpi4rs::init()?;
+    /// let world = env.world();
+    /// let (me, n) = (world.rank(), world.size());
+    /// let note = format!("from {me}");
+    /// let got: String = mpi4rs::scope(|s| {
+    ///     let req = world.isend_obj(s, &note, (me + 1) % n, 0)?;
+    ///     let got = world.recv_obj((me + n - 1) % n, 0)?;
+    ///     req.wait()?;
+    ///     Ok(got)
+    /// })?;
+    /// # Ok::<(), mpi4rs::Error>(())
+    /// ```
+    fn isend_obj<'s, T: Serialize + ?Sized>(
         &self,
-        obj: &'b T,
+        scope: &'s Scope<'s, '_>,
+        obj: &'s T,
         dest: i32,
         tag: i32,
-    ) -> Result<ObjRequest<'b>> {
-        isend_mode(self, obj, dest, tag, Mode::Standard)
+    ) -> Result<ObjRequest<'s>> {
+        isend_mode(self, scope, obj, dest, tag, Mode::Standard)
     }
 
-    /// Starts a synchronous-mode send of `obj` (mpi4py `comm.issend`).
-    fn issend_obj<'b, T: Serialize + ?Sized>(
+    /// Starts a synchronous-mode send of `obj` in `scope` (mpi4py `comm.issend`).
+    fn issend_obj<'s, T: Serialize + ?Sized>(
         &self,
-        obj: &'b T,
+        scope: &'s Scope<'s, '_>,
+        obj: &'s T,
         dest: i32,
         tag: i32,
-    ) -> Result<ObjRequest<'b>> {
-        isend_mode(self, obj, dest, tag, Mode::Synchronous)
+    ) -> Result<ObjRequest<'s>> {
+        isend_mode(self, scope, obj, dest, tag, Mode::Synchronous)
     }
 
     /// Receives an object from `source` (or [`any_source`](crate::any_source)) with `tag` (or
@@ -222,9 +262,13 @@ pub trait ObjectComm: Communicator {
         recvtag: i32,
     ) -> Result<Option<R>> {
         check_source(self, source, recvtag)?;
-        let send = self.isend_obj(obj, dest, sendtag)?;
+        // The messages are waited for before the frame goes, on every path: a tuple drops its
+        // fields in order, and Pending waits when dropped.
+        let mut started = isend_start(self, obj, dest, sendtag, Mode::Standard)?;
         let got = if source == ffi::PROC_NULL() { None } else { Some(self.recv_obj(source, recvtag)?) };
-        send.wait()?;
+        if let Some((pending, _)) = started.as_mut() {
+            pending.wait()?;
+        }
         Ok(got)
     }
 

@@ -65,6 +65,26 @@ impl Pending {
         r
     }
 
+    /// Waits for every request; after an error, for each one still active, one by one, so
+    /// that none is left reading memory (the first error is returned).
+    pub(crate) fn wait_or_drain(&mut self) -> Result<()> {
+        if !is_active() {
+            self.reqs.clear();
+            return Ok(());
+        }
+        let r = self.wait();
+        if r.is_err() {
+            for req in self.reqs.drain(..) {
+                let mut req = req;
+                if req != ffi::REQUEST_NULL() {
+                    // SAFETY: a request this module started; waiting frees it.
+                    unsafe { ffi::MPI_Wait(&mut req, ffi::STATUS_IGNORE()) };
+                }
+            }
+        }
+        r
+    }
+
     pub(crate) fn test(&mut self) -> Result<bool> {
         if self.reqs.is_empty() {
             return Ok(true);

@@ -1,7 +1,10 @@
 //! Requests of nonblocking object messages.
 //!
-//! [`ObjRequest`] is a send in flight: it owns the encoded frame and borrows the object (whose
-//! out-of-band payloads MPI reads where they lie) until it completes; dropping it waits.
+//! [`ObjRequest`] is a send in flight, started in a [`Scope`](crate::Scope): it owns the
+//! encoded frame and borrows the object (whose out-of-band payloads MPI reads where they lie)
+//! for the scope's lifetime; dropping it waits, and if it is forgotten the scope waits for its
+//! messages when it ends, before the object can be dropped or changed (the frame is then
+//! leaked with the handle, never freed under MPI).
 //!
 //! [`ObjRecvRequest`] is a receive that has not matched yet. An object's size is only known
 //! once its message has arrived, so, as in mpi4py's `pkl5`, nothing is posted to MPI up front:
@@ -13,32 +16,60 @@ use super::codec::Encoded;
 use super::p2p::{recv_incoming, try_recv_incoming, Pending, RecvBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::MPI_Comm;
+use crate::scope::ScopeCore;
 use crate::status::Status;
 use serde::de::DeserializeOwned;
+use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::rc::Rc;
 
 /// A nonblocking object send ([`isend_obj`](super::ObjectComm::isend_obj),
-/// [`issend_obj`](super::ObjectComm::issend_obj)); the object stays borrowed for `'b`.
+/// [`issend_obj`](super::ObjectComm::issend_obj)) of a [`Scope`](crate::Scope); the object
+/// stays borrowed for the scope's lifetime `'s`.
 #[must_use = "dropping a request waits for it to complete"]
-pub struct ObjRequest<'b> {
-    // Declared first: dropped (waited for) before the frame it reads is freed.
-    pending: Pending,
-    _encoded: Option<Encoded<'b>>,
+pub struct ObjRequest<'s> {
+    /// The messages in flight, shared with the scope's closing step, which waits for them if
+    /// this handle is forgotten.
+    pending: Rc<RefCell<Pending>>,
+    /// The scope and the slot of that closing step; `None` when nothing was sent.
+    slot: Option<(&'s ScopeCore, usize)>,
+    /// The frame MPI reads (dropped after the wait in `Drop`; leaked if forgotten).
+    _encoded: Option<Encoded<'s>>,
 }
 
-impl<'b> ObjRequest<'b> {
-    pub(crate) fn new(pending: Pending, encoded: Option<Encoded<'b>>) -> Self {
-        ObjRequest { pending, _encoded: encoded }
+impl<'s> ObjRequest<'s> {
+    /// The request of messages `pending` reading `encoded`, recorded in `scope`.
+    pub(crate) fn new(scope: &'s ScopeCore, pending: Pending, encoded: Option<Encoded<'s>>) -> Self {
+        let pending = Rc::new(RefCell::new(pending));
+        let kept = Rc::clone(&pending);
+        let slot = scope.register_finisher(Box::new(move || kept.borrow_mut().wait_or_drain()));
+        ObjRequest { pending, slot: Some((scope, slot)), _encoded: encoded }
+    }
+
+    /// A request with nothing in flight (a send to `PROC_NULL`).
+    pub(crate) fn done() -> ObjRequest<'static> {
+        ObjRequest { pending: Rc::default(), slot: None, _encoded: None }
     }
 
     /// Waits until every message of the object has been sent (`MPI_Waitall`).
-    pub fn wait(mut self) -> Result<()> {
-        self.pending.wait()
+    pub fn wait(self) -> Result<()> {
+        let r = self.pending.borrow_mut().wait();
+        r
     }
 
     /// Whether every message has been sent (`MPI_Testall`); completes the request if so.
     pub fn test(&mut self) -> Result<bool> {
-        self.pending.test()
+        self.pending.borrow_mut().test()
+    }
+}
+
+impl Drop for ObjRequest<'_> {
+    fn drop(&mut self) {
+        // Before the frame (a field) is freed: MPI must be done reading it and the object.
+        let _ = self.pending.borrow_mut().wait_or_drain();
+        if let Some((scope, i)) = self.slot.take() {
+            scope.finished(i);
+        }
     }
 }
 

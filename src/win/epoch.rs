@@ -6,17 +6,48 @@
 //! differently (or not at all) is the same [`Error::RmaSync`] everywhere: a fence while a lock
 //! is held, a second lock of the same rank, an operation at a rank the epoch does not cover, a
 //! flush outside a passive-target epoch, a request-based operation outside one.
+//!
+//! Access epochs live in a [`Scope`]: the origin buffers of their operations are borrowed for
+//! the scope's lifetime, and the epoch's closing synchronisation is a closing step of the
+//! scope, run early by [`Epoch::end`] or drop, and by the scope itself if the epoch was
+//! forgotten (see the [window module's safety design](crate::win)).
+//!
+//! ```no_run
+//! use mpi4rs::prelude::*;
+//! use mpi4rs::win::{Assert, Win};
+//! let env = mpi4rs::init()?;
+//! let world = env.world();
+//! let (me, n) = (world.rank(), world.size());
+//! let win = Win::allocate(8, 8, &[], world)?;
+//! let mut got = [0u64];
+//! mpi4rs::scope(|s| {
+//!     let epoch = win.fence(s, Assert::NONE)?;
+//!     epoch.get(&mut got, (me + 1) % n, 0)?;
+//!     std::mem::forget(epoch); // harmless: the scope ends the epoch before `got` is free
+//!     Ok(())
+//! })?;
+//! # Ok::<(), mpi4rs::Error>(())
+//! ```
 
 use super::{Core, Win};
+use crate::environment::is_active;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi;
 use crate::group::Group;
+use crate::scope::{Scope, ScopeCore};
 use crate::transfer::stage::Transfer;
 use std::cell::RefCell;
 use std::ffi::c_int;
 use std::marker::PhantomData;
+use std::rc::Rc;
 
 /// Assertions that let MPI optimise a synchronisation call (`MPI_MODE_*`); combine with `|`.
+///
+/// `NOCHECK`, `NOPRECEDE` and `NOSUCCEED` are promises about other calls that MPI does not
+/// verify, and a false one lets MPI touch memory nobody lends it any more: the safe
+/// synchronisation calls refuse them, their `unsafe` `*_unchecked` twins take them.
+/// `NOSTORE` and `NOPUT` are accepted everywhere: a false one can only leave stale bytes in
+/// the window, whose memory is only ever seen as plain numbers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Assert(u8);
 
@@ -36,6 +67,31 @@ impl Assert {
     pub const NOPRECEDE: Assert = Assert(8);
     /// `MPI_MODE_NOSUCCEED`: the fence starts no locally issued operations (fence).
     pub const NOSUCCEED: Assert = Assert(16);
+
+    /// Refuses the assertions MPI does not verify, for the safe form of `call`.
+    fn verified(self, call: &str) -> Result<Assert> {
+        for (bit, name, what) in [
+            (
+                Assert::NOCHECK,
+                "NOCHECK",
+                "that no conflicting lock is held and that matching posts have completed",
+            ),
+            (Assert::NOPRECEDE, "NOPRECEDE", "that every process's fence completes no operations"),
+            (
+                Assert::NOSUCCEED,
+                "NOSUCCEED",
+                "that no process starts operations after the fence (Epoch::end ends a fence epoch)",
+            ),
+        ] {
+            if self.0 & bit.0 != 0 {
+                return Err(Error::InvalidArgument(format!(
+                    "{call}: Assert::{name} promises {what}, which MPI does not verify; a false promise \
+                     lets MPI access memory after it is released, so it needs the unsafe {call}_unchecked"
+                )));
+            }
+        }
+        Ok(self)
+    }
 
     pub(crate) fn raw(self) -> c_int {
         let mut r = 0;
@@ -145,10 +201,11 @@ impl Core {
     }
 }
 
-/// An access epoch on a window (fence, start, lock or lock_all): the operations of the epoch
-/// are its methods, and every origin buffer they take stays borrowed for `'b`, until the epoch
-/// ends with [`end`](Self::end) (or drop, which ends it too). See the [module
-/// documentation](crate::win) for why.
+/// An access epoch on a window (fence, start, lock or lock_all), opened in a [`Scope`]: the
+/// operations of the epoch are its methods, and every origin buffer they take stays borrowed
+/// for the scope's lifetime `'s`. The epoch ends with [`end`](Self::end), on drop, or — if it
+/// was forgotten — when the scope ends, before any of those buffers is released. See the
+/// [module documentation](crate::win) for why.
 ///
 /// ```compile_fail
 /// # use mpi4rs::win::{Assert, Win};
@@ -156,21 +213,33 @@ impl Core {
 /// # let world = env.world();
 /// let win = Win::allocate(64, 8, &[], world)?;
 /// let mut buf = vec![0.0f64; 8];
-/// let epoch = win.fence(Assert::NONE)?;
-/// epoch.get(&mut buf, 0, 0)?;
-/// buf[0] = 1.0; // error: `buf` is borrowed until the epoch ends (MPI may still write it)
-/// epoch.end()?;
+/// mpi4rs::scope(|s| {
+///     let epoch = win.fence(s, Assert::NONE)?;
+///     epoch.get(&mut buf, 0, 0)?;
+///     epoch.end()?;
+///     buf[0] = 1.0; // error: `buf` is borrowed until the scope ends
+///     Ok(())
+/// })?;
 /// # Ok::<(), mpi4rs::Error>(())
 /// ```
 #[must_use = "dropping an epoch ends it at once"]
-pub struct Epoch<'w, 'b> {
-    pub(super) core: &'w Core,
+pub struct Epoch<'s> {
+    pub(super) core: &'s Core,
+    state: Rc<RefCell<EpochState>>,
+    scope: &'s ScopeCore,
+    slot: usize,
+    /// Invariant in `'s`: an epoch must not be coerced to a shorter buffer lifetime.
+    _buffers: PhantomData<fn(&'s ()) -> &'s ()>,
+}
+
+/// What the epoch's handle and its scope's closing step share.
+struct EpochState {
+    /// The window; valid while the scope lasts (see `EpochState::core`).
+    core: *const Core,
     kind: Kind,
     /// Device buffers of operations not yet completed, by target rank.
-    staged: RefCell<Vec<(i32, Transfer)>>,
+    staged: Vec<(i32, Transfer)>,
     open: bool,
-    /// Invariant in `'b`: an epoch must not be coerced to a shorter buffer lifetime.
-    _buffers: PhantomData<fn(&'b ()) -> &'b ()>,
 }
 
 /// A PSCW exposure epoch ([`Win::post`]); [`wait`](Self::wait) or drop ends it.
@@ -187,11 +256,31 @@ pub struct LocalAccess<'w> {
     open: bool,
 }
 
-impl<'m> Win<'m> {
-    /// Opens a fence epoch (`MPI_Win_fence`), collective: every process of the window calls
-    /// it, operations go to any rank, and the epoch ends (with another fence) at
-    /// [`Epoch::end`] or continues into the next with [`Epoch::fence`].
-    pub fn fence<'b>(&self, assert: Assert) -> Result<Epoch<'_, 'b>> {
+impl<M> Win<M> {
+    /// Opens a fence epoch in `scope` (`MPI_Win_fence`), collective: every process of the
+    /// window calls it, operations go to any rank, and the epoch ends (with another fence) at
+    /// [`Epoch::end`], on drop, or at the end of the scope, or continues into the next with
+    /// [`Epoch::fence`]. `NOPRECEDE`, `NOSUCCEED` and `NOCHECK` are refused (see
+    /// [`fence_unchecked`](Self::fence_unchecked)).
+    pub fn fence<'s>(&'s self, scope: &'s Scope<'s, '_>, assert: Assert) -> Result<Epoch<'s>> {
+        let assert = assert.verified("fence")?;
+        // SAFETY: no assertion MPI does not verify.
+        unsafe { self.fence_unchecked(scope, assert) }
+    }
+
+    /// [`fence`](Self::fence) with any assertion.
+    ///
+    /// # Safety
+    /// The assertions must be true: with `NOPRECEDE`, no process of the window has operations
+    /// of an earlier epoch that this fence would complete (and every process asserts it); with
+    /// `NOSUCCEED`, no process issues operations in the epoch this fence would open (so none is
+    /// made here: end it at once). A false one is erroneous in MPI, which may then read or
+    /// write origin buffers after the library released them.
+    pub unsafe fn fence_unchecked<'s>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        assert: Assert,
+    ) -> Result<Epoch<'s>> {
         let core = &self.core;
         {
             let s = core.state.borrow();
@@ -201,12 +290,30 @@ impl<'m> Win<'m> {
         }
         mpi_call!(MPI_Win_fence(assert.raw(), core.raw))?;
         core.state().access = Access::Fence;
-        Ok(Epoch::new(core, Kind::Fence))
+        Ok(Epoch::open(core, scope, Kind::Fence))
     }
 
-    /// Opens an access epoch to the processes of `group` (`MPI_Win_start`), which must expose
-    /// their windows with [`post`](Self::post); [`Epoch::end`] is `MPI_Win_complete`.
-    pub fn start<'b>(&self, group: &Group, assert: Assert) -> Result<Epoch<'_, 'b>> {
+    /// Opens an access epoch to the processes of `group` in `scope` (`MPI_Win_start`), which
+    /// must expose their windows with [`post`](Self::post); [`Epoch::end`] is
+    /// `MPI_Win_complete`. `NOCHECK` is refused (see [`start_unchecked`](Self::start_unchecked)).
+    pub fn start<'s>(&'s self, scope: &'s Scope<'s, '_>, group: &Group, assert: Assert) -> Result<Epoch<'s>> {
+        let assert = assert.verified("start")?;
+        // SAFETY: no assertion MPI does not verify.
+        unsafe { self.start_unchecked(scope, group, assert) }
+    }
+
+    /// [`start`](Self::start) with any assertion.
+    ///
+    /// # Safety
+    /// With `NOCHECK`, the matching [`post`](Self::post) must already have been made on every
+    /// process of `group` (MPI does not check, and may access their windows before they are
+    /// exposed).
+    pub unsafe fn start_unchecked<'s>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        group: &Group,
+        assert: Assert,
+    ) -> Result<Epoch<'s>> {
         let core = &self.core;
         if !matches!(core.state.borrow().access, Access::None) {
             return Err(sync_error(format!("start while the window has {}", core.describe())));
@@ -214,12 +321,25 @@ impl<'m> Win<'m> {
         let ranks = group_ranks(self, group, "start")?;
         mpi_call!(MPI_Win_start(group.as_raw(), assert.raw(), core.raw))?;
         core.state().access = Access::Start;
-        Ok(Epoch::new(core, Kind::Start(ranks)))
+        Ok(Epoch::open(core, scope, Kind::Start(ranks)))
     }
 
     /// Exposes this process's window to the processes of `group` (`MPI_Win_post`), which access
-    /// it in epochs opened with [`start`](Self::start).
+    /// it in epochs opened with [`start`](Self::start). `NOCHECK` is refused (see
+    /// [`post_unchecked`](Self::post_unchecked)). The exposure lends no memory but the window's
+    /// own; a forgotten one is ended when the window is freed.
     pub fn post(&self, group: &Group, assert: Assert) -> Result<Exposure<'_>> {
+        let assert = assert.verified("post")?;
+        // SAFETY: no assertion MPI does not verify.
+        unsafe { self.post_unchecked(group, assert) }
+    }
+
+    /// [`post`](Self::post) with any assertion.
+    ///
+    /// # Safety
+    /// With `NOCHECK`, every process of `group` must call its matching [`start`](Self::start)
+    /// only after this post has completed (MPI does not check).
+    pub unsafe fn post_unchecked(&self, group: &Group, assert: Assert) -> Result<Exposure<'_>> {
         let core = &self.core;
         {
             let s = core.state.borrow();
@@ -233,16 +353,58 @@ impl<'m> Win<'m> {
         Ok(Exposure { core, open: true })
     }
 
-    /// Opens a passive-target epoch on process `rank` (`MPI_Win_lock`); [`Epoch::end`] is
-    /// `MPI_Win_unlock`. Locks on several ranks may be held at once.
-    pub fn lock<'b>(&self, rank: i32, lock: LockType, assert: Assert) -> Result<Epoch<'_, 'b>> {
-        lock_rank(&self.core, rank, lock, assert)?;
-        Ok(Epoch::new(&self.core, Kind::Lock(rank)))
+    /// Opens a passive-target epoch on process `rank` in `scope` (`MPI_Win_lock`);
+    /// [`Epoch::end`] is `MPI_Win_unlock`. Locks on several ranks may be held at once.
+    /// `NOCHECK` is refused (see [`lock_unchecked`](Self::lock_unchecked)).
+    pub fn lock<'s>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        rank: i32,
+        lock: LockType,
+        assert: Assert,
+    ) -> Result<Epoch<'s>> {
+        let assert = assert.verified("lock")?;
+        // SAFETY: no assertion MPI does not verify.
+        unsafe { self.lock_unchecked(scope, rank, lock, assert) }
     }
 
-    /// Opens a passive-target epoch on every process (`MPI_Win_lock_all`, shared locks);
-    /// [`Epoch::end`] is `MPI_Win_unlock_all`.
-    pub fn lock_all<'b>(&self, assert: Assert) -> Result<Epoch<'_, 'b>> {
+    /// [`lock`](Self::lock) with any assertion.
+    ///
+    /// # Safety
+    /// With `NOCHECK`, no other process may hold or request a conflicting lock on `rank`'s
+    /// window for the whole epoch, and `rank` must not be inside
+    /// [`local_access`](Self::local_access) (MPI does not check, and would let this epoch's
+    /// operations change memory that guard hands out as a slice).
+    pub unsafe fn lock_unchecked<'s>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        rank: i32,
+        lock: LockType,
+        assert: Assert,
+    ) -> Result<Epoch<'s>> {
+        lock_rank(&self.core, rank, lock, assert)?;
+        Ok(Epoch::open(&self.core, scope, Kind::Lock(rank)))
+    }
+
+    /// Opens a passive-target epoch on every process in `scope` (`MPI_Win_lock_all`, shared
+    /// locks); [`Epoch::end`] is `MPI_Win_unlock_all`. `NOCHECK` is refused (see
+    /// [`lock_all_unchecked`](Self::lock_all_unchecked)).
+    pub fn lock_all<'s>(&'s self, scope: &'s Scope<'s, '_>, assert: Assert) -> Result<Epoch<'s>> {
+        let assert = assert.verified("lock_all")?;
+        // SAFETY: no assertion MPI does not verify.
+        unsafe { self.lock_all_unchecked(scope, assert) }
+    }
+
+    /// [`lock_all`](Self::lock_all) with any assertion.
+    ///
+    /// # Safety
+    /// With `NOCHECK`, no process may hold or request an exclusive lock (nor be inside
+    /// [`local_access`](Self::local_access)) on any window of the group for the whole epoch.
+    pub unsafe fn lock_all_unchecked<'s>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        assert: Assert,
+    ) -> Result<Epoch<'s>> {
         let core = &self.core;
         {
             let s = core.state.borrow();
@@ -252,7 +414,7 @@ impl<'m> Win<'m> {
         }
         mpi_call!(MPI_Win_lock_all(assert.raw(), core.raw))?;
         core.state().access = Access::LockAll;
-        Ok(Epoch::new(core, Kind::LockAll))
+        Ok(Epoch::open(core, scope, Kind::LockAll))
     }
 
     /// Exclusive access to this process's window memory: an exclusive lock on itself, held
@@ -277,7 +439,7 @@ impl<'m> Win<'m> {
 }
 
 /// The window ranks of `group`'s processes; every one must belong to the window.
-fn group_ranks(win: &Win<'_>, group: &Group, call: &str) -> Result<Vec<i32>> {
+fn group_ranks<M>(win: &Win<M>, group: &Group, call: &str) -> Result<Vec<i32>> {
     let n = group.size()?;
     let ranks: Vec<i32> = (0..n).collect();
     let mine = win.group()?;
@@ -330,9 +492,104 @@ fn unlock_rank(core: &Core, rank: i32) -> Result<()> {
     r
 }
 
-impl<'w, 'b> Epoch<'w, 'b> {
-    fn new(core: &'w Core, kind: Kind) -> Self {
-        Epoch { core, kind, staged: RefCell::new(Vec::new()), open: true, _buffers: PhantomData }
+/// Closes what forgotten guards left open on a window about to be freed: a
+/// [`LocalAccess`] lock, an [`Exposure`] (epochs are closed by their scopes).
+pub(crate) fn close_leftovers(core: &Core) -> Result<()> {
+    let (access, exposed) = {
+        let mut s = core.state();
+        (std::mem::take(&mut s.access), std::mem::replace(&mut s.exposed, false))
+    };
+    let mut r = Ok(());
+    if exposed {
+        r = r.and(mpi_call!(MPI_Win_wait(core.raw)));
+    }
+    let closed = match access {
+        Access::None => Ok(()),
+        Access::Fence => mpi_call!(MPI_Win_fence(0, core.raw)),
+        Access::Start => mpi_call!(MPI_Win_complete(core.raw)),
+        Access::Locks(held) => {
+            // Every lock is released, even after an error (the first is reported).
+            let mut r = Ok(());
+            for rank in held {
+                r = r.and(mpi_call!(MPI_Win_unlock(rank, core.raw)));
+            }
+            r
+        }
+        Access::LockAll => mpi_call!(MPI_Win_unlock_all(core.raw)),
+    };
+    r.and(closed)
+}
+
+impl EpochState {
+    /// The window.
+    fn core(&self) -> &Core {
+        // SAFETY: the epoch was opened with the window borrowed for its scope's lifetime
+        // (`&'s Win`), and this state is used only by the epoch's handle (which lives within
+        // the scope) and by the scope's closing step, which runs before the scope ends: the
+        // window is alive and unmoved whenever this is called.
+        unsafe { &*self.core }
+    }
+
+    /// Finishes the device buffers of completed operations (at `rank`, or all): staged gets
+    /// are written back, staging copies of puts released.
+    fn finish_staged(&mut self, rank: Option<i32>) -> Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        self.staged.retain_mut(|(r, t)| {
+            if rank.is_some_and(|x| x != *r) {
+                return true;
+            }
+            if let Err(e) = t.complete(None) {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+            false
+        });
+        result
+    }
+
+    /// Ends the epoch, completing its operations (once; nothing once MPI is gone).
+    fn close(&mut self) -> Result<()> {
+        if !self.open || !is_active() {
+            self.open = false;
+            return Ok(());
+        }
+        self.open = false;
+        let core = self.core();
+        let r = match &self.kind {
+            // No assertion: a rank that continues while another ends breaks no promise.
+            Kind::Fence => {
+                let r = mpi_call!(MPI_Win_fence(0, core.raw));
+                core.state().access = Access::None;
+                r
+            }
+            Kind::Start(_) => {
+                let r = mpi_call!(MPI_Win_complete(core.raw));
+                core.state().access = Access::None;
+                r
+            }
+            Kind::Lock(rank) => unlock_rank(core, *rank),
+            Kind::LockAll => {
+                let r = mpi_call!(MPI_Win_unlock_all(core.raw));
+                core.state().access = Access::None;
+                r
+            }
+        };
+        r.and(self.finish_staged(None))
+    }
+}
+
+impl<'s> Epoch<'s> {
+    /// An open epoch of `kind` on `core`, whose closing step is recorded in `scope`.
+    fn open(core: &'s Core, scope: &'s Scope<'s, '_>, kind: Kind) -> Self {
+        let state = Rc::new(RefCell::new(EpochState { core, kind, staged: Vec::new(), open: true }));
+        let kept = Rc::clone(&state);
+        let scope = scope.core();
+        let slot = scope.register_finisher(Box::new(move || kept.borrow_mut().close()));
+        Epoch { core, state, scope, slot, _buffers: PhantomData }
     }
 
     /// The window's group size (ranks run from 0 below it).
@@ -346,7 +603,7 @@ impl<'w, 'b> Epoch<'w, 'b> {
         if rank == ffi::PROC_NULL() {
             return Ok(());
         }
-        match &self.kind {
+        match &self.state.borrow().kind {
             Kind::Fence | Kind::LockAll => Ok(()),
             Kind::Lock(r) if *r == rank => Ok(()),
             Kind::Lock(r) => Err(sync_error(format!(
@@ -361,11 +618,11 @@ impl<'w, 'b> Epoch<'w, 'b> {
 
     /// Refuses calls that need a passive-target epoch (lock or lock_all).
     pub(super) fn require_passive(&self, call: &str) -> Result<()> {
-        match self.kind {
+        match &self.state.borrow().kind {
             Kind::Lock(_) | Kind::LockAll => Ok(()),
-            _ => Err(sync_error(format!(
+            k => Err(sync_error(format!(
                 "{call} needs a passive-target epoch (lock or lock_all); this is a {} epoch",
-                if matches!(self.kind, Kind::Fence) { "fence" } else { "start (PSCW)" }
+                if matches!(k, Kind::Fence) { "fence" } else { "start (PSCW)" }
             ))),
         }
     }
@@ -373,30 +630,12 @@ impl<'w, 'b> Epoch<'w, 'b> {
     /// Keeps the device buffers of an operation until a synchronisation completes it.
     pub(super) fn keep(&self, rank: i32, transfer: Transfer) {
         if transfer.has_stages() {
-            self.staged.borrow_mut().push((rank, transfer));
+            self.state.borrow_mut().staged.push((rank, transfer));
         }
     }
 
-    /// Finishes the device buffers of completed operations (at `rank`, or all): staged gets
-    /// are written back, staging copies of puts released.
     fn finish_staged(&self, rank: Option<i32>) -> Result<()> {
-        let mut staged = self.staged.borrow_mut();
-        if staged.is_empty() {
-            return Ok(());
-        }
-        let mut result = Ok(());
-        staged.retain_mut(|(r, t)| {
-            if rank.is_some_and(|x| x != *r) {
-                return true;
-            }
-            if let Err(e) = t.complete(None) {
-                if result.is_ok() {
-                    result = Err(e);
-                }
-            }
-            false
-        });
-        result
+        self.state.borrow_mut().finish_staged(rank)
     }
 
     /// Completes every operation of this epoch at `rank`, at the origin and the target
@@ -443,64 +682,61 @@ impl<'w, 'b> Epoch<'w, 'b> {
         mpi_call!(MPI_Win_sync(self.core.raw))
     }
 
-    /// Ends the epoch, completing its operations: `MPI_Win_fence` (asserting
-    /// `MPI_MODE_NOSUCCEED`: every process must end its fence epoch too, rather than continue
-    /// with [`fence`](Self::fence)), `MPI_Win_complete`, `MPI_Win_unlock` or
-    /// `MPI_Win_unlock_all`. Staged device buffers of gets are written back.
-    pub fn end(mut self) -> Result<()> {
-        self.close()
-    }
-
-    fn close(&mut self) -> Result<()> {
-        if !self.open {
-            return Ok(());
-        }
-        self.open = false;
-        let core = self.core;
-        let r = match &self.kind {
-            Kind::Fence => {
-                let r = mpi_call!(MPI_Win_fence(Assert::NOSUCCEED.raw(), core.raw));
-                core.state().access = Access::None;
-                r
-            }
-            Kind::Start(_) => {
-                let r = mpi_call!(MPI_Win_complete(core.raw));
-                core.state().access = Access::None;
-                r
-            }
-            Kind::Lock(rank) => unlock_rank(core, *rank),
-            Kind::LockAll => {
-                let r = mpi_call!(MPI_Win_unlock_all(core.raw));
-                core.state().access = Access::None;
-                r
-            }
-        };
-        r.and(self.finish_staged(None))
+    /// Ends the epoch now, completing its operations: `MPI_Win_fence` (with no assertion),
+    /// `MPI_Win_complete`, `MPI_Win_unlock` or `MPI_Win_unlock_all`. Staged device buffers of
+    /// gets are written back. The buffers stay borrowed until the scope ends.
+    pub fn end(self) -> Result<()> {
+        let r = self.state.borrow_mut().close();
+        r
     }
 
     /// Ends this fence epoch and opens the next with one `MPI_Win_fence(assert)`, as a
-    /// sequence of fences does in C. The buffers of this epoch are released; the next epoch
-    /// borrows its own. An error for other kinds of epoch (which are ended).
-    pub fn fence<'c>(mut self, assert: Assert) -> Result<Epoch<'w, 'c>> {
-        if !matches!(self.kind, Kind::Fence) {
-            self.close()?;
-            return Err(sync_error(
-                "fence ends only a fence epoch; this one was ended with its own call".into(),
-            ));
+    /// sequence of fences does in C; the new epoch belongs to the same scope. An error for
+    /// other kinds of epoch (which are ended). `NOPRECEDE`, `NOSUCCEED` and `NOCHECK` are
+    /// refused (see [`fence_unchecked`](Self::fence_unchecked)).
+    pub fn fence(self, assert: Assert) -> Result<Epoch<'s>> {
+        let assert = assert.verified("fence")?;
+        // SAFETY: no assertion MPI does not verify.
+        unsafe { self.fence_unchecked(assert) }
+    }
+
+    /// [`fence`](Self::fence) with any assertion.
+    ///
+    /// # Safety
+    /// As for [`Win::fence_unchecked`]: with `NOPRECEDE`, no process has operations in the
+    /// epoch this fence ends (every process asserting it); with `NOSUCCEED`, no process issues
+    /// operations in the epoch it opens.
+    pub unsafe fn fence_unchecked(self, assert: Assert) -> Result<Epoch<'s>> {
+        let core = self.core;
+        {
+            let mut st = self.state.borrow_mut();
+            if !matches!(st.kind, Kind::Fence) {
+                drop(st);
+                self.end()?;
+                return Err(sync_error(
+                    "fence ends only a fence epoch; this one was ended with its own call".into(),
+                ));
+            }
+            if !st.open {
+                return Err(sync_error("fence on an epoch that has ended".into()));
+            }
+            st.open = false;
+            if let Err(e) = mpi_call!(MPI_Win_fence(assert.raw(), core.raw)) {
+                core.state().access = Access::None;
+                return Err(e);
+            }
+            st.open = true;
+            st.finish_staged(None)?;
         }
-        self.open = false;
-        mpi_call!(MPI_Win_fence(assert.raw(), self.core.raw))?;
-        self.finish_staged(None)?;
-        Ok(Epoch::new(self.core, Kind::Fence))
+        Ok(self)
     }
 }
 
-impl Drop for Epoch<'_, '_> {
+impl Drop for Epoch<'_> {
     fn drop(&mut self) {
-        if self.open && crate::environment::is_active() {
-            // The buffers' borrow ends here: MPI must be done with them first.
-            let _ = self.close();
-        }
+        // The epoch ends here (if `end` did not end it): MPI completes its operations.
+        let _ = self.state.borrow_mut().close();
+        self.scope.finished(self.slot);
     }
 }
 

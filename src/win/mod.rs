@@ -2,13 +2,15 @@
 //! write with put, get and the atomic accumulate family, inside synchronisation epochs.
 //!
 //! # Layout
-//! - this module: creating windows ([`Win::create`] over a borrowed buffer, [`Win::allocate`],
-//!   [`Win::allocate_shared`] with [`Win::shared_query`], [`Win::create_dynamic`] with
-//!   [`Win::attach`]/[`Win::detach`]), their attributes, info hints and name, safe access to
-//!   the local memory ([`Win::local_access`]) and freeing on drop;
+//! - this module: creating windows ([`Win::create`] over memory the window owns,
+//!   [`Win::allocate`], [`Win::allocate_shared`] with [`Win::shared_query`],
+//!   [`Win::create_dynamic`] with [`Win::attach`]/[`Win::detach`]), their attributes, info
+//!   hints and name, safe access to the local memory ([`Win::local_access`]) and freeing on
+//!   drop (or [`Win::into_inner`], which hands the memory back);
 //! - `epoch`: synchronisation — [`Win::fence`], [`Win::start`]/[`Win::post`] (PSCW),
-//!   [`Win::lock`], [`Win::lock_all`] open an [`Epoch`] (or an [`Exposure`]); flushes live on
-//!   the epoch; closing or dropping it ends the epoch;
+//!   [`Win::lock`], [`Win::lock_all`] open an [`Epoch`] in a [`Scope`](crate::Scope) (or an
+//!   [`Exposure`]); flushes live on the epoch; ending or dropping it ends the epoch, and so
+//!   does the end of its scope if the epoch was forgotten;
 //! - `ops`: the operations of an epoch (`put`, `get`, `accumulate`, `get_accumulate`,
 //!   `fetch_and_op`, `compare_and_swap`, the request forms `rput` …) and [`Target`], mpi4py's
 //!   `target=(offset, count, datatype)`;
@@ -25,11 +27,14 @@
 //! let win = Win::allocate(4 * 8, 8, &[], world)?;
 //! if world.rank() == 0 {
 //!     let data = [1.0f64, 2.0, 3.0, 4.0];
-//!     for r in 0..world.size() {
-//!         let epoch = win.lock(r, LockType::Exclusive, Assert::NONE)?;
-//!         epoch.put(&data, r, 0)?;
-//!         epoch.end()?; // MPI_Win_unlock: the put is complete at the target
-//!     }
+//!     mpi4rs::scope(|s| {
+//!         for r in 0..world.size() {
+//!             let epoch = win.lock(s, r, LockType::Exclusive, Assert::NONE)?;
+//!             epoch.put(&data, r, 0)?;
+//!             epoch.end()?; // MPI_Win_unlock: the put is complete at the target
+//!         }
+//!         Ok(())
+//!     })?;
 //! }
 //! world.barrier()?;
 //! let mine = win.local_access()?; // an exclusive lock on this process's own window
@@ -38,22 +43,43 @@
 //! ```
 //!
 //! # Safety design
-//! - **Window memory.** [`Win::create`] borrows the buffer (`&'m mut`) for the window's life
-//!   `'m`, so it can be neither freed, moved nor touched while remote processes may access it;
-//!   [`Win::attach`] borrows for `'m` too (a detached region stays borrowed until the window is
-//!   freed, because a remote process could still name its address, and MPICH does not check).
-//!   Memory of [`Win::allocate`] is MPI's and freed with the window; it is zeroed before any
+//! No safe program can make MPI read or write memory the program no longer lends, even when it
+//! forgets (`std::mem::forget`) a window, an epoch or an attached region:
+//! - **Window memory is owned by the window.** [`Win::create`] takes an
+//!   [`OwnedBuffer`](crate::OwnedBuffer) (a `Vec`, pinned memory, a `CudaSlice`…) whose memory
+//!   does not move with it, and keeps it until MPI has freed the window
+//!   ([`Win::into_inner`] frees the window, collectively, and hands the memory back). A
+//!   forgotten window is never freed, and neither is its memory: a leak, not a use after free.
+//!   If `MPI_Win_free` fails the memory is leaked too, since remote processes may still reach
+//!   it. Memory of [`Win::allocate`] is MPI's and freed with the window; it is zeroed before any
 //!   other process can reach it (before the exchange of window sizes that ends creation).
-//! - **Origin buffers.** MPI reads a put's origin and writes a get's until the epoch closes or
-//!   a flush completes the operation. Operations therefore live on an [`Epoch`] guard whose
-//!   lifetime parameter `'b` every origin buffer is borrowed for: the borrow checker forbids
-//!   touching, moving or dropping a buffer until the epoch is closed ([`Epoch::end`]) or
-//!   dropped (which closes it). The request forms (`rput` …) borrow their buffers only until
-//!   the [`Request`](crate::Request) completes, and borrow the epoch, so every request is
-//!   completed before its epoch closes. To read a fetched value in the middle of a
-//!   passive-target epoch, use the request forms or the scalar helpers
-//!   ([`Epoch::fetch_and_op_value`] …), which complete the operation before returning. As with
-//!   requests, `std::mem::forget` on an epoch defeats the guard: don't.
+//!   [`Win::create_borrowed`] keeps the old borrowing form, as an `unsafe fn`.
+//! - **Origin buffers are borrowed for a [`Scope`](crate::Scope).** MPI reads a put's origin
+//!   and writes a get's until the epoch closes or a flush completes the operation. Epochs are
+//!   opened in a scope (`win.fence(s, …)`, `win.lock(s, …)`, …), every origin buffer is
+//!   borrowed for the scope's lifetime, and the closing synchronisation of an epoch (fence,
+//!   complete, unlock, unlock_all) is a closing step of the scope: [`Epoch::end`] or dropping
+//!   the epoch runs it early; a forgotten epoch is closed by the scope when its closure
+//!   returns (or panics), after its requests completed and before any borrowed buffer is
+//!   released. The request forms (`rput` …) give [`Request`](crate::Request)s of the same
+//!   scope that borrow the epoch, so they complete before it ends unless forgotten (then the
+//!   closing synchronisation completes the operation and the scope frees the request). The
+//!   scalar helpers ([`Epoch::fetch_and_op_value`] …) complete their operation before
+//!   returning.
+//! - **Attached regions** ([`Win::attach`]) are borrowed for a scope too, and detached by it at
+//!   its end if [`Win::detach`] was not called first.
+//! - **Promises MPI does not verify** are `unsafe`: the assertions `Assert::NOCHECK`,
+//!   `NOPRECEDE` and `NOSUCCEED` are refused by the safe synchronisation calls and accepted by
+//!   their `*_unchecked` twins ([`Win::fence_unchecked`], [`Win::lock_unchecked`] …), whose
+//!   contracts say what the caller promises. `NOSTORE` and `NOPUT` stay safe: a false one can
+//!   only make the window's bytes stale, and window memory is only ever seen as plain numbers.
+//!   The end of a fence epoch asserts nothing, so a rank ending while another continues is
+//!   never an unverified promise.
+//! - **Dynamic windows** cannot be range-checked: a target is an address in the target
+//!   process, which only it knows, and MPICH writes wherever it points. Making one is therefore
+//!   an `unsafe fn` ([`Win::create_dynamic`]) whose contract covers every target of the window;
+//!   operations that target the calling process itself are still checked against the regions
+//!   it attached.
 //! - **Local access.** Loads and stores to a window while another process may put into it are
 //!   data races. [`Win::local_access`] takes an exclusive lock on the process's own window
 //!   (`MPI_Win_lock` on oneself returns only once the lock is held, and MPI completes every
@@ -66,7 +92,8 @@
 //!   to be acquired before `MPI_Win_lock` returns, so no safe guard can be built on it.
 //!   Window memory is untyped, so [`LocalAccess`] hands out slices only of types for which any
 //!   bit pattern is valid (not `bool`), and refuses reads into `bool` buffers for the same
-//!   reason.
+//!   reason. A forgotten [`LocalAccess`] or [`Exposure`] leaves its lock or exposure open;
+//!   freeing the window closes it first.
 //!
 //! # Errors
 //! `MPI_ERRORS_RETURN` is set on every window. Open MPI and MPICH differ in what they detect
@@ -76,7 +103,7 @@
 //! process's window size and displacement unit are exchanged at creation so that each target
 //! range is checked before MPI is called ([`Error::RmaRange`]).
 //! Dynamic windows cannot be checked this way: their targets are addresses in memory the
-//! target attached, which only the target knows. Accumulate operations are checked against the
+//! target attached, which only the target knows (see the safety design above). Accumulate operations are checked against the
 //! element type as reductions are, with `REPLACE` and `NO_OP` allowed; MPI allows no
 //! user-defined operations in one-sided accumulate, so neither `UserOp`s nor the library's own
 //! `f16`/`bf16` operations are accepted there.
@@ -106,11 +133,13 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Win};
 use crate::group::Group;
 use crate::info::Info;
+use crate::persistent::OwnedBuffer;
+use crate::scope::{Scope, ScopeCore};
 use crate::util::string_from_c;
 use mpi4rs_device::{DType, MemoryKind};
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
-use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 
 /// How a window's memory was provided (`MPI_WIN_CREATE_FLAVOR`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -147,15 +176,18 @@ pub struct SharedSegment {
 }
 
 /// A region attached to a dynamic window ([`Win::attach`]): remote processes address it by
-/// [`address`](Self::address), which they must be told.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Attached {
+/// [`address`](Self::address), which they must be told. The region stays attached (and
+/// borrowed) until [`Win::detach`] or the end of the scope it was attached in; dropping or
+/// forgetting this handle does not detach it.
+pub struct Attached<'s> {
     address: usize,
-    ptr: *mut c_void,
     bytes: usize,
+    window: MPI_Win,
+    scope: &'s ScopeCore,
+    slot: usize,
 }
 
-impl Attached {
+impl Attached<'_> {
     /// The address remote processes give as the target offset (`MPI_Get_address`).
     pub fn address(&self) -> usize {
         self.address
@@ -164,6 +196,12 @@ impl Attached {
     /// The region's size in bytes.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+}
+
+impl std::fmt::Debug for Attached<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attached").field("address", &self.address).field("bytes", &self.bytes).finish()
     }
 }
 
@@ -188,21 +226,23 @@ pub(crate) struct Core {
     /// This process's window memory is device memory.
     pub(crate) device: bool,
     pub(crate) state: RefCell<epoch::State>,
+    /// The regions this process attached to a dynamic window: (address, bytes).
+    pub(crate) attached: RefCell<Vec<(usize, usize)>>,
 }
 
-/// A window for one-sided communication (`MPI_Win`), over memory that lives for `'m`; freed
-/// (collectively) on drop. See the [module documentation](self).
-pub struct Win<'m> {
+/// A window for one-sided communication (`MPI_Win`), owning the memory `M` it exposes
+/// ([`Win::create`]; `()` for windows whose memory is MPI's or attached); freed (collectively)
+/// on drop, its memory released only after MPI freed the window. See the
+/// [module documentation](self).
+pub struct Win<M = ()> {
     pub(crate) core: Core,
-    /// Invariant in `'m`: a window must not be coerced to a shorter memory lifetime, which
-    /// would let [`attach`](Win::attach) take memory that dies before the window.
-    _memory: PhantomData<fn(&'m ()) -> &'m ()>,
+    /// Released only once MPI has freed the window (leaked if that fails or never happens).
+    memory: ManuallyDrop<M>,
 }
 
 // SAFETY: MPI window handles may be used from any thread the thread level allows; the memory
-// the window borrows is `&mut`-borrowed (Send when its elements are plain data). Not Sync: the
-// epoch state is a RefCell.
-unsafe impl Send for Win<'_> {}
+// the window owns moves with it (Send when `M` is). Not Sync: the epoch state is a RefCell.
+unsafe impl<M: Send> Send for Win<M> {}
 
 fn aint(what: &'static str, v: usize) -> Result<MPI_Aint> {
     MPI_Aint::try_from(v).map_err(|_| Error::CountOverflow { what, value: v, max: MPI_Aint::MAX as usize })
@@ -267,9 +307,9 @@ fn creation_error(e: Error) -> Error {
     }
 }
 
-impl<'m> Win<'m> {
+impl<M> Win<M> {
     /// Finishes a window MPI just created: error handler, zeroed memory, every process's
-    /// extent. Owns `raw` from the start, so an error frees it.
+    /// extent. Owns `raw` (and `memory`) from the start, so an error frees it.
     #[allow(clippy::too_many_arguments)]
     fn finish(
         raw: MPI_Win,
@@ -279,7 +319,8 @@ impl<'m> Win<'m> {
         bytes: usize,
         disp_unit: usize,
         device: bool,
-    ) -> Result<Win<'m>> {
+        memory: M,
+    ) -> Result<Win<M>> {
         let mut win = Win {
             core: Core {
                 raw,
@@ -291,8 +332,9 @@ impl<'m> Win<'m> {
                 bytes,
                 device,
                 state: RefCell::new(epoch::State::default()),
+                attached: RefCell::new(Vec::new()),
             },
-            _memory: PhantomData,
+            memory: ManuallyDrop::new(memory),
         };
         mpi_call!(MPI_Win_set_errhandler(raw, error_handler()))?;
         if matches!(flavor, Flavor::Allocate | Flavor::Shared) && bytes > 0 && !base.is_null() {
@@ -320,18 +362,15 @@ impl<'m> Win<'m> {
         Ok(win)
     }
 
-    /// Creates a window over `memory` (`MPI_Win_create`), collective over `comm`. The buffer
-    /// stays borrowed until the window is dropped. Target offsets count `disp_unit` bytes.
-    ///
-    /// Device memory needs a CUDA-aware MPI ([`Error::UnsupportedBuffer`] otherwise).
-    pub fn create<B: BufferMut + ?Sized>(
-        memory: &'m mut B,
+    /// `MPI_Win_create` over `s`, with `memory` kept by the window.
+    fn create_over(
+        s: crate::buffer::SpecMut,
+        memory: M,
         disp_unit: usize,
         info: &[(&str, &str)],
         comm: &Comm,
-    ) -> Result<Win<'m>> {
+    ) -> Result<Win<M>> {
         require_active()?;
-        let s = memory.spec_mut()?;
         let device = window_memory(s.place.memory, s.kind)?;
         let unit = disp_unit_arg(disp_unit)?;
         let hints = Info::for_call(info)?;
@@ -345,23 +384,92 @@ impl<'m> Win<'m> {
             &mut raw
         ))
         .map_err(creation_error)?;
-        Win::finish(raw, comm, Flavor::Create, s.ptr, s.bytes, disp_unit, device)
+        Win::finish(raw, comm, Flavor::Create, s.ptr, s.bytes, disp_unit, device, memory)
+    }
+}
+
+impl<M: OwnedBuffer + BufferMut> Win<M> {
+    /// Creates a window over `memory` (`MPI_Win_create`), collective over `comm`. The window
+    /// owns the memory until it is freed: [`into_inner`](Self::into_inner) frees the window and
+    /// gives the memory back; [`local_access`](Self::local_access) reads and writes it
+    /// meanwhile. Target offsets count `disp_unit` bytes. On an error the memory is dropped.
+    ///
+    /// Device memory needs a CUDA-aware MPI ([`Error::UnsupportedBuffer`] otherwise).
+    ///
+    /// ```no_run
+    /// use mpi4rs::prelude::*;
+    /// use mpi4rs::win::{Assert, Win};
+    /// let env = mpi4rs::init()?;
+    /// let world = env.world();
+    /// let (me, n) = (world.rank(), world.size());
+    /// let win = Win::create(vec![0i64; 4], 8, &[], world)?;
+    /// let mine = [me as i64; 4];
+    /// mpi4rs::scope(|s| win.fence(s, Assert::NONE)?.put(&mine, (me + 1) % n, 0))?;
+    /// let mem: Vec<i64> = win.into_inner()?; // frees the window (collective)
+    /// assert_eq!(mem, [((me + n - 1) % n) as i64; 4]);
+    /// # Ok::<(), mpi4rs::Error>(())
+    /// ```
+    pub fn create(mut memory: M, disp_unit: usize, info: &[(&str, &str)], comm: &Comm) -> Result<Win<M>> {
+        let s = memory.spec_mut()?;
+        // `memory` moves into the window below; what `s` describes does not move with it
+        // (OwnedBuffer's contract), so MPI keeps a valid address.
+        Win::create_over(s, memory, disp_unit, info, comm)
+    }
+}
+
+impl Win {
+    /// Creates a window over borrowed memory (`MPI_Win_create`), the form that [`create`]
+    /// replaces, for memory no [`OwnedBuffer`] describes.
+    ///
+    /// # Safety
+    /// Until the window is freed (dropped, [`free`](Self::free)d or
+    /// [`into_inner`](Self::into_inner)ed, collectively) the memory `memory` describes must
+    /// stay valid and must not be read or written except through
+    /// [`local_access`](Self::local_access): remote processes may write it at any time. A
+    /// window that is forgotten is never freed, so its memory must then stay valid forever.
+    ///
+    /// [`create`]: Win::create
+    pub unsafe fn create_borrowed<B: BufferMut + ?Sized>(
+        memory: &mut B,
+        disp_unit: usize,
+        info: &[(&str, &str)],
+        comm: &Comm,
+    ) -> Result<Win> {
+        let s = memory.spec_mut()?;
+        Win::create_over(s, (), disp_unit, info, comm)
     }
 
     /// Creates a window without memory (`MPI_Win_create_dynamic`); regions are added with
     /// [`attach`](Self::attach). Target offsets are the addresses that `attach` returns.
-    pub fn create_dynamic(info: &[(&str, &str)], comm: &Comm) -> Result<Win<'m>> {
+    ///
+    /// # Safety
+    /// MPI does not check the targets of a dynamic window (MPICH writes wherever the address
+    /// points), and only the target process knows what it attached. The caller promises, for
+    /// every operation that any process issues on this window through this library, that the
+    /// bytes it touches at the target lie inside a region the target has
+    /// [`attach`](Self::attach)ed and keeps attached until the operation has completed at the
+    /// target (its epoch ended, or a flush returned). Operations that target the calling
+    /// process itself are checked against the regions it attached, and refused with
+    /// [`Error::RmaRange`] outside them.
+    pub unsafe fn create_dynamic(info: &[(&str, &str)], comm: &Comm) -> Result<Win> {
         require_active()?;
         let hints = Info::for_call(info)?;
         let mut raw = ffi::WIN_NULL();
         mpi_call!(MPI_Win_create_dynamic(Info::raw_or_null(hints.as_ref()), comm.as_raw(), &mut raw))
             .map_err(creation_error)?;
-        Win::finish(raw, comm, Flavor::Dynamic, std::ptr::null_mut(), 0, 1, false)
+        Win::finish(raw, comm, Flavor::Dynamic, std::ptr::null_mut(), 0, 1, false, ())
     }
+}
 
-    /// Attaches `memory` to a dynamic window (`MPI_Win_attach`). It stays borrowed until the
-    /// window is dropped, even after [`detach`](Self::detach): see the module documentation.
-    pub fn attach<B: BufferMut + ?Sized>(&self, memory: &'m mut B) -> Result<Attached> {
+impl<M> Win<M> {
+    /// Attaches `memory` to a dynamic window (`MPI_Win_attach`). It stays attached and
+    /// borrowed until [`detach`](Self::detach), or until the scope `s` ends, which detaches it
+    /// if nothing did before (so forgetting the handle cannot leave freed memory attached).
+    pub fn attach<'s, B: BufferMut + ?Sized>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        memory: &'s mut B,
+    ) -> Result<Attached<'s>> {
         if self.core.flavor != Flavor::Dynamic {
             return Err(Error::InvalidArgument(format!(
                 "attach needs a window from create_dynamic; this one's flavor is {:?}",
@@ -372,22 +480,50 @@ impl<'m> Win<'m> {
         window_memory(s.place.memory, s.kind)?;
         mpi_call!(MPI_Win_attach(self.core.raw, s.ptr, aint("attached size", s.bytes)?))?;
         let mut address: MPI_Aint = 0;
-        mpi_call!(MPI_Get_address(s.ptr, &mut address))?;
-        let address = from_aint(address);
-        Ok(Attached { address, ptr: s.ptr, bytes: s.bytes })
+        if let Err(e) = mpi_call!(MPI_Get_address(s.ptr, &mut address)) {
+            let _ = mpi_call!(MPI_Win_detach(self.core.raw, s.ptr));
+            return Err(e);
+        }
+        let (address, bytes, ptr) = (from_aint(address), s.bytes, s.ptr);
+        self.core.attached.borrow_mut().push((address, bytes));
+        let core: *const Core = &self.core;
+        let slot = scope.core().register_finisher(Box::new(move || {
+            // SAFETY: the window is borrowed for the scope's lifetime `'s` (`&'s self`), so it
+            // is neither moved nor freed before the scope has run its closing steps, this one
+            // included; `ptr` is what was attached.
+            unsafe { detach_region(&*core, ptr, address) }
+        }));
+        Ok(Attached { address, bytes, window: self.core.raw, scope: scope.core(), slot })
     }
 
-    /// Detaches a region from a dynamic window (`MPI_Win_detach`).
-    pub fn detach(&self, region: Attached) -> Result<()> {
-        mpi_call!(MPI_Win_detach(self.core.raw, region.ptr))
+    /// Detaches a region from this dynamic window now (`MPI_Win_detach`), instead of at the
+    /// end of its scope. The memory stays borrowed until the scope ends.
+    pub fn detach(&self, region: Attached<'_>) -> Result<()> {
+        if region.window != self.core.raw {
+            return Err(Error::InvalidArgument("detach: the region was attached to another window".into()));
+        }
+        match region.scope.take_finisher(region.slot) {
+            Some(detach) => detach(),
+            None => Ok(()),
+        }
     }
+}
+
+/// Detaches the region at `ptr` (`address`) from `core`'s window.
+fn detach_region(core: &Core, ptr: *mut c_void, address: usize) -> Result<()> {
+    let mut regions = core.attached.borrow_mut();
+    if let Some(i) = regions.iter().position(|&(a, _)| a == address) {
+        regions.remove(i);
+    }
+    drop(regions);
+    mpi_call!(MPI_Win_detach(core.raw, ptr))
 }
 
 /// `MPI_Win_allocate` and `MPI_Win_allocate_shared`, which take the same arguments.
 type AllocateFn =
     unsafe extern "C" fn(MPI_Aint, c_int, ffi::MPI_Info, ffi::MPI_Comm, *mut c_void, *mut MPI_Win) -> c_int;
 
-impl Win<'static> {
+impl Win {
     fn allocate_with(
         call: &'static str,
         allocate: AllocateFn,
@@ -396,7 +532,7 @@ impl Win<'static> {
         disp_unit: usize,
         info: &[(&str, &str)],
         comm: &Comm,
-    ) -> Result<Win<'static>> {
+    ) -> Result<Win> {
         require_active()?;
         let unit = disp_unit_arg(disp_unit)?;
         let hints = Info::for_call(info)?;
@@ -415,18 +551,13 @@ impl Win<'static> {
             )
         };
         crate::error::check(call, code).map_err(creation_error)?;
-        Win::finish(raw, comm, flavor, base, bytes, disp_unit, false)
+        Win::finish(raw, comm, flavor, base, bytes, disp_unit, false, ())
     }
 
     /// Creates a window over `bytes` bytes of memory MPI allocates on this process
     /// (`MPI_Win_allocate`), zeroed; collective over `comm`. Target offsets count `disp_unit`
     /// bytes. Sizes may differ between processes (0 is allowed).
-    pub fn allocate(
-        bytes: usize,
-        disp_unit: usize,
-        info: &[(&str, &str)],
-        comm: &Comm,
-    ) -> Result<Win<'static>> {
+    pub fn allocate(bytes: usize, disp_unit: usize, info: &[(&str, &str)], comm: &Comm) -> Result<Win> {
         let f: AllocateFn = ffi::MPI_Win_allocate;
         Win::allocate_with("MPI_Win_allocate", f, Flavor::Allocate, bytes, disp_unit, info, comm)
     }
@@ -440,13 +571,13 @@ impl Win<'static> {
         disp_unit: usize,
         info: &[(&str, &str)],
         comm: &Comm,
-    ) -> Result<Win<'static>> {
+    ) -> Result<Win> {
         let f: AllocateFn = ffi::MPI_Win_allocate_shared;
         Win::allocate_with("MPI_Win_allocate_shared", f, Flavor::Shared, bytes, disp_unit, info, comm)
     }
 }
 
-impl Win<'_> {
+impl<M> Win<M> {
     /// The raw handle (still owned by `self`).
     pub fn as_raw(&self) -> MPI_Win {
         self.core.raw
@@ -591,25 +722,53 @@ impl Win<'_> {
         mpi_call!(MPI_Win_set_info(self.core.raw, Info::raw_or_null(hints.as_ref())))
     }
 
-    /// Frees the window now (`MPI_Win_free`, collective), reporting errors that drop cannot.
-    pub fn free(mut self) -> Result<()> {
-        let r = mpi_call!(MPI_Win_free(&mut self.core.raw));
-        self.core.raw = ffi::WIN_NULL();
-        r
+    /// Frees the window now (`MPI_Win_free`, collective), reporting errors that drop cannot;
+    /// the memory it owned is dropped.
+    pub fn free(self) -> Result<()> {
+        self.into_inner().map(drop)
+    }
+
+    /// Frees the window (`MPI_Win_free`, collective) and hands back the memory it owned
+    /// ([`Win::create`]). Should freeing fail, the memory is leaked, not returned: remote
+    /// processes may still reach it.
+    pub fn into_inner(self) -> Result<M> {
+        let mut this = ManuallyDrop::new(self);
+        let freed = this.release();
+        // SAFETY: `this` is never dropped: its fields are taken or dropped here, once each.
+        // The memory is handed out only if MPI freed the window (or MPI is gone); otherwise it
+        // is leaked.
+        unsafe {
+            std::ptr::drop_in_place(&mut this.core);
+            freed.map(|()| ManuallyDrop::take(&mut this.memory))
+        }
+    }
+
+    /// Closes what a forgotten guard left open, then frees the window.
+    fn release(&mut self) -> Result<()> {
+        if self.core.raw == ffi::WIN_NULL() || !is_active() {
+            return Ok(());
+        }
+        let closed = epoch::close_leftovers(&self.core);
+        let freed = mpi_call!(MPI_Win_free(&mut self.core.raw));
+        if freed.is_ok() {
+            self.core.raw = ffi::WIN_NULL();
+        }
+        closed.and(freed)
     }
 }
 
-impl Drop for Win<'_> {
+impl<M> Drop for Win<M> {
     fn drop(&mut self) {
-        if self.core.raw != ffi::WIN_NULL() && is_active() {
-            // SAFETY: owned, live handle; every epoch borrowed the window and has ended, so
-            // MPI is done with all origin buffers; errors cannot be reported from drop.
-            unsafe { ffi::MPI_Win_free(&mut self.core.raw) };
+        // Every epoch and attached region borrowed the window for its scope, which has ended:
+        // MPI is done with all origin buffers. Errors cannot be reported from drop.
+        if self.release().is_ok() {
+            // SAFETY: dropped once, here, after MPI freed the window.
+            unsafe { ManuallyDrop::drop(&mut self.memory) };
         }
     }
 }
 
-impl std::fmt::Debug for Win<'_> {
+impl<M> std::fmt::Debug for Win<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Win")
             .field("flavor", &self.core.flavor)

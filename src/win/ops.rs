@@ -131,6 +131,9 @@ fn resolve(core: &Core, call: &str, rank: i32, target: &Target<'_>, origin: &Spe
             )));
         }
     }
+    if core.flavor == super::Flavor::Dynamic && rank == core.rank {
+        check_attached(core, call, rank, target.offset, span)?;
+    }
     let disp = MPI_Aint::try_from(target.offset).map_err(|_| Error::CountOverflow {
         what: "target offset",
         value: target.offset,
@@ -138,6 +141,26 @@ fn resolve(core: &Core, call: &str, rank: i32, target: &Target<'_>, origin: &Spe
     })?;
     let count = crate::util::to_count("target count", count)?;
     Ok(Resolved { disp, count, datatype })
+}
+
+/// Checks a target at this process in a dynamic window: the touched bytes lie inside one region
+/// it attached. (Other processes' targets are the caller's promise: `Win::create_dynamic`.)
+fn check_attached(
+    core: &Core,
+    call: &str,
+    rank: i32,
+    address: usize,
+    span: Option<(i128, i128)>,
+) -> Result<()> {
+    let Some((lo, hi)) = span else { return Ok(()) };
+    let (lo, hi) = (address as i128 + lo, address as i128 + hi);
+    let inside = core.attached.borrow().iter().any(|&(a, n)| lo >= a as i128 && hi <= a as i128 + n as i128);
+    if inside {
+        return Ok(());
+    }
+    Err(Error::RmaRange(format!(
+        "{call} at rank {rank} (this process): addresses {lo:#x}..{hi:#x} are not inside a region attached to this dynamic window"
+    )))
 }
 
 /// Refuses buffers that one-sided reads write into but that cannot take any bytes: window
@@ -211,7 +234,7 @@ impl Prepared {
     }
 }
 
-impl<'w, 'b> Epoch<'w, 'b> {
+impl<'s> Epoch<'s> {
     /// Checks and routes a put (`op`: `None`) or an accumulate; `None` for `PROC_NULL`.
     fn prepare_write<B: Buffer + ?Sized>(
         &self,
@@ -272,10 +295,10 @@ impl<'w, 'b> Epoch<'w, 'b> {
     }
 
     /// Writes `origin` into process `rank`'s window at `target` (`MPI_Put`). The buffer stays
-    /// borrowed until the epoch ends.
+    /// borrowed until the scope ends (MPI reads it until the epoch ends or a flush).
     pub fn put<'d, B: Buffer + ?Sized>(
         &self,
-        origin: &'b B,
+        origin: &'s B,
         rank: i32,
         target: impl Into<Target<'d>>,
     ) -> Result<()> {
@@ -300,10 +323,10 @@ impl<'w, 'b> Epoch<'w, 'b> {
     }
 
     /// Reads process `rank`'s window at `target` into `origin` (`MPI_Get`). The buffer holds
-    /// the data once the epoch ends; it stays borrowed until then.
+    /// the data once the epoch ends (or a flush); it stays borrowed until the scope ends.
     pub fn get<'d, B: BufferMut + ?Sized>(
         &self,
-        origin: &'b mut B,
+        origin: &'s mut B,
         rank: i32,
         target: impl Into<Target<'d>>,
     ) -> Result<()> {
@@ -329,7 +352,7 @@ impl<'w, 'b> Epoch<'w, 'b> {
     /// (`MPI_Accumulate`), element-wise and atomically per element.
     pub fn accumulate<'d, B: Buffer + ?Sized>(
         &self,
-        origin: &'b B,
+        origin: &'s B,
         rank: i32,
         target: impl Into<Target<'d>>,
         op: &Op,
@@ -367,8 +390,8 @@ impl<'w, 'b> Epoch<'w, 'b> {
     /// it with `op`, atomically per element (`MPI_Get_accumulate`; `NO_OP` only fetches).
     pub fn get_accumulate<'d, B: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        origin: &'b B,
-        result: &'b mut R,
+        origin: &'s B,
+        result: &'s mut R,
         rank: i32,
         target: impl Into<Target<'d>>,
         op: &Op,
@@ -400,8 +423,8 @@ impl<'w, 'b> Epoch<'w, 'b> {
     /// `origin` into it with `op`, atomically (`MPI_Fetch_and_op`).
     pub fn fetch_and_op<B: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        origin: &'b B,
-        result: &'b mut R,
+        origin: &'s B,
+        result: &'s mut R,
         rank: i32,
         offset: usize,
         op: &Op,
@@ -441,9 +464,9 @@ impl<'w, 'b> Epoch<'w, 'b> {
     /// (`MPI_Compare_and_swap`). Integer elements only.
     pub fn compare_and_swap<B: Buffer + ?Sized, C: Buffer + ?Sized, R: BufferMut + ?Sized>(
         &self,
-        origin: &'b B,
-        compare: &'b C,
-        result: &'b mut R,
+        origin: &'s B,
+        compare: &'s C,
+        result: &'s mut R,
         rank: i32,
         offset: usize,
     ) -> Result<()> {
@@ -485,15 +508,32 @@ impl<'w, 'b> Epoch<'w, 'b> {
         Ok(())
     }
 
-    /// Request-based [`put`](Self::put) (`MPI_Rput`; passive-target epochs only): the buffer
-    /// may be reused once the request completes.
-    pub fn rput<'s, 'd, B: Buffer + ?Sized>(
-        &'s self,
-        scope: &'s Scope<'s, '_>,
-        origin: &'s B,
+    /// Request-based [`put`](Self::put) (`MPI_Rput`; passive-target epochs only) in `scope`,
+    /// which lies inside the epoch's (it borrows the epoch): the buffer is borrowed only for
+    /// that inner scope, and the request completes before the epoch can end.
+    ///
+    /// ```no_run
+    /// # use mpi4rs::prelude::*;
+    /// # use mpi4rs::win::{Assert, LockType, Win};
+    /// # let env = mpi4rs::init()?;
+    /// # let world = env.world();
+    /// let win = Win::allocate(8, 8, &[], world)?;
+    /// mpi4rs::scope(|s| {
+    ///     let epoch = win.lock(s, 0, LockType::Exclusive, Assert::NONE)?;
+    ///     let mut v = [0u64];
+    ///     mpi4rs::scope(|t| epoch.rget(t, &mut v, 0, 0)?.wait())?;
+    ///     v[0] += 1; // the inner scope has ended: `v` is ours again
+    ///     epoch.put_now(&v, 0, 0)
+    /// })?;
+    /// # Ok::<(), mpi4rs::Error>(())
+    /// ```
+    pub fn rput<'t, 'd, B: Buffer + ?Sized>(
+        &'t self,
+        scope: &'t Scope<'t, '_>,
+        origin: &'t B,
         rank: i32,
         target: impl Into<Target<'d>>,
-    ) -> Result<Request<'s>> {
+    ) -> Result<Request<'t>> {
         self.require_passive("rput")?;
         let Some(p) = self.prepare_write("rput", origin, rank, &target.into(), None)? else {
             return Ok(Request::scoped(scope.core(), ffi::REQUEST_NULL()));
@@ -516,13 +556,13 @@ impl<'w, 'b> Epoch<'w, 'b> {
 
     /// Request-based [`get`](Self::get) (`MPI_Rget`; passive-target epochs only): the data are
     /// in `origin` once the request completes.
-    pub fn rget<'s, 'd, B: BufferMut + ?Sized>(
-        &'s self,
-        scope: &'s Scope<'s, '_>,
-        origin: &'s mut B,
+    pub fn rget<'t, 'd, B: BufferMut + ?Sized>(
+        &'t self,
+        scope: &'t Scope<'t, '_>,
+        origin: &'t mut B,
         rank: i32,
         target: impl Into<Target<'d>>,
-    ) -> Result<Request<'s>> {
+    ) -> Result<Request<'t>> {
         self.require_passive("rget")?;
         let Some(p) = self.prepare_read::<[u8], B>("rget", None, origin, rank, &target.into(), None)? else {
             return Ok(Request::scoped(scope.core(), ffi::REQUEST_NULL()));
@@ -545,14 +585,14 @@ impl<'w, 'b> Epoch<'w, 'b> {
 
     /// Request-based [`accumulate`](Self::accumulate) (`MPI_Raccumulate`; passive-target
     /// epochs only).
-    pub fn raccumulate<'s, 'd, B: Buffer + ?Sized>(
-        &'s self,
-        scope: &'s Scope<'s, '_>,
-        origin: &'s B,
+    pub fn raccumulate<'t, 'd, B: Buffer + ?Sized>(
+        &'t self,
+        scope: &'t Scope<'t, '_>,
+        origin: &'t B,
         rank: i32,
         target: impl Into<Target<'d>>,
         op: &Op,
-    ) -> Result<Request<'s>> {
+    ) -> Result<Request<'t>> {
         self.require_passive("raccumulate")?;
         let Some(p) = self.prepare_write("raccumulate", origin, rank, &target.into(), Some(op))? else {
             return Ok(Request::scoped(scope.core(), ffi::REQUEST_NULL()));
@@ -577,15 +617,15 @@ impl<'w, 'b> Epoch<'w, 'b> {
     /// Request-based [`get_accumulate`](Self::get_accumulate) (`MPI_Rget_accumulate`;
     /// passive-target epochs only): the fetched data are in `result` once the request
     /// completes.
-    pub fn rget_accumulate<'s, 'd, B: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &'s self,
-        scope: &'s Scope<'s, '_>,
-        origin: &'s B,
-        result: &'s mut R,
+    pub fn rget_accumulate<'t, 'd, B: Buffer + ?Sized, R: BufferMut + ?Sized>(
+        &'t self,
+        scope: &'t Scope<'t, '_>,
+        origin: &'t B,
+        result: &'t mut R,
         rank: i32,
         target: impl Into<Target<'d>>,
         op: &Op,
-    ) -> Result<Request<'s>> {
+    ) -> Result<Request<'t>> {
         let call = "rget_accumulate";
         self.require_passive(call)?;
         let Some(p) = self.prepare_read(call, Some(origin), result, rank, &target.into(), Some(op))? else {
