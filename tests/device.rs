@@ -11,7 +11,7 @@ use half::{bf16, f16};
 use mpi4rs::device::{add_hook, remove_hook, Element, HookPoint};
 use mpi4rs::prelude::*;
 use mpi4rs::transfer::{self, Path};
-use mpi4rs::{Device, DeviceMut, Environment, Error, Result};
+use mpi4rs::{Datatype, Device, DeviceMut, Environment, Error, Result, Typed, TypedMut};
 use num_complex::Complex;
 
 fn main() {
@@ -31,6 +31,10 @@ fn main() {
         .case("no_cuda_is_an_error_not_a_crash", no_cuda_is_an_error_not_a_crash)
         .case("dlpack_tensors", dlpack_tensors)
         .case("real_cuda_buffers", real_cuda_buffers)
+        .case("staged_typed_recv", staged_typed_recv)
+        .case("staged_typed_irecv_and_persistent", staged_typed_irecv_and_persistent)
+        .case("staged_typed_file_read", staged_typed_file_read)
+        .case("staged_typed_negative_lower_bound", staged_typed_negative_lower_bound)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
         .check("cuda_aware_override", cuda_aware_override)
         .run();
@@ -505,5 +509,209 @@ fn dlpack_tensors(env: &Environment) -> Result<()> {
     req?.wait()?;
     let mut ro = input;
     ensure_err!(ro.writable(), mpi4rs::device::DeviceError::Dlpack(_));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derived layouts over staged device memory: MPI writes only the items of the layout, so the
+// staging copy must hold the device's bytes in the holes and go back whole over the touched
+// range, and a layout reaching below its origin must be staged from its lowest byte.
+
+/// Leaves `value` in the pooled staging buffers of small transfers (a staged send copies the
+/// device bytes into one), so that a staging copy that leaks stale bytes into a layout's holes
+/// shows them.
+fn dirty_staging(env: &Environment, value: f64) -> Result<()> {
+    env.world().send(&Device(&Emu(vec![value; 64])), proc_null(), 0)
+}
+
+/// The values rank `r` sends as the column of a 3 x 4 matrix.
+fn column_of(r: i32) -> Vec<f64> {
+    (0..3).map(|i| (r * 100 + i) as f64).collect()
+}
+
+/// A 3 x 4 row-major matrix of `fill` with column 1 set to `column`.
+fn with_column(fill: f64, column: &[f64]) -> Vec<f64> {
+    let mut m = vec![fill; 12];
+    for (i, &x) in column.iter().enumerate() {
+        m[i * 4 + 1] = x;
+    }
+    m
+}
+
+fn staged_typed_recv(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
+    // Host column into a device matrix, blocking receive.
+    dirty_staging(env, 777.0)?;
+    let mut m = Emu(vec![-1.0f64; 12]);
+    let mine = column_of(me);
+    let req = world.isend(&mine, right, 1)?;
+    {
+        let mut dm = DeviceMut(&mut m);
+        let st = world.recv(&mut TypedMut::with_offset(&mut dm, 8, 1, &column)?, left, 1)?;
+        ensure_eq!(st.count::<f64>()?, 3);
+    }
+    req.wait()?;
+    ensure_eq!(transfer::last_path(), Some(Path::Staged));
+    ensure_eq!(m.0, with_column(-1.0, &column_of(left)));
+    // Device column to device column (sendrecv), and a matched receive.
+    dirty_staging(env, 555.0)?;
+    let src = Emu(with_column(0.5, &column_of(me)));
+    let mut dst = Emu(vec![-2.0f64; 12]);
+    {
+        let dsrc = Device(&src);
+        let mut ddst = DeviceMut(&mut dst);
+        let send = Typed::with_offset(&dsrc, 8, 1, &column)?;
+        let mut recv = TypedMut::with_offset(&mut ddst, 8, 1, &column)?;
+        world.sendrecv(&send, right, 2, &mut recv, left, 2)?;
+    }
+    ensure_eq!(dst.0, with_column(-2.0, &column_of(left)));
+    dirty_staging(env, 333.0)?;
+    let mut probed = Emu(vec![-3.0f64; 12]);
+    let mine = column_of(me);
+    let req = world.isend(&mine, right, 3)?;
+    let (mut msg, _) = world.mprobe(left, 3)?;
+    {
+        let mut dm = DeviceMut(&mut probed);
+        msg.recv(&mut TypedMut::with_offset(&mut dm, 8, 1, &column)?)?;
+    }
+    req.wait()?;
+    ensure_eq!(probed.0, with_column(-3.0, &column_of(left)));
+    Ok(())
+}
+
+fn staged_typed_irecv_and_persistent(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
+    dirty_staging(env, 777.0)?;
+    let mut m = Emu(vec![-1.0f64; 12]);
+    {
+        let mut dm = DeviceMut(&mut m);
+        let mut typed = TypedMut::with_offset(&mut dm, 8, 1, &column)?;
+        let recv = world.irecv(&mut typed, left, 4)?;
+        world.send(&column_of(me), right, 4)?;
+        recv.wait()?;
+    }
+    ensure_eq!(m.0, with_column(-1.0, &column_of(left)));
+    // Persistent: every completion writes the whole touched range back, holes untouched.
+    let mut p = Emu(vec![-4.0f64; 12]);
+    for round in 0..2 {
+        dirty_staging(env, 900.0 + round as f64)?;
+        let values: Vec<f64> = column_of(me).iter().map(|x| x + 10.0 * round as f64).collect();
+        {
+            let mut dp = DeviceMut(&mut p);
+            let mut typed = TypedMut::with_offset(&mut dp, 8, 1, &column)?;
+            let mut recv = world.recv_init(&mut typed, left, 5)?;
+            recv.start()?;
+            world.send(&values, right, 5)?;
+            recv.wait()?;
+        }
+        let want: Vec<f64> = column_of(left).iter().map(|x| x + 10.0 * round as f64).collect();
+        ensure_eq!(p.0, with_column(-4.0, &want));
+    }
+    Ok(())
+}
+
+fn staged_typed_file_read(env: &Environment) -> Result<()> {
+    use mpi4rs::{AccessMode, File, Order};
+    emulate();
+    let world = env.world();
+    let me = world.rank();
+    // Each rank its own file (on COMM_SELF): a 2 x 2 block of values read into the middle of a
+    // 4 x 4 device array through a subarray memory type.
+    let path = std::env::temp_dir().join(format!("mpi4rs-device-{}-{me}", std::process::id()));
+    let block: Vec<f64> = (0..4).map(|i| (me * 10 + i) as f64).collect();
+    let file = File::open(env.self_comm(), &path, AccessMode::RDWR | AccessMode::CREATE)?;
+    let result = (|| {
+        file.write_at(0, &block)?;
+        file.sync()?;
+        let inner = Datatype::subarray(&[4, 4], &[2, 2], &[1, 1], Order::C, &Datatype::of::<f64>()?)?;
+        for blocking in [true, false] {
+            dirty_staging(env, 777.0)?;
+            let mut a = Emu(vec![-1.0f64; 16]);
+            {
+                let mut da = DeviceMut(&mut a);
+                let mut typed = TypedMut::new(&mut da, 1, &inner)?;
+                let st = if blocking {
+                    file.read_at(0, &mut typed)?
+                } else {
+                    file.iread_at(0, &mut typed)?.wait()?
+                };
+                ensure_eq!(st.count::<f64>()?, 4);
+            }
+            let mut want = vec![-1.0f64; 16];
+            for (k, &i) in [5usize, 6, 9, 10].iter().enumerate() {
+                want[i] = block[k];
+            }
+            ensure_eq!(a.0, want);
+        }
+        Ok(())
+    })();
+    file.close()?;
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+fn staged_typed_negative_lower_bound(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let f64t = Datatype::of::<f64>()?;
+    // Column 1 of a 3 x 4 matrix walked upwards from its last row: items at 0, -32 and -64
+    // bytes from the origin (element 9).
+    let up = Datatype::vector(3, 1, -4, &f64t)?;
+    let reversed = |c: Vec<f64>| c.into_iter().rev().collect::<Vec<_>>();
+    // Receive into device memory.
+    dirty_staging(env, 777.0)?;
+    let mut m = Emu(vec![-1.0f64; 12]);
+    let mine = column_of(me);
+    let req = world.isend(&mine, right, 6)?;
+    {
+        let mut dm = DeviceMut(&mut m);
+        world.recv(&mut TypedMut::with_offset(&mut dm, 72, 1, &up)?, left, 6)?;
+    }
+    req.wait()?;
+    ensure_eq!(m.0, with_column(-1.0, &reversed(column_of(left))));
+    // Send from device memory, received in message order on the host.
+    dirty_staging(env, 555.0)?;
+    let src = Emu(with_column(0.5, &reversed(column_of(me))));
+    let mut got = vec![0.0f64; 3];
+    {
+        let dsrc = Device(&src);
+        world.sendrecv(&Typed::with_offset(&dsrc, 72, 1, &up)?, right, 7, &mut got, left, 7)?;
+    }
+    ensure_eq!(got, column_of(left));
+    // A layout that lies wholly below its origin (one f64 16 bytes down), on device memory and
+    // on host memory.
+    let below = Datatype::hindexed(&[1], &[-16], &f64t)?;
+    let mut d = Emu(vec![-1.0f64; 4]);
+    let mut h = vec![-1.0f64; 4];
+    let mine = [me as f64 + 0.25];
+    let req = world.isend(&mine, right, 8)?;
+    {
+        let mut dd = DeviceMut(&mut d);
+        world.recv(&mut TypedMut::with_offset(&mut dd, 24, 1, &below)?, left, 8)?;
+    }
+    req.wait()?;
+    let req = world.isend(&mine, right, 9)?;
+    world.recv(&mut TypedMut::with_offset(&mut h, 24, 1, &below)?, left, 9)?;
+    req.wait()?;
+    let want = vec![-1.0, left as f64 + 0.25, -1.0, -1.0];
+    ensure_eq!(d.0, want);
+    ensure_eq!(h, want);
+    let src = Emu(vec![0.0, me as f64 + 0.75, 0.0, 0.0]);
+    let mut one = [0.0f64];
+    {
+        let dsrc = Device(&src);
+        world.sendrecv(&Typed::with_offset(&dsrc, 24, 1, &below)?, right, 10, &mut one, left, 10)?;
+    }
+    ensure_eq!(one, [left as f64 + 0.75]);
     Ok(())
 }
