@@ -35,8 +35,14 @@ fn main() {
         .case("staged_typed_irecv_and_persistent", staged_typed_irecv_and_persistent)
         .case("staged_typed_file_read", staged_typed_file_read)
         .case("staged_typed_negative_lower_bound", staged_typed_negative_lower_bound)
+        .case("real_cuda_typed_layouts", real_cuda_typed_layouts)
+        .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
+        .hidden("driver_double_skipped_sync", driver_double_skipped_sync)
+        .hidden("driver_double_host_reads_device", driver_double_host_reads_device)
         .check("cuda_aware_override", cuda_aware_override)
+        .check("driver_double_catches_a_skipped_sync", driver_double_catches_a_skipped_sync)
+        .check("driver_double_catches_host_access", driver_double_catches_host_access)
         .run();
 }
 
@@ -463,6 +469,12 @@ fn real_cuda_buffers(env: &Environment) -> Result<()> {
     let mut hs = stream.alloc_zeros::<f16>(8).map_err(fail)?;
     world.allreduce(&h, &mut hs, &Op::SUM)?;
     ensure_eq!(stream.clone_dtoh(&hs).map_err(fail)?, vec![f16::from_f32(n as f32); 8]);
+    // A local reduction of two device buffers: the kernel on a GPU, the host fallback where
+    // the driver has no usable kernel (the CPU double) or NVRTC is missing.
+    let a = stream.clone_htod(&[1.5f64, 2.0, -3.0]).map_err(fail)?;
+    let mut b = stream.clone_htod(&[0.5f64, 1.0, 3.0]).map_err(fail)?;
+    Op::SUM.reduce_local(&a, &mut b)?;
+    ensure_eq!(stream.clone_dtoh(&b).map_err(fail)?, vec![2.0, 3.0, 0.0]);
     // Pinned host memory goes straight to MPI.
     let pinned = mpi4rs::device::PinnedBuffer::from_slice(&[me; 4])?;
     let mut back = mpi4rs::device::PinnedBuffer::<i32>::zeroed(4)?;
@@ -714,4 +726,230 @@ fn staged_typed_negative_lower_bound(env: &Environment) -> Result<()> {
     }
     ensure_eq!(one, [left as f64 + 0.75]);
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real cudarc buffers through derived layouts, and the proofs that the CPU double of the CUDA
+// driver (tests/cuda-double, `bash ci/device-double.sh`) catches what it claims to catch.
+
+/// The device and stream to use on a machine with CUDA (a GPU or the driver double); `None`
+/// (and a line saying why) elsewhere.
+#[cfg(feature = "cuda")]
+fn cuda_stream(
+    env: &Environment,
+    case: &str,
+) -> Result<Option<std::sync::Arc<mpi4rs::device::cudarc::driver::CudaStream>>> {
+    let info = match mpi4rs::device::cuda::probe() {
+        Ok(info) => info,
+        Err(e) => {
+            if env.world().rank() == 0 {
+                println!("{case}: skipped, no GPU ({e})");
+            }
+            return Ok(None);
+        }
+    };
+    transfer::emulate_device_memory(false);
+    let node = env.world().split_shared(0)?;
+    Ok(Some(mpi4rs::device::cuda::context(node.rank() % info.devices)?.default_stream()))
+}
+
+#[cfg(feature = "cuda")]
+fn cudarc_error(e: mpi4rs::device::cudarc::driver::DriverError) -> Error {
+    Error::InvalidArgument(format!("cudarc: {e:?}"))
+}
+
+/// Whether this process runs on the CPU double of the driver rather than a GPU.
+#[cfg(feature = "cuda")]
+fn on_driver_double() -> bool {
+    mpi4rs::device::cuda::probe().is_ok()
+        && mpi4rs::device::cuda::context(0)
+            .map(|c| c.name().unwrap_or_default())
+            .is_ok_and(|n| n.starts_with("CUDA driver double"))
+}
+
+/// The staged-typed cases of this file on real cudarc device memory: receive, irecv, file read
+/// through a subarray, negative lower bound.
+#[cfg(feature = "cuda")]
+fn real_cuda_typed_layouts(env: &Environment) -> Result<()> {
+    use mpi4rs::{AccessMode, File, Order};
+    let Some(stream) = cuda_stream(env, "real_cuda_typed_layouts")? else { return Ok(()) };
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let f64t = Datatype::of::<f64>()?;
+    let column = Datatype::vector(3, 1, 4, &f64t)?;
+    // Blocking and nonblocking receives of a column into a device matrix.
+    for blocking in [true, false] {
+        let mut m = stream.clone_htod(&vec![-1.0f64; 12]).map_err(cudarc_error)?;
+        let mine = column_of(me);
+        let req = world.isend(&mine, right, 20)?;
+        {
+            let mut typed = TypedMut::with_offset(&mut m, 8, 1, &column)?;
+            if blocking {
+                world.recv(&mut typed, left, 20)?;
+            } else {
+                world.irecv(&mut typed, left, 20)?.wait()?;
+            }
+        }
+        req.wait()?;
+        ensure_eq!(stream.clone_dtoh(&m).map_err(cudarc_error)?, with_column(-1.0, &column_of(left)));
+    }
+    // Negative lower bound, both directions.
+    let up = Datatype::vector(3, 1, -4, &f64t)?;
+    let mut m = stream.clone_htod(&vec![-1.0f64; 12]).map_err(cudarc_error)?;
+    let src = stream
+        .clone_htod(&with_column(0.5, &column_of(me).into_iter().rev().collect::<Vec<_>>()))
+        .map_err(cudarc_error)?;
+    {
+        let mut typed = TypedMut::with_offset(&mut m, 72, 1, &up)?;
+        world.sendrecv(&Typed::with_offset(&src, 72, 1, &up)?, right, 21, &mut typed, left, 21)?;
+    }
+    let want = with_column(-1.0, &column_of(left).into_iter().rev().collect::<Vec<_>>());
+    ensure_eq!(stream.clone_dtoh(&m).map_err(cudarc_error)?, want);
+    // A file read through a subarray memory type (each rank its own file).
+    let path = std::env::temp_dir().join(format!("mpi4rs-device-cuda-{}-{me}", std::process::id()));
+    let block: Vec<f64> = (0..4).map(|i| (me * 10 + i) as f64).collect();
+    let file = File::open(env.self_comm(), &path, AccessMode::RDWR | AccessMode::CREATE)?;
+    let result = (|| {
+        file.write_at(0, &block)?;
+        file.sync()?;
+        let inner = Datatype::subarray(&[4, 4], &[2, 2], &[1, 1], Order::C, &f64t)?;
+        let mut a = stream.clone_htod(&vec![-1.0f64; 16]).map_err(cudarc_error)?;
+        file.read_at(0, &mut TypedMut::new(&mut a, 1, &inner)?)?;
+        let mut want = vec![-1.0f64; 16];
+        for (k, &i) in [5usize, 6, 9, 10].iter().enumerate() {
+            want[i] = block[k];
+        }
+        ensure_eq!(stream.clone_dtoh(&a).map_err(cudarc_error)?, want);
+        Ok(())
+    })();
+    file.close()?;
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_typed_layouts(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// A device buffer written on one stream and read on another: with the producer's stream
+/// synchronised first, the reader sees the data (on a GPU and on the double). The hidden twin
+/// [`driver_double_skipped_sync`] leaves the synchronisation out.
+#[cfg(feature = "cuda")]
+fn producer_consumer(env: &Environment, synchronise: bool) -> Result<()> {
+    use mpi4rs::device::cuda::{copy_to_device_async, copy_to_host_async, stream_synchronize};
+    use mpi4rs::device::{PinnedBuffer, StreamRef};
+    let case = if synchronise { "driver_double_ordering_with_sync" } else { "driver_double_skipped_sync" };
+    let Some(stream) = cuda_stream(env, case)? else { return Ok(()) };
+    let ctx = stream.context().clone();
+    let device = ctx.ordinal() as i32;
+    let (producer, consumer) =
+        (ctx.new_stream().map_err(cudarc_error)?, ctx.new_stream().map_err(cudarc_error)?);
+    let (p, c) = (StreamRef(producer.cu_stream().cast()), StreamRef(consumer.cu_stream().cast()));
+    const N: usize = 1 << 16;
+    let d = stream.alloc_zeros::<f64>(N).map_err(cudarc_error)?;
+    stream.synchronize().map_err(cudarc_error)?;
+    let (ptr, _guard) = mpi4rs::device::cudarc::driver::DevicePtr::device_ptr(&d, &stream);
+    let ptr = ptr as *mut std::ffi::c_void;
+    let src = PinnedBuffer::from_slice(&vec![1.5f64; N])?;
+    let mut dst = PinnedBuffer::<f64>::zeroed(N)?;
+    let bytes = N * 8;
+    // SAFETY: `d` holds N f64 on `device`, and both pinned buffers N f64; all outlive the
+    // copies, which are waited for below.
+    unsafe {
+        // The producer: clear, then fill (two copies' worth of work on its stream).
+        mpi4rs::device::cuda::copy_to_device_async(device, ptr, dst.as_ptr().cast(), bytes, p)?;
+        copy_to_device_async(device, ptr, src.as_ptr().cast(), bytes, p)?;
+        if synchronise {
+            stream_synchronize(device, p)?;
+        }
+        copy_to_host_async(device, dst.as_mut_ptr().cast(), ptr, bytes, c)?;
+    }
+    stream_synchronize(device, c)?;
+    stream_synchronize(device, p)?;
+    let wrong = dst.iter().filter(|&&x| x != 1.5).count();
+    ensure!(wrong == 0, "{wrong} of {N} values read on the consumer stream are not the producer's");
+    Ok(())
+}
+
+#[cfg(feature = "cuda")]
+fn driver_double_ordering_with_sync(env: &Environment) -> Result<()> {
+    producer_consumer(env, true)
+}
+
+#[cfg(feature = "cuda")]
+fn driver_double_skipped_sync(env: &Environment) -> Result<()> {
+    producer_consumer(env, false)
+}
+
+/// A real device buffer handed to MPI as if it were host memory (the emulation mode: the
+/// router copies it with `memcpy`, as an MPI that is not CUDA-aware would read a device
+/// pointer). On a GPU this reads garbage or faults; on the double it always faults.
+#[cfg(feature = "cuda")]
+fn driver_double_host_reads_device(env: &Environment) -> Result<()> {
+    let Some(stream) = cuda_stream(env, "driver_double_host_reads_device")? else { return Ok(()) };
+    let d = stream.clone_htod(&[1.0f64; 16]).map_err(cudarc_error)?;
+    transfer::emulate_device_memory(true);
+    let mut host = [0.0f64; 16];
+    env.world().sendrecv(&d, proc_null(), 0, &mut host, proc_null(), 0)?;
+    env.world().send(&d, proc_null(), 0)?;
+    ensure!(false, "the host read device memory and nothing noticed");
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn driver_double_ordering_with_sync(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+#[cfg(not(feature = "cuda"))]
+fn driver_double_skipped_sync(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+#[cfg(not(feature = "cuda"))]
+fn driver_double_host_reads_device(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// Runs hidden case `case` on the driver double with `env`, expecting it to fail with `words`
+/// in its output. Skipped where the double is not the loaded driver.
+fn expect_double_failure(
+    suite: &Suite,
+    case: &str,
+    env: &[(&str, &str)],
+    words: &str,
+) -> std::result::Result<(), String> {
+    #[cfg(feature = "cuda")]
+    let double = on_driver_double();
+    #[cfg(not(feature = "cuda"))]
+    let double = false;
+    if !double {
+        return Err(format!(
+            "{}not on the CUDA driver double (bash ci/device-double.sh runs it)",
+            common::SKIPPED
+        ));
+    }
+    let out = suite.job(1, Some(case), env);
+    let text = out.text();
+    if out.success() {
+        return Err(format!("{case} passed on the double; it must fail:\n{text}"));
+    }
+    if !text.contains(words) {
+        return Err(format!("{case} failed, but without {words:?}:\n{text}"));
+    }
+    Ok(())
+}
+
+fn driver_double_catches_a_skipped_sync(suite: &Suite) -> std::result::Result<(), String> {
+    // A delay per copy makes the unsynchronised reader overtake the producer every time.
+    expect_double_failure(
+        suite,
+        "driver_double_skipped_sync",
+        &[("CUDA_DOUBLE_DELAY_US", "20000")],
+        "read on the consumer stream are not the producer's",
+    )
+}
+
+fn driver_double_catches_host_access(suite: &Suite) -> std::result::Result<(), String> {
+    expect_double_failure(suite, "driver_double_host_reads_device", &[], "host access to device memory")
 }
