@@ -62,9 +62,16 @@ if [ -n "$prefix" ]; then
   prefix="$(cd "$prefix" && pwd)"
   # The bundle's programs were linked against Debian's libmpich.so.12; the wheel names it
   # libmpi.so.12 (same ABI).
+  # libmpi.so.12 finds its own libfabric and UCX through $ORIGIN/mpich, and $ORIGIN is the
+  # folder of the name it was loaded by: the link lives beside it, or (a read-only pip
+  # install) in a folder of links that has a `mpich` link too.
   if [ "$flavour" = mpich ] && [ ! -e "$prefix/lib/libmpich.so.12" ]; then
-    mkdir -p "$b/mpi/links" && ln -sf "$prefix/lib/libmpi.so.12" "$b/mpi/links/libmpich.so.12"
-    export LD_LIBRARY_PATH="$(cd "$b/mpi/links" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    if ! ln -s libmpi.so.12 "$prefix/lib/libmpich.so.12" 2>/dev/null; then
+      mkdir -p "$b/mpi/links"
+      ln -sfn "$prefix/lib/libmpi.so.12" "$b/mpi/links/libmpich.so.12"
+      ln -sfn "$prefix/lib/mpich" "$b/mpi/links/mpich"
+      export LD_LIBRARY_PATH="$(cd "$b/mpi/links" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    fi
   fi
   export PATH="$prefix/bin:$PATH" LD_LIBRARY_PATH="$prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   [ "$flavour" = openmpi ] && export OPAL_PREFIX="$prefix"
@@ -127,7 +134,7 @@ fi
 echo
 echo "=== summary (for docs/gpu.md)"
 echo "date $(date -u +%F), GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || echo none)"
-echo "MPI: $flavour, $mpi_from; $("$MPIEXEC" --version 2>&1 | head -1)"
+echo "MPI: $flavour, $mpi_from; $("$MPIEXEC" --version 2>&1 | grep -m1 -iE "version|open mpi")"
 echo "command: bash ci/gpu.sh (bundle of $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 echo
 echo "| step | result | time |"
