@@ -35,9 +35,12 @@ exec unshare -m --propagation private bash -c '
        $lib/libmpi* $lib/libmpich* $lib/libopen-pal* $lib/libopen-rte* $lib/libmca_common* \
        $lib/liboshmem* $lib/libompitrace* $lib/libpmix* $lib/libprrte* \
        $lib/openmpi $lib/mpich $lib/pmix2 /etc/openmpi /etc/mpich /usr/share/openmpi
-  # The loader cache without them (ldconfig skips what is no longer an ELF file).
+  # The loader cache without them (ldconfig skips what is no longer an ELF file). -X: the
+  # links in the library folders are shared with the machine and must not be touched (without
+  # it ldconfig deletes the soname links whose targets the namespace hides, for everyone).
   cache=$(mktemp)
-  ldconfig -C "$cache" 2>/dev/null || true # "is empty, not checked" for each hidden file
+  mount -t tmpfs none /var/cache/ldconfig # its aux-cache too stays in the namespace
+  ldconfig -X -C "$cache" 2>/dev/null || true # "is empty, not checked" for each hidden file
   mount --bind "$cache" /etc/ld.so.cache
   if mpiexec --version >/dev/null 2>&1 || ldconfig -p | grep -qE "libmpi.so|libmpich.so"; then
     echo "ci/gpu-rehearse.sh: the system MPI is still visible"; exit 1

@@ -35,6 +35,7 @@ fn main() {
         .case("staged_typed_irecv_and_persistent", staged_typed_irecv_and_persistent)
         .case("staged_typed_file_read", staged_typed_file_read)
         .case("staged_typed_negative_lower_bound", staged_typed_negative_lower_bound)
+        .case("staged_typed_collectives", staged_typed_collectives)
         .case("real_cuda_typed_layouts", real_cuda_typed_layouts)
         .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
@@ -725,6 +726,40 @@ fn staged_typed_negative_lower_bound(env: &Environment) -> Result<()> {
         world.sendrecv(&Typed::with_offset(&dsrc, 24, 1, &below)?, right, 10, &mut one, left, 10)?;
     }
     ensure_eq!(one, [left as f64 + 0.75]);
+    Ok(())
+}
+
+/// Broadcasts through a derived layout into device memory: blocking (large enough to be cut
+/// into pipeline chunks, which must not cut a layout by bytes), nonblocking and persistent.
+fn staged_typed_collectives(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let me = world.rank();
+    // Every other f64: 8192 items span 131064 bytes, past MPI4RS_PIPELINE_MIN (64K).
+    let every_other = Datatype::resized(0, 16, &Datatype::of::<f64>()?)?;
+    const N: usize = 8192;
+    let value = |i: usize| if i % 2 == 0 { (i / 2) as f64 + 0.5 } else { -7.0 };
+    let root_data: Vec<f64> = (0..2 * N).map(value).collect();
+    for (round, form) in ["blocking", "nonblocking", "persistent"].into_iter().enumerate() {
+        dirty_staging(env, 777.0)?;
+        let mut a = Emu(if me == 0 { root_data.clone() } else { vec![-7.0f64; 2 * N] });
+        {
+            let mut da = DeviceMut(&mut a);
+            let mut typed = TypedMut::new(&mut da, N, &every_other)?;
+            match form {
+                "blocking" => world.bcast(&mut typed, 0)?,
+                "nonblocking" => {
+                    world.ibcast(&mut typed, 0)?.wait()?;
+                }
+                _ => {
+                    let mut req = world.bcast_init(&mut typed, 0)?;
+                    req.start()?;
+                    req.wait()?;
+                }
+            }
+        }
+        ensure!(a.0 == root_data, "{form} (round {round}): the broadcast layout differs from the root's");
+    }
     Ok(())
 }
 
