@@ -320,7 +320,7 @@ static uint64_t enqueue(struct dstream *s, struct op *o) {
   pthread_mutex_lock(&mu);
   if (s == s->ctx->legacy) {
     for (struct dstream *b = all_streams; b; b = b->next_all)
-      if (b != s && b->ctx == s->ctx && b->blocking && !b->destroyed && b->completed < b->enqueued)
+      if (b != s && b->ctx == s->ctx && b->blocking && b->completed < b->enqueued)
         push_wait_locked(s, b, b->enqueued);
   } else if (s->blocking && s->ctx->legacy) {
     struct dstream *l = s->ctx->legacy;
@@ -885,7 +885,8 @@ static CUresult map_alloc(CUdeviceptr *out, size_t size) {
     dallocs = d;
     cap_dallocs = cap;
   }
-  dallocs[ndallocs++] = (struct dalloc){(uintptr_t)dev, alias, size, mapped, current ? current->device : 0, next_id++};
+  int device = current ? current->device : 0;
+  dallocs[ndallocs++] = (struct dalloc){(uintptr_t)dev, alias, size, mapped, device, next_id++};
   pthread_mutex_unlock(&mem_mu);
   *out = (CUdeviceptr)(uintptr_t)dev;
   return CUDA_SUCCESS;
@@ -1248,7 +1249,9 @@ EXPORT CUresult cuPointerGetAttributes(unsigned int n, int *attrs, void **data, 
   for (unsigned int i = 0; i < n; i++) {
     if (pointer_attribute(data[i], attrs[i], p) != CUDA_SUCCESS) {
       /* Unknown memory: attributes read as zero (memory type 0: not CUDA's). */
-      memset(data[i], 0, attrs[i] == 12 ? sizeof(size_t) : attrs[i] == 1 || attrs[i] == 3 || attrs[i] == 4 || attrs[i] == 7 || attrs[i] == 11 ? sizeof(void *) : sizeof(int));
+      int wide = attrs[i] == 1 || attrs[i] == 3 || attrs[i] == 4 || attrs[i] == 7 ||
+                 attrs[i] == 11 || attrs[i] == 12;
+      memset(data[i], 0, wide ? sizeof(void *) : sizeof(int));
     }
   }
   return CUDA_SUCCESS;
