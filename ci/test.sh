@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs MPI if missing, checks formatting and
 # lints, then runs every test (multi-rank jobs under mpiexec at 1-4 ranks, doc tests,
-# examples) against Open MPI and then against MPICH.
+# examples) against Open MPI and then against MPICH; with Open MPI also the device paths on
+# the CPU double of the CUDA driver (ci/device-double.sh, about 55 s once built).
 # Usage: bash ci/test.sh            both MPI libraries
 #        MPI=openmpi bash ci/test.sh    only one (openmpi | mpich)
 set -euo pipefail
@@ -17,6 +18,8 @@ if [ "$which" != mpich ]; then
   cargo clippy --workspace --all-targets -- -D warnings
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
   cargo test --workspace
+  echo "=== Open MPI: device paths through real cudarc code on the CUDA driver double ==="
+  bash ci/device-double.sh
   echo "=== Open MPI: the build without CUDA (--no-default-features) ==="
   cargo clippy --workspace --all-targets --no-default-features -- -D warnings
   cargo test --workspace --no-default-features

@@ -338,7 +338,7 @@ impl Op {
                 mpi4rs_device::cuda::stream_synchronize(device, stream)?;
                 Ok(Some(()))
             }
-            Err(DeviceError::Nvrtc(_) | DeviceError::NoCuda(_)) => Ok(None),
+            Err(DeviceError::Nvrtc(_) | DeviceError::NoCuda(_) | DeviceError::NoKernel(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

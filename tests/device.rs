@@ -11,7 +11,7 @@ use half::{bf16, f16};
 use mpi4rs::device::{add_hook, remove_hook, Element, HookPoint};
 use mpi4rs::prelude::*;
 use mpi4rs::transfer::{self, Path};
-use mpi4rs::{Device, DeviceMut, Environment, Error, Result};
+use mpi4rs::{Datatype, Device, DeviceMut, Environment, Error, Result, Typed, TypedMut};
 use num_complex::Complex;
 
 fn main() {
@@ -31,8 +31,19 @@ fn main() {
         .case("no_cuda_is_an_error_not_a_crash", no_cuda_is_an_error_not_a_crash)
         .case("dlpack_tensors", dlpack_tensors)
         .case("real_cuda_buffers", real_cuda_buffers)
+        .case("staged_typed_recv", staged_typed_recv)
+        .case("staged_typed_irecv_and_persistent", staged_typed_irecv_and_persistent)
+        .case("staged_typed_file_read", staged_typed_file_read)
+        .case("staged_typed_negative_lower_bound", staged_typed_negative_lower_bound)
+        .case("staged_typed_collectives", staged_typed_collectives)
+        .case("real_cuda_typed_layouts", real_cuda_typed_layouts)
+        .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
+        .hidden("driver_double_skipped_sync", driver_double_skipped_sync)
+        .hidden("driver_double_host_reads_device", driver_double_host_reads_device)
         .check("cuda_aware_override", cuda_aware_override)
+        .check("driver_double_catches_a_skipped_sync", driver_double_catches_a_skipped_sync)
+        .check("driver_double_catches_host_access", driver_double_catches_host_access)
         .run();
 }
 
@@ -483,6 +494,12 @@ fn real_cuda_buffers(env: &Environment) -> Result<()> {
     let mut hs = stream.alloc_zeros::<f16>(8).map_err(fail)?;
     world.allreduce(&h, &mut hs, &Op::SUM)?;
     ensure_eq!(stream.clone_dtoh(&hs).map_err(fail)?, vec![f16::from_f32(n as f32); 8]);
+    // A local reduction of two device buffers: the kernel on a GPU, the host fallback where
+    // the driver has no usable kernel (the CPU double) or NVRTC is missing.
+    let a = stream.clone_htod(&[1.5f64, 2.0, -3.0]).map_err(fail)?;
+    let mut b = stream.clone_htod(&[0.5f64, 1.0, 3.0]).map_err(fail)?;
+    Op::SUM.reduce_local(&a, &mut b)?;
+    ensure_eq!(stream.clone_dtoh(&b).map_err(fail)?, vec![2.0, 3.0, 0.0]);
     // Pinned host memory goes straight to MPI.
     let pinned = mpi4rs::device::PinnedBuffer::from_slice(&[me; 4])?;
     let mut back = mpi4rs::device::PinnedBuffer::<i32>::zeroed(4)?;
@@ -532,4 +549,486 @@ fn dlpack_tensors(env: &Environment) -> Result<()> {
     let mut ro = input;
     ensure_err!(ro.writable(), mpi4rs::device::DeviceError::Dlpack(_));
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derived layouts over staged device memory: MPI writes only the items of the layout, so the
+// staging copy must hold the device's bytes in the holes and go back whole over the touched
+// range, and a layout reaching below its origin must be staged from its lowest byte.
+
+/// Leaves `value` in the pooled staging buffers of small transfers (a staged send copies the
+/// device bytes into one), so that a staging copy that leaks stale bytes into a layout's holes
+/// shows them.
+fn dirty_staging(env: &Environment, value: f64) -> Result<()> {
+    env.world().send(&Device(&Emu(vec![value; 64])), proc_null(), 0)
+}
+
+/// The values rank `r` sends as the column of a 3 x 4 matrix.
+fn column_of(r: i32) -> Vec<f64> {
+    (0..3).map(|i| (r * 100 + i) as f64).collect()
+}
+
+/// A 3 x 4 row-major matrix of `fill` with column 1 set to `column`.
+fn with_column(fill: f64, column: &[f64]) -> Vec<f64> {
+    let mut m = vec![fill; 12];
+    for (i, &x) in column.iter().enumerate() {
+        m[i * 4 + 1] = x;
+    }
+    m
+}
+
+fn staged_typed_recv(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
+    // Host column into a device matrix, blocking receive.
+    dirty_staging(env, 777.0)?;
+    let mut m = Emu(vec![-1.0f64; 12]);
+    let mine = column_of(me);
+    mpi4rs::scope(|sc| {
+        let req = world.isend(sc, &mine, right, 1)?;
+        {
+            let mut dm = DeviceMut(&mut m);
+            let st = world.recv(&mut TypedMut::with_offset(&mut dm, 8, 1, &column)?, left, 1)?;
+            ensure_eq!(st.count::<f64>()?, 3);
+        }
+        req.wait().map(drop)
+    })?;
+    ensure_eq!(transfer::last_path(), Some(Path::Staged));
+    ensure_eq!(m.0, with_column(-1.0, &column_of(left)));
+    // Device column to device column (sendrecv), and a matched receive.
+    dirty_staging(env, 555.0)?;
+    let src = Emu(with_column(0.5, &column_of(me)));
+    let mut dst = Emu(vec![-2.0f64; 12]);
+    {
+        let dsrc = Device(&src);
+        let mut ddst = DeviceMut(&mut dst);
+        let send = Typed::with_offset(&dsrc, 8, 1, &column)?;
+        let mut recv = TypedMut::with_offset(&mut ddst, 8, 1, &column)?;
+        world.sendrecv(&send, right, 2, &mut recv, left, 2)?;
+    }
+    ensure_eq!(dst.0, with_column(-2.0, &column_of(left)));
+    dirty_staging(env, 333.0)?;
+    let mut probed = Emu(vec![-3.0f64; 12]);
+    let mine = column_of(me);
+    mpi4rs::scope(|sc| {
+        let req = world.isend(sc, &mine, right, 3)?;
+        let (mut msg, _) = world.mprobe(left, 3)?;
+        {
+            let mut dm = DeviceMut(&mut probed);
+            msg.recv(&mut TypedMut::with_offset(&mut dm, 8, 1, &column)?)?;
+        }
+        req.wait().map(drop)
+    })?;
+    ensure_eq!(probed.0, with_column(-3.0, &column_of(left)));
+    Ok(())
+}
+
+fn staged_typed_irecv_and_persistent(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
+    dirty_staging(env, 777.0)?;
+    let mut m = Emu(vec![-1.0f64; 12]);
+    {
+        let mut dm = DeviceMut(&mut m);
+        let typed = TypedMut::with_offset(&mut dm, 8, 1, &column)?;
+        mpi4rs::scope(|sc| {
+            let recv = world.irecv(sc, typed, left, 4)?;
+            world.send(&column_of(me), right, 4)?;
+            recv.wait().map(drop)
+        })?;
+    }
+    ensure_eq!(m.0, with_column(-1.0, &column_of(left)));
+    // Persistent: every completion writes the whole touched range back, holes untouched.
+    let mut p = Emu(vec![-4.0f64; 12]);
+    for round in 0..2 {
+        dirty_staging(env, 900.0 + round as f64)?;
+        let values: Vec<f64> = column_of(me).iter().map(|x| x + 10.0 * round as f64).collect();
+        {
+            let mut dp = DeviceMut(&mut p);
+            let typed = TypedMut::with_offset(&mut dp, 8, 1, &column)?;
+            mpi4rs::scope(|sc| {
+                let mut recv = world.recv_init(sc, typed, left, 5)?;
+                recv.start()?;
+                world.send(&values, right, 5)?;
+                recv.wait().map(drop)
+            })?;
+        }
+        let want: Vec<f64> = column_of(left).iter().map(|x| x + 10.0 * round as f64).collect();
+        ensure_eq!(p.0, with_column(-4.0, &want));
+    }
+    Ok(())
+}
+
+fn staged_typed_file_read(env: &Environment) -> Result<()> {
+    use mpi4rs::{AccessMode, File, Order};
+    emulate();
+    let world = env.world();
+    let me = world.rank();
+    // Each rank its own file (on COMM_SELF): a 2 x 2 block of values read into the middle of a
+    // 4 x 4 device array through a subarray memory type.
+    let path = std::env::temp_dir().join(format!("mpi4rs-device-{}-{me}", std::process::id()));
+    let block: Vec<f64> = (0..4).map(|i| (me * 10 + i) as f64).collect();
+    let file = File::open(env.self_comm(), &path, AccessMode::RDWR | AccessMode::CREATE)?;
+    let result = (|| {
+        file.write_at(0, &block)?;
+        file.sync()?;
+        let inner = Datatype::subarray(&[4, 4], &[2, 2], &[1, 1], Order::C, &Datatype::of::<f64>()?)?;
+        for blocking in [true, false] {
+            dirty_staging(env, 777.0)?;
+            let mut a = Emu(vec![-1.0f64; 16]);
+            {
+                let mut da = DeviceMut(&mut a);
+                let mut typed = TypedMut::new(&mut da, 1, &inner)?;
+                let st = if blocking {
+                    file.read_at(0, &mut typed)?
+                } else {
+                    mpi4rs::scope(|sc| file.iread_at(sc, 0, &mut typed)?.wait())?
+                };
+                ensure_eq!(st.count::<f64>()?, 4);
+            }
+            let mut want = vec![-1.0f64; 16];
+            for (k, &i) in [5usize, 6, 9, 10].iter().enumerate() {
+                want[i] = block[k];
+            }
+            ensure_eq!(a.0, want);
+        }
+        Ok(())
+    })();
+    file.close()?;
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+fn staged_typed_negative_lower_bound(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let f64t = Datatype::of::<f64>()?;
+    // Column 1 of a 3 x 4 matrix walked upwards from its last row: items at 0, -32 and -64
+    // bytes from the origin (element 9).
+    let up = Datatype::vector(3, 1, -4, &f64t)?;
+    let reversed = |c: Vec<f64>| c.into_iter().rev().collect::<Vec<_>>();
+    // Receive into device memory.
+    dirty_staging(env, 777.0)?;
+    let mut m = Emu(vec![-1.0f64; 12]);
+    let mine = column_of(me);
+    mpi4rs::scope(|sc| {
+        let req = world.isend(sc, &mine, right, 6)?;
+        {
+            let mut dm = DeviceMut(&mut m);
+            world.recv(&mut TypedMut::with_offset(&mut dm, 72, 1, &up)?, left, 6)?;
+        }
+        req.wait().map(drop)
+    })?;
+    ensure_eq!(m.0, with_column(-1.0, &reversed(column_of(left))));
+    // Send from device memory, received in message order on the host.
+    dirty_staging(env, 555.0)?;
+    let src = Emu(with_column(0.5, &reversed(column_of(me))));
+    let mut got = vec![0.0f64; 3];
+    {
+        let dsrc = Device(&src);
+        world.sendrecv(&Typed::with_offset(&dsrc, 72, 1, &up)?, right, 7, &mut got, left, 7)?;
+    }
+    ensure_eq!(got, column_of(left));
+    // A layout that lies wholly below its origin (one f64 16 bytes down), on device memory and
+    // on host memory.
+    let below = Datatype::hindexed(&[1], &[-16], &f64t)?;
+    let mut d = Emu(vec![-1.0f64; 4]);
+    let mut h = vec![-1.0f64; 4];
+    let mine = [me as f64 + 0.25];
+    mpi4rs::scope(|sc| {
+        let req = world.isend(sc, &mine, right, 8)?;
+        {
+            let mut dd = DeviceMut(&mut d);
+            world.recv(&mut TypedMut::with_offset(&mut dd, 24, 1, &below)?, left, 8)?;
+        }
+        req.wait().map(drop)
+    })?;
+    mpi4rs::scope(|sc| {
+        let req = world.isend(sc, &mine, right, 9)?;
+        world.recv(&mut TypedMut::with_offset(&mut h, 24, 1, &below)?, left, 9)?;
+        req.wait().map(drop)
+    })?;
+    let want = vec![-1.0, left as f64 + 0.25, -1.0, -1.0];
+    ensure_eq!(d.0, want);
+    ensure_eq!(h, want);
+    let src = Emu(vec![0.0, me as f64 + 0.75, 0.0, 0.0]);
+    let mut one = [0.0f64];
+    {
+        let dsrc = Device(&src);
+        world.sendrecv(&Typed::with_offset(&dsrc, 24, 1, &below)?, right, 10, &mut one, left, 10)?;
+    }
+    ensure_eq!(one, [left as f64 + 0.75]);
+    Ok(())
+}
+
+/// Broadcasts through a derived layout into device memory: blocking (large enough to be cut
+/// into pipeline chunks, which must not cut a layout by bytes), nonblocking and persistent.
+fn staged_typed_collectives(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let me = world.rank();
+    // Every other f64: 8192 items span 131064 bytes, past MPI4RS_PIPELINE_MIN (64K).
+    let every_other = Datatype::resized(0, 16, &Datatype::of::<f64>()?)?;
+    const N: usize = 8192;
+    let value = |i: usize| if i % 2 == 0 { (i / 2) as f64 + 0.5 } else { -7.0 };
+    let root_data: Vec<f64> = (0..2 * N).map(value).collect();
+    for (round, form) in ["blocking", "nonblocking", "persistent"].into_iter().enumerate() {
+        dirty_staging(env, 777.0)?;
+        let mut a = Emu(if me == 0 { root_data.clone() } else { vec![-7.0f64; 2 * N] });
+        {
+            let mut da = DeviceMut(&mut a);
+            let mut typed = TypedMut::new(&mut da, N, &every_other)?;
+            match form {
+                "blocking" => world.bcast(&mut typed, 0)?,
+                "nonblocking" => {
+                    mpi4rs::scope(|sc| world.ibcast(sc, &mut typed, 0)?.wait().map(drop))?;
+                }
+                _ => {
+                    mpi4rs::scope(|sc| {
+                        let mut req = world.bcast_init(sc, &mut typed, 0)?;
+                        req.start()?;
+                        req.wait().map(drop)
+                    })?;
+                }
+            }
+        }
+        ensure!(a.0 == root_data, "{form} (round {round}): the broadcast layout differs from the root's");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real cudarc buffers through derived layouts, and the proofs that the CPU double of the CUDA
+// driver (tests/cuda-double, `bash ci/device-double.sh`) catches what it claims to catch.
+
+/// The device and stream to use on a machine with CUDA (a GPU or the driver double); `None`
+/// (and a line saying why) elsewhere.
+#[cfg(feature = "cuda")]
+fn cuda_stream(
+    env: &Environment,
+    case: &str,
+) -> Result<Option<std::sync::Arc<mpi4rs::device::cudarc::driver::CudaStream>>> {
+    let info = match mpi4rs::device::cuda::probe() {
+        Ok(info) => info,
+        Err(e) => {
+            if env.world().rank() == 0 {
+                println!("{case}: skipped, no GPU ({e})");
+            }
+            return Ok(None);
+        }
+    };
+    common::emu::emulate(false);
+    let node = env.world().split_shared(0)?;
+    Ok(Some(mpi4rs::device::cuda::context(node.rank() % info.devices)?.default_stream()))
+}
+
+#[cfg(feature = "cuda")]
+fn cudarc_error(e: mpi4rs::device::cudarc::driver::DriverError) -> Error {
+    Error::InvalidArgument(format!("cudarc: {e:?}"))
+}
+
+/// Whether this process runs on the CPU double of the driver rather than a GPU.
+#[cfg(feature = "cuda")]
+fn on_driver_double() -> bool {
+    mpi4rs::device::cuda::probe().is_ok()
+        && mpi4rs::device::cuda::context(0)
+            .map(|c| c.name().unwrap_or_default())
+            .is_ok_and(|n| n.starts_with("CUDA driver double"))
+}
+
+/// The staged-typed cases of this file on real cudarc device memory: receive, irecv, file read
+/// through a subarray, negative lower bound.
+#[cfg(feature = "cuda")]
+fn real_cuda_typed_layouts(env: &Environment) -> Result<()> {
+    use mpi4rs::{AccessMode, File, Order};
+    let Some(stream) = cuda_stream(env, "real_cuda_typed_layouts")? else { return Ok(()) };
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let f64t = Datatype::of::<f64>()?;
+    let column = Datatype::vector(3, 1, 4, &f64t)?;
+    // Blocking and nonblocking receives of a column into a device matrix.
+    for blocking in [true, false] {
+        let mut m = stream.clone_htod(&vec![-1.0f64; 12]).map_err(cudarc_error)?;
+        let mine = column_of(me);
+        {
+            let mut typed = TypedMut::with_offset(&mut m, 8, 1, &column)?;
+            mpi4rs::scope(|sc| {
+                let req = world.isend(sc, &mine, right, 20)?;
+                if blocking {
+                    world.recv(&mut typed, left, 20)?;
+                } else {
+                    mpi4rs::scope(|inner| world.irecv(inner, &mut typed, left, 20)?.wait().map(drop))?;
+                }
+                req.wait().map(drop)
+            })?;
+        }
+        ensure_eq!(stream.clone_dtoh(&m).map_err(cudarc_error)?, with_column(-1.0, &column_of(left)));
+    }
+    // Negative lower bound, both directions.
+    let up = Datatype::vector(3, 1, -4, &f64t)?;
+    let mut m = stream.clone_htod(&vec![-1.0f64; 12]).map_err(cudarc_error)?;
+    let src = stream
+        .clone_htod(&with_column(0.5, &column_of(me).into_iter().rev().collect::<Vec<_>>()))
+        .map_err(cudarc_error)?;
+    {
+        let mut typed = TypedMut::with_offset(&mut m, 72, 1, &up)?;
+        world.sendrecv(&Typed::with_offset(&src, 72, 1, &up)?, right, 21, &mut typed, left, 21)?;
+    }
+    let want = with_column(-1.0, &column_of(left).into_iter().rev().collect::<Vec<_>>());
+    ensure_eq!(stream.clone_dtoh(&m).map_err(cudarc_error)?, want);
+    // A file read through a subarray memory type (each rank its own file).
+    let path = std::env::temp_dir().join(format!("mpi4rs-device-cuda-{}-{me}", std::process::id()));
+    let block: Vec<f64> = (0..4).map(|i| (me * 10 + i) as f64).collect();
+    let file = File::open(env.self_comm(), &path, AccessMode::RDWR | AccessMode::CREATE)?;
+    let result = (|| {
+        file.write_at(0, &block)?;
+        file.sync()?;
+        let inner = Datatype::subarray(&[4, 4], &[2, 2], &[1, 1], Order::C, &f64t)?;
+        let mut a = stream.clone_htod(&vec![-1.0f64; 16]).map_err(cudarc_error)?;
+        file.read_at(0, &mut TypedMut::new(&mut a, 1, &inner)?)?;
+        let mut want = vec![-1.0f64; 16];
+        for (k, &i) in [5usize, 6, 9, 10].iter().enumerate() {
+            want[i] = block[k];
+        }
+        ensure_eq!(stream.clone_dtoh(&a).map_err(cudarc_error)?, want);
+        Ok(())
+    })();
+    file.close()?;
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_typed_layouts(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// A device buffer written on one stream and read on another: with the producer's stream
+/// synchronised first, the reader sees the data (on a GPU and on the double). The hidden twin
+/// [`driver_double_skipped_sync`] leaves the synchronisation out.
+#[cfg(feature = "cuda")]
+fn producer_consumer(env: &Environment, synchronise: bool) -> Result<()> {
+    use mpi4rs::device::cuda::{copy_to_device_async, copy_to_host_async, stream_synchronize};
+    use mpi4rs::device::{PinnedBuffer, StreamRef};
+    let case = if synchronise { "driver_double_ordering_with_sync" } else { "driver_double_skipped_sync" };
+    let Some(stream) = cuda_stream(env, case)? else { return Ok(()) };
+    let ctx = stream.context().clone();
+    let device = ctx.ordinal() as i32;
+    let (producer, consumer) =
+        (ctx.new_stream().map_err(cudarc_error)?, ctx.new_stream().map_err(cudarc_error)?);
+    let (p, c) = (StreamRef(producer.cu_stream().cast()), StreamRef(consumer.cu_stream().cast()));
+    const N: usize = 1 << 16;
+    let d = stream.alloc_zeros::<f64>(N).map_err(cudarc_error)?;
+    stream.synchronize().map_err(cudarc_error)?;
+    let (ptr, _guard) = mpi4rs::device::cudarc::driver::DevicePtr::device_ptr(&d, &stream);
+    let ptr = ptr as *mut std::ffi::c_void;
+    let src = PinnedBuffer::from_slice(&vec![1.5f64; N])?;
+    let mut dst = PinnedBuffer::<f64>::zeroed(N)?;
+    let bytes = N * 8;
+    // SAFETY: `d` holds N f64 on `device`, and both pinned buffers N f64; all outlive the
+    // copies, which are waited for below.
+    unsafe {
+        // The producer: clear, then fill (two copies' worth of work on its stream).
+        mpi4rs::device::cuda::copy_to_device_async(device, ptr, dst.as_ptr().cast(), bytes, p)?;
+        copy_to_device_async(device, ptr, src.as_ptr().cast(), bytes, p)?;
+        if synchronise {
+            stream_synchronize(device, p)?;
+        }
+        copy_to_host_async(device, dst.as_mut_ptr().cast(), ptr, bytes, c)?;
+    }
+    stream_synchronize(device, c)?;
+    stream_synchronize(device, p)?;
+    let wrong = dst.iter().filter(|&&x| x != 1.5).count();
+    ensure!(wrong == 0, "{wrong} of {N} values read on the consumer stream are not the producer's");
+    Ok(())
+}
+
+#[cfg(feature = "cuda")]
+fn driver_double_ordering_with_sync(env: &Environment) -> Result<()> {
+    producer_consumer(env, true)
+}
+
+#[cfg(feature = "cuda")]
+fn driver_double_skipped_sync(env: &Environment) -> Result<()> {
+    producer_consumer(env, false)
+}
+
+/// A real device buffer handed to MPI as if it were host memory (the emulation mode: the
+/// router copies it with `memcpy`, as an MPI that is not CUDA-aware would read a device
+/// pointer). On a GPU this reads garbage or faults; on the double it always faults.
+#[cfg(feature = "cuda")]
+fn driver_double_host_reads_device(env: &Environment) -> Result<()> {
+    let Some(stream) = cuda_stream(env, "driver_double_host_reads_device")? else { return Ok(()) };
+    let d = stream.clone_htod(&[1.0f64; 16]).map_err(cudarc_error)?;
+    common::emu::emulate(true);
+    let mut host = [0.0f64; 16];
+    env.world().sendrecv(&d, proc_null(), 0, &mut host, proc_null(), 0)?;
+    env.world().send(&d, proc_null(), 0)?;
+    ensure!(false, "the host read device memory and nothing noticed");
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn driver_double_ordering_with_sync(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+#[cfg(not(feature = "cuda"))]
+fn driver_double_skipped_sync(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+#[cfg(not(feature = "cuda"))]
+fn driver_double_host_reads_device(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// Runs hidden case `case` on the driver double with `env`, expecting it to fail with `words`
+/// in its output. Skipped where the double is not the loaded driver.
+fn expect_double_failure(
+    suite: &Suite,
+    case: &str,
+    env: &[(&str, &str)],
+    words: &str,
+) -> std::result::Result<(), String> {
+    #[cfg(feature = "cuda")]
+    let double = on_driver_double();
+    #[cfg(not(feature = "cuda"))]
+    let double = false;
+    if !double {
+        return Err(format!(
+            "{}not on the CUDA driver double (bash ci/device-double.sh runs it)",
+            common::SKIPPED
+        ));
+    }
+    let out = suite.job(1, Some(case), env);
+    let text = out.text();
+    if out.success() {
+        return Err(format!("{case} passed on the double; it must fail:\n{text}"));
+    }
+    if !text.contains(words) {
+        return Err(format!("{case} failed, but without {words:?}:\n{text}"));
+    }
+    Ok(())
+}
+
+fn driver_double_catches_a_skipped_sync(suite: &Suite) -> std::result::Result<(), String> {
+    // A delay per copy makes the unsynchronised reader overtake the producer every time.
+    expect_double_failure(
+        suite,
+        "driver_double_skipped_sync",
+        &[("CUDA_DOUBLE_DELAY_US", "20000")],
+        "read on the consumer stream are not the producer's",
+    )
+}
+
+fn driver_double_catches_host_access(suite: &Suite) -> std::result::Result<(), String> {
+    expect_double_failure(suite, "driver_double_host_reads_device", &[], "host access to device memory")
 }

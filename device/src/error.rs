@@ -19,6 +19,10 @@ pub enum DeviceError {
     /// NVRTC is missing or a kernel did not compile.
     #[error("NVRTC: {0}")]
     Nvrtc(String),
+    /// The driver cannot load the compiled kernels for the device (no usable binary, PTX newer
+    /// than the driver): callers use the host fallback, as without NVRTC.
+    #[error("no usable kernel for the device: {0}")]
+    NoKernel(String),
     /// A DLPack tensor that cannot be used as asked.
     #[error("DLPack tensor refused: {0}")]
     Dlpack(String),

@@ -25,18 +25,27 @@ pub(crate) enum Fill {
     /// MPI reads the buffer too (in place) or may leave bytes untouched (holes of vector
     /// forms, non-roots): copy in first, copy everything back.
     Update,
-    /// A receive: copy back only the bytes the message held (from the status).
+    /// A receive: copy back only the bytes the message held (from the status). A buffer with a
+    /// derived layout is copied in first and back whole over its touched range instead: the
+    /// message's bytes are scattered over it and its holes must keep the device's bytes.
     Received,
     /// MPI only reads it here (a broadcast's root): copy in, nothing back.
     Unchanged,
 }
 
 /// One staged or directly passed device buffer of an operation.
+///
+/// `device_ptr` and `bytes` are the whole range MPI may touch, which for a derived layout
+/// (`Typed`, `TypedMut`, subarray memory types) can start below the view's origin: the
+/// origin is `below` bytes into it, and MPI is given the staging address at that offset.
 pub(crate) struct Stage {
     place: Placement,
     device_ptr: *mut c_void,
     bytes: usize,
     dtype: DType,
+    /// A derived layout (holes, any order, possibly below the origin): staged whole, copied
+    /// in before MPI writes into it and back whole over its touched range, never pipelined.
+    layout: bool,
     /// The pinned copy; `None` on the direct path.
     staging: Option<StagingBuffer>,
     /// Whether the device bytes are copied into the staging buffer before MPI runs.
@@ -198,7 +207,7 @@ impl Transfer {
     fn route_read(&mut self, s: Spec) -> Result<Spec> {
         let path = self.path(s.kind, s.place.memory);
         record_path(self.op, path, s.place.memory, s.bytes);
-        let stage = self.stage(s.ptr.cast_mut(), s.bytes, s.kind, s.place, path, true, None)?;
+        let stage = self.stage(&s, path, true, None)?;
         Ok(match stage {
             Some(ptr) => Spec { ptr, place: Placement::HOST, ..s },
             None => s,
@@ -212,29 +221,33 @@ impl Transfer {
         record_path(self.op, path, s.place.memory, s.bytes);
         let copy_in = matches!(fill, Fill::Update | Fill::Unchanged);
         let copy_out = (fill != Fill::Unchanged).then_some(fill);
-        let stage = self.stage(s.ptr, s.bytes, s.kind, s.place, path, copy_in, copy_out)?;
+        let stage = self.stage(&s.as_spec(), path, copy_in, copy_out)?;
         Ok(match stage {
             Some(ptr) => SpecMut { ptr, place: Placement::HOST, ..s },
             None => s,
         })
     }
 
-    /// Sets up one stage; returns the staging address when the buffer is staged.
-    #[allow(clippy::too_many_arguments)]
+    /// Sets up one stage for buffer `s`; returns the address MPI is given (the view's origin
+    /// in the staging buffer) when the buffer is staged.
     fn stage(
         &mut self,
-        device_ptr: *mut c_void,
-        bytes: usize,
-        kind: ElementKind,
-        place: Placement,
+        s: &Spec,
         path: Path,
-        copy_in: bool,
+        mut copy_in: bool,
         copy_out: Option<Fill>,
     ) -> Result<Option<*mut c_void>> {
-        let dtype = match kind {
+        let Span { below, bytes, layout } = span(s)?;
+        let place = s.place;
+        let dtype = match s.kind {
             ElementKind::Basic(d) => d,
             _ => DType::U8,
         };
+        // The first byte MPI may touch; the borrowed buffer holds the whole touched range.
+        let device_ptr = s.ptr.cast_mut().cast::<u8>().wrapping_sub(below).cast::<c_void>();
+        // MPI writes only the items of a layout: the rest of the staged range must hold the
+        // device's bytes before it goes back whole.
+        copy_in |= layout && copy_out.is_some();
         let view = BufferView { ptr: device_ptr, len: bytes / dtype.size(), dtype, place };
         match path {
             Path::Host => Ok(None),
@@ -250,6 +263,7 @@ impl Transfer {
                     device_ptr,
                     bytes,
                     dtype,
+                    layout,
                     staging: None,
                     copy_in: false,
                     copy_out,
@@ -260,13 +274,16 @@ impl Transfer {
             }
             Path::Staged => {
                 let mut staging = staging::take(bytes)?;
-                let deferred = self.pipelinable && pipeline_chunk(bytes).is_some();
-                let ptr = staging.as_mut_ptr();
+                // The pipeline cuts buffers by element; a layout is copied whole instead.
+                let deferred = self.pipelinable && !layout && pipeline_chunk(bytes).is_some();
+                // The view's origin in the staging buffer (`below <= bytes <= capacity`).
+                let ptr = staging.as_mut_ptr().cast::<u8>().wrapping_add(below).cast::<c_void>();
                 let mut stage = Stage {
                     place,
                     device_ptr,
                     bytes,
                     dtype,
+                    layout,
                     staging: Some(staging),
                     copy_in,
                     copy_out,
@@ -449,7 +466,7 @@ impl Stage {
         if self.staging.is_some() {
             if !self.deferred {
                 let n = match (fill, received) {
-                    (Fill::Received, Some(n)) => n.min(self.bytes),
+                    (Fill::Received, Some(n)) if !self.layout => n.min(self.bytes),
                     _ => self.bytes,
                 };
                 self.copy(0..n, false)?;
@@ -467,6 +484,35 @@ impl Stage {
         mpi4rs_device::after_write(&view)?;
         Ok(())
     }
+}
+
+/// The range of a routed buffer that staging covers.
+struct Span {
+    /// Bytes of the range below the view's origin.
+    below: usize,
+    /// Length of the range.
+    bytes: usize,
+    /// Whether the buffer is seen through a derived layout (see [`Stage::layout`]).
+    layout: bool,
+}
+
+/// The range a buffer's items touch. Basic elements cover `[0, bytes)` from the origin; a
+/// derived layout covers `[lo, hi)` of its datatype (`Typed`/`TypedMut` checked when they were
+/// made that it lies inside the borrowed buffer), where `lo` can be negative and `hi` past
+/// the spec's `bytes` is impossible.
+fn span(s: &Spec) -> Result<Span> {
+    if matches!(s.kind, ElementKind::Basic(_)) {
+        return Ok(Span { below: 0, bytes: s.bytes, layout: false });
+    }
+    let (_, touched) = crate::datatype::size_and_span(s.datatype, s.count)?;
+    let Some((lo, hi)) = touched else { return Ok(Span { below: 0, bytes: 0, layout: true }) };
+    let too_large =
+        |_| Error::InvalidArgument(format!("a layout touching bytes {lo}..{hi} cannot be staged"));
+    let below = usize::try_from(-lo.min(0)).map_err(too_large)?;
+    let above = usize::try_from(hi.max(0)).map_err(too_large)?;
+    // A layout starting above its origin is staged from the origin: the bytes in between are
+    // inside the borrowed buffer too, and the view's origin must lie inside the staging buffer.
+    Ok(Span { below, bytes: below + above, layout: true })
 }
 
 /// An event after the work queued so far on the buffer's stream (`None` when emulated: the

@@ -106,12 +106,26 @@ fn load_module(file: KernelFile, cc: u32, arch: u32) -> DeviceResult<sys::CUmodu
         .map_err(|_| DeviceError::Nvrtc(format!("the PTX of {} contains a NUL byte", file.file_name())))?;
     // SAFETY: a NUL-terminated PTX image; the context is bound.
     unsafe { result::module::load_data(text.as_ptr().cast()) }.map_err(|e| {
+        use sys::CUresult::*;
+        let no_image = matches!(
+            e.0,
+            CUDA_ERROR_NO_BINARY_FOR_GPU
+                | CUDA_ERROR_INVALID_IMAGE
+                | CUDA_ERROR_INVALID_PTX
+                | CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+                | CUDA_ERROR_JIT_COMPILER_NOT_FOUND
+        );
+        let old_driver = matches!(e.0, CUDA_ERROR_INVALID_PTX | CUDA_ERROR_UNSUPPORTED_PTX_VERSION);
         let mut err = driver_error("cuModuleLoadData", e);
         if let DeviceError::Cuda { message, .. } = &mut err {
-            message.push_str(&format!(
-                " loading the PTX of {} for compute_{arch} (a driver older than NVRTC rejects its PTX version)",
-                file.file_name()
-            ));
+            message.push_str(&format!(" loading the PTX of {} for compute_{arch}", file.file_name()));
+            if old_driver {
+                message.push_str(" (a driver older than NVRTC rejects its PTX version)");
+            }
+            if no_image {
+                // The driver has no binary it can run: the caller takes the host fallback.
+                return DeviceError::NoKernel(std::mem::take(message));
+            }
         }
         err
     })

@@ -14,7 +14,8 @@
 //! loaded NVRTC supports), options from [`compile_options`]; PTX is cached per (file,
 //! architecture), the module per (device, file), the function handles per (device, name). Where
 //! NVRTC or CUDA is absent the device functions return an error ([`DeviceError::Nvrtc`] or
-//! [`DeviceError::NoCuda`]) and the caller stages to the host and uses the host fallback.
+//! [`DeviceError::NoCuda`]), and where the driver cannot load the compiled kernels
+//! ([`DeviceError::NoKernel`]); the caller stages to the host and uses the host fallback.
 //! Nothing panics on a machine without either.
 
 use crate::error::{DeviceError, DeviceResult};
@@ -298,7 +299,8 @@ fn no_cuda<T>() -> DeviceResult<T> {
 /// `device`, compiling and loading the kernel on first use.
 ///
 /// Errors: [`DeviceError::Unsupported`] for an operation MPI does not define on the type,
-/// [`DeviceError::Nvrtc`] without NVRTC, [`DeviceError::NoCuda`] without a driver; the caller
+/// [`DeviceError::Nvrtc`] without NVRTC, [`DeviceError::NoCuda`] without a driver,
+/// [`DeviceError::NoKernel`] where the driver cannot load the kernels; the caller
 /// then stages to the host and uses [`reduce_host`].
 ///
 /// # Safety
