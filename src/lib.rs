@@ -1,9 +1,9 @@
 //! # mpi4rs
 //!
 //! MPI for Rust in the spirit of mpi4py: every call checked and returned as a [`Result`],
-//! handles freed on drop, nonblocking requests that borrow their buffers, and one buffer
-//! abstraction ([`mpi4rs_device`]) that host slices and (in the device release) GPU memory
-//! share.
+//! handles freed on drop, nonblocking operations that cannot outlive their buffers (scoped
+//! with [`scope`], or owning them: [`Persistent`], [`Exchange`]), and one buffer abstraction
+//! ([`mpi4rs_device`]) that host slices, CUDA memory and DLPack tensors share.
 //!
 //! ```no_run
 //! use mpi4rs::prelude::*;
@@ -30,6 +30,7 @@
 //! `mpi.h`), [`error`] turns each return code into a `Result` in one place, and the rest is
 //! the safe API.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bsend;
 pub mod buffer;
