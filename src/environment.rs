@@ -100,7 +100,7 @@ pub fn init_with(config: Config) -> Result<Environment> {
 ///         let world = env.world();
 ///         let mut x = world.rank();
 ///         world.bcast(&mut x, 0)?; // an Err here on one rank ends every rank
-///         Ok(())
+///         Ok::<_, mpi4rs::Error>(())
 ///     })
 /// }
 /// ```
