@@ -31,7 +31,7 @@ fn tasks() -> Tasks {
     let even_only = registry
         .register_fallible(
             "even_only",
-            |x: u64| if x % 2 == 0 { Ok(x / 2) } else { Err(format!("{x} is odd")) },
+            |x: u64| if x.is_multiple_of(2) { Ok(x / 2) } else { Err(format!("{x} is odd")) },
         )
         .unwrap();
     let boom = registry.register("boom", |s: String| panic!("boom: {s}")).unwrap();
