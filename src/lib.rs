@@ -2,7 +2,7 @@
 //!
 //! MPI for Rust in the spirit of mpi4py: every call checked and returned as a [`Result`],
 //! handles freed on drop, nonblocking operations that cannot outlive their buffers (scoped
-//! with [`scope`], or owning them: [`Persistent`], [`Exchange`]), and one buffer abstraction
+//! with [`scope()`], or owning them: [`Persistent`], [`Exchange`]), and one buffer abstraction
 //! ([`mpi4rs_device`]) that host slices, CUDA memory and DLPack tensors share.
 //!
 //! ```no_run
