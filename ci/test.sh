@@ -17,9 +17,10 @@ if [ "$which" != mpich ]; then
   cargo clippy --workspace --all-targets -- -D warnings
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
   echo "=== packaging: both crates as crates.io would get them, built from the .crate files ==="
-  # About 80 s on 2 cores from cold. Its own target directory: the verification build of the
-  # unpacked crate gets the same fingerprints as the workspace's, and would leave a build
-  # script output (without the C bench loops) that the next workspace build takes as fresh.
+  # About 2 min on 2 shared cores from cold (75 s CPU), seconds when warm. Its own target
+  # directory: the verification build of the unpacked crate gets the same fingerprints as the
+  # workspace's, and would leave a build-script output (without the C bench loops) that the
+  # next workspace build takes as fresh.
   (export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/package-check"
    cargo package --workspace --allow-dirty 2>&1 | grep -v "^warning: ignoring .* not included in the published package"
    cargo publish --dry-run -p mpi4rs-device --allow-dirty)
