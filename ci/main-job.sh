@@ -3,7 +3,7 @@
 # it on NP ranks (default 4; oversubscribed on a smaller machine): an allreduce (sum) of f64
 # arrays from 8 B to 16 MiB, checked on every rank against the known answer, with the time per
 # call and the ratio to the same loop in C (benches/c/allreduce.c) measured in the same run.
-# Host arrays in this build; the device release adds device arrays.
+# Device arrays where a GPU is present (`-a auto`, the default), host arrays elsewhere.
 # Usage: bash ci/main-job.sh [NP] [allreduce options...]      (Open MPI)
 #        MPI=mpich bash ci/main-job.sh [NP] [options...]       (MPICH; target/mpich)
 set -euo pipefail

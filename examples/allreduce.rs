@@ -298,6 +298,11 @@ fn median(xs: &mut [f64]) -> f64 {
 }
 
 fn main() -> ExitCode {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("The main job: an allreduce (sum) of `f64` arrays over all ranks, checked against the known answer, timed per message size, and compared in the same run with the same loop written in C (`benches/c/allreduce.c`, which build.rs links into the examples).\n\n{USAGE}");
+        std::process::exit(0);
+    }
     let o = match parse() {
         Ok(o) => o,
         Err(e) => {

@@ -5,6 +5,11 @@
 use mpi4rs::prelude::*;
 
 fn main() -> mpi4rs::Result<()> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py tutorial, \"Broadcasting a NumPy array\": rank 0 fills 100 integers, every rank receives them.\n\nusage: mpiexec -n 4 target/release/examples/bcast_array");
+        std::process::exit(0);
+    }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
     // others waiting).
     mpi4rs::run(program)

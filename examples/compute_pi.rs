@@ -11,6 +11,11 @@ use mpi4rs::{dynamic, InterComm, Result};
 const WORKER: &str = "--compute-pi-worker";
 
 fn main() -> Result<()> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py's `demo/compute-pi` with dynamic processes: a parent spawns workers (copies of this program), broadcasts the number of intervals `N` to them, and each worker returns its part of the midpoint rule for ∫₀¹ 4/(1+x²) dx = π with a reduce over the intercommunicator.\n\nusage: target/release/examples/compute_pi [WORKERS] [N]   (alone, or under mpiexec -n 1: it spawns its workers)");
+        std::process::exit(0);
+    }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
     // others waiting).
     mpi4rs::run(program)

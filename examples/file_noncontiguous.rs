@@ -9,6 +9,11 @@ use mpi4rs::prelude::*;
 use mpi4rs::{AccessMode, Datatype, Error, File, Result};
 
 fn main() -> Result<()> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py tutorial, \"Non-contiguous Collective I/O with NumPy arrays and datatypes\": each of `size` ranks sees every `size`-th int of the file through a vector file type, displaced by its rank, and writes 10 copies of its rank number there collectively, so the file holds 0, 1, …, size-1 repeated 10 times. Then the file is read back and checked, and deleted.\n\nusage: mpiexec -n 4 target/release/examples/file_noncontiguous [PATH]   (default: datafile.noncontig in the temporary directory)");
+        std::process::exit(0);
+    }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
     // others waiting).
     mpi4rs::run(program)

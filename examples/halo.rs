@@ -300,6 +300,11 @@ fn run(o: &Options) -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("Halo exchange speed: one `neighbor_alltoall` on a 2-D Cartesian grid against the same pattern written with `irecv`/`isend` + `wait_all`, each also against the same loop in C (`benches/c/halo.c`, linked by build.rs), all in one run.\n\n{USAGE}");
+        std::process::exit(0);
+    }
     let o = match parse() {
         Ok(o) => o,
         Err(e) => {

@@ -9,6 +9,11 @@ use mpi4rs::prelude::*;
 use std::io::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py.bench helloworld: every rank greets, in rank order.\n\nusage: mpiexec -n 4 target/release/examples/helloworld [-q]");
+        std::process::exit(0);
+    }
     let mut verbose = true;
     for a in std::env::args().skip(1) {
         match a.as_str() {

@@ -43,6 +43,11 @@ fn registry() -> Result<(Registry, Scanline)> {
 }
 
 fn main() -> Result<()> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py's `demo/futures/run_julia.py`: the Julia set z → z² + c, one scanline per task on a pool of MPI workers, written as a PGM image.\n\nusage: mpiexec -n 4 target/release/examples/julia [W H] [out.pgm]   (or alone: the master spawns its workers)");
+        std::process::exit(0);
+    }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
     // others waiting).
     mpi4rs::run(program)

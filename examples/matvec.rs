@@ -16,6 +16,11 @@ fn matvec(comm: &Comm, a: &[f64], x: &[f64]) -> Result<Vec<f64>> {
 }
 
 fn main() -> Result<()> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py tutorial, \"Parallel matrix-vector product\": each rank holds `m` rows of `A` and `m` entries of `x`; `allgather` assembles the whole `x`, then each rank computes its rows of `y = A x`. The result is checked against the serial product.\n\nusage: mpiexec -n 4 target/release/examples/matvec [m]");
+        std::process::exit(0);
+    }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
     // others waiting).
     mpi4rs::run(program)

@@ -205,6 +205,11 @@ fn round_trips(world: &Comm, send: &[u8], recv: &mut [u8], iters: usize) -> mpi4
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py.bench pingpong: one-way time and bandwidth between ranks 0 and 1, for message sizes from `-m` to `-n` bytes (powers of two), in the same table mpi4py prints.\n\n{USAGE}");
+        std::process::exit(0);
+    }
     let o = match parse() {
         Ok(o) => o,
         Err(usage) => {

@@ -65,6 +65,11 @@ fn ring(world: &Comm, o: &Options) -> mpi4rs::Result<f64> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py.bench ringtest: a message of SIZE bytes travels around the ring LOOP times.\n\nusage: mpiexec -n 4 target/release/examples/ringtest [-n SIZE] [-s SKIP] [-l LOOP] [-q]");
+        std::process::exit(0);
+    }
     let options = match parse() {
         Ok(o) => o,
         Err(usage) => {

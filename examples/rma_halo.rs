@@ -10,6 +10,11 @@ use mpi4rs::win::{Assert, Target, Win};
 use mpi4rs::{Datatype, Error};
 
 fn main() -> mpi4rs::Result<()> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("Halo exchange on a 2-D grid with one-sided communication: each rank owns an `NX x NY` block of a global grid (with a one-cell ghost frame), and in one fence epoch puts its boundary rows and columns into the ghost cells of its four neighbours: rows as contiguous runs, columns through a strided target datatype. Every ghost cell is then checked against the global value it mirrors.\n\nusage: mpiexec -n 4 target/release/examples/rma_halo [NX NY]");
+        std::process::exit(0);
+    }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
     // others waiting).
     mpi4rs::run(program)

@@ -7,6 +7,11 @@ use mpi4rs::win::{Assert, LockType, Target, Win};
 use mpi4rs::{Datatype, Error};
 
 fn main() -> mpi4rs::Result<()> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py tutorial, \"One-sided communication\": reading and writing a whole RMA window, and reading part of one with a target triple `(offset, count, datatype)`.\n\nusage: mpiexec -n 4 target/release/examples/rma_tutorial");
+        std::process::exit(0);
+    }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
     // others waiting).
     mpi4rs::run(program)

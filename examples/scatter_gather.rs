@@ -6,6 +6,11 @@ use mpi4rs::prelude::*;
 use mpi4rs::{Error, Result};
 
 fn main() -> Result<()> {
+    // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("mpi4py tutorial, \"Scattering NumPy arrays\" and \"Gathering NumPy arrays\": the root scatters row *i* (filled with *i*) to rank *i*, then gathers a row of each rank's rank number.\n\nusage: mpiexec -n 4 target/release/examples/scatter_gather");
+        std::process::exit(0);
+    }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
     // others waiting).
     mpi4rs::run(program)

@@ -1,9 +1,9 @@
 //! # mpi4rs
 //!
 //! MPI for Rust in the spirit of mpi4py: every call checked and returned as a [`Result`],
-//! handles freed on drop, nonblocking requests that borrow their buffers, and one buffer
-//! abstraction ([`mpi4rs_device`]) that host slices and (in the device release) GPU memory
-//! share.
+//! handles freed on drop, nonblocking operations that cannot outlive their buffers (scoped
+//! with [`scope()`], or owning them: [`Persistent`], [`Exchange`]), and one buffer abstraction
+//! ([`mpi4rs_device`]) that host slices, CUDA memory and DLPack tensors share.
 //!
 //! ```no_run
 //! use mpi4rs::prelude::*;
@@ -29,7 +29,36 @@
 //! The layers follow cudarc's: [`ffi`] is raw (rsmpi's bindings plus the macro constants of
 //! `mpi.h`), [`error`] turns each return code into a `Result` in one place, and the rest is
 //! the safe API.
+//!
+//! ## User types: `#[derive(Equivalence)]` without another dependency
+//!
+//! rsmpi is re-exported as [`rsmpi`], so a struct gets its MPI datatype from rsmpi's derive
+//! through mpi4rs alone. The derive names the crate `::mpi` in the code it generates; the
+//! `#[mpi(crate = "...")]` attribute points it at the re-export instead. (Adding `mpi` as a
+//! dependency of your own works too, but a plain `mpi = "0.8"` turns on rsmpi's default
+//! `user-operations` feature, which builds libffi from source.)
+//!
+//! ```no_run
+//! use mpi4rs::prelude::*;
+//! use mpi4rs::rsmpi::traits::Equivalence;
+//!
+//! #[derive(Equivalence, Clone, Copy, Default)]
+//! #[mpi(crate = "::mpi4rs::rsmpi")]
+//! struct Particle { x: [f64; 3], id: u32 }
+//!
+//! let env = mpi4rs::init()?;
+//! let world = env.world();
+//! let mut parts = [Particle::default(); 4];
+//! if world.rank() == 0 {
+//!     world.send(&Equivalent(&parts), 1 % world.size(), 0)?;
+//! }
+//! if world.rank() == 1 % world.size() {
+//!     world.recv(&mut EquivalentMut(&mut parts), 0, 0)?;
+//! }
+//! # Ok::<(), mpi4rs::Error>(())
+//! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bsend;
 pub mod buffer;
@@ -92,6 +121,10 @@ pub use halo::{Halo, InFlight, PersistentHalo};
 pub use info::Info;
 pub use intercomm::InterComm;
 pub use message::Message;
+/// rsmpi (the `mpi` crate) as mpi4rs builds it: its raw bindings, `Equivalence` and
+/// `#[derive(Equivalence)]` (see [the crate docs](crate#user-types-derive-equivalence-without-another-dependency)),
+/// and its communicators for [`Comm::from_rsmpi`] / [`Comm::to_rsmpi`].
+pub use mpi as rsmpi;
 pub use mpi4rs_device as device;
 pub use mpi4rs_device::{DType, Element};
 pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec, RecvBuffer};
@@ -118,3 +151,13 @@ pub mod prelude {
     };
     pub use crate::{NeighborCollective, Topology};
 }
+
+/// The README's code blocks, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+/// The guide's code blocks, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+struct GuideDoctests;

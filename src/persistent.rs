@@ -91,6 +91,7 @@ unsafe impl<T: mpi4rs_device::Element> OwnedBuffer for mpi4rs_device::PinnedBuff
 // SAFETY: a CudaSlice's device allocation does not move with the handle; replacing the
 // handle through `&mut` changes the device address.
 #[cfg(feature = "cuda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 unsafe impl<T: mpi4rs_device::Element> OwnedBuffer for mpi4rs_device::cudarc::driver::CudaSlice<T> {
     type Identity = (usize, usize);
     fn identity(&self) -> (usize, usize) {

@@ -778,7 +778,7 @@ fn staged_typed_collectives(env: &Environment) -> Result<()> {
     // Every other f64: 8192 items span 131064 bytes, past MPI4RS_PIPELINE_MIN (64K).
     let every_other = Datatype::resized(0, 16, &Datatype::of::<f64>()?)?;
     const N: usize = 8192;
-    let value = |i: usize| if i % 2 == 0 { (i / 2) as f64 + 0.5 } else { -7.0 };
+    let value = |i: usize| if i.is_multiple_of(2) { (i / 2) as f64 + 0.5 } else { -7.0 };
     let root_data: Vec<f64> = (0..2 * N).map(value).collect();
     for (round, form) in ["blocking", "nonblocking", "persistent"].into_iter().enumerate() {
         dirty_staging(env, 777.0)?;

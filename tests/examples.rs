@@ -9,6 +9,7 @@ use std::time::Duration;
 fn main() {
     Suite::new("examples")
         .nps(&[])
+        .check("every_example_answers_help", help)
         .check("helloworld_1_to_4_ranks", helloworld)
         .check("ringtest_1_to_4_ranks", ringtest)
         .check("pingpong_table", pingpong)
@@ -44,6 +45,39 @@ fn run_example(name: &str, np: usize, args: &[&str]) -> Result<JobOutput, String
         ));
     }
     Ok(out)
+}
+
+/// Every example in `examples/` answers `--help` and `-h` with its usage and exit 0, before
+/// MPI starts (run directly, without mpiexec).
+fn help(_: &Suite) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().and_then(|deps| deps.parent()).ok_or("no target dir")?.join("examples");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut names: Vec<String> = std::fs::read_dir(src)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".rs").map(String::from))
+        .collect();
+    names.sort();
+    if names.len() < 10 {
+        return Err(format!("found only {names:?} in {src}"));
+    }
+    for name in &names {
+        for flag in ["--help", "-h"] {
+            let out = std::process::Command::new(dir.join(name))
+                .arg(flag)
+                .output()
+                .map_err(|e| format!("{name} {flag}: {e} (cargo test builds the examples)"))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() || !stdout.contains("usage") {
+                return Err(format!(
+                    "{name} {flag}: {}, stdout:\n{stdout}\nstderr:\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn helloworld(_: &Suite) -> Result<(), String> {

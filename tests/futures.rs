@@ -29,10 +29,13 @@ fn tasks() -> Tasks {
     let square = registry.register("square", |x: u64| x * x).unwrap();
     let add = registry.register("add", |(a, b): (i64, i64)| a + b).unwrap();
     let even_only = registry
-        .register_fallible(
-            "even_only",
-            |x: u64| if x % 2 == 0 { Ok(x / 2) } else { Err(format!("{x} is odd")) },
-        )
+        .register_fallible("even_only", |x: u64| {
+            if x.is_multiple_of(2) {
+                Ok(x / 2)
+            } else {
+                Err(format!("{x} is odd"))
+            }
+        })
         .unwrap();
     let boom = registry.register("boom", |s: String| panic!("boom: {s}")).unwrap();
     let nap = registry

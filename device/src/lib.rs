@@ -17,6 +17,7 @@
 //! assert_eq!((view.len, view.dtype, view.memory()), (3, DType::F64, MemoryKind::Host));
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cuda;
 pub mod dlpack;
@@ -31,6 +32,7 @@ mod sync;
 mod view;
 
 #[cfg(feature = "cuda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 pub use cudarc;
 pub use dlpack::{DlpackTensor, DlpackTensorMut, ExportedTensor};
 pub use dtype::{DType, Element};
@@ -43,3 +45,8 @@ pub use sync::{
 pub use view::{
     BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind, Placement, StreamRef, WithPolicy,
 };
+
+/// The README's code blocks, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -79,7 +79,7 @@ pub(crate) fn blocks_total(what: &'static str, per_block: usize, blocks: usize) 
 #[inline(always)]
 pub(crate) fn block_len(what: &'static str, count: usize, blocks: i32) -> Result<usize> {
     let blocks = blocks.max(1) as usize;
-    if count % blocks == 0 {
+    if count.is_multiple_of(blocks) {
         Ok(count / blocks)
     } else {
         Err(length_error(what, format!("{count} elements are not {blocks} equal blocks (one per process)")))

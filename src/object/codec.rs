@@ -470,7 +470,7 @@ impl Payload {
 
     /// A payload holding a copy of `data` (whole elements of `dtype`).
     pub fn from_bytes(dtype: DType, data: &[u8]) -> Result<Payload> {
-        if data.len() % dtype.size() != 0 {
+        if !data.len().is_multiple_of(dtype.size()) {
             return Err(Error::InvalidArgument(format!(
                 "{} bytes are not whole {dtype} elements",
                 data.len()

@@ -55,7 +55,7 @@
 //! the result (gather, reductions), so no `Clone` is needed except by the scans.
 //!
 //! Nonblocking sends lend the object (its out-of-band payloads are read where they lie), so
-//! they are started in a [`Scope`](crate::Scope), like buffer requests: the object is borrowed
+//! they are started in a [`Scope`], like buffer requests: the object is borrowed
 //! for the scope's lifetime and the scope waits for a forgotten [`ObjRequest`] before it ends.
 //! Nonblocking receives ([`ObjRecvRequest`]) post nothing to MPI before they match, so they
 //! lend no memory and need no scope.

@@ -162,7 +162,7 @@ impl<'de, T: Element + DeserializeOwned> Visitor<'de> for OobVisitor<T> {
 
     fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Vec<T>, E> {
         let size = std::mem::size_of::<T>();
-        if b.len() % size != 0 {
+        if !b.len().is_multiple_of(size) {
             return Err(E::custom(format!(
                 "{} bytes are not a whole number of {} elements",
                 b.len(),

@@ -809,7 +809,7 @@ impl LocalAccess<'_> {
             ));
         }
         let size = std::mem::size_of::<T>().max(1);
-        if (self.core.base as usize) % std::mem::align_of::<T>() != 0 {
+        if !(self.core.base as usize).is_multiple_of(std::mem::align_of::<T>()) {
             return Err(Error::InvalidArgument(format!(
                 "the window's memory is not aligned for {}",
                 std::any::type_name::<T>()

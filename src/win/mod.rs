@@ -8,7 +8,7 @@
 //!   hints and name, safe access to the local memory ([`Win::local_access`]) and freeing on
 //!   drop (or [`Win::into_inner`], which hands the memory back);
 //! - `epoch`: synchronisation — [`Win::fence`], [`Win::start`]/[`Win::post`] (PSCW),
-//!   [`Win::lock`], [`Win::lock_all`] open an [`Epoch`] in a [`Scope`](crate::Scope) (or an
+//!   [`Win::lock`], [`Win::lock_all`] open an [`Epoch`] in a [`Scope`] (or an
 //!   [`Exposure`]); flushes live on the epoch; ending or dropping it ends the epoch, and so
 //!   does the end of its scope if the epoch was forgotten;
 //! - `ops`: the operations of an epoch (`put`, `get`, `accumulate`, `get_accumulate`,
@@ -46,7 +46,7 @@
 //! No safe program can make MPI read or write memory the program no longer lends, even when it
 //! forgets (`std::mem::forget`) a window, an epoch or an attached region:
 //! - **Window memory is owned by the window.** [`Win::create`] takes an
-//!   [`OwnedBuffer`](crate::OwnedBuffer) (a `Vec`, pinned memory, a `CudaSlice`…) whose memory
+//!   [`OwnedBuffer`] (a `Vec`, pinned memory, a `CudaSlice`…) whose memory
 //!   does not move with it, and keeps it until MPI has freed the window
 //!   ([`Win::into_inner`] frees the window, collectively, and hands the memory back). A
 //!   forgotten window is never freed, and neither is its memory: a leak, not a use after free.
@@ -54,7 +54,7 @@
 //!   it. Memory of [`Win::allocate`] is MPI's and freed with the window; it is zeroed before any
 //!   other process can reach it (before the exchange of window sizes that ends creation).
 //!   [`Win::create_borrowed`] keeps the old borrowing form, as an `unsafe fn`.
-//! - **Origin buffers are borrowed for a [`Scope`](crate::Scope).** MPI reads a put's origin
+//! - **Origin buffers are borrowed for a [`Scope`].** MPI reads a put's origin
 //!   and writes a get's until the epoch closes or a flush completes the operation. Epochs are
 //!   opened in a scope (`win.fence(s, …)`, `win.lock(s, …)`, …), every origin buffer is
 //!   borrowed for the scope's lifetime, and the closing synchronisation of an epoch (fence,

@@ -50,8 +50,13 @@ macro_rules! ensure {
 #[macro_export]
 macro_rules! ensure_eq {
     ($a:expr, $b:expr $(,)?) => {{
-        let (a, b) = (&$a, &$b);
-        $crate::ensure!(a == b, "{} == {}: {:?} != {:?}", stringify!($a), stringify!($b), a, b);
+        // A `match` keeps the temporaries of both sides alive (as `assert_eq!` does) on every
+        // toolchain; a `let` extends `Some(&[x][..])`'s only from Rust 1.89 on.
+        match (&$a, &$b) {
+            (a, b) => {
+                $crate::ensure!(a == b, "{} == {}: {:?} != {:?}", stringify!($a), stringify!($b), a, b);
+            }
+        }
     }};
 }
 

@@ -43,6 +43,7 @@ fn probe_uncached() -> DeviceResult<CudaInfo> {
     Ok(CudaInfo { devices, driver_version })
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 /// The primary context of `device` (cudarc's [`CudaContext`]), created once and kept.
 pub fn context(device: i32) -> DeviceResult<Arc<CudaContext>> {
     let info = probe()?;

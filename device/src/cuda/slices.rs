@@ -27,26 +27,31 @@ fn write_view<T: Element, S: DevicePtrMut<T> + ?Sized>(s: &mut S) -> BufferViewM
 }
 
 // SAFETY: the views describe the slice's own allocation, borrowed with `self`.
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 unsafe impl<T: Element> DeviceBuffer for CudaSlice<T> {
     fn view(&self) -> BufferView {
         read_view(self)
     }
 }
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 unsafe impl<T: Element> DeviceBufferMut for CudaSlice<T> {
     fn view_mut(&mut self) -> BufferViewMut {
         write_view(self)
     }
 }
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 unsafe impl<T: Element> DeviceBuffer for CudaView<'_, T> {
     fn view(&self) -> BufferView {
         read_view(self)
     }
 }
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 unsafe impl<T: Element> DeviceBuffer for CudaViewMut<'_, T> {
     fn view(&self) -> BufferView {
         read_view(self)
     }
 }
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 unsafe impl<T: Element> DeviceBufferMut for CudaViewMut<'_, T> {
     fn view_mut(&mut self) -> BufferViewMut {
         write_view(self)

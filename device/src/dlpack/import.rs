@@ -168,7 +168,7 @@ unsafe fn check_layout(t: &DLTensor) -> DeviceResult<(DType, Vec<usize>, usize, 
             return refuse(format!("data + byte_offset {offset} + {bytes} bytes overflow the address space"));
         }
         let ptr = t.data.cast::<u8>().wrapping_add(offset).cast::<c_void>();
-        if (ptr as usize) % align_of(dtype) != 0 {
+        if !(ptr as usize).is_multiple_of(align_of(dtype)) {
             return refuse(format!(
                 "the first element (data {:p} + byte_offset {offset}) is not aligned to {} bytes for {dtype}",
                 t.data,

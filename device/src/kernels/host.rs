@@ -112,7 +112,7 @@ pub(crate) fn check_reduce(
     if !op.valid_for(dtype) {
         return Err(DeviceError::Unsupported(format!("reduction {} is not defined on {dtype}", op.name())));
     }
-    if inout_bytes != input_bytes || inout_bytes % dtype.size() != 0 {
+    if inout_bytes != input_bytes || !inout_bytes.is_multiple_of(dtype.size()) {
         return Err(DeviceError::Unsupported(format!(
             "reduction {} on {dtype}: buffers of {inout_bytes} and {input_bytes} bytes (need equal lengths, a multiple of {})",
             op.name(),

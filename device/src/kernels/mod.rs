@@ -177,8 +177,8 @@ impl KernelFile {
     /// The CUDA C source.
     pub const fn source(self) -> &'static str {
         match self {
-            KernelFile::Reduce => include_str!("../../../kernels/reduce.cu"),
-            KernelFile::Pack => include_str!("../../../kernels/pack.cu"),
+            KernelFile::Reduce => include_str!("../../kernels/reduce.cu"),
+            KernelFile::Pack => include_str!("../../kernels/pack.cu"),
         }
     }
 

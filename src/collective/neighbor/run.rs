@@ -18,7 +18,7 @@ use crate::topology::Topology;
 
 /// `count` elements as `degree` equal blocks; the block length.
 fn blocks_of(what: &'static str, count: usize, degree: usize) -> Result<usize> {
-    if count % degree == 0 {
+    if count.is_multiple_of(degree) {
         Ok(count / degree)
     } else {
         Err(length_error(what, format!("{count} elements are not {degree} equal blocks (one per neighbour)")))
