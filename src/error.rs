@@ -125,6 +125,14 @@ pub enum Error {
     /// MPI has not been initialised (or was already finalised).
     #[error("MPI is not initialised (call mpi4rs::init first) or has been finalised")]
     NotInitialized,
+    /// An MPI call from a thread the provided thread level does not allow: below
+    /// `MPI_THREAD_MULTIPLE`, only the thread that initialised MPI may call it (see
+    /// [`crate::thread`]).
+    #[error("MPI call from another thread than the one that initialised MPI, which provided {provided:?}; request ThreadLevel::Multiple (MPI4RS_RC_THREAD_LEVEL=multiple) to call MPI from several threads")]
+    WrongThread {
+        /// The thread level MPI provided.
+        provided: crate::ThreadLevel,
+    },
     /// MPI is already initialised, so it cannot be initialised again.
     #[error("MPI is already initialised")]
     AlreadyInitialized,
@@ -244,12 +252,11 @@ macro_rules! mpi_call {
         $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
     };
     ($f:ident($($arg:expr),* $(,)?)) => {
-        if $crate::environment::finalized() {
-            Err($crate::error::Error::NotInitialized)
-        } else {
+        match $crate::environment::may_call() {
+            Err(e) => Err(e),
             // SAFETY: the caller passes the arguments the MPI function expects; MPI is not
-            // finalised.
-            $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
+            // finalised, and this thread may call it at the provided thread level.
+            Ok(()) => $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) }),
         }
     };
 }

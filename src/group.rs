@@ -20,20 +20,18 @@ use std::ffi::c_int;
 /// ```
 pub struct Group {
     raw: MPI_Group,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
-
-// SAFETY: groups are immutable MPI objects.
-unsafe impl Send for Group {}
-unsafe impl Sync for Group {}
 
 impl Group {
     pub(crate) fn adopt(raw: MPI_Group) -> Group {
-        Group { raw }
+        Group { raw, _thread: std::marker::PhantomData }
     }
 
     /// The empty group.
     pub fn empty() -> Group {
-        Group { raw: ffi::GROUP_EMPTY() }
+        Group { raw: ffi::GROUP_EMPTY(), _thread: std::marker::PhantomData }
     }
 
     /// The raw handle (still owned by `self`).

@@ -59,6 +59,7 @@ pub mod request;
 pub mod scope;
 pub mod status;
 pub mod sync;
+pub mod thread;
 pub mod topology;
 pub mod transfer;
 mod util;
@@ -105,6 +106,7 @@ pub use request::{
 };
 pub use scope::{scope, Scope};
 pub use status::Status;
+pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
 pub use value_index::{PairValue, ValueIndex};
 pub use win::Win;

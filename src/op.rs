@@ -513,6 +513,8 @@ static TRAMPOLINES: [Trampoline; MAX_USER_OPS] = trampolines!(
 pub struct UserOp {
     op: Op,
     slot: usize,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
 
 impl UserOp {
@@ -582,7 +584,11 @@ impl UserOp {
         let mut raw = ffi::OP_NULL();
         mpi_call!(MPI_Op_create(Some(TRAMPOLINES[slot]), c_int::from(commutative), &mut raw))?;
         *SLOTS[slot].write().unwrap_or_else(|e| e.into_inner()) = Some(body);
-        Ok(UserOp { op: Op(Repr::User { raw, datatype, commutative, element }), slot })
+        Ok(UserOp {
+            op: Op(Repr::User { raw, datatype, commutative, element }),
+            slot,
+            _thread: std::marker::PhantomData,
+        })
     }
 }
 
