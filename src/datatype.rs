@@ -40,6 +40,7 @@ use std::sync::OnceLock;
 struct SharedDatatype(MPI_Datatype);
 // SAFETY: the handle is only read after it is committed; MPI datatypes are thread-safe to use.
 unsafe impl Send for SharedDatatype {}
+// SAFETY: see Send; only read.
 unsafe impl Sync for SharedDatatype {}
 
 /// `[f16, bf16]`: two bytes each, as distinct committed types so that predefined reductions

@@ -339,11 +339,13 @@ pub fn processor_name() -> Result<String> {
 /// Wall-clock time in seconds (`MPI_Wtime`).
 #[inline]
 pub fn wtime() -> f64 {
+    // SAFETY: the shim's MPI_Wtime, which MPI allows from any thread at any time.
     unsafe { ffi::mpi4rs_wtime() }
 }
 
 /// Resolution of [`wtime`] in seconds (`MPI_Wtick`).
 pub fn wtick() -> f64 {
+    // SAFETY: the shim's MPI_Wtick, which MPI allows from any thread at any time.
     unsafe { ffi::mpi4rs_wtick() }
 }
 

@@ -279,6 +279,7 @@ macro_rules! error_classes {
             /// The class for a raw MPI error class value.
             pub fn from_raw(class: i32) -> ErrorClass {
                 // The shim maps the C macro values onto the order of ORDER (1-based).
+                // SAFETY: a pure function of an integer in the shim.
                 let index = unsafe { ffi::mpi4rs_error_class_index(class) };
                 match index {
                     i if i >= 1 => Self::ORDER.get(i as usize - 1).copied().unwrap_or(ErrorClass::Other(class)),

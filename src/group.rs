@@ -61,6 +61,8 @@ impl Group {
     ) -> Result<Group> {
         let mut g = ffi::GROUP_NULL();
         crate::environment::require_not_finalized()?;
+        // SAFETY: `f` is one of MPI's group constructors (two groups in, one out); both handles
+        // are live groups and `g` outlives the call.
         crate::error::check(call, unsafe { f(self.raw, other.raw, &mut g) })?;
         Ok(Group::adopt(g))
     }
@@ -166,6 +168,7 @@ impl Group {
 impl Drop for Group {
     fn drop(&mut self) {
         if self.raw != ffi::GROUP_EMPTY() && self.raw != ffi::GROUP_NULL() && is_active() {
+            // SAFETY: a group this value owns, freed once; MPI is active.
             unsafe { ffi::MPI_Group_free(&mut self.raw) };
         }
     }

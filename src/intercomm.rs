@@ -86,6 +86,7 @@ impl Communicator for InterComm {
 impl Drop for InterComm {
     fn drop(&mut self) {
         if is_active() {
+            // SAFETY: an intercommunicator this value owns, freed once; MPI is active.
             unsafe { ffi::MPI_Comm_free(&mut self.raw) };
         }
     }

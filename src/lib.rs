@@ -30,6 +30,9 @@
 //! `mpi.h`), [`error`] turns each return code into a `Result` in one place, and the rest is
 //! the safe API.
 #![warn(missing_docs)]
+// Every unsafe block and impl of the library says why no safe caller can break it (CI runs
+// clippy with -D warnings); test code is exempt.
+#![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc))]
 
 pub mod bsend;
 pub mod buffer;

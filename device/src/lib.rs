@@ -17,6 +17,9 @@
 //! assert_eq!((view.len, view.dtype, view.memory()), (3, DType::F64, MemoryKind::Host));
 //! ```
 #![warn(missing_docs)]
+// Every unsafe block and impl of the library says why no safe caller can break it (CI runs
+// clippy with -D warnings); test code is exempt.
+#![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc))]
 
 pub mod cuda;
 pub mod dlpack;
