@@ -1174,6 +1174,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads MPI's constants")]
     fn before_init_is_an_error_not_an_abort() {
         // No test in this binary initialises MPI.
         assert_eq!(Datatype::of::<f64>().unwrap_err(), Error::NotInitialized);
