@@ -8,7 +8,7 @@
 # mpi4rs / C within each back-to-back pair of runs (steadier than a ratio of medians where
 # the machine's speed drifts between runs), with the targets:
 # 8-byte latency within 10 % of C, bandwidth at 4 MiB and above at least 95 % of C.
-# Both sides request the same thread level (MPI4RS_RC_THREAD_LEVEL, default multiple).
+# Both sides request the same thread level (MPI4RS_RC_THREAD_LEVEL, default single).
 #
 # Usage: bash ci/bench-pingpong.sh [ROUNDS]                       (Open MPI, ROUNDS=7)
 #        MPI=mpich bash ci/bench-pingpong.sh [ROUNDS]             (MPICH; target/mpich)
@@ -38,7 +38,7 @@ if [ "$mpicc" = mpicc.mpich ]; then
 else
   echo "# $(mpiexec --version 2>&1 | head -1)"
 fi
-echo "# thread level ${MPI4RS_RC_THREAD_LEVEL:-multiple}; $rounds rounds each; $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# thread level ${MPI4RS_RC_THREAD_LEVEL:-single}; $rounds rounds each; $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 small=(-m 8 -n 8 -s 10000 -l 400000)
 large=(-m 4194304 -n 16777216 --skip-huge 5 --loop-huge 100)
 for ((r = 0; r < rounds; r++)); do

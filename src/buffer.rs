@@ -320,6 +320,7 @@ pub struct Equivalent<'a, T>(pub &'a [T]);
 /// A mutable slice of an rsmpi [`Equivalence`] type, to receive into.
 pub struct EquivalentMut<'a, T>(pub &'a mut [T]);
 
+// SAFETY: the slice's own memory, borrowed with `self`, described by rsmpi's datatype for `T`.
 unsafe impl<T: Equivalence> Buffer for Equivalent<'_, T> {
     fn spec(&self) -> Result<Spec> {
         Ok(Spec {
@@ -333,6 +334,8 @@ unsafe impl<T: Equivalence> Buffer for Equivalent<'_, T> {
     }
 }
 
+// SAFETY: the slice's own memory, borrowed mutably with `self`; `T: Equivalence` types are
+// plain data that the datatype describes (rsmpi's contract).
 unsafe impl<T: Equivalence> BufferMut for EquivalentMut<'_, T> {
     fn spec_mut(&mut self) -> Result<SpecMut> {
         Ok(SpecMut {

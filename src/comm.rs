@@ -120,6 +120,7 @@ fn int_attr(comm: MPI_Comm, key: c_int) -> Result<Option<i32>> {
 /// Rank in `COMM_WORLD`, for messages (-1 if it cannot be had).
 pub(crate) fn world_rank() -> i32 {
     let mut r = -1;
+    // SAFETY: `r` outlives the call; used only while MPI is initialised (messages on abort).
     unsafe { ffi::MPI_Comm_rank(ffi::COMM_WORLD(), &mut r) };
     r
 }
@@ -130,19 +131,16 @@ pub struct Comm {
     size: i32,
     rank: i32,
     owned: bool,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
-
-// SAFETY: MPI handles may be used from any thread the provided thread level allows; the
-// handle itself is an immutable value.
-unsafe impl Send for Comm {}
-unsafe impl Sync for Comm {}
 
 impl Comm {
     fn wrap(raw: MPI_Comm, owned: bool) -> Result<Comm> {
         // Owns `raw` from here, so an error below frees it. Fill in this value and return it:
         // building a second `Comm` from it (`..comm`) would copy the handle and then drop —
         // free — this one.
-        let mut comm = Comm { raw, size: 0, rank: 0, owned };
+        let mut comm = Comm { raw, size: 0, rank: 0, owned, _thread: std::marker::PhantomData };
         mpi_call!(MPI_Comm_set_errhandler(raw, error_handler()))?;
         mpi_call!(MPI_Comm_size(raw, &mut comm.size))?;
         mpi_call!(MPI_Comm_rank(raw, &mut comm.rank))?;

@@ -3,7 +3,7 @@
 //!
 //! | variable | values | default |
 //! |---|---|---|
-//! | `MPI4RS_RC_THREAD_LEVEL` | `single`, `funneled`, `serialized`, `multiple` | `multiple` |
+//! | `MPI4RS_RC_THREAD_LEVEL` | `single`, `funneled`, `serialized`, `multiple` | `single` (see [`crate::thread`]) |
 //! | `MPI4RS_RC_ERRORS` | `return` (errors are `Err`), `fatal` (MPI aborts) | `return` |
 //! | `MPI4RS_RC_ABORT_ON_PANIC` | `true`/`false` (also `1`/`0`, `yes`/`no`) | `true` |
 //!
@@ -31,6 +31,11 @@ pub enum ThreadLevel {
 }
 
 impl ThreadLevel {
+    /// The four levels, from least to most.
+    pub(crate) const fn all() -> [ThreadLevel; 4] {
+        [ThreadLevel::Single, ThreadLevel::Funneled, ThreadLevel::Serialized, ThreadLevel::Multiple]
+    }
+
     /// The raw `MPI_THREAD_*` value.
     pub fn as_raw(self) -> c_int {
         match self {
@@ -43,7 +48,7 @@ impl ThreadLevel {
 
     /// The level for a raw `MPI_THREAD_*` value.
     pub fn from_raw(raw: c_int) -> Result<ThreadLevel> {
-        [ThreadLevel::Single, ThreadLevel::Funneled, ThreadLevel::Serialized, ThreadLevel::Multiple]
+        ThreadLevel::all()
             .into_iter()
             .find(|l| l.as_raw() == raw)
             .ok_or_else(|| Error::InvalidArgument(format!("unknown MPI thread level {raw}")))
@@ -95,9 +100,9 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// Thread level `Multiple`, errors returned, a panic aborts the job.
+    /// Thread level `Single` (see [`crate::thread`]), errors returned, a panic aborts the job.
     fn default() -> Self {
-        Config { thread_level: ThreadLevel::Multiple, errors: ErrorPolicy::Return, abort_on_panic: true }
+        Config { thread_level: ThreadLevel::Single, errors: ErrorPolicy::Return, abort_on_panic: true }
     }
 }
 

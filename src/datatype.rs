@@ -40,6 +40,7 @@ use std::sync::OnceLock;
 struct SharedDatatype(MPI_Datatype);
 // SAFETY: the handle is only read after it is committed; MPI datatypes are thread-safe to use.
 unsafe impl Send for SharedDatatype {}
+// SAFETY: see Send; only read.
 unsafe impl Sync for SharedDatatype {}
 
 /// `[f16, bf16]`: two bytes each, as distinct committed types so that predefined reductions
@@ -290,14 +291,9 @@ pub struct Datatype {
     /// The one basic element type the whole type map consists of, where known (`None` for
     /// mixed maps): receives into `bool` buffers need it to be `bool`.
     base: Option<DType>,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
-
-// SAFETY: a committed MPI datatype is immutable (only its name can change, which MPI makes
-// thread-safe as it does for every handle at the thread level requested); the handle is a
-// plain value that any thread may use, and freeing happens once, in Drop, through `&mut self`.
-unsafe impl Send for Datatype {}
-// SAFETY: see Send; `&Datatype` allows only reads of the handle and MPI calls on it.
-unsafe impl Sync for Datatype {}
 
 impl Drop for Datatype {
     fn drop(&mut self) {
@@ -436,14 +432,27 @@ impl Datatype {
             ElementKind::Basic(d) => Some(d),
             _ => None,
         };
-        Ok(Datatype { raw, owned: false, layout: query_layout(raw)?, kind, base })
+        Ok(Datatype {
+            raw,
+            owned: false,
+            layout: query_layout(raw)?,
+            kind,
+            base,
+            _thread: std::marker::PhantomData,
+        })
     }
 
     /// Takes ownership of a new handle from an MPI constructor, commits it and reads its layout
     /// (the handle is freed if any of that fails).
     fn adopt(raw: MPI_Datatype, base: Option<DType>) -> Result<Datatype> {
-        let mut t =
-            Datatype { raw, owned: true, layout: Layout::default(), kind: ElementKind::Derived, base };
+        let mut t = Datatype {
+            raw,
+            owned: true,
+            layout: Layout::default(),
+            kind: ElementKind::Derived,
+            base,
+            _thread: std::marker::PhantomData,
+        };
         mpi_call!(MPI_Type_commit(&mut t.raw))?;
         t.layout = query_layout(t.raw)?;
         Ok(t)
@@ -1165,6 +1174,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads MPI's constants")]
     fn before_init_is_an_error_not_an_abort() {
         // No test in this binary initialises MPI.
         assert_eq!(Datatype::of::<f64>().unwrap_err(), Error::NotInitialized);

@@ -5,21 +5,53 @@ use crate::comm::{Comm, Communicator};
 use crate::config::{Config, ErrorPolicy, ThreadLevel};
 use crate::error::{mpi_call, Error, Result};
 use crate::{datatype, ffi, util};
+use std::cell::Cell;
 use std::ffi::{c_char, c_int};
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
 /// `TAG_UB` of COMM_WORLD, read once at initialisation (tags are checked on every call).
 static TAG_UB: AtomicI32 = AtomicI32::new(32767);
 static ERRORS_FATAL: AtomicBool = AtomicBool::new(false);
-/// Set just before this library finalises MPI; never cleared (MPI cannot be initialised again).
-static FINALIZED: AtomicBool = AtomicBool::new(false);
+/// Who may call MPI now: [`OPEN`] (any thread: MPI provided `THREAD_MULTIPLE`, or this library
+/// has not initialised it), [`INIT_THREAD_ONLY`] (a lower level: only the thread that
+/// initialised MPI) or [`FINALIZED`] (nobody; never left: MPI cannot be initialised again).
+static CALLERS: AtomicU8 = AtomicU8::new(OPEN);
+const OPEN: u8 = 0;
+const INIT_THREAD_ONLY: u8 = 1;
+const FINALIZED: u8 = 2;
+/// The level MPI provided (as `ThreadLevel::to_index`), for the error message.
+static PROVIDED: AtomicU8 = AtomicU8::new(3);
 
-/// Whether this library has finalised MPI: every MPI call is then refused with
-/// [`Error::NotInitialized`] (see `mpi_call!`). One relaxed load per call.
+thread_local! {
+    /// Whether this thread initialised MPI (its "main thread").
+    static INIT_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread may call MPI now: `Err(NotInitialized)` once this library has
+/// finalised MPI, `Err(WrongThread)` from a thread other than the one that initialised MPI
+/// when it provided less than `THREAD_MULTIPLE`. Every MPI call goes through it (`mpi_call!`):
+/// one relaxed load, plus a thread-local read below `MULTIPLE`. This is what makes the thread
+/// levels sound for the calls that take no handle (handles themselves cannot leave their
+/// thread below `MULTIPLE`: see [`crate::thread`]).
 #[inline(always)]
-pub(crate) fn finalized() -> bool {
-    FINALIZED.load(Ordering::Relaxed)
+pub(crate) fn may_call() -> Result<()> {
+    match CALLERS.load(Ordering::Relaxed) {
+        OPEN => Ok(()),
+        INIT_THREAD_ONLY if INIT_THREAD.with(Cell::get) => Ok(()),
+        state => Err(refusal(state)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn refusal(state: u8) -> Error {
+    if state == FINALIZED {
+        Error::NotInitialized
+    } else {
+        let provided = ThreadLevel::all()[usize::from(PROVIDED.load(Ordering::Relaxed) & 3)];
+        Error::WrongThread { provided }
+    }
 }
 
 /// MPI, initialised. Dropping it finalises MPI (`MPI_Finalize`).
@@ -73,6 +105,11 @@ pub fn init_with(config: Config) -> Result<Environment> {
         install_panic_abort();
     }
     let thread_level = query_thread()?;
+    INIT_THREAD.with(|t| t.set(true));
+    PROVIDED.store(thread_level as u8, Ordering::Relaxed);
+    if thread_level < ThreadLevel::Multiple {
+        CALLERS.store(INIT_THREAD_ONLY, Ordering::Relaxed);
+    }
     Ok(Environment { world, self_comm, thread_level, config, universe: ManuallyDrop::new(universe) })
 }
 
@@ -182,7 +219,7 @@ impl Drop for Environment {
         }
         datatype::free_half_types();
         crate::op::free_half_ops();
-        FINALIZED.store(true, Ordering::Relaxed);
+        CALLERS.store(FINALIZED, Ordering::Relaxed);
         // SAFETY: dropped once, here; nothing uses `universe` afterwards.
         unsafe { ManuallyDrop::drop(&mut self.universe) };
     }
@@ -244,15 +281,10 @@ pub(crate) fn is_active() -> bool {
     matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false)))
 }
 
-/// `Err(NotInitialized)` once this library has finalised MPI (the check `mpi_call!` makes,
-/// for the few calls made without it).
+/// [`may_call`]: the check `mpi_call!` makes, for the few calls made without it.
 #[inline(always)]
 pub(crate) fn require_not_finalized() -> Result<()> {
-    if finalized() {
-        Err(Error::NotInitialized)
-    } else {
-        Ok(())
-    }
+    may_call()
 }
 
 /// `Err(NotInitialized)` outside `init` … finalize, where most MPI calls would abort.
@@ -307,11 +339,13 @@ pub fn processor_name() -> Result<String> {
 /// Wall-clock time in seconds (`MPI_Wtime`).
 #[inline]
 pub fn wtime() -> f64 {
+    // SAFETY: the shim's MPI_Wtime, which MPI allows from any thread at any time.
     unsafe { ffi::mpi4rs_wtime() }
 }
 
 /// Resolution of [`wtime`] in seconds (`MPI_Wtick`).
 pub fn wtick() -> f64 {
+    // SAFETY: the shim's MPI_Wtick, which MPI allows from any thread at any time.
     unsafe { ffi::mpi4rs_wtick() }
 }
 

@@ -125,6 +125,14 @@ pub enum Error {
     /// MPI has not been initialised (or was already finalised).
     #[error("MPI is not initialised (call mpi4rs::init first) or has been finalised")]
     NotInitialized,
+    /// An MPI call from a thread the provided thread level does not allow: below
+    /// `MPI_THREAD_MULTIPLE`, only the thread that initialised MPI may call it (see
+    /// [`crate::thread`]).
+    #[error("MPI call from another thread than the one that initialised MPI, which provided {provided:?}; request ThreadLevel::Multiple (MPI4RS_RC_THREAD_LEVEL=multiple) to call MPI from several threads")]
+    WrongThread {
+        /// The thread level MPI provided.
+        provided: crate::ThreadLevel,
+    },
     /// MPI is already initialised, so it cannot be initialised again.
     #[error("MPI is already initialised")]
     AlreadyInitialized,
@@ -244,12 +252,11 @@ macro_rules! mpi_call {
         $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
     };
     ($f:ident($($arg:expr),* $(,)?)) => {
-        if $crate::environment::finalized() {
-            Err($crate::error::Error::NotInitialized)
-        } else {
+        match $crate::environment::may_call() {
+            Err(e) => Err(e),
             // SAFETY: the caller passes the arguments the MPI function expects; MPI is not
-            // finalised.
-            $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
+            // finalised, and this thread may call it at the provided thread level.
+            Ok(()) => $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) }),
         }
     };
 }
@@ -272,6 +279,7 @@ macro_rules! error_classes {
             /// The class for a raw MPI error class value.
             pub fn from_raw(class: i32) -> ErrorClass {
                 // The shim maps the C macro values onto the order of ORDER (1-based).
+                // SAFETY: a pure function of an integer in the shim.
                 let index = unsafe { ffi::mpi4rs_error_class_index(class) };
                 match index {
                     i if i >= 1 => Self::ORDER.get(i as usize - 1).copied().unwrap_or(ErrorClass::Other(class)),
@@ -311,6 +319,7 @@ error_classes! {
 #[cfg(test)]
 mod tests {
     #[test]
+    #[cfg_attr(miri, ignore = "reads MPI's constants")]
     fn success_is_zero_in_mpi_h() {
         assert_eq!(super::SUCCESS, crate::ffi::SUCCESS());
     }

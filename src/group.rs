@@ -20,20 +20,18 @@ use std::ffi::c_int;
 /// ```
 pub struct Group {
     raw: MPI_Group,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
-
-// SAFETY: groups are immutable MPI objects.
-unsafe impl Send for Group {}
-unsafe impl Sync for Group {}
 
 impl Group {
     pub(crate) fn adopt(raw: MPI_Group) -> Group {
-        Group { raw }
+        Group { raw, _thread: std::marker::PhantomData }
     }
 
     /// The empty group.
     pub fn empty() -> Group {
-        Group { raw: ffi::GROUP_EMPTY() }
+        Group { raw: ffi::GROUP_EMPTY(), _thread: std::marker::PhantomData }
     }
 
     /// The raw handle (still owned by `self`).
@@ -63,6 +61,8 @@ impl Group {
     ) -> Result<Group> {
         let mut g = ffi::GROUP_NULL();
         crate::environment::require_not_finalized()?;
+        // SAFETY: `f` is one of MPI's group constructors (two groups in, one out); both handles
+        // are live groups and `g` outlives the call.
         crate::error::check(call, unsafe { f(self.raw, other.raw, &mut g) })?;
         Ok(Group::adopt(g))
     }
@@ -168,6 +168,7 @@ impl Group {
 impl Drop for Group {
     fn drop(&mut self) {
         if self.raw != ffi::GROUP_EMPTY() && self.raw != ffi::GROUP_NULL() && is_active() {
+            // SAFETY: a group this value owns, freed once; MPI is active.
             unsafe { ffi::MPI_Group_free(&mut self.raw) };
         }
     }

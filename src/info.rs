@@ -24,12 +24,9 @@ use std::ffi::{c_char, c_int, CString};
 pub struct Info {
     raw: MPI_Info,
     owned: bool,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
-
-// SAFETY: an info handle is a plain value; MPI allows its use from any thread the provided
-// thread level allows.
-unsafe impl Send for Info {}
-unsafe impl Sync for Info {}
 
 /// A key or value as a C string, checked against MPI's limits.
 fn c_text(what: &str, s: &str, max: c_int) -> Result<CString> {
@@ -51,7 +48,7 @@ impl Info {
 
     /// Takes ownership of an info object MPI returned (`MPI_File_get_info`, `MPI_Win_get_info`).
     pub(crate) fn adopt(raw: MPI_Info) -> Info {
-        Info { raw, owned: raw != ffi::INFO_NULL() }
+        Info { raw, owned: raw != ffi::INFO_NULL(), _thread: std::marker::PhantomData }
     }
 
     /// An empty info object (`MPI_Info_create`).
@@ -59,7 +56,7 @@ impl Info {
         require_active()?;
         let mut raw = ffi::INFO_NULL();
         mpi_call!(MPI_Info_create(&mut raw))?;
-        Ok(Info { raw, owned: true })
+        Ok(Info { raw, owned: true, _thread: std::marker::PhantomData })
     }
 
     /// An info object holding `pairs`, in order.
@@ -75,7 +72,7 @@ impl Info {
     /// whichever the MPI library sets). Not freed on drop.
     pub fn env() -> Result<Info> {
         require_active()?;
-        Ok(Info { raw: ffi::INFO_ENV(), owned: false })
+        Ok(Info { raw: ffi::INFO_ENV(), owned: false, _thread: std::marker::PhantomData })
     }
 
     /// The raw handle (still owned by `self`).
@@ -161,7 +158,7 @@ impl Info {
     pub fn dup(&self) -> Result<Info> {
         let mut raw = ffi::INFO_NULL();
         mpi_call!(MPI_Info_dup(self.raw, &mut raw))?;
-        Ok(Info { raw, owned: true })
+        Ok(Info { raw, owned: true, _thread: std::marker::PhantomData })
     }
 }
 

@@ -12,18 +12,16 @@ pub struct InterComm {
     size: i32,
     rank: i32,
     remote_size: i32,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
-
-// SAFETY: as for `Comm`.
-unsafe impl Send for InterComm {}
-unsafe impl Sync for InterComm {}
 
 impl InterComm {
     pub(crate) fn adopt(raw: MPI_Comm) -> Result<InterComm> {
         if raw == ffi::COMM_NULL() {
             return Err(Error::InvalidArgument("expected an intercommunicator, got COMM_NULL".into()));
         }
-        let mut comm = InterComm { raw, size: 0, rank: 0, remote_size: 0 };
+        let mut comm = InterComm { raw, size: 0, rank: 0, remote_size: 0, _thread: std::marker::PhantomData };
         mpi_call!(MPI_Comm_set_errhandler(raw, error_handler()))?;
         mpi_call!(MPI_Comm_size(raw, &mut comm.size))?;
         mpi_call!(MPI_Comm_rank(raw, &mut comm.rank))?;
@@ -88,6 +86,7 @@ impl Communicator for InterComm {
 impl Drop for InterComm {
     fn drop(&mut self) {
         if is_active() {
+            // SAFETY: an intercommunicator this value owns, freed once; MPI is active.
             unsafe { ffi::MPI_Comm_free(&mut self.raw) };
         }
     }

@@ -17,13 +17,13 @@ use crate::transfer::stage::{Fill, Transfer};
 pub struct Message {
     raw: MPI_Message,
     bytes: usize,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
-
-unsafe impl Send for Message {}
 
 impl Message {
     pub(crate) fn new(raw: MPI_Message, status: &Status) -> Result<Message> {
-        Ok(Message { raw, bytes: status.bytes()? })
+        Ok(Message { raw, bytes: status.bytes()?, _thread: std::marker::PhantomData })
     }
 
     /// Size of the message in bytes.

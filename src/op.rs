@@ -172,6 +172,7 @@ enum Repr {
 // SAFETY: MPI operation and datatype handles may be used from any thread; a user operation's
 // closure is `Send + Sync`.
 unsafe impl Send for Op {}
+// SAFETY: see Send.
 unsafe impl Sync for Op {}
 
 impl Op {
@@ -414,6 +415,7 @@ unsafe extern "C" fn half_reduce<T: Half, const K: usize>(
 struct HalfOps([[MPI_Op; 4]; 2]);
 // SAFETY: operation handles are immutable once created.
 unsafe impl Send for HalfOps {}
+// SAFETY: see Send.
 unsafe impl Sync for HalfOps {}
 static HALF_OPS: OnceLock<HalfOps> = OnceLock::new();
 
@@ -513,6 +515,8 @@ static TRAMPOLINES: [Trampoline; MAX_USER_OPS] = trampolines!(
 pub struct UserOp {
     op: Op,
     slot: usize,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
 
 impl UserOp {
@@ -567,6 +571,7 @@ impl UserOp {
             // MPI's own): slices must be aligned, so the closure works on aligned copies.
             // SAFETY: as above, read and written without assuming alignment.
             let a: Vec<T> = (0..n).map(|i| unsafe { input.add(i).read_unaligned() }).collect();
+            // SAFETY: as above, read without assuming alignment.
             let mut b: Vec<T> = (0..n).map(|i| unsafe { inout.add(i).read_unaligned() }).collect();
             f(&a, &mut b);
             for (i, y) in b.into_iter().enumerate() {
@@ -582,7 +587,11 @@ impl UserOp {
         let mut raw = ffi::OP_NULL();
         mpi_call!(MPI_Op_create(Some(TRAMPOLINES[slot]), c_int::from(commutative), &mut raw))?;
         *SLOTS[slot].write().unwrap_or_else(|e| e.into_inner()) = Some(body);
-        Ok(UserOp { op: Op(Repr::User { raw, datatype, commutative, element }), slot })
+        Ok(UserOp {
+            op: Op(Repr::User { raw, datatype, commutative, element }),
+            slot,
+            _thread: std::marker::PhantomData,
+        })
     }
 }
 

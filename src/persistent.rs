@@ -123,6 +123,8 @@ pub struct Persistent<B: OwnedBuffer> {
     buf: B,
     identity: B::Identity,
     active: bool,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
 
 impl<B: OwnedBuffer> Persistent<B> {
@@ -175,7 +177,14 @@ impl<B: OwnedBuffer> Persistent<B> {
         // Nonblocking operations and closing steps of the setup complete now.
         let finished = finished.and(complete_slots(rest));
         let identity = buf.identity();
-        let set = Persistent { raws: kept, kept: kept_data, buf, identity, active: false };
+        let set = Persistent {
+            raws: kept,
+            kept: kept_data,
+            buf,
+            identity,
+            active: false,
+            _thread: std::marker::PhantomData,
+        };
         finished.map(|()| set)
     }
 

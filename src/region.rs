@@ -188,8 +188,7 @@ pub(crate) fn check_disjoint(parts: &[Part<'_>]) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn part(runs: &Runs, recv: bool, name: &str) -> Part<'static> {
-        let runs: &'static Runs = Box::leak(Box::new(runs.clone()));
+    fn part<'a>(runs: &'a Runs, recv: bool, name: &str) -> Part<'a> {
         Part { runs, recv, name: name.into() }
     }
 

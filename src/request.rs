@@ -504,6 +504,7 @@ pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
     crate::environment::require_not_finalized()?;
     // SAFETY: `raws` and `st` hold `n` entries each.
     let (keys, code) = with_raws(requests, |raws| {
+        // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Waitall(n, raws.as_mut_ptr(), st.as_mut_ptr()) })
     });
     in_status("MPI_Waitall", code, &st)?;
@@ -521,6 +522,7 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
     crate::environment::require_not_finalized()?;
     // SAFETY: `raws` and `st` hold `n` entries each.
     let (keys, code) = with_raws(requests, |raws| {
+        // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Testall(n, raws.as_mut_ptr(), &mut flag, st.as_mut_ptr()) })
     });
     in_status("MPI_Testall", code, &st)?;
@@ -542,6 +544,7 @@ pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     let mut index: c_int = 0;
     // SAFETY: `raws` holds `n` handles.
     let (keys, code) = with_raws(requests, |raws| {
+        // SAFETY: `raws` holds `n` entries; `index` and `status` outlive the call.
         (keys(raws), unsafe { ffi::MPI_Waitany(n, raws.as_mut_ptr(), &mut index, &mut status.0) })
     });
     check("MPI_Waitany", code)?;
@@ -561,6 +564,7 @@ pub fn test_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     let mut flag: c_int = 0;
     // SAFETY: `raws` holds `n` handles.
     let (keys, code) = with_raws(requests, |raws| {
+        // SAFETY: `raws` holds `n` entries; `index`, `flag` and `status` outlive the call.
         (keys(raws), unsafe { ffi::MPI_Testany(n, raws.as_mut_ptr(), &mut index, &mut flag, &mut status.0) })
     });
     check("MPI_Testany", code)?;
@@ -582,6 +586,7 @@ fn some(
     crate::environment::require_not_finalized()?;
     // SAFETY: `raws`, `indices` and `st` hold `n` entries each.
     let (keys, code) = with_raws(requests, |raws| {
+        // SAFETY: `raws`, `indices` and `st` hold `n` entries each.
         (keys(raws), unsafe { f(n, raws.as_mut_ptr(), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) })
     });
     let done = if outcount == ffi::UNDEFINED() { 0 } else { outcount.max(0) as usize };

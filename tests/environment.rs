@@ -33,12 +33,14 @@ fn main() {
         .case("queries", queries)
         .case("truncation_returns_err", truncation_returns_err)
         .hidden("thread_level_from_env", thread_level_from_env)
+        .hidden("threads_multiple", threads_multiple)
         .hidden("panic_aborts_job", panic_aborts_job)
         .hidden("abort_ends_job", abort_ends_job)
         .hidden("fatal_error_policy", fatal_error_policy)
         .hidden("bad_thread_level", bad_thread_level)
         .hidden("hangs_forever", hangs_forever)
         .check("thread_level_from_env", check_thread_level_from_env)
+        .check("threads_multiple", check_threads_multiple)
         .check("panic_aborts_job", check_panic_aborts_job)
         .check("panic_without_abort_still_ends_job", check_panic_without_abort)
         .check("abort_ends_job", check_abort_ends_job)
@@ -77,6 +79,31 @@ fn queries(env: &Environment) -> Result<()> {
     if env.thread_level() == ThreadLevel::Multiple {
         let other = std::thread::spawn(mpi4rs::is_thread_main).join();
         ensure!(matches!(other, Ok(Ok(false))), "another thread is not the main one: {other:?}");
+    } else {
+        // Below MULTIPLE (the default is FUNNELED), handles cannot leave this thread (a
+        // compile error: see the doc tests of mpi4rs::thread), no MultiThreaded view exists,
+        // and calls without a handle from another thread are errors, never MPI calls.
+        ensure_err!(env.world_mt(), Error::WrongThread { .. });
+        ensure_err!(env.self_mt(), Error::WrongThread { .. });
+        ensure_err!(mpi4rs::MultiThreaded::new(env, world.dup()?), Error::WrongThread { .. });
+        let other = std::thread::spawn(|| {
+            [
+                mpi4rs::Info::new().map(drop),
+                mpi4rs::processor_name().map(drop),
+                mpi4rs::is_thread_main().map(drop),
+                mpi4rs::Group::empty().size().map(drop),
+            ]
+        })
+        .join()
+        .map_err(|_| Error::InvalidArgument("the thread panicked".into()))?;
+        for r in other {
+            ensure!(
+                matches!(r, Err(Error::WrongThread { provided }) if provided == env.thread_level()),
+                "a call from another thread below MULTIPLE: {r:?}"
+            );
+        }
+        // This thread still may.
+        ensure!(mpi4rs::Info::new().is_ok());
     }
 
     // MPI is initialised once.
@@ -147,6 +174,63 @@ fn truncation_returns_err(env: &Environment) -> Result<()> {
 }
 
 // ---- hidden cases, started by the checks below ----
+
+/// With `MPI4RS_RC_THREAD_LEVEL=multiple`: handles wrapped in `MultiThreaded` are used from
+/// several threads at once (point-to-point on the shared `COMM_WORLD`, a collective on each
+/// thread's own communicator, handle-free calls).
+fn threads_multiple(env: &Environment) -> Result<()> {
+    ensure_eq!(env.config().requested_thread_level(), ThreadLevel::Multiple);
+    if env.thread_level() < ThreadLevel::Multiple {
+        // An MPI built without thread support: the view is refused, nothing else to show.
+        ensure_err!(env.world_mt(), Error::WrongThread { .. });
+        println!("MARKER: MPI provided only {:?}", env.thread_level());
+        return Ok(());
+    }
+    const THREADS: i32 = 4;
+    let world = env.world_mt()?;
+    let (rank, size) = (world.rank(), world.size());
+    // One communicator per thread, made here (collectives on one communicator must not run
+    // concurrently), then moved to its thread.
+    let mut comms = Vec::new();
+    for _ in 0..THREADS {
+        comms.push(mpi4rs::MultiThreaded::new(env, world.dup()?)?);
+    }
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = comms
+            .into_iter()
+            .enumerate()
+            .map(|(t, comm)| {
+                let t = t as i32;
+                s.spawn(move || -> Result<()> {
+                    for round in 0..50 {
+                        let mut got = -1i32;
+                        let next = (rank + 1) % size;
+                        let prev = (rank + size - 1) % size;
+                        world.sendrecv(&(rank * 1000 + t), next, t, &mut got, prev, t)?;
+                        ensure_eq!(got, prev * 1000 + t);
+                        let mut sum = 0i32;
+                        comm.allreduce(&(t + round), &mut sum, &Op::SUM)?;
+                        ensure_eq!(sum, (t + round) * size);
+                        ensure!(!mpi4rs::is_thread_main()?);
+                        mpi4rs::Info::new()?;
+                    }
+                    drop(comm.into_inner()); // freed on this thread
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::InvalidArgument("panic".into()))))
+            .collect()
+    });
+    for r in results {
+        r?;
+    }
+    world.barrier()?;
+    println!("MARKER: {THREADS} threads used MPI at once");
+    Ok(())
+}
 
 fn thread_level_from_env(env: &Environment) -> Result<()> {
     ensure_eq!(env.config().requested_thread_level(), ThreadLevel::Funneled);
@@ -226,6 +310,14 @@ fn failed_promptly(what: &str, out: &JobOutput) -> Result<(), String> {
     }
     if out.code == Some(0) {
         return Err(format!("{what}: exit code 0\n{}", describe(out)));
+    }
+    Ok(())
+}
+
+fn check_threads_multiple(suite: &Suite) -> Result<(), String> {
+    let out = suite.job(2, Some("threads_multiple"), &[("MPI4RS_RC_THREAD_LEVEL", "multiple")]);
+    if !out.success() || !out.stdout.contains("MARKER: 4 threads used MPI at once") {
+        return Err(format!("MPI4RS_RC_THREAD_LEVEL=multiple: {}", describe(&out)));
     }
     Ok(())
 }

@@ -110,6 +110,7 @@ pub unsafe trait Element: Copy + Send + Sync + 'static {
 
 macro_rules! element {
     ($($t:ty => $d:ident),* $(,)?) => {
+        // SAFETY: `DTYPE` names exactly this type's size and layout (checked by the tests).
         $(unsafe impl Element for $t { const DTYPE: DType = DType::$d; })*
     };
 }

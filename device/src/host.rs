@@ -2,12 +2,15 @@
 
 use crate::{BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, Element};
 
+// SAFETY: the slice's own memory, borrowed with `self`.
 unsafe impl<T: Element> DeviceBuffer for [T] {
     fn view(&self) -> BufferView {
         BufferView::host(self.as_ptr().cast(), self.len(), T::DTYPE)
     }
 }
 
+// SAFETY: the slice's own memory, borrowed mutably with `self`; every bit pattern of an
+// `Element`'s dtype is one the receive paths accept (bools are checked by the MPI layer).
 unsafe impl<T: Element> DeviceBufferMut for [T] {
     fn view_mut(&mut self) -> BufferViewMut {
         BufferViewMut::host(self.as_mut_ptr().cast(), self.len(), T::DTYPE)
@@ -17,9 +20,11 @@ unsafe impl<T: Element> DeviceBufferMut for [T] {
 /// Implements the buffer traits for a type by delegating to its slice.
 macro_rules! via_slice {
     ($([$($g:tt)*] $t:ty),* $(,)?) => {$(
+        // SAFETY: delegates to the slice of the whole value, borrowed with `self`.
         unsafe impl<$($g)*> DeviceBuffer for $t {
             fn view(&self) -> BufferView { self[..].view() }
         }
+        // SAFETY: delegates to the slice of the whole value, borrowed mutably with `self`.
         unsafe impl<$($g)*> DeviceBufferMut for $t {
             fn view_mut(&mut self) -> BufferViewMut { self[..].view_mut() }
         }
@@ -28,12 +33,14 @@ macro_rules! via_slice {
 
 via_slice!([T: Element] Vec<T>, [T: Element, const N: usize] [T; N]);
 
+// SAFETY: the one value as a slice of length 1, borrowed with `self`.
 unsafe impl<T: Element> DeviceBuffer for T {
     fn view(&self) -> BufferView {
         std::slice::from_ref(self).view()
     }
 }
 
+// SAFETY: the one value as a slice of length 1, borrowed mutably with `self`.
 unsafe impl<T: Element> DeviceBufferMut for T {
     fn view_mut(&mut self) -> BufferViewMut {
         std::slice::from_mut(self).view_mut()

@@ -18,6 +18,9 @@
 //! ```
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Every unsafe block and impl of the library says why no safe caller can break it (CI runs
+// clippy with -D warnings); test code is exempt.
+#![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc))]
 
 pub mod cuda;
 pub mod dlpack;

@@ -82,6 +82,9 @@ fn candidates() -> Vec<PathBuf> {
 }
 
 fn disabled_by_env() -> Option<String> {
+    if cfg!(miri) {
+        return Some("Miri cannot load libnvrtc".into());
+    }
     match std::env::var("MPI4RS_NO_NVRTC") {
         Ok(v) if !v.is_empty() && v != "0" => Some("MPI4RS_NO_NVRTC is set".into()),
         _ => None,

@@ -21,6 +21,7 @@ pub struct PinnedBuffer<T: Element> {
 
 // SAFETY: owned memory of Send + Sync elements.
 unsafe impl<T: Element> Send for PinnedBuffer<T> {}
+// SAFETY: as for Send; `&PinnedBuffer` gives only shared reads.
 unsafe impl<T: Element> Sync for PinnedBuffer<T> {}
 
 impl<T: Element> PinnedBuffer<T> {
@@ -75,6 +76,7 @@ unsafe impl<T: Element> DeviceBuffer for PinnedBuffer<T> {
     }
 }
 
+// SAFETY: the owned allocation, borrowed mutably with `self`.
 unsafe impl<T: Element> DeviceBufferMut for PinnedBuffer<T> {
     fn view_mut(&mut self) -> BufferViewMut {
         BufferViewMut { ptr: self.ptr.cast(), len: self.len, dtype: T::DTYPE, place: PINNED }

@@ -36,6 +36,7 @@ impl StreamRef {
 
 // SAFETY: a CUstream handle is an opaque token valid from any thread of the process.
 unsafe impl Send for StreamRef {}
+// SAFETY: as for Send: the handle is only copied and passed to CUDA.
 unsafe impl Sync for StreamRef {}
 
 /// Where a buffer lives and how to synchronise with the work that produces or consumes it.
@@ -162,6 +163,8 @@ pub unsafe trait DeviceBufferMut: DeviceBuffer {
 /// ```
 pub struct WithPolicy<B>(pub B, pub SyncPolicy);
 
+// SAFETY: the view of the buffer `B` points to, borrowed through `self`; only the policy
+// changes.
 unsafe impl<B: std::ops::Deref> DeviceBuffer for WithPolicy<B>
 where
     B::Target: DeviceBuffer,
@@ -173,6 +176,8 @@ where
     }
 }
 
+// SAFETY: the writable view of the buffer `B` points to, borrowed mutably through `self`;
+// only the policy changes.
 unsafe impl<B: std::ops::DerefMut> DeviceBufferMut for WithPolicy<B>
 where
     B::Target: DeviceBufferMut,

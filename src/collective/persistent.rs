@@ -67,6 +67,7 @@ persistent_fns! {
 
 // SAFETY: plain function pointers.
 unsafe impl Send for Fns {}
+// SAFETY: see Send; the pointers are only read.
 unsafe impl Sync for Fns {}
 
 /// The entry points, looked up once.

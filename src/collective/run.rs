@@ -42,13 +42,13 @@ macro_rules! start {
                 mpi_call!($immediate($($arg),*, &mut req)).map(|()| req)
             }
             Start::Persistent => match persistent::fns().$persistent {
-                Some(_) if $crate::environment::finalized() => Err($crate::error::Error::NotInitialized),
-                Some(f) => {
+                Some(f) => $crate::environment::may_call().and_then(|()| {
                     let mut req = ffi::REQUEST_NULL();
-                    // SAFETY: the MPI-4 signature with the same arguments as the blocking call.
+                    // SAFETY: the MPI-4 signature with the same arguments as the blocking call;
+                    // MPI is not finalised and this thread may call it.
                     let code = unsafe { f($($arg),*, ffi::INFO_NULL(), &mut req) };
                     check(concat!(stringify!($blocking), "_init"), code).map(|()| req)
-                }
+                }),
                 None => Err(persistent::missing(stringify!($blocking))),
             },
         }

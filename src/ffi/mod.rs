@@ -24,6 +24,7 @@ macro_rules! constants {
         $($(
             #[inline(always)]
             #[allow(non_snake_case)]
+            // SAFETY: reads a constant the MPI library exports.
             pub fn $name() -> $ty { unsafe { $sym } }
         )*)*
     };

@@ -94,12 +94,9 @@ pub struct File {
     /// Size in bytes of the view's etype (1 for the default view), for [`access`]'s
     /// end-of-file checks.
     etype_size: AtomicUsize,
+    /// Neither `Send` nor `Sync`: see [`crate::thread`].
+    _thread: crate::thread::ThreadBound,
 }
-
-// SAFETY: an MPI file handle may be used from any thread the provided thread level allows;
-// the handle itself is an immutable value and the split flag is atomic.
-unsafe impl Send for File {}
-unsafe impl Sync for File {}
 
 /// A byte count or offset as an `MPI_Offset`, or an error saying it does not fit.
 #[inline]
@@ -158,7 +155,12 @@ impl File {
             &mut raw
         ))?;
         // Owned from here: an error below closes it.
-        let file = File { raw, split_active: AtomicBool::new(false), etype_size: AtomicUsize::new(1) };
+        let file = File {
+            raw,
+            split_active: AtomicBool::new(false),
+            etype_size: AtomicUsize::new(1),
+            _thread: std::marker::PhantomData,
+        };
         mpi_call!(MPI_File_set_errhandler(file.raw, error_handler()))?;
         Ok(file)
     }

@@ -81,12 +81,12 @@ pub struct ObjRecvRequest<'c, T> {
     source: i32,
     tag: i32,
     done: bool,
-    _comm: PhantomData<&'c ()>,
+    _comm: PhantomData<(&'c (), crate::thread::ThreadBound)>,
     _value: PhantomData<fn() -> T>,
 }
 
-// SAFETY: the handle of a communicator borrowed for 'c, usable from any thread MPI allows.
-unsafe impl<T> Send for ObjRecvRequest<'_, T> {}
+// Neither Send nor Sync: `_comm` borrows a communicator, which stays on its thread (see
+// `crate::thread`).
 
 impl<'c, T: DeserializeOwned> ObjRecvRequest<'c, T> {
     pub(crate) fn new(comm: MPI_Comm, source: i32, tag: i32) -> Self {

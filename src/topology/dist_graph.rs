@@ -63,6 +63,7 @@ fn weights_ptr(weights: Option<&[i32]>) -> *const c_int {
     match weights {
         // SAFETY: the shim returns the library's constant.
         None => unsafe { ffi::mpi4rs_unweighted() }.cast_const(),
+        // SAFETY: the shim returns the library's constant.
         Some([]) => unsafe { ffi::mpi4rs_weights_empty() }.cast_const(),
         Some(w) => w.as_ptr(),
     }

@@ -82,6 +82,7 @@ fn query_library() -> (bool, &'static str) {
     if !ompi.is_null() {
         // SAFETY: Open MPI's `int MPIX_Query_cuda_support(void)`.
         let f: unsafe extern "C" fn() -> c_int = unsafe { std::mem::transmute(ompi) };
+        // SAFETY: the symbol's C signature, called once with no arguments.
         return (unsafe { f() } != 0, "MPIX_Query_cuda_support");
     }
     let mpich = crate::ffi::lookup_symbol(c"MPIX_GPU_query_support");
@@ -90,6 +91,7 @@ fn query_library() -> (bool, &'static str) {
         // MPIX_GPU_SUPPORT_CUDA is 0.
         let f: unsafe extern "C" fn(c_int, *mut c_int) -> c_int = unsafe { std::mem::transmute(mpich) };
         let mut supported: c_int = 0;
+        // SAFETY: the symbol's C signature; `supported` outlives the call.
         let ok = unsafe { f(0, &mut supported) } == crate::ffi::SUCCESS();
         return (ok && supported != 0, "MPIX_GPU_query_support");
     }

@@ -240,9 +240,8 @@ pub struct Win<M = ()> {
     memory: ManuallyDrop<M>,
 }
 
-// SAFETY: MPI window handles may be used from any thread the thread level allows; the memory
-// the window owns moves with it (Send when `M` is). Not Sync: the epoch state is a RefCell.
-unsafe impl<M: Send> Send for Win<M> {}
+// Neither Send nor Sync (`Core` holds a raw pointer, and the epoch state is a RefCell): a
+// window stays on the thread that made it (see `crate::thread`).
 
 fn aint(what: &'static str, v: usize) -> Result<MPI_Aint> {
     MPI_Aint::try_from(v).map_err(|_| Error::CountOverflow { what, value: v, max: MPI_Aint::MAX as usize })

@@ -197,6 +197,8 @@ pub struct Event {
 
 // SAFETY: event handles may be used from any thread once the context is bound there.
 unsafe impl Send for Event {}
+// SAFETY: as for Send: `&Event` only records, queries and waits on the event, which CUDA allows
+// from any thread.
 unsafe impl Sync for Event {}
 
 impl Event {

@@ -42,6 +42,9 @@ pub fn available() -> bool {
 /// The reason CUDA was switched off by the environment, if it was.
 #[cfg(feature = "cuda")]
 fn disabled_by_env() -> Option<String> {
+    if cfg!(miri) {
+        return Some("Miri cannot load libcuda".into());
+    }
     match std::env::var("MPI4RS_NO_CUDA") {
         Ok(v) if !v.is_empty() && v != "0" => Some("MPI4RS_NO_CUDA is set".into()),
         _ => None,

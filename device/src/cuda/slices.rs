@@ -34,24 +34,29 @@ unsafe impl<T: Element> DeviceBuffer for CudaSlice<T> {
     }
 }
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
+// SAFETY: the writable view is the slice's own allocation, borrowed mutably with `self`; any
+// bit pattern of an `Element` is valid.
 unsafe impl<T: Element> DeviceBufferMut for CudaSlice<T> {
     fn view_mut(&mut self) -> BufferViewMut {
         write_view(self)
     }
 }
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
+// SAFETY: a view of part of an allocation, borrowed with `self` for its lifetime.
 unsafe impl<T: Element> DeviceBuffer for CudaView<'_, T> {
     fn view(&self) -> BufferView {
         read_view(self)
     }
 }
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
+// SAFETY: as for `CudaView`: the memory it borrows mutably, read through `&self`.
 unsafe impl<T: Element> DeviceBuffer for CudaViewMut<'_, T> {
     fn view(&self) -> BufferView {
         read_view(self)
     }
 }
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
+// SAFETY: the memory this view borrows mutably, borrowed again mutably with `self`.
 unsafe impl<T: Element> DeviceBufferMut for CudaViewMut<'_, T> {
     fn view_mut(&mut self) -> BufferViewMut {
         write_view(self)

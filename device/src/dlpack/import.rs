@@ -246,6 +246,7 @@ pub struct DlpackTensor {
 // their deleters). Shared references only read fields and produce views; the deleter is
 // called only through `Drop`.
 unsafe impl Send for DlpackTensor {}
+// SAFETY: see Send; `&DlpackTensor` only reads fields and produces views.
 unsafe impl Sync for DlpackTensor {}
 
 impl DlpackTensor {
