@@ -7,12 +7,12 @@
 //! assertion). mpi4rs makes that a rule of the types, checked by the compiler, plus one
 //! run-time check for the calls that take no handle:
 //!
-//! - **Handles are neither `Send` nor `Sync`**: [`Comm`](crate::Comm),
+//! - **Handles are neither `Send` nor `Sync`**: [`Comm`],
 //!   [`InterComm`](crate::InterComm), the topology communicators, [`Group`](crate::Group),
 //!   [`Info`](crate::Info), [`File`](crate::file::File), [`Datatype`](crate::Datatype),
 //!   [`Win`](crate::win::Win), [`Message`](crate::Message), [`UserOp`](crate::UserOp), requests
 //!   and persistent requests, and everything that holds one (the
-//!   [`Environment`](crate::Environment) too). A single-threaded program notices nothing;
+//!   [`Environment`] too). A single-threaded program notices nothing;
 //!   a program that tries to use a handle on another thread does not compile:
 //!
 //! ```compile_fail,E0277
