@@ -162,7 +162,8 @@ pub mod prelude {
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-/// The guide's code blocks, compiled by `cargo test --doc`.
-#[cfg(doctest)]
+/// The guide's code blocks, compiled by `cargo test --doc` (with the default `cuda` feature:
+/// the device guide uses cudarc).
+#[cfg(all(doctest, feature = "cuda"))]
 #[doc = include_str!("../docs/guide.md")]
 struct GuideDoctests;
