@@ -34,13 +34,14 @@
 use crate::buffer::{BufferMut, ElementKind, LendMut, SpecMut};
 use crate::comm::Communicator;
 use crate::datatype::Datatype;
-use crate::error::{check, Error, Result};
+use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Request};
 use crate::p2p::{check_rank, check_tag_any};
 use crate::region::{check_disjoint, runs, Part, Region, Runs};
 use crate::request::{PersistentRequest, RequestSet};
 use crate::scope::Scope;
 use crate::transfer::stage::{Fill, Transfer};
+use crate::util::to_count;
 use mpi4rs_device::DType;
 use std::ffi::{c_int, c_void};
 
@@ -97,11 +98,7 @@ impl Exchange {
     }
 
     fn add(mut self, recv: bool, region: Region<'_>, peer: i32, tag: i32) -> Result<Exchange> {
-        let count = c_int::try_from(region.count).map_err(|_| Error::CountOverflow {
-            what: "region count",
-            value: region.count,
-            max: c_int::MAX as usize,
-        })?;
+        let count = to_count("region count", region.count)?;
         let (runs, self_overlap) = runs(&region)?;
         if recv && self_overlap {
             return Err(Error::InvalidArgument(format!(
@@ -224,10 +221,8 @@ impl Exchange {
         let mut t = Transfer::new("exchange");
         let s = self.prepare(comm, buf, &mut t)?;
         let mut reqs = self.post(comm, &s, false)?;
-        let n = reqs.len() as c_int;
-        // SAFETY: `reqs` holds `n` requests just started on the lent buffer.
-        let code = unsafe { ffi::MPI_Waitall(n, reqs.as_mut_ptr(), ffi::STATUSES_IGNORE()) };
-        check("MPI_Waitall", code)?;
+        let n = to_count("number of requests", reqs.len())?;
+        mpi_call!(MPI_Waitall(n, reqs.as_mut_ptr(), ffi::STATUSES_IGNORE()))?;
         t.blocking(None)
     }
 
@@ -343,14 +338,7 @@ where
         Part { runs: &send_runs, recv: false, name: "the send region".into() },
         Part { runs: &recv_runs, recv: true, name: "the receive region".into() },
     ])?;
-    let count = |r: &Region<'_>| {
-        c_int::try_from(r.count).map_err(|_| Error::CountOverflow {
-            what: "region count",
-            value: r.count,
-            max: c_int::MAX as usize,
-        })
-    };
-    let (scount, rcount) = (count(&send)?, count(&recv)?);
+    let (scount, rcount) = (to_count("region count", send.count)?, to_count("region count", recv.count)?);
     let s = buf.spec_mut()?;
     check_buffer(&s, send_runs.end().max(recv_runs.end()), std::iter::once(recv.datatype))?;
     let mut t = Transfer::new("sendrecv_within");

@@ -229,10 +229,8 @@ impl<B: OwnedBuffer> Persistent<B> {
         self.active = false;
         if !pending::any() {
             let n = to_count("number of requests", self.raws.len())?;
-            // SAFETY: `raws` holds `n` persistent requests of this set; waiting leaves them
-            // allocated (inactive) in place.
-            let code = unsafe { ffi::MPI_Waitall(n, self.raws.as_mut_ptr(), ffi::STATUSES_IGNORE()) };
-            return crate::error::check("MPI_Waitall", code);
+            // Waiting leaves persistent requests allocated (inactive) in place.
+            return crate::error::mpi_call!(MPI_Waitall(n, self.raws.as_mut_ptr(), ffi::STATUSES_IGNORE()));
         }
         // Staged device buffers are written back as each request completes.
         let mut first = None;

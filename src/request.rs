@@ -248,11 +248,10 @@ impl SetInner {
             return Ok(());
         }
         let n = to_count("number of requests", self.raws.len())?;
-        // SAFETY: `raws` holds `n` handles of operations started by this set.
-        let code = unsafe { ffi::MPI_Waitall(n, self.raws.as_mut_ptr(), ffi::STATUSES_IGNORE()) };
+        let waited = mpi_call!(MPI_Waitall(n, self.raws.as_mut_ptr(), ffi::STATUSES_IGNORE()));
         // Every request is complete (or failed) now: none is waited for again.
         self.raws.clear();
-        check("MPI_Waitall", code)?;
+        waited?;
         match self.transfer.take() {
             Some(mut t) => t.complete(None),
             None => Ok(()),
@@ -502,7 +501,6 @@ pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
     let n = to_count("number of requests", requests.len())?;
     let mut st = statuses(requests.len());
     crate::environment::require_not_finalized()?;
-    // SAFETY: `raws` and `st` hold `n` entries each.
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Waitall(n, raws.as_mut_ptr(), st.as_mut_ptr()) })
@@ -520,7 +518,6 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
     let mut st = statuses(requests.len());
     let mut flag: c_int = 0;
     crate::environment::require_not_finalized()?;
-    // SAFETY: `raws` and `st` hold `n` entries each.
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Testall(n, raws.as_mut_ptr(), &mut flag, st.as_mut_ptr()) })
@@ -542,7 +539,6 @@ pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     let n = to_count("number of requests", requests.len())?;
     let mut status = Status::default();
     let mut index: c_int = 0;
-    // SAFETY: `raws` holds `n` handles.
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws` holds `n` entries; `index` and `status` outlive the call.
         (keys(raws), unsafe { ffi::MPI_Waitany(n, raws.as_mut_ptr(), &mut index, &mut status.0) })
@@ -562,7 +558,6 @@ pub fn test_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
     let mut status = Status::default();
     let mut index: c_int = 0;
     let mut flag: c_int = 0;
-    // SAFETY: `raws` holds `n` handles.
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws` holds `n` entries; `index`, `flag` and `status` outlive the call.
         (keys(raws), unsafe { ffi::MPI_Testany(n, raws.as_mut_ptr(), &mut index, &mut flag, &mut status.0) })
@@ -584,7 +579,6 @@ fn some(
     let mut indices = vec![0 as c_int; requests.len()];
     let mut outcount: c_int = 0;
     crate::environment::require_not_finalized()?;
-    // SAFETY: `raws`, `indices` and `st` hold `n` entries each.
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws`, `indices` and `st` hold `n` entries each.
         (keys(raws), unsafe { f(n, raws.as_mut_ptr(), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) })

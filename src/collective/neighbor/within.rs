@@ -14,6 +14,7 @@ use crate::request::{PersistentRequest, Request};
 use crate::scope::Scope;
 use crate::topology::Topology;
 use crate::transfer::stage::{Fill, Transfer};
+use crate::util::to_count;
 use std::ffi::c_int;
 use std::rc::Rc;
 
@@ -88,11 +89,7 @@ impl NeighborExchange {
             let mut displs = Vec::with_capacity(regions.len());
             let mut types = Vec::with_capacity(regions.len());
             for r in regions {
-                counts.push(c_int::try_from(r.count).map_err(|_| Error::CountOverflow {
-                    what: "region count",
-                    value: r.count,
-                    max: c_int::MAX as usize,
-                })?);
+                counts.push(to_count("region count", r.count)?);
                 displs.push(MPI_Aint::try_from(r.offset).map_err(|_| {
                     Error::InvalidArgument(format!("region offset {} does not fit MPI_Aint", r.offset))
                 })?);
