@@ -63,10 +63,12 @@
 // clippy with -D warnings); test code is exempt.
 #![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc))]
 
+pub(crate) mod bigcount;
 pub mod bsend;
 pub mod buffer;
 pub mod collective;
 pub mod comm;
+mod completion;
 pub mod config;
 pub mod datatype;
 pub mod dynamic;
@@ -85,15 +87,20 @@ pub mod message;
 pub mod object;
 pub mod op;
 pub mod p2p;
+pub mod packing;
+mod pending;
 pub mod persistent;
+mod predefined;
 pub mod region;
 pub mod request;
+mod runtime;
 pub mod scope;
 pub mod status;
 pub mod sync;
 pub mod thread;
 pub mod topology;
 pub mod transfer;
+pub mod typed;
 mod util;
 pub mod value_index;
 pub mod win;
@@ -109,10 +116,7 @@ pub use collective::{
 };
 pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
-pub use datatype::{
-    dtype_of_handle, pack, pack_size, parse_typestr, typestr, unpack, Darg, Datatype, Distrib, Order, Typed,
-    TypedMut, DARG_DEFAULT,
-};
+pub use datatype::{dtype_of_handle, parse_typestr, typestr, Darg, Datatype, Distrib, Order, DARG_DEFAULT};
 pub use environment::{
     abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
     query_thread, run, run_with, tag_ub, version, wtick, wtime, Environment,
@@ -134,6 +138,7 @@ pub use mpi4rs_device::{DType, Element};
 pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec, RecvBuffer};
 pub use op::{Builtin, Op, UserOp};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
+pub use packing::{pack, pack_size, unpack};
 pub use persistent::{OwnedBuffer, Persistent};
 pub use region::Region;
 pub use request::{
@@ -144,6 +149,7 @@ pub use scope::{scope, Scope};
 pub use status::Status;
 pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
+pub use typed::{Typed, TypedMut};
 pub use value_index::{PairValue, ValueIndex};
 pub use win::Win;
 

@@ -46,10 +46,10 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
-pub(crate) mod bigcount;
 pub(crate) mod checks;
 mod neighbor;
 mod persistent;
+mod reduce_local;
 mod run;
 mod varying;
 

@@ -2,13 +2,13 @@
 //! immediate or persistent form. The public methods of [`Collective`](super::Collective) only
 //! take the specs of their buffers and pick the form.
 
-use super::bigcount::{block, nonblocking_too_large};
 use super::checks::{
     block_len, blocks_total, check_len, check_root, check_same_elements, check_varying, require_intra, Role,
 };
 use super::checks::{check_typed_blocks, check_typed_receive, packed_displs, Scratch};
 use super::persistent;
 use super::varying::TypedBlocks;
+use crate::bigcount::{block, nonblocking_too_large};
 use crate::buffer::{Spec, SpecMut};
 use crate::comm::Communicator;
 use crate::error::{check, mpi_call, Error, Result};
@@ -42,7 +42,7 @@ macro_rules! start {
                 mpi_call!($immediate($($arg),*, &mut req)).map(|()| req)
             }
             Start::Persistent => match persistent::fns().$persistent {
-                Some(f) => $crate::environment::may_call().and_then(|()| {
+                Some(f) => $crate::runtime::may_call().map_err($crate::error::Error::from).and_then(|()| {
                     let mut req = ffi::REQUEST_NULL();
                     // SAFETY: the MPI-4 signature with the same arguments as the blocking call;
                     // MPI is not finalised and this thread may call it.
