@@ -26,9 +26,32 @@
 //! rank then prints the error and aborts the whole job, where a plain return would finalise
 //! that rank and leave the others waiting for it.
 //!
-//! The layers follow cudarc's: [`ffi`] is raw (rsmpi's bindings plus the macro constants of
-//! `mpi.h`), [`error`] turns each return code into a `Result` in one place, and the rest is
-//! the safe API.
+//! ## Layers
+//!
+//! Every file imports only files of its own layer or of a layer below (no two files import
+//! each other, directly or round a loop), so each layer can be read knowing only those under
+//! it. The bottom follows cudarc's split: raw bindings, then one place that turns return codes
+//! into `Result`s, then the safe types. `ci/layers.py` checks this table against the imports
+//! (CI runs it, with `module-cycles`).
+//!
+//! | layer | what | modules |
+//! |---|---|---|
+//! | 1 | raw bindings | `ffi` |
+//! | 2 | process state: thread level, finalised or not, `TAG_UB`, error policy | `runtime` |
+//! | 3 | errors and checked calls (`mpi_call!`), settings, count helpers | `error`, `util`, `config`, `bigcount` |
+//! | 4 | element types and handles | `predefined`, `buffer`, `value_index`, `datatype`, `typed`, `info`, `status`, `group`, `op` |
+//! | 5 | completion and ownership | `pending`, `completion`, `scope`, `request`, `persistent` |
+//! | 6 | the transfer router, buffer regions | `transfer`, `region` |
+//! | 7 | communicators and initialisation | `comm`, `environment`, `packing`, `topology` |
+//! | 8 | point-to-point | `p2p`, `bsend`, `message`, `exchange` |
+//! | 9 | collectives | `collective`, `intercomm` |
+//! | 10 | one-sided, I/O, thread sharing | `win`, `file`, `thread` |
+//! | 11 | built on all of the above | `halo`, `object`, `dynamic`, `launcher`, `futures`, `sync` |
+//!
+//! Where a low layer must reach a higher one it is handed a value instead of naming it: the
+//! router leaves its staged buffers with a request as a `pending::Staged` trait object, so
+//! requests never import the router; [`Environment`] (layer 7) creates the `f16`/`bf16`
+//! types and operations of layer 4 and records what every call checks in layer 2.
 //!
 //! ## User types: `#[derive(Equivalence)]` without another dependency
 //!
