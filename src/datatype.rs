@@ -1,6 +1,6 @@
 //! MPI datatypes (mpi4py's `Datatype` and `util.dtlib`): the mapping between element types and
 //! MPI datatypes in both directions, NumPy-style type strings, derived datatypes that describe
-//! non-contiguous layouts, and [`Typed`] / [`TypedMut`], which lend a host buffer to any
+//! non-contiguous layouts, and [`Typed`](crate::Typed) / [`TypedMut`](crate::TypedMut), which lend a host buffer to any
 //! operation under such a layout.
 //!
 //! Every derived layout is checked against the memory it is laid over when the view is made, so
@@ -101,7 +101,7 @@ pub(crate) struct Layout {
 /// the constructors, already committed and freed on drop.
 ///
 /// Size and bounds are read when the datatype is made, so the queries and the views built on it
-/// ([`Typed`], [`TypedMut`]) make no MPI call.
+/// ([`Typed`](crate::Typed), [`TypedMut`](crate::TypedMut)) make no MPI call.
 ///
 /// ```no_run
 /// use mpi4rs::Datatype;

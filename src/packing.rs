@@ -71,7 +71,7 @@ fn pack_window(what: &'static str, len: usize, position: usize) -> Result<(c_int
 
 /// Packs `inbuf` (any buffer: a slice, or a [`Typed`] view) into `outbuf` at `*position` and
 /// advances it (`MPI_Pack`). `outbuf` must have room for `pack_size` of the data after
-/// `*position`, else [`Error::InvalidArgument`] and nothing is written.
+/// `*position`, else [`Error::InvalidArgument`](crate::Error::InvalidArgument) and nothing is written.
 pub fn pack<B: Buffer + ?Sized, C: Communicator + ?Sized>(
     inbuf: &B,
     outbuf: &mut [u8],

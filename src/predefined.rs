@@ -88,7 +88,7 @@ pub fn mpi_datatype(dtype: DType) -> MPI_Datatype {
 /// `MPI_UNSIGNED_CHAR`, `MPI_BYTE` as `u8`, `MPI_AINT`, …) by their size.
 ///
 /// Only compares handles, so any value may be passed; derived datatypes (even a `dup` of a
-/// predefined one, which [`Datatype::dtype`] does recognise) give `None`.
+/// predefined one, which [`Datatype::dtype`](crate::Datatype::dtype) does recognise) give `None`.
 pub fn dtype_of_handle(raw: MPI_Datatype) -> Option<DType> {
     let null = ffi::DATATYPE_NULL();
     if raw == null {

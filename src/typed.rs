@@ -95,7 +95,7 @@ pub struct Typed<'a> {
 }
 
 impl<'a> Typed<'a> {
-    /// Lays `count` items of `datatype` over `buf`; [`Error::InvalidArgument`] if they do not
+    /// Lays `count` items of `datatype` over `buf`; [`Error::InvalidArgument`](crate::Error::InvalidArgument) if they do not
     /// fit inside it.
     pub fn new<B: Buffer + ?Sized>(buf: &'a B, count: usize, datatype: &'a Datatype) -> Result<Typed<'a>> {
         Typed::with_offset(buf, 0, count, datatype)
@@ -178,7 +178,7 @@ pub struct TypedMut<'a> {
 }
 
 impl<'a> TypedMut<'a> {
-    /// Lays `count` items of `datatype` over `buf`; [`Error::InvalidArgument`] if they do not
+    /// Lays `count` items of `datatype` over `buf`; [`Error::InvalidArgument`](crate::Error::InvalidArgument) if they do not
     /// fit inside it or the buffer's elements cannot take what the datatype writes.
     pub fn new<B: BufferMut + ?Sized>(
         buf: &'a mut B,

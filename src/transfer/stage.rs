@@ -117,10 +117,10 @@ impl Transfer {
         }
     }
 
-    /// Marks the transfer as a blocking broadcast: large staged buffers are pipelined.
+    /// Lets large staged buffers be pipelined when `on` (blocking broadcasts).
     #[inline(always)]
-    pub(crate) fn pipelined(mut self) -> Self {
-        self.pipelinable = true;
+    pub(crate) fn pipelined_if(mut self, on: bool) -> Self {
+        self.pipelinable = on;
         self
     }
 
