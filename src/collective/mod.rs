@@ -50,8 +50,10 @@ pub(crate) mod checks;
 mod neighbor;
 mod persistent;
 mod reduce_local;
+mod reduction;
 mod run;
 mod varying;
+mod vector;
 
 pub use neighbor::{NeighborCollective, NeighborExchange};
 pub use persistent::has_persistent_collectives;
@@ -67,7 +69,9 @@ use crate::op::Op;
 use crate::request::{PersistentRequest, Request};
 use crate::scope::Scope;
 use crate::transfer::stage::{Fill, Transfer};
-use run::{Blocks, Elementwise, Start};
+use reduction::Elementwise;
+use run::Start;
+use vector::Blocks;
 
 /// The root argument of the root process on an intercommunicator (`MPI_ROOT`).
 pub fn root() -> i32 {
@@ -228,56 +232,56 @@ pub trait Collective: Communicator {
         /// Scatters blocks of varying size: process *i* receives `counts[i]` elements from `displs[i]` of the root's `send` (significant at the root only). (`MPI_Scatterv`)
         fn scatterv, iscatterv ("MPI_Iscatterv"), scatterv_init ("MPI_Scatterv_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: Option<&Varying<'_, S>> => Option<&'s Varying<'s, S>>, recv: &mut R => &'s mut R, root: i32 => i32);
-        |start, t| Transfer::new("scatterv") => run::scatterv(self, start, match send { Some(v) => Some((t.read(v.buf)?, v.blocks())), None => None, }, t.write(recv, Fill::Update)?, root);
+        |start, t| Transfer::new("scatterv") => vector::scatterv(self, start, match send { Some(v) => Some((t.read(v.buf)?, v.blocks())), None => None, }, t.write(recv, Fill::Update)?, root);
     }
 
     collective! {
         /// Gathers blocks of varying size into `recv` at the root (significant there only): process *i*'s block lands at `displs[i]`. (`MPI_Gatherv`)
         fn gatherv, igatherv ("MPI_Igatherv"), gatherv_init ("MPI_Gatherv_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: Option<&mut VaryingMut<'_, R>> => Option<&'s mut VaryingMut<'_, R>>, root: i32 => i32);
-        |start, t| Transfer::new("gatherv") => run::gatherv(self, start, t.read(send)?, match recv { Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())), None => None, }, root);
+        |start, t| Transfer::new("gatherv") => vector::gatherv(self, start, t.read(send)?, match recv { Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())), None => None, }, root);
     }
 
     collective! {
         /// Gathers blocks of varying size on every process. (`MPI_Allgatherv`)
         fn allgatherv, iallgatherv ("MPI_Iallgatherv"), allgatherv_init ("MPI_Allgatherv_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut VaryingMut<'_, R> => &'s mut VaryingMut<'_, R>);
-        |start, t| Transfer::new("allgatherv") => run::allgatherv(self, start, Some(t.read(send)?), t.write(recv.buf, Fill::Update)?, recv.blocks());
+        |start, t| Transfer::new("allgatherv") => vector::allgatherv(self, start, Some(t.read(send)?), t.write(recv.buf, Fill::Update)?, recv.blocks());
     }
 
     collective! {
         /// Allgatherv with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgatherv`, in place)
         fn allgatherv_in_place, iallgatherv_in_place ("MPI_Iallgatherv"), allgatherv_in_place_init ("MPI_Allgatherv_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut VaryingMut<'_, B> => &'s mut VaryingMut<'_, B>);
-        |start, t| Transfer::new("allgatherv") => run::allgatherv(self, start, None, t.write(buf.buf, Fill::Update)?, buf.blocks());
+        |start, t| Transfer::new("allgatherv") => vector::allgatherv(self, start, None, t.write(buf.buf, Fill::Update)?, buf.blocks());
     }
 
     collective! {
         /// All-to-all with blocks of varying size on both sides. (`MPI_Alltoallv`)
         fn alltoallv, ialltoallv ("MPI_Ialltoallv"), alltoallv_init ("MPI_Alltoallv_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &Varying<'_, S> => &'s Varying<'s, S>, recv: &mut VaryingMut<'_, R> => &'s mut VaryingMut<'_, R>);
-        |start, t| Transfer::new("alltoallv") => run::alltoallv(self, start, Some((t.read(send.buf)?, send.blocks())), t.write(recv.buf, Fill::Update)?, recv.blocks());
+        |start, t| Transfer::new("alltoallv") => vector::alltoallv(self, start, Some((t.read(send.buf)?, send.blocks())), t.write(recv.buf, Fill::Update)?, recv.blocks());
     }
 
     collective! {
         /// Alltoallv with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones in the same layout. (`MPI_Alltoallv`, in place)
         fn alltoallv_in_place, ialltoallv_in_place ("MPI_Ialltoallv"), alltoallv_in_place_init ("MPI_Alltoallv_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut VaryingMut<'_, B> => &'s mut VaryingMut<'_, B>);
-        |start, t| Transfer::new("alltoallv") => run::alltoallv(self, start, None, t.write(buf.buf, Fill::Update)?, buf.blocks());
+        |start, t| Transfer::new("alltoallv") => vector::alltoallv(self, start, None, t.write(buf.buf, Fill::Update)?, buf.blocks());
     }
 
     collective! {
         /// Reduces `send` of every process with `op` into `recv` at the root (significant there only; `None` elsewhere). (`MPI_Reduce`)
         fn reduce, ireduce ("MPI_Ireduce"), reduce_init ("MPI_Reduce_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: Option<&mut R> => Option<&'s mut R>, op: &Op => &'s Op, root: i32 => i32);
-        |start, t, blocking| Transfer::reduction("reduce", op, blocking) => run::reduce(self, start, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, op, root, &mut t);
+        |start, t, blocking| Transfer::reduction("reduce", op, blocking) => reduction::reduce(self, start, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, op, root, &mut t);
     }
 
     collective! {
         /// Reduce with `MPI_IN_PLACE`: at the root `buf` is its contribution and receives the result; elsewhere `buf` is the contribution. (`MPI_Reduce`, in place)
         fn reduce_in_place, ireduce_in_place ("MPI_Ireduce"), reduce_in_place_init ("MPI_Reduce_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op, root: i32 => i32);
-        |start, t, blocking| Transfer::reduction("reduce", op, blocking) => { let b = t.write(buf, Fill::Update)?; run::reduce(self, start, b.as_spec(), Some(b), true, op, root, &mut t) };
+        |start, t, blocking| Transfer::reduction("reduce", op, blocking) => { let b = t.write(buf, Fill::Update)?; reduction::reduce(self, start, b.as_spec(), Some(b), true, op, root, &mut t) };
     }
 
     /// Reduces one value of every process with `op` and returns the result on every process
@@ -293,70 +297,70 @@ pub trait Collective: Communicator {
         /// Reduces `send` of every process with `op` into `recv` on every process. (`MPI_Allreduce`)
         fn allreduce, iallreduce ("MPI_Iallreduce"), allreduce_init ("MPI_Allreduce_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("allreduce", op, blocking) => run::elementwise(self, start, Elementwise::Allreduce, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op, &mut t);
+        |start, t, blocking| Transfer::reduction("allreduce", op, blocking) => reduction::elementwise(self, start, Elementwise::Allreduce, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op, &mut t);
     }
 
     collective! {
         /// Allreduce with `MPI_IN_PLACE`: `buf` is this process's contribution and receives the result. (`MPI_Allreduce`, in place)
         fn allreduce_in_place, iallreduce_in_place ("MPI_Iallreduce"), allreduce_in_place_init ("MPI_Allreduce_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("allreduce", op, blocking) => run::elementwise(self, start, Elementwise::Allreduce, None, t.write(buf, Fill::Update)?, op, &mut t);
+        |start, t, blocking| Transfer::reduction("allreduce", op, blocking) => reduction::elementwise(self, start, Elementwise::Allreduce, None, t.write(buf, Fill::Update)?, op, &mut t);
     }
 
     collective! {
         /// Reduces `send` (one block per process) with `op` and scatters the result: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter_block`)
         fn reduce_scatter_block, ireduce_scatter_block ("MPI_Ireduce_scatter_block"), reduce_scatter_block_init ("MPI_Reduce_scatter_block_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("reduce_scatter_block", op, blocking) => run::reduce_scatter_block(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op);
+        |start, t, blocking| Transfer::reduction("reduce_scatter_block", op, blocking) => reduction::reduce_scatter_block(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op);
     }
 
     collective! {
         /// Reduce_scatter_block with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result in its first block. (`MPI_Reduce_scatter_block`, in place)
         fn reduce_scatter_block_in_place, ireduce_scatter_block_in_place ("MPI_Ireduce_scatter_block"), reduce_scatter_block_in_place_init ("MPI_Reduce_scatter_block_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("reduce_scatter_block", op, blocking) => run::reduce_scatter_block(self, start, None, t.write(buf, Fill::Update)?, op);
+        |start, t, blocking| Transfer::reduction("reduce_scatter_block", op, blocking) => reduction::reduce_scatter_block(self, start, None, t.write(buf, Fill::Update)?, op);
     }
 
     collective! {
         /// Reduces `send` with `op` and scatters the result in blocks of `counts[i]` elements: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter`)
         fn reduce_scatter, ireduce_scatter ("MPI_Ireduce_scatter"), reduce_scatter_init ("MPI_Reduce_scatter_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, counts: &[i32] => &'s [i32], op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("reduce_scatter", op, blocking) => run::reduce_scatter(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, counts, op);
+        |start, t, blocking| Transfer::reduction("reduce_scatter", op, blocking) => reduction::reduce_scatter(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, counts, op);
     }
 
     collective! {
         /// Reduce_scatter with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result at its start. (`MPI_Reduce_scatter`, in place)
         fn reduce_scatter_in_place, ireduce_scatter_in_place ("MPI_Ireduce_scatter"), reduce_scatter_in_place_init ("MPI_Reduce_scatter_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, counts: &[i32] => &'s [i32], op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("reduce_scatter", op, blocking) => run::reduce_scatter(self, start, None, t.write(buf, Fill::Update)?, counts, op);
+        |start, t, blocking| Transfer::reduction("reduce_scatter", op, blocking) => reduction::reduce_scatter(self, start, None, t.write(buf, Fill::Update)?, counts, op);
     }
 
     collective! {
         /// Inclusive prefix reduction: process *i* receives `send₀ op … op sendᵢ` in `recv`. (`MPI_Scan`)
         fn scan, iscan ("MPI_Iscan"), scan_init ("MPI_Scan_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("scan", op, blocking) => run::elementwise(self, start, Elementwise::Scan, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op, &mut t);
+        |start, t, blocking| Transfer::reduction("scan", op, blocking) => reduction::elementwise(self, start, Elementwise::Scan, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op, &mut t);
     }
 
     collective! {
         /// Scan with `MPI_IN_PLACE`. (`MPI_Scan`, in place)
         fn scan_in_place, iscan_in_place ("MPI_Iscan"), scan_in_place_init ("MPI_Scan_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("scan", op, blocking) => run::elementwise(self, start, Elementwise::Scan, None, t.write(buf, Fill::Update)?, op, &mut t);
+        |start, t, blocking| Transfer::reduction("scan", op, blocking) => reduction::elementwise(self, start, Elementwise::Scan, None, t.write(buf, Fill::Update)?, op, &mut t);
     }
 
     collective! {
         /// Exclusive prefix reduction: process *i* > 0 receives `send₀ op … op sendᵢ₋₁`; `recv` of process 0 is left as it was. (`MPI_Exscan`)
         fn exscan, iexscan ("MPI_Iexscan"), exscan_init ("MPI_Exscan_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("exscan", op, blocking) => run::elementwise(self, start, Elementwise::Exscan, Some(t.read(send)?), t.write(recv, Fill::Update)?, op, &mut t);
+        |start, t, blocking| Transfer::reduction("exscan", op, blocking) => reduction::elementwise(self, start, Elementwise::Exscan, Some(t.read(send)?), t.write(recv, Fill::Update)?, op, &mut t);
     }
 
     collective! {
         /// Exscan with `MPI_IN_PLACE`. (`MPI_Exscan`, in place)
         fn exscan_in_place, iexscan_in_place ("MPI_Iexscan"), exscan_in_place_init ("MPI_Exscan_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("exscan", op, blocking) => run::elementwise(self, start, Elementwise::Exscan, None, t.write(buf, Fill::Update)?, op, &mut t);
+        |start, t, blocking| Transfer::reduction("exscan", op, blocking) => reduction::elementwise(self, start, Elementwise::Exscan, None, t.write(buf, Fill::Update)?, op, &mut t);
     }
 
     collective! {
@@ -364,7 +368,7 @@ pub trait Collective: Communicator {
         /// (`MPI_Alltoallw`): every block is checked to lie inside its buffer.
         fn alltoallw, ialltoallw ("MPI_Ialltoallw"), alltoallw_init ("MPI_Alltoallw_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &VaryingW<'_, S> => &'s VaryingW<'s, S>, recv: &mut VaryingWMut<'_, R> => &'s mut VaryingWMut<'_, R>);
-        |start, t| Transfer::new("alltoallw") => run::alltoallw(self, start, Some((t.read(send.buf)?, &send.blocks)), t.write(recv.buf, Fill::Update)?, &recv.blocks);
+        |start, t| Transfer::new("alltoallw") => vector::alltoallw(self, start, Some((t.read(send.buf)?, &send.blocks)), t.write(recv.buf, Fill::Update)?, &recv.blocks);
     }
 
     collective! {
@@ -372,7 +376,7 @@ pub trait Collective: Communicator {
         /// in the same layout (`MPI_Alltoallw`).
         fn alltoallw_in_place, ialltoallw_in_place ("MPI_Ialltoallw"), alltoallw_in_place_init ("MPI_Alltoallw_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut VaryingWMut<'_, B> => &'s mut VaryingWMut<'_, B>);
-        |start, t| Transfer::new("alltoallw") => run::alltoallw(self, start, None, t.write(buf.buf, Fill::Update)?, &buf.blocks);
+        |start, t| Transfer::new("alltoallw") => vector::alltoallw(self, start, None, t.write(buf.buf, Fill::Update)?, &buf.blocks);
     }
 }
 
