@@ -43,6 +43,7 @@ pub fn init_with(config: Config) -> Result<Environment> {
     if is_initialized()? {
         return Err(Error::AlreadyInitialized);
     }
+    crate::config::check_env()?;
     let threading = match config.requested_thread_level() {
         ThreadLevel::Single => mpi::Threading::Single,
         ThreadLevel::Funneled => mpi::Threading::Funneled,
@@ -60,6 +61,12 @@ pub fn init_with(config: Config) -> Result<Environment> {
         install_panic_abort();
     }
     let thread_level = query_thread()?;
+    crate::logging::mpi_log!(
+        Debug,
+        "init",
+        "thread level asked {:?}, given {thread_level:?}",
+        config.requested_thread_level()
+    );
     runtime::record_init(thread_level, tag_ub);
     Ok(Environment { world, self_comm, thread_level, config, universe: ManuallyDrop::new(universe) })
 }

@@ -137,7 +137,7 @@ pub enum Error {
     /// MPI is already initialised, so it cannot be initialised again.
     #[error("MPI is already initialised")]
     AlreadyInitialized,
-    /// A configuration value (code or `MPI4RS_RC_*` environment variable) is invalid.
+    /// A configuration value (code or an `MPI4RS_*` environment variable) is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// An object could not be encoded for an object message (its `Serialize` failed, or it

@@ -106,6 +106,7 @@ pub mod halo;
 pub mod info;
 pub mod intercomm;
 pub mod launcher;
+pub mod logging;
 pub mod message;
 pub mod object;
 pub mod op;
@@ -126,6 +127,7 @@ pub mod transfer;
 pub mod typed;
 mod util;
 pub mod value_index;
+pub mod version_info;
 pub mod win;
 
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
@@ -174,6 +176,7 @@ pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
 pub use typed::{Typed, TypedMut};
 pub use value_index::{PairValue, ValueIndex};
+pub use version_info::{version_info, VersionInfo};
 pub use win::Win;
 
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.

@@ -46,6 +46,7 @@ fn main() {
         .check("abort_ends_job", check_abort_ends_job)
         .check("fatal_error_policy", check_fatal_error_policy)
         .check("bad_thread_level", check_bad_thread_level)
+        .check("env_values_are_strict", check_env_values_are_strict)
         .check("time_limit_ends_every_rank", check_time_limit_ends_every_rank)
         .check("run_ends_job_on_err", check_run_ends_job_on_err)
         .check("calls_after_finalize_are_errors", check_calls_after_finalize)
@@ -387,6 +388,28 @@ fn check_bad_thread_level(suite: &Suite) -> Result<(), String> {
     for want in ["init failed", "\"bogus\""] {
         if !text.contains(want) {
             return Err(format!("the output lacks {want:?}\n{}", describe(&out)));
+        }
+    }
+    Ok(())
+}
+
+/// Every `MPI4RS_*` variable goes through one strict parser: `false` means false and sizes take
+/// units, but a value that does not parse makes `init` fail with the variable's name.
+fn check_env_values_are_strict(suite: &Suite) -> Result<(), String> {
+    let good = [("MPI4RS_NO_CUDA", "false"), ("MPI4RS_STAGING_POOL_BYTES", "512M"), ("MPI4RS_LOG", "off")];
+    let out = suite.job(1, Some("queries"), &good);
+    if !out.success() {
+        return Err(format!("valid values were refused\n{}", describe(&out)));
+    }
+    for (var, bad) in
+        [("MPI4RS_NO_CUDA", "banana"), ("MPI4RS_STAGING_POOL_BYTES", "512Q"), ("MPI4RS_SYNC", "later")]
+    {
+        let out = suite.job(1, Some("bad_thread_level"), &[(var, bad)]);
+        failed_promptly(&format!("{var}={bad}"), &out)?;
+        let text = out.text();
+        let want = format!("init failed: invalid configuration: {var}=\"{bad}\": expected");
+        if text.contains(REACHED_MARKER) || !text.contains(&want) {
+            return Err(format!("{var}={bad}: the output lacks {want:?}\n{}", describe(&out)));
         }
     }
     Ok(())

@@ -23,6 +23,7 @@ fn main() {
         .check("pool_throughput_table", pool_throughput)
         .check("file_io_tutorial_1_to_4_ranks", file_io)
         .check("rma_tutorial_and_halo_1_to_4_ranks", rma)
+        .check("versioninfo_reports_the_configuration", versioninfo)
         .run();
 }
 
@@ -307,6 +308,38 @@ fn rma(_: &Suite) -> Result<(), String> {
         if !out.stdout.contains("ghost cells ok") {
             return Err(format!("rma_halo on {np} ranks:\n{}", out.text()));
         }
+    }
+    Ok(())
+}
+
+/// `versioninfo` prints one report (rank 0) with every section a bug report needs, and the
+/// `MPI4RS_*` variables that are set; `--all` prints one per rank.
+fn versioninfo(_: &Suite) -> Result<(), String> {
+    let out = run_example("versioninfo", 2, &[])?;
+    let sections = [
+        "mpi4rs ",
+        "MPI standard:",
+        "MPI library:",
+        "CUDA-aware MPI:",
+        "CUDA driver:",
+        "NVRTC:",
+        "thread level:",
+        "staging pool:",
+        "environment:",
+    ];
+    for want in sections {
+        if out.stdout.matches(want).count() != 1 {
+            return Err(format!("expected one {want:?} line:\n{}", out.stdout));
+        }
+    }
+    let lib = mpi4rs::library_version().map_err(|e| e.to_string())?;
+    let first = lib.lines().next().unwrap_or("").trim();
+    if !out.stdout.contains(first) {
+        return Err(format!("the report lacks the library version {first:?}:\n{}", out.stdout));
+    }
+    let out = run_example("versioninfo", 2, &["--all"])?;
+    if !out.stdout.contains("rank 0 of 2: mpi4rs") || !out.stdout.contains("rank 1 of 2: mpi4rs") {
+        return Err(format!("--all: expected a report per rank:\n{}", out.stdout));
     }
     Ok(())
 }

@@ -39,7 +39,7 @@ fn main() {
 /// `Error::Unsupported` (checked here), and the `create_and_dynamic_with_cma` check runs these
 /// cases again with CMA. MPICH runs them everywhere.
 fn supported<T>(created: Result<T>) -> Result<Option<T>> {
-    let required = std::env::var_os("MPI4RS_WIN_REQUIRE_CREATE").is_some();
+    let required = mpi4rs::device::env::bool_var("MPI4RS_WIN_REQUIRE_CREATE")?.unwrap_or(false);
     match created {
         Err(Error::Unsupported(msg)) if msg.contains("single_copy_mechanism") && !required => Ok(None),
         other => other.map(Some),

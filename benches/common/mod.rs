@@ -10,7 +10,7 @@
 //! it runs criterion's groups, prints their ratios, then the side-by-side pairs, which are the
 //! figures to quote.
 
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::{AxisScale, BenchmarkId, Criterion, PlotConfiguration, Throughput};
 use mpi4rs::launcher::Launcher;
 use mpi4rs::prelude::*;
 use std::cell::RefCell;
@@ -177,10 +177,11 @@ where
                 print_row(size, c, r, r / c, &(plan.verdict)(size, r / c));
             }
         }
-        let rounds = match std::env::var("MPI4RS_BENCH_ROUNDS") {
+        let rounds = match mpi4rs::device::env::count_var("MPI4RS_BENCH_ROUNDS")? {
             _ if test_mode => 1,
-            Err(_) => 15,
-            Ok(s) => s.parse().ok().filter(|&r| r > 0).ok_or(format!("MPI4RS_BENCH_ROUNDS: {s}"))?,
+            None => 15,
+            Some(0) => return Err("MPI4RS_BENCH_ROUNDS=0: expected at least 1".into()),
+            Some(r) => r,
         };
         if test_mode {
             println!("\n(test mode: one pair of blocks per size, a smoke test, not a measurement)");
@@ -230,6 +231,8 @@ where
     let failure = RefCell::new(None);
     let totals = RefCell::new(Totals::new());
     let (units, mut g) = (plan.units, c.benchmark_group(plan.group));
+    // The HTML report (target/criterion/report/index.html) draws the sizes on a log axis.
+    g.plot_config(PlotConfiguration::default().summary_scale(AxisScale::Logarithmic));
     for &size in plan.sizes {
         g.throughput(Throughput::Bytes(size as u64));
         for (name, v) in [("mpi4rs", Variant::Rust), ("c", Variant::C)] {

@@ -25,6 +25,7 @@
 pub mod cuda;
 pub mod dlpack;
 mod dtype;
+pub mod env;
 mod error;
 mod host;
 pub mod kernels;

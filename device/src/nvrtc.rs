@@ -85,10 +85,7 @@ fn disabled_by_env() -> Option<String> {
     if cfg!(miri) {
         return Some("Miri cannot load libnvrtc".into());
     }
-    match std::env::var("MPI4RS_NO_NVRTC") {
-        Ok(v) if !v.is_empty() && v != "0" => Some("MPI4RS_NO_NVRTC is set".into()),
-        _ => None,
-    }
+    crate::env::switched_off("MPI4RS_NO_NVRTC")
 }
 
 /// Resolves one symbol as a function pointer of type `T`.

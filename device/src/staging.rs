@@ -124,10 +124,12 @@ pub fn pool_stats() -> (usize, usize) {
     (ALLOCATIONS.load(Ordering::Relaxed), REUSES.load(Ordering::Relaxed))
 }
 
-/// Most bytes the pool keeps for reuse (`MPI4RS_STAGING_POOL_BYTES`, default 1 GiB); buffers
-/// returned beyond that are freed.
+/// Most bytes the pool keeps for reuse (`MPI4RS_STAGING_POOL_BYTES`, a size such as `512M`;
+/// default 1 GiB); buffers returned beyond that are freed. Read once; a value that does not
+/// parse counts as unset here ([`crate::env`]; mpi4rs refuses it at `init`).
 pub fn pool_limit() -> usize {
-    std::env::var("MPI4RS_STAGING_POOL_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 30)
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| crate::env::size_var("MPI4RS_STAGING_POOL_BYTES").ok().flatten().unwrap_or(1 << 30))
 }
 
 /// Takes a staging buffer of at least `bytes` bytes, reusing a pooled one when possible.

@@ -24,7 +24,9 @@ pub enum SyncPolicy {
     Trust,
 }
 
-static POLICY: AtomicU8 = AtomicU8::new(0);
+/// [`sync_policy`] not chosen yet: `MPI4RS_SYNC` decides on first use.
+const UNSET: u8 = u8::MAX;
+static POLICY: AtomicU8 = AtomicU8::new(UNSET);
 
 impl SyncPolicy {
     const fn code(self) -> u8 {
@@ -34,6 +36,9 @@ impl SyncPolicy {
             SyncPolicy::Trust => 2,
         }
     }
+
+    /// What [`SyncPolicy::parse`] takes (for the error about a bad `MPI4RS_SYNC`).
+    pub const EXPECTED: &'static str = "stream, device or trust";
 
     /// Parses `stream`, `device` or `trust` (the values of `MPI4RS_SYNC`).
     pub fn parse(s: &str) -> Option<SyncPolicy> {
@@ -46,15 +51,28 @@ impl SyncPolicy {
     }
 }
 
-/// Sets the global synchronisation policy (the MPI layer also reads `MPI4RS_SYNC` at
-/// initialisation).
+/// Sets the global synchronisation policy, overriding `MPI4RS_SYNC`.
 pub fn set_sync_policy(policy: SyncPolicy) {
     POLICY.store(policy.code(), Ordering::Relaxed);
 }
 
-/// The global synchronisation policy.
+/// The global synchronisation policy: the one set by [`set_sync_policy`], else `MPI4RS_SYNC`
+/// (`stream`, `device` or `trust`, read on first use; a value that does not parse counts as
+/// unset here, and mpi4rs refuses it at `init`), else [`SyncPolicy::Stream`].
 pub fn sync_policy() -> SyncPolicy {
-    match POLICY.load(Ordering::Relaxed) {
+    let mut code = POLICY.load(Ordering::Relaxed);
+    if code == UNSET {
+        let from_env = crate::env::read("MPI4RS_SYNC", |var, v| {
+            crate::env::parse_with(var, v, SyncPolicy::EXPECTED, SyncPolicy::parse)
+        });
+        let policy = from_env.ok().flatten().unwrap_or(SyncPolicy::Stream);
+        // A concurrent set_sync_policy wins over the environment.
+        code = match POLICY.compare_exchange(UNSET, policy.code(), Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => policy.code(),
+            Err(set) => set,
+        };
+    }
+    match code {
         1 => SyncPolicy::Device,
         2 => SyncPolicy::Trust,
         _ => SyncPolicy::Stream,

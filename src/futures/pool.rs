@@ -127,12 +127,10 @@ impl std::fmt::Debug for Pool {
 /// The number of workers when none is given: `MPI4RS_FUTURES_MAX_WORKERS`, else the universe
 /// size less the size of `COMM_WORLD` (at least 1), as mpi4py does.
 fn default_workers() -> Result<usize> {
-    if let Ok(v) = std::env::var(MAX_WORKERS_ENV) {
-        return match v.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(Error::Config(format!(
-                "{MAX_WORKERS_ENV}={v:?}: expected a number of workers, at least 1"
-            ))),
+    if let Some(n) = mpi4rs_device::env::count_var(MAX_WORKERS_ENV)? {
+        return match n {
+            0 => Err(Error::Config(format!("{MAX_WORKERS_ENV}=0: expected a number of workers, at least 1"))),
+            n => Ok(n),
         };
     }
     let world = Comm::predefined(ffi::COMM_WORLD())?;

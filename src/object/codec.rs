@@ -106,11 +106,9 @@ pub fn threshold() -> Result<usize> {
     }
     static FROM_ENV: OnceLock<std::result::Result<usize, String>> = OnceLock::new();
     FROM_ENV
-        .get_or_init(|| match std::env::var(THRESHOLD_ENV) {
-            Ok(v) => crate::util::parse_size(&v).ok_or_else(|| {
-                format!("{THRESHOLD_ENV}={v:?}: expected a size in bytes such as 262144, 256K or 1M")
-            }),
-            Err(_) => Ok(DEFAULT_THRESHOLD),
+        .get_or_init(|| match mpi4rs_device::env::size_var(THRESHOLD_ENV) {
+            Ok(v) => Ok(v.unwrap_or(DEFAULT_THRESHOLD)),
+            Err(e) => Err(e.to_string()),
         })
         .clone()
         .map_err(Error::Config)

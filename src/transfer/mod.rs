@@ -21,7 +21,8 @@
 //! operations) are always staged: MPI would call that code on device pointers.
 //!
 //! The choice is visible: [`last_path`] gives the path of this thread's last operation on a
-//! device buffer, and `MPI4RS_LOG=debug` prints a line per routed buffer.
+//! device buffer, and the `log` target `mpi4rs::transfer` at `debug` (or `MPI4RS_LOG=debug`
+//! without a logger) reports each routed buffer ([`crate::logging`]).
 //!
 //! ```no_run
 //! let env = mpi4rs::init()?;
@@ -52,7 +53,7 @@ pub enum Path {
 
 /// Whether the MPI library reads and writes CUDA device memory itself.
 ///
-/// Decided once: `MPI4RS_CUDA_AWARE=1|0` if set, else what the library says through
+/// Decided once: `MPI4RS_CUDA_AWARE` (a boolean) if set, else what the library says through
 /// `MPIX_Query_cuda_support` (Open MPI) or `MPIX_GPU_query_support` (MPICH), looked up at run
 /// time; libraries that have neither are taken as not CUDA-aware.
 pub fn cuda_aware() -> bool {
@@ -66,13 +67,9 @@ pub fn cuda_aware_source() -> &'static str {
 
 fn awareness() -> (bool, &'static str) {
     static AWARE: OnceLock<(bool, &'static str)> = OnceLock::new();
-    *AWARE.get_or_init(|| {
-        match std::env::var("MPI4RS_CUDA_AWARE").ok().as_deref().map(str::trim) {
-            Some("1") | Some("yes") | Some("true") => return (true, "MPI4RS_CUDA_AWARE"),
-            Some("0") | Some("no") | Some("false") => return (false, "MPI4RS_CUDA_AWARE"),
-            _ => {}
-        }
-        query_library()
+    *AWARE.get_or_init(|| match mpi4rs_device::env::bool_var("MPI4RS_CUDA_AWARE") {
+        Ok(Some(aware)) => (aware, "MPI4RS_CUDA_AWARE"),
+        _ => query_library(),
     })
 }
 
@@ -123,20 +120,19 @@ pub(crate) fn record_path(op: &'static str, path: Path, memory: MemoryKind, byte
         Path::Staged => STAGED.fetch_add(1, Ordering::Relaxed),
         Path::Host => 0,
     };
-    if log_debug() {
+    if crate::logging::enabled(log::Level::Debug) {
         let why = match path {
             Path::Host => "host memory",
             Path::Direct => "CUDA-aware MPI",
             Path::Staged if cuda_aware() => "operation runs on the host",
             Path::Staged => "MPI is not CUDA-aware",
         };
-        eprintln!("[mpi4rs debug] {op}: {memory:?} buffer of {bytes} bytes: {path:?} ({why})");
+        crate::logging::mpi_log!(
+            Debug,
+            "transfer",
+            "{op}: {memory:?} buffer of {bytes} bytes: {path:?} ({why})"
+        );
     }
-}
-
-fn log_debug() -> bool {
-    static DEBUG: OnceLock<bool> = OnceLock::new();
-    *DEBUG.get_or_init(|| std::env::var("MPI4RS_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("debug")))
 }
 
 /// Counts of routed device buffers since the start of the process (all threads).
@@ -213,7 +209,7 @@ pub fn pipeline_min_bytes() -> usize {
 }
 
 fn env_bytes(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| crate::util::parse_size(&v)).unwrap_or(default)
+    mpi4rs_device::env::size_var(name).ok().flatten().unwrap_or(default)
 }
 
 /// Whether a blocking reduction or broadcast of `bytes` is cut into pipeline chunks, and how

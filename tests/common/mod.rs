@@ -4,6 +4,12 @@
 //! by the launcher (`MPI4RS_TEST_CHILD` set), it is a *rank*: it initialises MPI and runs the
 //! cases in order, with a barrier between them; a failing case prints its error and aborts the
 //! job, so a failure never turns into a hang.
+//!
+//! The launcher's tests are one job per rank count, `NAME[np=N]`, and each check,
+//! `NAME::CHECK`. It answers libtest's command line as `cargo test` and `cargo nextest` use it:
+//! `--list [--format terse]` lists them without running anything, `--exact NAME` runs one,
+//! a filter runs those whose name (or one of whose cases' names) contains it, and a filter
+//! that is exactly a case's name runs that case alone in each job.
 #![allow(dead_code)]
 
 pub mod emu;
@@ -170,12 +176,65 @@ impl Suite {
         }
     }
 
+    /// The tests the launcher lists and runs: one job per rank count (`NAME[np=N]`, every
+    /// case in order) and each check (`NAME::CHECK`).
+    fn tests(&self) -> Vec<(String, Test)> {
+        let jobs = self.nps.iter().map(|&np| (format!("{}[np={np}]", self.name), Test::Job(np)));
+        let checks = self.checks.iter().map(|&(name, f)| (format!("{}::{name}", self.name), Test::Check(f)));
+        jobs.chain(checks).collect()
+    }
+
+    /// Whether `filter` (a substring, or the whole name with `--exact`) picks the test `name`:
+    /// a job is picked through its own name or the name of one of its cases, a check through
+    /// its name; without `--exact`, the suite's name picks every test.
+    fn picks(&self, args: &Args, filter: &str, name: &str, test: &Test) -> bool {
+        let case_named = |f: &dyn Fn(&str) -> bool| self.cases.iter().any(|(n, _)| f(n));
+        if args.exact {
+            name == filter || matches!(test, Test::Job(_)) && case_named(&|n| n == filter)
+        } else {
+            name.contains(filter)
+                || self.name.contains(filter)
+                || match test {
+                    Test::Job(_) => case_named(&|n| n.contains(filter)),
+                    Test::Check(_) => false,
+                }
+        }
+    }
+
     fn run_launcher(&self) {
-        let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-        let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+        let args = Args::parse();
+        let chosen: Vec<(String, Test)> = self
+            .tests()
+            .into_iter()
+            .filter(|(name, test)| {
+                // The suite has no #[ignore]d tests: `--ignored` picks none.
+                !args.ignored
+                    && (args.filters.is_empty()
+                        || args.filters.iter().any(|f| self.picks(&args, f, name, test)))
+                    && !args
+                        .skip
+                        .iter()
+                        .any(|s| if args.exact { name == s } else { name.contains(s.as_str()) })
+            })
+            .collect();
+        let filtered = self.nps.len() + self.checks.len() - chosen.len();
+        if args.list {
+            for (name, _) in &chosen {
+                println!("{name}: test");
+            }
+            if !args.terse {
+                println!("\n{} tests, 0 benchmarks", chosen.len());
+            }
+            return;
+        }
+        // A filter that is exactly one case's name runs that case alone in each job.
+        let only = match &args.filters[..] {
+            [f] => self.cases.iter().find(|(n, _)| n == f).map(|(n, _)| *n),
+            _ => None,
+        };
         let start = Instant::now();
-        let (mut passed, mut failed, mut filtered, mut skipped) = (0, 0, 0, 0);
-        let mut report = |name: String, result: Result<(), String>| match result {
+        let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+        let mut report = |name: &str, result: Result<(), String>| match result {
             Ok(()) => {
                 println!("test {name} ... ok");
                 passed += 1;
@@ -189,25 +248,19 @@ impl Suite {
                 failed += 1;
             }
         };
-        let run_cases = self.cases.iter().any(|(n, _)| wanted(n))
-            || filter.as_deref().is_some_and(|f| self.name.contains(f));
-        for &np in &self.nps {
-            let name = format!("{}[np={np}]", self.name);
-            if !run_cases {
-                filtered += 1;
-                continue;
-            }
-            let only = filter.as_deref().filter(|f| self.cases.iter().any(|(n, _)| n == f));
-            let out = self.job(np, only, &[]);
-            let result = if out.success() { Ok(()) } else { Err(format!("  {}", describe(&out))) };
+        for (name, test) in &chosen {
+            let result = match *test {
+                Test::Job(np) => {
+                    let out = self.job(np, only, &[]);
+                    if out.success() {
+                        Ok(())
+                    } else {
+                        Err(format!("  {}", describe(&out)))
+                    }
+                }
+                Test::Check(check) => check(self),
+            };
             report(name, result);
-        }
-        for (name, check) in &self.checks {
-            if !wanted(name) && !filter.as_deref().is_some_and(|f| self.name.contains(f)) {
-                filtered += 1;
-                continue;
-            }
-            report(format!("{}::{name}", self.name), check(self));
         }
         println!(
             "\ntest result: {}. {passed} passed; {failed} failed; {skipped} ignored; 0 measured; {filtered} filtered out; finished in {:.2}s\n",
@@ -217,6 +270,58 @@ impl Suite {
         if failed > 0 {
             std::process::exit(101);
         }
+    }
+}
+
+/// A test the launcher runs.
+#[derive(Clone, Copy)]
+enum Test {
+    /// Every case, in one job of this many ranks.
+    Job(usize),
+    /// A launcher-side check.
+    Check(Check),
+}
+
+/// The launcher's command line: the part of libtest's that `cargo test` and `cargo nextest`
+/// use (`--list [--format terse]`, `--exact`, `--ignored`, `--include-ignored`, `--skip F`,
+/// filters). Other flags (`--nocapture`, `--test-threads N`, `--color C`, `-q`, …) are
+/// accepted and ignored: the ranks' output is always shown on failure, and jobs run one at a
+/// time.
+#[derive(Default)]
+struct Args {
+    list: bool,
+    terse: bool,
+    exact: bool,
+    ignored: bool,
+    filters: Vec<String>,
+    skip: Vec<String>,
+}
+
+impl Args {
+    fn parse() -> Args {
+        let mut args = Args::default();
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            let (flag, inline) = match a.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                _ => (a.clone(), None),
+            };
+            let mut value = || inline.clone().or_else(|| it.next()).unwrap_or_default();
+            match flag.as_str() {
+                "--list" => args.list = true,
+                "--exact" => args.exact = true,
+                "--ignored" => args.ignored = true,
+                "--format" => args.terse = value() == "terse",
+                "--skip" => args.skip.push(value()),
+                // libtest's flags that take a value.
+                "--test-threads" | "--color" | "--logfile" | "-Z" | "--shuffle-seed" => {
+                    value();
+                }
+                f if f.starts_with('-') => {}
+                _ => args.filters.push(a),
+            }
+        }
+        args
     }
 }
 
@@ -233,8 +338,10 @@ pub fn neighbours(env: &Environment) -> (i32, i32) {
 
 /// The time limit of every job (`MPI4RS_TEST_TIMEOUT` seconds, default 120).
 pub fn limit() -> Duration {
-    let secs = std::env::var("MPI4RS_TEST_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
-    Duration::from_secs(secs)
+    let secs = mpi4rs::device::env::count_var("MPI4RS_TEST_TIMEOUT")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or(120);
+    Duration::from_secs(secs as u64)
 }
 
 /// How a job ended and what it printed, for failure messages.

@@ -45,8 +45,5 @@ fn disabled_by_env() -> Option<String> {
     if cfg!(miri) {
         return Some("Miri cannot load libcuda".into());
     }
-    match std::env::var("MPI4RS_NO_CUDA") {
-        Ok(v) if !v.is_empty() && v != "0" => Some("MPI4RS_NO_CUDA is set".into()),
-        _ => None,
-    }
+    crate::env::switched_off("MPI4RS_NO_CUDA")
 }

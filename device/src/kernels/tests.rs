@@ -319,7 +319,7 @@ fn check_archs() -> Vec<u32> {
 /// Skips (with the reason) where NVRTC is absent, unless `MPI4RS_REQUIRE_NVRTC=1` (CI).
 #[test]
 fn every_kernel_compiles_with_nvrtc() {
-    let required = std::env::var("MPI4RS_REQUIRE_NVRTC").is_ok_and(|v| v == "1");
+    let required = crate::env::bool_var("MPI4RS_REQUIRE_NVRTC").unwrap().unwrap_or(false);
     let (major, minor) = match nvrtc::probe() {
         Ok(v) => v,
         Err(e) if required => panic!("MPI4RS_REQUIRE_NVRTC=1 but NVRTC is unusable: {e}"),
