@@ -38,10 +38,13 @@ fn main() {
         .case("staged_typed_collectives", staged_typed_collectives)
         .case("real_cuda_typed_layouts", real_cuda_typed_layouts)
         .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
+        // Last: it installs a logger for the rest of the process.
+        .case("log_facade_reports_routing", log_facade_reports_routing)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
         .hidden("driver_double_skipped_sync", driver_double_skipped_sync)
         .hidden("driver_double_host_reads_device", driver_double_host_reads_device)
         .check("cuda_aware_override", cuda_aware_override)
+        .check("mpi4rs_log_without_a_logger", mpi4rs_log_without_a_logger)
         .check("driver_double_catches_a_skipped_sync", driver_double_catches_a_skipped_sync)
         .check("driver_double_catches_host_access", driver_double_catches_host_access)
         .run();
@@ -1031,4 +1034,55 @@ fn driver_double_catches_a_skipped_sync(suite: &Suite) -> std::result::Result<()
 
 fn driver_double_catches_host_access(suite: &Suite) -> std::result::Result<(), String> {
     expect_double_failure(suite, "driver_double_host_reads_device", &[], "host access to device memory")
+}
+
+/// What the library logged (target, level, message) once [`Recorder`] is installed.
+static RECORDS: std::sync::Mutex<Vec<(String, log::Level, String)>> = std::sync::Mutex::new(Vec::new());
+
+struct Recorder;
+
+impl log::Log for Recorder {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        let entry = (r.target().to_string(), r.level(), r.args().to_string());
+        RECORDS.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+    }
+    fn flush(&self) {}
+}
+
+/// With a logger installed, the router reports each device buffer through the `log` facade:
+/// target `mpi4rs::transfer`, level debug, the rank first.
+fn log_facade_reports_routing(env: &Environment) -> Result<()> {
+    emulate();
+    let (me, _) = rank_size(env);
+    log::set_logger(&Recorder).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    log::set_max_level(log::LevelFilter::Debug);
+    let mut out = Emu(vec![0i64; 3]);
+    env.world().allreduce(&Device(&Emu(vec![1i64; 3])), &mut DeviceMut(&mut out), &Op::SUM)?;
+    log::set_max_level(log::LevelFilter::Off);
+    let records = RECORDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let want = format!("[rank {me}] allreduce: ");
+    let routed = records.iter().find(|(_, _, m)| m.starts_with(&want));
+    ensure!(routed.is_some(), "no record starting with {want:?} in {records:?}");
+    let (target, level, message) = routed.unwrap();
+    ensure_eq!(target.as_str(), "mpi4rs::transfer");
+    ensure_eq!(*level, log::Level::Debug);
+    ensure!(message.contains("Staged"), "{message}");
+    Ok(())
+}
+
+/// Without a logger, `MPI4RS_LOG=debug` prints the same messages on standard error, with the
+/// level, the rank and the target.
+fn mpi4rs_log_without_a_logger(suite: &Suite) -> std::result::Result<(), String> {
+    let out = suite.job(2, Some("allreduce_every_type_staged"), &[("MPI4RS_LOG", "debug")]);
+    let text = out.text();
+    for r in 0..2 {
+        let want = format!("[mpi4rs debug rank {r}] mpi4rs::transfer: allreduce: ");
+        if !out.success() || !text.contains(&want) {
+            return Err(format!("expected {want:?} on stderr:\n{text}"));
+        }
+    }
+    Ok(())
 }

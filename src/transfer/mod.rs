@@ -67,9 +67,13 @@ pub fn cuda_aware_source() -> &'static str {
 
 fn awareness() -> (bool, &'static str) {
     static AWARE: OnceLock<(bool, &'static str)> = OnceLock::new();
-    *AWARE.get_or_init(|| match mpi4rs_device::env::bool_var("MPI4RS_CUDA_AWARE") {
-        Ok(Some(aware)) => (aware, "MPI4RS_CUDA_AWARE"),
-        _ => query_library(),
+    *AWARE.get_or_init(|| {
+        let (aware, why) = match mpi4rs_device::env::bool_var("MPI4RS_CUDA_AWARE") {
+            Ok(Some(aware)) => (aware, "MPI4RS_CUDA_AWARE"),
+            _ => query_library(),
+        };
+        crate::logging::mpi_log!(Info, "transfer", "CUDA-aware MPI: {aware} (from {why})");
+        (aware, why)
     })
 }
 
