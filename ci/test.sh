@@ -31,6 +31,8 @@ if [ "$which" != mpich ]; then
    cargo package --workspace --allow-dirty 2>&1 | grep -v "^warning: ignoring .* not included in the published package"
    cargo publish --dry-run -p mpi4rs-device --allow-dirty)
   cargo test --workspace
+  # The launchers answer libtest's --list (cargo nextest lists through it) without running.
+  cargo test -q --test p2p -- --list --format terse | grep -x 'p2p\[np=2\]: test' >/dev/null
   echo "=== Open MPI: device paths through real cudarc code on the CUDA driver double ==="
   bash ci/device-double.sh
   echo "=== Open MPI: the build without CUDA (--no-default-features) ==="

@@ -102,7 +102,8 @@ impl fmt::Display for VersionInfo {
         writeln!(f, "  features:          {features}")?;
         let standard = self.mpi_standard.as_ref().map(|(a, b)| format!("{a}.{b}")).map_err(Clone::clone);
         writeln!(f, "  MPI standard:      {}", or_why(&standard))?;
-        let library = or_why(&self.mpi_library);
+        // MPICH separates its fields with tabs.
+        let library = or_why(&self.mpi_library).replace('\t', " ");
         let mut lines = library.lines().filter(|l| !l.trim().is_empty());
         writeln!(f, "  MPI library:       {}", lines.next().unwrap_or(""))?;
         for l in lines {
