@@ -20,6 +20,7 @@ import re
 import sys
 
 ROW = re.compile(r"^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
+LOAD = re.compile(r"load (?:before|after): ([\d.]+)")
 HEADER = re.compile(r"side by side \((\d+) alternating")
 RANKS = re.compile(r"^(\d+) ranks,")
 
@@ -86,7 +87,7 @@ def panel(out, x0, y0, w, h, title, data):
     for s in sizes:
         x = X(s)
         out.append(f'<line x1="{x:.1f}" y1="{y0 + mt}" x2="{x:.1f}" y2="{y0 + mt + ph}" stroke="#eee"/>')
-        out.append(f'<text x="{x:.1f}" y="{y0 + mt + ph + 14}" text-anchor="middle" font-size="10">{fmt_size(s)}</text>')
+        out.append(f'<text x="{x:.1f}" y="{y0 + mt + ph + 14}" text-anchor="middle" font-size="9">{fmt_size(s)}</text>')
     for e in range(ylo, yhi + 1):
         y = Y(10 ** e)
         out.append(f'<line x1="{x0 + ml}" y1="{y:.1f}" x2="{x0 + ml + pw}" y2="{y:.1f}" stroke="#eee"/>')
@@ -117,7 +118,7 @@ def main():
         'font-family="sans-serif" font-size="12">',
         f'<rect width="{W}" height="{H}" fill="white"/>',
     ]
-    notes = []
+    notes, loads = [], []
     for i, (bench, title, ranks) in enumerate(panels):
         data = []
         for label, mpi, variant, colour, dashed in SERIES:
@@ -126,10 +127,12 @@ def main():
                 print(f"missing {path}: its lines are left out", file=sys.stderr)
                 continue
             table, rounds = side_by_side(path, ranks)
+            with open(path) as f:
+                loads += [float(m.group(1)) for m in LOAD.finditer(f.read())]
             series = [(s, s / t[variant]) for s, t in sorted(table.items()) if t[variant] > 0]
             data.append((label, colour, dashed, series))
             if variant == 1:
-                notes.append(f"{bench} {mpi}: {rounds} pairs")
+                notes.append(str(rounds))
         panel(out, i * W / 2, 0, W / 2, H - 50, title, data)
     # legend
     for j, (label, _, variant, colour, dashed) in enumerate(SERIES):
@@ -139,9 +142,9 @@ def main():
         out.append(f'<text x="{x + 32}" y="{y + 4}">{label}</text>')
     out.append(
         f'<text x="{W / 2}" y="{H - 8}" text-anchor="middle" font-size="10" fill="#555">'
-        "medians of paired mpi4rs/C blocks (ci/bench-paired.sh; "
-        + "; ".join(notes)
-        + "); 2 shared cores, one node: shared memory, not a network</text>"
+        f"medians of {'/'.join(sorted(set(notes)))} paired mpi4rs/C blocks per size (ci/bench-paired.sh)"
+        + (f"; load average {min(loads):.0f}-{max(loads):.0f} on 2 cores" if loads else "")
+        + "; one node (shared memory)</text>"
     )
     out.append("</svg>")
     with open(target, "w") as f:
