@@ -38,7 +38,7 @@
 //! |---|---|---|
 //! | 1 | raw bindings | `ffi` |
 //! | 2 | process state: thread level, finalised or not, `TAG_UB`, error policy | `runtime` |
-//! | 3 | errors and checked calls (`mpi_call!`), settings, count helpers | `error`, `util`, `config`, `bigcount` |
+//! | 3 | errors and checked calls (`mpi_call!`), settings, logging, count helpers | `error`, `util`, `config`, `logging`, `bigcount` |
 //! | 4 | element types and handles | `predefined`, `buffer`, `value_index`, `datatype`, `typed`, `info`, `status`, `group`, `op` |
 //! | 5 | completion and ownership | `pending`, `completion`, `scope`, `request`, `persistent` |
 //! | 6 | the transfer router, buffer regions | `transfer`, `region` |
@@ -46,7 +46,7 @@
 //! | 8 | point-to-point | `p2p`, `bsend`, `message`, `exchange` |
 //! | 9 | collectives | `collective`, `intercomm` |
 //! | 10 | one-sided, I/O, thread sharing | `win`, `file`, `thread` |
-//! | 11 | built on all of the above | `halo`, `object`, `dynamic`, `launcher`, `futures`, `sync` |
+//! | 11 | built on all of the above | `halo`, `object`, `dynamic`, `launcher`, `futures`, `sync`, `version_info` |
 //!
 //! Where a low layer must reach a higher one it is handed a value instead of naming it: the
 //! router leaves its staged buffers with a request as a `pending::Staged` trait object, so
