@@ -5,7 +5,7 @@
 //! `tests/gpu.rs`-style checks on real memory run with `ci/gpu.sh` on a GPU machine.
 mod common;
 
-use common::emu::Emu;
+use common::emu::{Emu, EmuRaw};
 use common::{neighbours, rank_size, Suite};
 use half::{bf16, f16};
 use mpi4rs::device::{add_hook, remove_hook, Element, HookPoint};
@@ -36,7 +36,9 @@ fn main() {
         .case("staged_typed_file_read", staged_typed_file_read)
         .case("staged_typed_negative_lower_bound", staged_typed_negative_lower_bound)
         .case("staged_typed_collectives", staged_typed_collectives)
+        .case("staged_typed_holes_untouched", staged_typed_holes_untouched)
         .case("real_cuda_typed_layouts", real_cuda_typed_layouts)
+        .case("real_cuda_holes_untouched", real_cuda_holes_untouched)
         .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
         .hidden("driver_double_skipped_sync", driver_double_skipped_sync)
@@ -805,6 +807,55 @@ fn staged_typed_collectives(env: &Environment) -> Result<()> {
     Ok(())
 }
 
+/// The value a test writes into hole `i` of a 3 x 4 matrix while a receive into its column 1 is
+/// in flight.
+fn hole_value(i: usize) -> f64 {
+    42.0 + i as f64
+}
+
+/// Staging moves only the bytes a layout touches: values written into the holes of a device
+/// matrix while a receive into its column is in flight (as device work on another stream may
+/// do) survive the receive's completion, nonblocking and persistent. Copying the staged range
+/// back whole would put the holes' old values (-9) back.
+fn staged_typed_holes_untouched(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
+    for persistent in [false, true] {
+        dirty_staging(env, 777.0)?;
+        let mut m = EmuRaw::new(vec![-9.0f64; 12]);
+        let holes = m.writer();
+        let write_holes = || (0..12).filter(|i| i % 4 != 1).for_each(|i| holes.set(i, hole_value(i)));
+        let mine = column_of(me);
+        {
+            let mut dm = DeviceMut(&mut m);
+            let typed = TypedMut::with_offset(&mut dm, 8, 1, &column)?;
+            mpi4rs::scope(|sc| {
+                if persistent {
+                    let mut recv = world.recv_init(sc, typed, left, 11)?;
+                    recv.start()?;
+                    write_holes();
+                    world.send(&mine, right, 11)?;
+                    recv.wait().map(drop)
+                } else {
+                    let recv = world.irecv(sc, typed, left, 11)?;
+                    write_holes();
+                    world.send(&mine, right, 11)?;
+                    recv.wait().map(drop)
+                }
+            })?;
+        }
+        let mut want: Vec<f64> = (0..12).map(hole_value).collect();
+        for (i, x) in column_of(left).into_iter().enumerate() {
+            want[i * 4 + 1] = x;
+        }
+        ensure!(m.to_vec() == want, "persistent {persistent}: got {:?}, want {want:?}", m.to_vec());
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Real cudarc buffers through derived layouts, and the proofs that the CPU double of the CUDA
 // driver (tests/cuda-double, `bash ci/device-double.sh`) catches what it claims to catch.
@@ -909,6 +960,62 @@ fn real_cuda_typed_layouts(env: &Environment) -> Result<()> {
 
 #[cfg(not(feature = "cuda"))]
 fn real_cuda_typed_layouts(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// [`staged_typed_holes_untouched`] on real cudarc memory: the holes are written on the
+/// buffer's stream while the receive is in flight, and keep those values. On the driver double
+/// the blocks move one copy each (no kernels); on a GPU the pack kernels move them.
+#[cfg(feature = "cuda")]
+fn real_cuda_holes_untouched(env: &Environment) -> Result<()> {
+    use mpi4rs::device::cuda::{copy_to_device_async, stream_synchronize};
+    use mpi4rs::device::StreamRef;
+    let Some(stream) = cuda_stream(env, "real_cuda_holes_untouched")? else { return Ok(()) };
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let device = stream.context().ordinal() as i32;
+    let sref = StreamRef(stream.cu_stream().cast());
+    let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
+    let hole_values: Vec<f64> = (0..12).map(hole_value).collect();
+    let mut m = stream.clone_htod(&vec![-9.0f64; 12]).map_err(cudarc_error)?;
+    let base = {
+        let (p, _guard) = mpi4rs::device::cudarc::driver::DevicePtr::device_ptr(&m, &stream);
+        p as usize
+    };
+    let mine = column_of(me);
+    {
+        let typed = TypedMut::with_offset(&mut m, 8, 1, &column)?;
+        mpi4rs::scope(|sc| {
+            let recv = world.irecv(sc, typed, left, 23)?;
+            for i in (0..12).filter(|i| i % 4 != 1) {
+                // SAFETY: element `i` of the 12 f64 of `m`, a hole of the layout the receive
+                // lends; the source is host memory that outlives the synchronisation below.
+                unsafe {
+                    copy_to_device_async(
+                        device,
+                        (base + 8 * i) as *mut std::ffi::c_void,
+                        hole_values[i..].as_ptr().cast(),
+                        8,
+                        sref,
+                    )?
+                };
+            }
+            stream_synchronize(device, sref)?;
+            world.send(&mine, right, 23)?;
+            recv.wait().map(drop)
+        })?;
+    }
+    let mut want = hole_values;
+    for (i, x) in column_of(left).into_iter().enumerate() {
+        want[i * 4 + 1] = x;
+    }
+    ensure_eq!(stream.clone_dtoh(&m).map_err(cudarc_error)?, want);
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_holes_untouched(_env: &Environment) -> Result<()> {
     Ok(())
 }
 

@@ -30,6 +30,7 @@
 //! ```
 
 pub(crate) mod bools;
+pub(crate) mod pack;
 pub(crate) mod pending;
 pub(crate) mod pipeline;
 pub(crate) mod stage;
