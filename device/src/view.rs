@@ -1,6 +1,6 @@
 //! The runtime view of a buffer and the traits that produce one.
 
-use crate::sync::SyncPolicy;
+use crate::policy::SyncPolicy;
 use crate::DType;
 use std::ffi::c_void;
 
@@ -63,7 +63,7 @@ impl Placement {
 
     /// The policy that applies to this buffer: its own, else the global one.
     pub fn effective_policy(&self) -> SyncPolicy {
-        self.policy.unwrap_or_else(crate::sync_policy)
+        self.policy.unwrap_or_else(crate::policy::sync_policy)
     }
 }
 

@@ -4,8 +4,8 @@
 //!
 //! The staging buffer keeps the layout's shape (MPI is given the same datatype at the same
 //! origin), so the layout is described once as sorted, disjoint byte blocks of the staged
-//! range, found exactly by unpacking marker bytes through the datatype (as
-//! [`region`](crate::region) does). The blocks then go through
+//! range, found exactly by unpacking marker bytes through the datatype (as the zero-copy
+//! exchanges' overlap check does). The blocks then go through
 //! [`gather_blocks`](mpi4rs_device::kernels::gather_blocks) and
 //! [`scatter_blocks`](mpi4rs_device::kernels::scatter_blocks): packed on the device by the
 //! pack kernels into one copy where NVRTC and a usable kernel binary exist, one asynchronous
@@ -13,7 +13,6 @@
 //! device bytes in a layout's holes are neither read nor written, so device work on them may
 //! run while the operation is in flight.
 
-use super::emulated;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Datatype};
 use mpi4rs_device::kernels::{gather_blocks, scatter_blocks};
@@ -131,15 +130,17 @@ fn device_and_stream(place: &Placement) -> Result<(i32, StreamRef)> {
 }
 
 /// Copies the `blocks` of the device range at `dev` into the same offsets of the staging buffer
-/// `host` (both `bytes` long), and waits for them.
+/// `host` (both `bytes` long), and waits for them. `emulated`: the "device" range is host memory
+/// (`transfer::emulate_device_memory`), copied with `memcpy`.
 pub(crate) fn gather(
     place: &Placement,
     dev: *const c_void,
     host: *mut u8,
     bytes: usize,
     blocks: &Blocks,
+    emulated: bool,
 ) -> Result<()> {
-    if emulated() {
+    if emulated {
         for &(off, n) in blocks {
             // SAFETY: emulated device memory is host memory of `bytes` bytes (the caller of
             // `emulate_device_memory` promised it); the staging buffer holds `bytes` too, and
@@ -164,8 +165,9 @@ pub(crate) fn scatter(
     host: *mut u8,
     bytes: usize,
     blocks: &Blocks,
+    emulated: bool,
 ) -> Result<()> {
-    if emulated() {
+    if emulated {
         for &(off, n) in blocks {
             // SAFETY: as in `gather`, the other way round.
             unsafe { std::ptr::copy_nonoverlapping(host.add(off), dev.cast::<u8>().add(off), n) };

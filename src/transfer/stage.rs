@@ -462,7 +462,7 @@ impl Stage {
     fn fill_all(&mut self) -> Result<()> {
         if let (Some(blocks), Some(staging)) = (&self.blocks, self.staging.as_mut()) {
             let host = staging.as_mut_ptr().cast::<u8>();
-            return super::pack::gather(&self.place, self.device_ptr, host, self.bytes, blocks);
+            return super::pack::gather(&self.place, self.device_ptr, host, self.bytes, blocks, emulated());
         }
         self.copy(0..self.bytes, true)?;
         if let Some(event) = fence(&self.place)? {
@@ -484,7 +484,14 @@ impl Stage {
                 match (&self.blocks, self.staging.as_mut()) {
                     (Some(blocks), Some(staging)) => {
                         let host = staging.as_mut_ptr().cast::<u8>();
-                        super::pack::scatter(&self.place, self.device_ptr, host, self.bytes, blocks)?;
+                        super::pack::scatter(
+                            &self.place,
+                            self.device_ptr,
+                            host,
+                            self.bytes,
+                            blocks,
+                            emulated(),
+                        )?;
                     }
                     _ => self.copy(0..n, false)?,
                 }

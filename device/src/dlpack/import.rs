@@ -3,7 +3,7 @@
 use super::ffi::{DLDeviceType as Dev, DLManagedTensor, DLManagedTensorVersioned, DLTensor};
 use super::{device_type_name, dtype_code_name, dtype_from_dl, FLAG_READ_ONLY, MAJOR_VERSION};
 use crate::error::{DeviceError, DeviceResult};
-use crate::sync::SyncPolicy;
+use crate::policy::SyncPolicy;
 use crate::{
     cuda, BufferView, BufferViewMut, DType, DeviceBuffer, DeviceBufferMut, MemoryKind, Placement, StreamRef,
 };
