@@ -39,6 +39,7 @@ fn main() {
         .case("staged_typed_holes_untouched", staged_typed_holes_untouched)
         .case("real_cuda_typed_layouts", real_cuda_typed_layouts)
         .case("real_cuda_holes_untouched", real_cuda_holes_untouched)
+        .case("real_cuda_managed_memory", real_cuda_managed_memory)
         .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
         .hidden("direct_path_when_cuda_aware", direct_path_when_cuda_aware)
         .hidden("driver_double_skipped_sync", driver_double_skipped_sync)
@@ -1016,6 +1017,70 @@ fn real_cuda_holes_untouched(env: &Environment) -> Result<()> {
 
 #[cfg(not(feature = "cuda"))]
 fn real_cuda_holes_untouched(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// Managed memory is a memory kind of its own: after its stream is synchronised it goes to MPI
+/// directly (this MPI is not CUDA-aware), never staged, for sends, receives, reductions with
+/// host operations, and DLPack `kDLCUDAManaged` tensors. A copy into it still in flight on its
+/// stream when MPI is called is waited for (the double delays every copy).
+#[cfg(feature = "cuda")]
+fn real_cuda_managed_memory(env: &Environment) -> Result<()> {
+    use mpi4rs::device::{cuda, DeviceBuffer, ManagedBuffer, MemoryKind, StreamRef};
+    let Some(stream) = cuda_stream(env, "real_cuda_managed_memory")? else { return Ok(()) };
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let (right, left) = neighbours(env);
+    let device = stream.context().ordinal() as i32;
+    const N: usize = 4096;
+    let staged_before = transfer::stats().staged;
+    let send = ManagedBuffer::<f64>::zeroed(device, N)?;
+    ensure_eq!(send.view().memory(), MemoryKind::CudaManaged { device });
+    ensure_eq!(cuda::pointer_memory(send.as_device_ptr())?, MemoryKind::CudaManaged { device });
+    // The producer: a copy into the managed buffer, queued on its stream and not waited for.
+    let values: Vec<f64> = (0..N).map(|i| (i % 7) as f64 + me as f64).collect();
+    let values = mpi4rs::device::PinnedBuffer::from_slice(&values)?;
+    // SAFETY: `send` holds N f64 and `values` (pinned: the copy is fully asynchronous) too,
+    // alive until the end of the case; the router waits for the buffer's stream before MPI
+    // reads it.
+    unsafe {
+        cuda::copy_to_device_async(
+            device,
+            send.as_device_ptr(),
+            values.as_ptr().cast(),
+            N * 8,
+            StreamRef::DEFAULT,
+        )?
+    };
+    let mut got = ManagedBuffer::<f64>::zeroed(device, N)?;
+    world.sendrecv(&send, right, 30, &mut got, left, 30)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Direct));
+    let want: Vec<f64> = (0..N).map(|i| (i % 7) as f64 + left as f64).collect();
+    ensure!(got[..] == want[..], "the managed receive holds other values");
+    // A reduction with a user operation runs on the host, on the managed memory itself.
+    let mut sum = ManagedBuffer::<f64>::zeroed(device, N)?;
+    let add =
+        mpi4rs::UserOp::new(true, |a: &[f64], b: &mut [f64]| b.iter_mut().zip(a).for_each(|(y, x)| *y += x))?;
+    world.allreduce(&send, &mut sum, &add)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Direct));
+    let tri = (n * (n - 1) / 2) as f64;
+    ensure!(sum.iter().enumerate().all(|(i, &x)| x == (i % 7) as f64 * n as f64 + tri), "user-op sum");
+    // A DLPack tensor in managed memory, sent as it is.
+    let tensor = {
+        let raw = mpi4rs::device::dlpack::export(ManagedBuffer::from_slice(device, &[me as f64 + 0.5; 8])?);
+        // SAFETY: a managed tensor just exported by this crate, imported once.
+        unsafe { mpi4rs::device::DlpackTensor::from_versioned(raw.into_raw()) }?
+    };
+    ensure_eq!(tensor.memory(), MemoryKind::CudaManaged { device });
+    let mut host = [0.0f64; 8];
+    world.sendrecv(&tensor, right, 31, &mut host, left, 31)?;
+    ensure_eq!(host, [left as f64 + 0.5; 8]);
+    ensure!(transfer::stats().staged == staged_before, "managed memory was staged");
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_managed_memory(_env: &Environment) -> Result<()> {
     Ok(())
 }
 

@@ -28,6 +28,7 @@ mod dtype;
 mod error;
 mod host;
 pub mod kernels;
+mod managed;
 pub mod nvrtc;
 mod pinned;
 mod policy;
@@ -41,6 +42,7 @@ pub use cudarc;
 pub use dlpack::{DlpackTensor, DlpackTensorMut, ExportedTensor};
 pub use dtype::{DType, Element};
 pub use error::{DeviceError, DeviceResult};
+pub use managed::ManagedBuffer;
 pub use pinned::PinnedBuffer;
 pub use policy::{set_sync_policy, sync_policy, SyncPolicy};
 pub use sync::{

@@ -102,7 +102,7 @@ pub fn after_write(view: &BufferView) -> DeviceResult<()> {
 
 /// Waits, as the buffer's policy says, for the work that produces the buffer.
 pub fn wait_for_producer(place: &Placement) -> DeviceResult<()> {
-    let crate::MemoryKind::Cuda { device } = place.memory else { return Ok(()) };
+    let Some(device) = place.memory.cuda_device() else { return Ok(()) };
     match place.effective_policy() {
         SyncPolicy::Trust => Ok(()),
         SyncPolicy::Stream => {

@@ -46,7 +46,8 @@ use std::sync::OnceLock;
 pub enum Path {
     /// Host memory, handed to MPI as it is.
     Host,
-    /// Device memory handed to a CUDA-aware MPI after synchronisation.
+    /// Device memory handed to a CUDA-aware MPI after synchronisation, or managed memory handed
+    /// to any MPI after synchronisation.
     Direct,
     /// Device memory copied through pinned host buffers.
     Staged,
@@ -103,6 +104,8 @@ fn query_library() -> (bool, &'static str) {
 pub fn path_for(memory: MemoryKind) -> Path {
     match memory {
         MemoryKind::Host | MemoryKind::PinnedHost => Path::Host,
+        // The CPU addresses managed memory: after synchronisation it goes to any MPI directly.
+        MemoryKind::CudaManaged { .. } => Path::Direct,
         MemoryKind::Cuda { .. } if cuda_aware() => Path::Direct,
         MemoryKind::Cuda { .. } => Path::Staged,
     }
@@ -128,6 +131,7 @@ pub(crate) fn record_path(op: &'static str, path: Path, memory: MemoryKind, byte
     if log_debug() {
         let why = match path {
             Path::Host => "host memory",
+            Path::Direct if matches!(memory, MemoryKind::CudaManaged { .. }) => "managed memory",
             Path::Direct => "CUDA-aware MPI",
             Path::Staged if cuda_aware() => "operation runs on the host",
             Path::Staged => "MPI is not CUDA-aware",

@@ -171,8 +171,12 @@ impl Transfer {
     pub(crate) fn write_spec(&mut self, mut s: SpecMut, fill: Fill) -> Result<SpecMut> {
         if s.kind == ElementKind::Basic(DType::Bool)
             && s.count > 0
-            && (s.place.memory.is_host() || emulated())
+            && (s.place.memory.host_accessible() || emulated())
         {
+            if !s.place.memory.is_host() && !emulated() {
+                // Managed memory: the CPU reads and writes it once its producer is done.
+                mpi4rs_device::wait_for_producer(&s.place)?;
+            }
             // Host memory the program reads as bool (emulated device memory is host memory).
             return Ok(self.shadow_bools(s, fill));
         }
@@ -194,11 +198,13 @@ impl Transfer {
     }
 
     /// The path of a buffer of `kind` in `memory`: staged rather than direct when MPI would
-    /// run host code on it (a user operation, or the library's f16/bf16 operations).
+    /// run host code on device memory (a user operation, or the library's f16/bf16
+    /// operations); managed memory stays direct (the CPU addresses it).
     fn path(&self, kind: ElementKind, memory: MemoryKind) -> Path {
         let path = path_for(memory);
         let half = matches!(kind, ElementKind::Basic(DType::F16 | DType::BF16));
-        if path == Path::Direct && self.reduction && (self.host_op || half) {
+        let managed = matches!(memory, MemoryKind::CudaManaged { .. });
+        if path == Path::Direct && self.reduction && (self.host_op || half) && !managed {
             return Path::Staged;
         }
         path
