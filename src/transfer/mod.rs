@@ -229,9 +229,20 @@ fn env_bytes(name: &str, default: usize) -> usize {
 #[inline]
 pub(crate) fn pipeline_chunk(bytes: usize) -> Option<usize> {
     let min = pipeline_min_bytes();
-    if min == 0 || bytes < min {
+    if min == 0 || bytes < min || PIPELINE_OFF.load(Ordering::Relaxed) {
         return None;
     }
     let staging_machine = emulated() || (!cuda_aware() && mpi4rs_device::cuda::available());
     staging_machine.then(pipeline_chunk_bytes)
+}
+
+static PIPELINE_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Bench aid: switches the pipelining of large staged blocking reductions and broadcasts off
+/// (`false`) or back on as configured (`true`, the default), so that one run can time both.
+/// Like `MPI4RS_PIPELINE_MIN`, every rank must make the same choice before the same call: the
+/// chunking decides which MPI calls a rank makes.
+#[doc(hidden)]
+pub fn set_pipelining(on: bool) {
+    PIPELINE_OFF.store(!on, Ordering::Relaxed);
 }
