@@ -31,7 +31,6 @@
 
 pub(crate) mod bools;
 pub(crate) mod pack;
-pub(crate) mod pending;
 pub(crate) mod pipeline;
 pub(crate) mod stage;
 
