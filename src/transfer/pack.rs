@@ -43,28 +43,48 @@ pub(crate) fn blocks(datatype: MPI_Datatype, count: usize, below: usize, bytes: 
     let whole = vec![(0, bytes)];
     let (extent, tlb, text) = (aint(extent), aint(tlb), aint(text));
     let Some(item) = item_runs(datatype, size, tlb, text)? else { return Ok(whole) };
-    let (extent, below) = (extent as i128, below as i128);
-    let mut runs: Vec<(i128, i128)> = Vec::new();
-    let dense = item.len() == 1 && item[0].1 - item[0].0 == extent as isize;
-    if dense {
-        let (a, b) = (item[0].0 as i128, item[0].0 as i128 + extent * count as i128);
-        runs.push((a, b));
-    } else {
-        for k in 0..count as i128 {
-            runs.extend(item.iter().map(|&(a, b)| (a as i128 + k * extent, b as i128 + k * extent)));
-        }
-        runs.sort_unstable();
-    }
-    let mut out: Blocks = Vec::with_capacity(runs.len());
-    for (a, b) in runs {
-        let (a, b) = (a + below, b + below);
-        if a < 0 || b > bytes as i128 {
-            return Ok(whole);
+    let (Some(&(first, _)), Some(&(_, last))) = (item.first(), item.last()) else { return Ok(Vec::new()) };
+    let (extent, below, bytes_i) = (extent as i128, below as i128, bytes as i128);
+    // Item k's runs, shifted into the staged range; `None` if one leaves it.
+    let shifted = |k: i128| {
+        let shift = k * extent + below;
+        item.iter().map(move |&(a, b)| (a as i128 + shift, b as i128 + shift))
+    };
+    let mut out: Blocks = Vec::new();
+    // Appends run [a, b) of the staged range, merging it with the last block it touches.
+    let mut push = |(a, b): (i128, i128)| {
+        if a < 0 || b > bytes_i {
+            return false;
         }
         let (a, b) = (a as usize, b as usize);
         match out.last_mut() {
             Some(last) if a <= last.0 + last.1 => last.1 = last.1.max(b - last.0),
             _ => out.push((a, b - a)),
+        }
+        true
+    };
+    if item.len() == 1 && last - first == extent as isize {
+        // Dense: the items tile one block.
+        let a = first as i128 + below;
+        if !push((a, a + extent * count as i128)) {
+            return Ok(whole);
+        }
+    } else if extent > 0 && (last - first) as i128 <= extent {
+        // Items one after the other (the usual case: columns, subarrays, every other
+        // element): their runs come sorted, no list to sort.
+        for k in 0..count as i128 {
+            for run in shifted(k) {
+                if !push(run) {
+                    return Ok(whole);
+                }
+            }
+        }
+    } else {
+        // Items that interleave or go backwards: sort every run first.
+        let mut runs: Vec<(i128, i128)> = (0..count as i128).flat_map(shifted).collect();
+        runs.sort_unstable();
+        if !runs.into_iter().all(&mut push) {
+            return Ok(whole);
         }
     }
     Ok(out)

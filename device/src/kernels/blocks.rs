@@ -7,7 +7,7 @@
 //! round). Where NVRTC or a usable kernel binary is missing, every block is its own
 //! asynchronous copy. `MPI4RS_PACK_KERNELS=0` forces the copies.
 
-use super::{pack_indexed, unpack_indexed};
+use super::{pack_indexed, pack_strided, unpack_indexed, unpack_strided, Strided};
 use crate::error::{DeviceError, DeviceResult};
 use crate::{cuda, StreamRef};
 use std::collections::HashMap;
@@ -41,7 +41,12 @@ pub fn pack_kernels_ready(device: i32) -> bool {
 
 #[cfg(feature = "cuda")]
 fn load(device: i32) -> DeviceResult<()> {
-    for name in ["mpi4rs_pack_indexed_1", "mpi4rs_unpack_indexed_1"] {
+    for name in [
+        "mpi4rs_pack_indexed_1",
+        "mpi4rs_unpack_indexed_1",
+        "mpi4rs_pack_strided_1",
+        "mpi4rs_unpack_strided_1",
+    ] {
         super::launch::load(device, name)?;
     }
     Ok(())
@@ -95,11 +100,10 @@ pub unsafe fn gather_blocks(
         if let Some(scratch) = scratch_alloc(device, stream, total) {
             // SAFETY: the blocks lie in `dev` (checked against `len`), the scratch holds
             // `total` bytes; both outlive the stream synchronisation below.
-            let packed =
-                unsafe { pack_indexed(scratch, dev, &signed(blocks), device, stream) }.and_then(|()| {
-                    // SAFETY: `host` holds `len >= total` bytes.
-                    unsafe { cuda::copy_to_host_async(device, host.cast(), scratch, total, stream) }
-                });
+            let packed = unsafe { pack(scratch, dev, blocks, device, stream) }.and_then(|()| {
+                // SAFETY: `host` holds `len >= total` bytes.
+                unsafe { cuda::copy_to_host_async(device, host.cast(), scratch, total, stream) }
+            });
             scratch_free(device, stream, scratch);
             packed?;
             cuda::stream_synchronize(device, stream)?;
@@ -148,7 +152,7 @@ pub unsafe fn scatter_blocks(
             let unpacked = unsafe { cuda::copy_to_device_async(device, scratch, host.cast(), total, stream) }
                 .and_then(
                     // SAFETY: as above.
-                    |()| unsafe { unpack_indexed(dev, scratch, &signed(blocks), device, stream) },
+                    |()| unsafe { unpack(dev, scratch, blocks, device, stream) },
                 );
             scratch_free(device, stream, scratch);
             if unpacked.is_ok() {
@@ -171,6 +175,58 @@ pub unsafe fn scatter_blocks(
         unsafe { cuda::copy_to_device_async(device, dev.byte_add(off), host.add(off).cast(), n, stream)? };
     }
     Ok(BlockMethod::Copies)
+}
+
+/// Packs `blocks` of `dev` into `scratch`: the strided kernel for regular blocks, the indexed
+/// one otherwise.
+///
+/// # Safety
+/// As [`pack_indexed`].
+unsafe fn pack(
+    scratch: *mut c_void,
+    dev: *const c_void,
+    blocks: &[(usize, usize)],
+    device: i32,
+    stream: StreamRef,
+) -> DeviceResult<()> {
+    // SAFETY: the caller's promise; the strided layout covers exactly the blocks.
+    unsafe {
+        match as_strided(blocks) {
+            Some((first, layout)) => pack_strided(scratch, dev.byte_add(first), layout, device, stream),
+            None => pack_indexed(scratch, dev, &signed(blocks), device, stream),
+        }
+    }
+}
+
+/// The inverse of [`pack`].
+///
+/// # Safety
+/// As [`unpack_indexed`].
+unsafe fn unpack(
+    dev: *mut c_void,
+    scratch: *const c_void,
+    blocks: &[(usize, usize)],
+    device: i32,
+    stream: StreamRef,
+) -> DeviceResult<()> {
+    // SAFETY: as in `pack`.
+    unsafe {
+        match as_strided(blocks) {
+            Some((first, layout)) => unpack_strided(dev.byte_add(first), scratch, layout, device, stream),
+            None => unpack_indexed(dev, scratch, &signed(blocks), device, stream),
+        }
+    }
+}
+
+/// The blocks as one vector-like layout from the first block's offset, when they are equally
+/// long and equally spaced (a column, every other element): the strided kernels need no block
+/// table.
+fn as_strided(blocks: &[(usize, usize)]) -> Option<(usize, Strided)> {
+    let (&(first, len), rest) = blocks.split_first()?;
+    let stride = rest.first()?.0 - first;
+    let regular = blocks.windows(2).all(|w| w[1].1 == len && w[1].0 - w[0].0 == stride);
+    let stride = isize::try_from(stride).ok()?;
+    regular.then_some((first, Strided { count: blocks.len(), block_bytes: len, stride }))
 }
 
 fn signed(blocks: &[(usize, usize)]) -> Vec<(isize, usize)> {
@@ -249,6 +305,16 @@ mod tests {
         for &(off, n) in &blocks {
             assert_eq!(&buf[off..off + n], &want[off..off + n]);
         }
+    }
+
+    #[test]
+    fn regular_blocks_are_strided() {
+        let s = |count, block_bytes, stride| Strided { count, block_bytes, stride };
+        assert_eq!(as_strided(&[(8, 8), (40, 8), (72, 8)]), Some((8, s(3, 8, 32))));
+        assert_eq!(as_strided(&[(8, 8), (40, 8), (73, 8)]), None);
+        assert_eq!(as_strided(&[(8, 8), (40, 4)]), None);
+        assert_eq!(as_strided(&[(8, 8)]), None);
+        assert_eq!(as_strided(&[]), None);
     }
 
     #[test]
