@@ -9,7 +9,8 @@
 //! [`gather_blocks`](mpi4rs_device::kernels::gather_blocks) and
 //! [`scatter_blocks`](mpi4rs_device::kernels::scatter_blocks): packed on the device by the
 //! pack kernels into one copy where NVRTC and a usable kernel binary exist, one asynchronous
-//! copy per block otherwise (the host fallback; the CPU double of the driver takes it). The
+//! copy per block otherwise (the host fallback, which the CPU double of the driver takes: slow
+//! for layouts of many small blocks, one driver call each, but it never touches a hole). The
 //! device bytes in a layout's holes are neither read nor written, so device work on them may
 //! run while the operation is in flight.
 
