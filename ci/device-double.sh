@@ -7,7 +7,9 @@
 #     the double catches a skipped stream synchronisation and a host read of device memory;
 #   - the device crate's tests (DLPack, staging pool, kernels' host fallbacks);
 #   - the main job on device arrays: allreduce -a cuda, whose table header names device arrays
-#     and the staged path.
+#     and the staged path;
+#   - the device bench (benches/device.rs) as a smoke test, up to 16 MiB (one iteration per
+#     block; the GPU run in ci/gpu.sh measures up to 256 MiB).
 # Every copy on the double's streams waits CUDA_DOUBLE_DELAY_US first (default 200 us), so a
 # missing synchronisation shows up as wrong data. What only a GPU proves: docs/device-double.md.
 # Usage: bash ci/device-double.sh [NP]     (Open MPI; MPI=mpich for MPICH)
@@ -32,6 +34,8 @@ echo "=== device suite on the double"
 cargo test --test device
 echo "=== device crate on the double"
 cargo test -p mpi4rs-device
+echo "=== device bench on the double (smoke test, up to 16 MiB)"
+MPI4RS_BENCH_NPS=2 MPI4RS_BENCH_MAX=16M cargo test --bench device -- none
 echo "=== main job on device arrays ($np ranks)"
 # The dev profile (what `cargo test` already built): figures from the double mean nothing.
 cargo build --example allreduce

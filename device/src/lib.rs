@@ -29,8 +29,10 @@ pub mod env;
 mod error;
 mod host;
 pub mod kernels;
+mod managed;
 pub mod nvrtc;
 mod pinned;
+mod policy;
 pub mod staging;
 mod sync;
 mod view;
@@ -41,10 +43,11 @@ pub use cudarc;
 pub use dlpack::{DlpackTensor, DlpackTensorMut, ExportedTensor};
 pub use dtype::{DType, Element};
 pub use error::{DeviceError, DeviceResult};
+pub use managed::ManagedBuffer;
 pub use pinned::PinnedBuffer;
+pub use policy::{set_sync_policy, sync_policy, SyncPolicy};
 pub use sync::{
-    add_hook, after_write, before_read, remove_hook, run_hooks, set_sync_policy, sync_policy,
-    wait_for_producer, Hook, HookId, HookPoint, SyncPolicy,
+    add_hook, after_write, before_read, remove_hook, run_hooks, wait_for_producer, Hook, HookId, HookPoint,
 };
 pub use view::{
     BufferView, BufferViewMut, DeviceBuffer, DeviceBufferMut, MemoryKind, Placement, StreamRef, WithPolicy,

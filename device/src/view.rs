@@ -1,6 +1,6 @@
 //! The runtime view of a buffer and the traits that produce one.
 
-use crate::sync::SyncPolicy;
+use crate::policy::SyncPolicy;
 use crate::DType;
 use std::ffi::c_void;
 
@@ -16,12 +16,34 @@ pub enum MemoryKind {
         /// The CUDA device ordinal.
         device: i32,
     },
+    /// CUDA managed (unified) memory (`cuMemAllocManaged`, DLPack's `kDLCUDAManaged`), last
+    /// attached to the device with this ordinal: the CPU can address it, so once the work
+    /// that produces it is synchronised any MPI reads and writes it directly, without staging.
+    CudaManaged {
+        /// The CUDA device ordinal.
+        device: i32,
+    },
 }
 
 impl MemoryKind {
-    /// True for memory the CPU can read and write directly.
+    /// True for host memory (pageable or pinned): nothing to synchronise before the CPU reads
+    /// it. Managed memory is not host memory in this sense; see [`host_accessible`](Self::host_accessible).
     pub const fn is_host(self) -> bool {
         matches!(self, MemoryKind::Host | MemoryKind::PinnedHost)
+    }
+
+    /// True for memory the CPU can address: host memory and, once the device work on it is
+    /// synchronised, managed memory.
+    pub const fn host_accessible(self) -> bool {
+        matches!(self, MemoryKind::Host | MemoryKind::PinnedHost | MemoryKind::CudaManaged { .. })
+    }
+
+    /// The CUDA device ordinal of device or managed memory; `None` for host memory.
+    pub const fn cuda_device(self) -> Option<i32> {
+        match self {
+            MemoryKind::Cuda { device } | MemoryKind::CudaManaged { device } => Some(device),
+            MemoryKind::Host | MemoryKind::PinnedHost => None,
+        }
     }
 }
 
@@ -63,7 +85,7 @@ impl Placement {
 
     /// The policy that applies to this buffer: its own, else the global one.
     pub fn effective_policy(&self) -> SyncPolicy {
-        self.policy.unwrap_or_else(crate::sync_policy)
+        self.policy.unwrap_or_else(crate::policy::sync_policy)
     }
 }
 

@@ -31,6 +31,7 @@
 //! ```
 
 pub(crate) mod bools;
+pub(crate) mod pack;
 pub(crate) mod pipeline;
 pub(crate) mod stage;
 
@@ -45,7 +46,8 @@ use std::sync::OnceLock;
 pub enum Path {
     /// Host memory, handed to MPI as it is.
     Host,
-    /// Device memory handed to a CUDA-aware MPI after synchronisation.
+    /// Device memory handed to a CUDA-aware MPI after synchronisation, or managed memory handed
+    /// to any MPI after synchronisation.
     Direct,
     /// Device memory copied through pinned host buffers.
     Staged,
@@ -102,6 +104,8 @@ fn query_library() -> (bool, &'static str) {
 pub fn path_for(memory: MemoryKind) -> Path {
     match memory {
         MemoryKind::Host | MemoryKind::PinnedHost => Path::Host,
+        // The CPU addresses managed memory: after synchronisation it goes to any MPI directly.
+        MemoryKind::CudaManaged { .. } => Path::Direct,
         MemoryKind::Cuda { .. } if cuda_aware() => Path::Direct,
         MemoryKind::Cuda { .. } => Path::Staged,
     }
@@ -127,6 +131,7 @@ pub(crate) fn record_path(op: &'static str, path: Path, memory: MemoryKind, byte
     if crate::logging::enabled(log::Level::Debug) {
         let why = match path {
             Path::Host => "host memory",
+            Path::Direct if matches!(memory, MemoryKind::CudaManaged { .. }) => "managed memory",
             Path::Direct => "CUDA-aware MPI",
             Path::Staged if cuda_aware() => "operation runs on the host",
             Path::Staged => "MPI is not CUDA-aware",
@@ -223,9 +228,20 @@ fn env_bytes(name: &str, default: usize) -> usize {
 #[inline]
 pub(crate) fn pipeline_chunk(bytes: usize) -> Option<usize> {
     let min = pipeline_min_bytes();
-    if min == 0 || bytes < min {
+    if min == 0 || bytes < min || PIPELINE_OFF.load(Ordering::Relaxed) {
         return None;
     }
     let staging_machine = emulated() || (!cuda_aware() && mpi4rs_device::cuda::available());
     staging_machine.then(pipeline_chunk_bytes)
+}
+
+static PIPELINE_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Bench aid: switches the pipelining of large staged blocking reductions and broadcasts off
+/// (`false`) or back on as configured (`true`, the default), so that one run can time both.
+/// Like `MPI4RS_PIPELINE_MIN`, every rank must make the same choice before the same call: the
+/// chunking decides which MPI calls a rank makes.
+#[doc(hidden)]
+pub fn set_pipelining(on: bool) {
+    PIPELINE_OFF.store(!on, Ordering::Relaxed);
 }

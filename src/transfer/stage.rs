@@ -26,7 +26,7 @@ pub(crate) enum Fill {
     /// forms, non-roots): copy in first, copy everything back.
     Update,
     /// A receive: copy back only the bytes the message held (from the status). A buffer with a
-    /// derived layout is copied in first and back whole over its touched range instead: the
+    /// derived layout is copied in first and back over the blocks it touches instead: the
     /// message's bytes are scattered over it and its holes must keep the device's bytes.
     Received,
     /// MPI only reads it here (a broadcast's root): copy in, nothing back.
@@ -43,8 +43,8 @@ pub(crate) struct Stage {
     device_ptr: *mut c_void,
     bytes: usize,
     dtype: DType,
-    /// A derived layout (holes, any order, possibly below the origin): staged whole, copied
-    /// in before MPI writes into it and back whole over its touched range, never pipelined.
+    /// A derived layout (holes, any order, possibly below the origin): staged in its shape,
+    /// its blocks copied in before MPI writes into it and back after, never pipelined.
     layout: bool,
     /// The pinned copy; `None` on the direct path.
     staging: Option<StagingBuffer>,
@@ -56,6 +56,8 @@ pub(crate) struct Stage {
     deferred: bool,
     /// Events of the pipeline's chunk copies into the staging buffer.
     chunk_events: Vec<Option<Event>>,
+    /// A staged layout's blocks: only these bytes move (see [`pack`](super::pack)).
+    blocks: Option<super::pack::Blocks>,
 }
 
 // SAFETY: the device address is a token for the driver; the stage is moved with its request.
@@ -169,8 +171,12 @@ impl Transfer {
     pub(crate) fn write_spec(&mut self, mut s: SpecMut, fill: Fill) -> Result<SpecMut> {
         if s.kind == ElementKind::Basic(DType::Bool)
             && s.count > 0
-            && (s.place.memory.is_host() || emulated())
+            && (s.place.memory.host_accessible() || emulated())
         {
+            if !s.place.memory.is_host() && !emulated() {
+                // Managed memory: the CPU reads and writes it once its producer is done.
+                mpi4rs_device::wait_for_producer(&s.place)?;
+            }
             // Host memory the program reads as bool (emulated device memory is host memory).
             return Ok(self.shadow_bools(s, fill));
         }
@@ -192,11 +198,13 @@ impl Transfer {
     }
 
     /// The path of a buffer of `kind` in `memory`: staged rather than direct when MPI would
-    /// run host code on it (a user operation, or the library's f16/bf16 operations).
+    /// run host code on device memory (a user operation, or the library's f16/bf16
+    /// operations); managed memory stays direct (the CPU addresses it).
     fn path(&self, kind: ElementKind, memory: MemoryKind) -> Path {
         let path = path_for(memory);
         let half = matches!(kind, ElementKind::Basic(DType::F16 | DType::BF16));
-        if path == Path::Direct && self.reduction && (self.host_op || half) {
+        let managed = matches!(memory, MemoryKind::CudaManaged { .. });
+        if path == Path::Direct && self.reduction && (self.host_op || half) && !managed {
             return Path::Staged;
         }
         path
@@ -246,7 +254,7 @@ impl Transfer {
         // The first byte MPI may touch; the borrowed buffer holds the whole touched range.
         let device_ptr = s.ptr.cast_mut().cast::<u8>().wrapping_sub(below).cast::<c_void>();
         // MPI writes only the items of a layout: the rest of the staged range must hold the
-        // device's bytes before it goes back whole.
+        // device's bytes before its blocks go back.
         copy_in |= layout && copy_out.is_some();
         let view = BufferView { ptr: device_ptr, len: bytes / dtype.size(), dtype, place };
         match path {
@@ -269,6 +277,7 @@ impl Transfer {
                     copy_out,
                     deferred: false,
                     chunk_events: Vec::new(),
+                    blocks: None,
                 });
                 Ok(None)
             }
@@ -289,6 +298,11 @@ impl Transfer {
                     copy_out,
                     deferred,
                     chunk_events: Vec::new(),
+                    blocks: if layout {
+                        Some(super::pack::blocks(s.datatype, s.count, below, bytes)?)
+                    } else {
+                        None
+                    },
                 };
                 if copy_in || copy_out.is_some() {
                     // Ordering after the producer: copies run on the buffer's own stream; a
@@ -461,6 +475,10 @@ impl Stage {
 
     /// Copies the whole buffer into staging and waits for it.
     fn fill_all(&mut self) -> Result<()> {
+        if let (Some(blocks), Some(staging)) = (&self.blocks, self.staging.as_mut()) {
+            let host = staging.as_mut_ptr().cast::<u8>();
+            return super::pack::gather(&self.place, self.device_ptr, host, self.bytes, blocks, emulated());
+        }
         self.copy(0..self.bytes, true)?;
         if let Some(event) = fence(&self.place)? {
             event.synchronize()?;
@@ -478,7 +496,20 @@ impl Stage {
                     (Fill::Received, Some(n)) if !self.layout => n.min(self.bytes),
                     _ => self.bytes,
                 };
-                self.copy(0..n, false)?;
+                match (&self.blocks, self.staging.as_mut()) {
+                    (Some(blocks), Some(staging)) => {
+                        let host = staging.as_mut_ptr().cast::<u8>();
+                        super::pack::scatter(
+                            &self.place,
+                            self.device_ptr,
+                            host,
+                            self.bytes,
+                            blocks,
+                            emulated(),
+                        )?;
+                    }
+                    _ => self.copy(0..n, false)?,
+                }
             }
             if let (Some(event), Some(staging)) = (fence(&self.place)?, self.staging.as_mut()) {
                 staging.set_pending(event);

@@ -281,7 +281,8 @@ fn window_memory(memory: MemoryKind, kind: ElementKind) -> Result<bool> {
         _ => {}
     }
     match memory {
-        MemoryKind::Host | MemoryKind::PinnedHost => Ok(false),
+        // Managed memory is addressable by the CPU: the MPI library uses it as host memory.
+        MemoryKind::Host | MemoryKind::PinnedHost | MemoryKind::CudaManaged { .. } => Ok(false),
         MemoryKind::Cuda { .. } if crate::transfer::cuda_aware() => Ok(true),
         MemoryKind::Cuda { device } => Err(Error::UnsupportedBuffer(format!(
             "a window over CUDA device {device} memory needs a CUDA-aware MPI, because the target's MPI \

@@ -132,6 +132,7 @@ struct dalloc {
   size_t size, mapped;
   int device;
   unsigned long long id;
+  int managed; /* cuMemAllocManaged: the program's address is readable and writable too */
 };
 /* Pinned (page-locked) host memory, host-addressable. */
 struct halloc {
@@ -850,7 +851,7 @@ EXPORT CUresult cuStreamWaitEvent(CUstream h, CUevent e, unsigned int flags) {
 /* ------------------------------------------------------------------------------------------ */
 /* Memory                                                                                      */
 
-static CUresult map_alloc(CUdeviceptr *out, size_t size) {
+static CUresult map_alloc(CUdeviceptr *out, size_t size, int managed) {
   if (!out) return CUDA_ERROR_INVALID_VALUE;
   if (size == 0) return CUDA_ERROR_INVALID_VALUE;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -861,8 +862,9 @@ static CUresult map_alloc(CUdeviceptr *out, size_t size) {
     close(fd);
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
-  /* What the program sees: no access at all. What the workers use: the same pages. */
-  void *dev = mmap(NULL, mapped, PROT_NONE, MAP_SHARED, fd, 0);
+  /* What the program sees: no access at all (managed memory: the same pages, which the CPU may
+     use once the device work on them is synchronised). What the workers use: the same pages. */
+  void *dev = mmap(NULL, mapped, managed ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_SHARED, fd, 0);
   void *alias = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   if (dev == MAP_FAILED || alias == MAP_FAILED) {
@@ -886,7 +888,7 @@ static CUresult map_alloc(CUdeviceptr *out, size_t size) {
     cap_dallocs = cap;
   }
   int device = current ? current->device : 0;
-  dallocs[ndallocs++] = (struct dalloc){(uintptr_t)dev, alias, size, mapped, device, next_id++};
+  dallocs[ndallocs++] = (struct dalloc){(uintptr_t)dev, alias, size, mapped, device, next_id++, managed};
   pthread_mutex_unlock(&mem_mu);
   *out = (CUdeviceptr)(uintptr_t)dev;
   return CUDA_SUCCESS;
@@ -917,17 +919,27 @@ static int is_alloc_start(CUdeviceptr p) {
 
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t size) {
   NEED_CTX();
-  CUresult r = map_alloc(p, size);
+  CUresult r = map_alloc(p, size, 0);
   if (r) FAIL(r);
   return CUDA_SUCCESS;
 }
 EXPORT CUresult cuMemAlloc(CUdeviceptr *p, size_t size) { return cuMemAlloc_v2(p, size); }
 
+/* Managed memory: device memory whose address the CPU may also use (flags: attach global or
+   host, both accepted). Freed with cuMemFree. */
+EXPORT CUresult cuMemAllocManaged(CUdeviceptr *p, size_t size, unsigned int flags) {
+  NEED_CTX();
+  if (flags != 1 && flags != 2) FAIL(CUDA_ERROR_INVALID_VALUE);
+  CUresult r = map_alloc(p, size, 1);
+  if (r) FAIL(r);
+  return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuMemAllocAsync(CUdeviceptr *p, size_t size, CUstream h) {
   struct dstream *s;
   CUresult r = resolve(h, &s);
   if (r) FAIL(r);
-  r = map_alloc(p, size);
+  r = map_alloc(p, size, 0);
   if (r) FAIL(r);
   return CUDA_SUCCESS;
 }
@@ -1206,8 +1218,10 @@ static CUresult pointer_attribute(void *data, int attr, CUdeviceptr p) {
     if (a) return CUDA_ERROR_INVALID_VALUE;
     *(void **)data = (void *)(uintptr_t)p;
     break;
-  case 6: /* SYNC_MEMOPS */
   case 8: /* IS_MANAGED */
+    *(int *)data = a ? dv.managed : 0;
+    break;
+  case 6: /* SYNC_MEMOPS */
   case 10: /* IS_LEGACY_CUDA_IPC_CAPABLE */
   case 15: /* IS_GPU_DIRECT_RDMA_CAPABLE */
     *(int *)data = 0;

@@ -67,6 +67,20 @@ pub unsafe fn pinned_alloc(_bytes: usize) -> DeviceResult<*mut c_void> {
 /// `ptr` came from [`pinned_alloc`] and is not used afterwards.
 pub unsafe fn pinned_free(_ptr: *mut c_void) {}
 
+/// Allocates managed memory (here: always refuses).
+///
+/// # Safety
+/// Free it with [`managed_free`].
+pub unsafe fn managed_alloc(_device: i32, _bytes: usize) -> DeviceResult<*mut c_void> {
+    absent()
+}
+
+/// Frees memory from [`managed_alloc`].
+///
+/// # Safety
+/// `ptr` came from [`managed_alloc`] and is not used afterwards.
+pub unsafe fn managed_free(_device: i32, _ptr: *mut c_void) {}
+
 /// The memory kind of an address, as the driver knows it.
 pub fn pointer_memory(_ptr: *const c_void) -> DeviceResult<MemoryKind> {
     absent()

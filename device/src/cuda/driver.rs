@@ -139,8 +139,31 @@ pub unsafe fn pinned_free(ptr: *mut c_void) {
     }
 }
 
+/// Allocates `bytes` of managed memory (`cuMemAllocManaged`, attached globally) on `device`.
+///
+/// # Safety
+/// Free it with [`managed_free`].
+pub unsafe fn managed_alloc(device: i32, bytes: usize) -> DeviceResult<*mut c_void> {
+    bind(device)?;
+    let p = result::malloc_managed(bytes.max(1), sys::CUmemAttach_flags::CU_MEM_ATTACH_GLOBAL)
+        .map_err(|e| driver_error("cuMemAllocManaged", e))?;
+    Ok(p as *mut c_void)
+}
+
+/// Frees memory from [`managed_alloc`] (after the device's work on it: `cuMemFree`
+/// synchronises).
+///
+/// # Safety
+/// `ptr` came from [`managed_alloc`] on `device` and is not used afterwards.
+pub unsafe fn managed_free(device: i32, ptr: *mut c_void) {
+    if !ptr.is_null() && bind(device).is_ok() {
+        let _ = result::free_sync(ptr as sys::CUdeviceptr);
+    }
+}
+
 /// The memory kind of an address, as the driver knows it: device memory with its ordinal,
-/// page-locked host memory, or ordinary host memory (an address the driver does not know).
+/// managed memory, page-locked host memory, or ordinary host memory (an address the driver
+/// does not know).
 pub fn pointer_memory(ptr: *const c_void) -> DeviceResult<MemoryKind> {
     probe()?;
     let mut kind: u32 = 0;
@@ -169,7 +192,16 @@ pub fn pointer_memory(ptr: *const c_void) -> DeviceResult<MemoryKind> {
     }
     .result()
     .map_err(|e| driver_error("cuPointerGetAttribute", e))?;
-    Ok(MemoryKind::Cuda { device })
+    let mut managed: i32 = 0;
+    // SAFETY: as above, one int (a driver that cannot answer leaves 0: device memory).
+    let _ = unsafe {
+        sys::cuPointerGetAttribute(
+            (&mut managed as *mut i32).cast(),
+            sys::CUpointer_attribute::CU_POINTER_ATTRIBUTE_IS_MANAGED,
+            ptr as sys::CUdeviceptr,
+        )
+    };
+    Ok(if managed != 0 { MemoryKind::CudaManaged { device } } else { MemoryKind::Cuda { device } })
 }
 
 /// The device of the calling thread's current context (device 0 when none is current).

@@ -3,7 +3,7 @@
 use super::ffi::{DLDeviceType as Dev, DLManagedTensor, DLManagedTensorVersioned, DLTensor};
 use super::{device_type_name, dtype_code_name, dtype_from_dl, FLAG_READ_ONLY, MAJOR_VERSION};
 use crate::error::{DeviceError, DeviceResult};
-use crate::sync::SyncPolicy;
+use crate::policy::SyncPolicy;
 use crate::{
     cuda, BufferView, BufferViewMut, DType, DeviceBuffer, DeviceBufferMut, MemoryKind, Placement, StreamRef,
 };
@@ -97,8 +97,25 @@ fn check_device(t: &DLTensor) -> DeviceResult<MemoryKind> {
             }
             Ok(MemoryKind::Cuda { device: id })
         }
+        Dev::kDLCUDAManaged => {
+            // Managed memory is addressable from every context: only the device must exist.
+            if id < 0 {
+                return refuse(format!("CUDA device id {id} is negative"));
+            }
+            let info = cuda::probe().map_err(|e| match e {
+                DeviceError::NoCuda(why) => DeviceError::NoCuda(format!(
+                    "cannot import a DLPack tensor in managed memory of CUDA device {id}: {why}"
+                )),
+                other => other,
+            })?;
+            if id >= info.devices {
+                return refuse(format!("CUDA device {id} does not exist ({} visible)", info.devices));
+            }
+            Ok(MemoryKind::CudaManaged { device: id })
+        }
         other => refuse(format!(
-            "device type {other} ({}) is not supported; only kDLCPU (1), kDLCUDA (2) and kDLCUDAHost (3) are",
+            "device type {other} ({}) is not supported; only kDLCPU (1), kDLCUDA (2), kDLCUDAHost (3) and \
+             kDLCUDAManaged (13) are",
             device_type_name(other)
         )),
     }

@@ -11,10 +11,13 @@
 //! * a versioned tensor whose major version is not 1 (its layout is unknown; only its
 //!   deleter, which every major version keeps in place, is used);
 //! * device types other than CPU (`kDLCPU`, becomes [`MemoryKind::Host`]), CUDA host memory
-//!   (`kDLCUDAHost`, becomes [`MemoryKind::PinnedHost`]) and CUDA memory (`kDLCUDA`, becomes
-//!   [`MemoryKind::Cuda`]); a CUDA tensor on another device than the calling thread's current
-//!   context ([`cuda::current_device`](crate::cuda::current_device)), and any CUDA tensor when
-//!   CUDA is unavailable (then the error is [`DeviceError::NoCuda`]);
+//!   (`kDLCUDAHost`, becomes [`MemoryKind::PinnedHost`]), CUDA memory (`kDLCUDA`, becomes
+//!   [`MemoryKind::Cuda`]) and CUDA managed memory (`kDLCUDAManaged`, becomes
+//!   [`MemoryKind::CudaManaged`]: after synchronisation it goes to MPI directly); a CUDA tensor
+//!   on another device than the calling thread's current context
+//!   ([`cuda::current_device`](crate::cuda::current_device)), a managed tensor of a device
+//!   that does not exist, and any CUDA or managed tensor when CUDA is unavailable (then the
+//!   error is [`DeviceError::NoCuda`]);
 //! * dtypes without a [`DType`]: codes `kDLInt`/`kDLUInt` with 8, 16, 32 or 64 bits,
 //!   `kDLFloat` with 16, 32 or 64, `kDLBfloat` with 16, `kDLComplex` with 64 or 128, `kDLBool`
 //!   with 8; and vector types (`lanes != 1`);
@@ -137,6 +140,9 @@ pub const fn device_to_dl(memory: MemoryKind) -> DLDevice {
         MemoryKind::Host => DLDevice { device_type: Dev::kDLCPU, device_id: 0 },
         MemoryKind::PinnedHost => DLDevice { device_type: Dev::kDLCUDAHost, device_id: 0 },
         MemoryKind::Cuda { device } => DLDevice { device_type: Dev::kDLCUDA, device_id: device },
+        MemoryKind::CudaManaged { device } => {
+            DLDevice { device_type: Dev::kDLCUDAManaged, device_id: device }
+        }
     }
 }
 

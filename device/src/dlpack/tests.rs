@@ -189,12 +189,7 @@ fn imports_a_legacy_cpu_tensor_and_deletes_it_once_on_drop() {
 
 #[test]
 fn refuses_unsupported_device_types() {
-    for (kind, name) in [
-        (Dev::kDLOpenCL, "kDLOpenCL"),
-        (Dev::kDLROCM, "kDLROCM"),
-        (Dev::kDLCUDAManaged, "kDLCUDAManaged"),
-        (99, "unknown"),
-    ] {
+    for (kind, name) in [(Dev::kDLOpenCL, "kDLOpenCL"), (Dev::kDLROCM, "kDLROCM"), (99, "unknown")] {
         let mut p = Producer::f64_2x3();
         p.edit(|t| t.device.device_type = kind);
         let msg = p.refused(name);
@@ -209,6 +204,32 @@ fn cuda_host_memory_is_pinned_host_and_needs_no_cuda() {
     let t = p.import().unwrap().with_stream(fake_stream());
     assert_eq!((t.memory(), t.stream()), (MemoryKind::PinnedHost, None));
     assert_eq!(read::<f64>(&t)[5], 5.0);
+}
+
+#[test]
+fn managed_tensor_is_its_own_memory_kind() {
+    let mut p = Producer::f64_2x3();
+    p.edit(|t| t.device = DLDevice { device_type: Dev::kDLCUDAManaged, device_id: 0 });
+    match cuda::probe() {
+        Err(_) => {
+            let e = p.import().unwrap_err();
+            assert!(matches!(e, DeviceError::NoCuda(_)), "{e:?}");
+            assert!(e.to_string().contains("managed memory of CUDA device 0"), "{e}");
+        }
+        Ok(info) => {
+            // The data pointer is host memory, but import never touches it.
+            let t = p.import().unwrap().with_stream(fake_stream());
+            assert_eq!(t.memory(), MemoryKind::CudaManaged { device: 0 });
+            assert!(t.memory().host_accessible() && !t.memory().is_host());
+            assert_eq!(device_to_dl(t.memory()).device_type, Dev::kDLCUDAManaged);
+            drop(t);
+            p.edit(|t| t.device.device_id = info.devices);
+            p.refused("does not exist");
+        }
+    }
+    let mut p = Producer::f64_2x3();
+    p.edit(|t| t.device = DLDevice { device_type: Dev::kDLCUDAManaged, device_id: -1 });
+    p.refused("negative");
 }
 
 #[test]

@@ -89,6 +89,12 @@ fn function(device: i32, file: KernelFile, name: &str) -> DeviceResult<(sys::CUf
     Ok((f, state.sms))
 }
 
+/// Compiles and loads the pack kernel `name` on `device` (what [`function`] does before a
+/// launch), so that callers can choose the host fallback before they commit to the kernels.
+pub(super) fn load(device: i32, name: &str) -> DeviceResult<()> {
+    function(device, KernelFile::Pack, name).map(drop)
+}
+
 /// Loads `file` into the bound context: a CUBIN for `sm_<cc>` when NVRTC knows the device
 /// (`arch == cc`; it loads even where the driver is older than NVRTC), else, or when that
 /// fails, PTX for `compute_<arch>`.

@@ -9,6 +9,8 @@
 //! - Pack/unpack: [`pack_strided`]/[`unpack_strided`] for vector-like layouts ([`Strided`]),
 //!   [`pack_indexed`]/[`unpack_indexed`] for lists of `(byte offset, byte length)` blocks, and
 //!   their host twins.
+//! - Blocks of a layout to and from host memory: [`gather_blocks`]/[`scatter_blocks`] move only
+//!   the listed blocks, packed by the kernels where they run, one copy per block otherwise.
 //!
 //! Compilation: PTX for `compute_XY` of the device's compute capability (clamped to what the
 //! loaded NVRTC supports), options from [`compile_options`]; PTX is cached per (file,
@@ -24,12 +26,14 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
 
+mod blocks;
 mod host;
 #[cfg(feature = "cuda")]
 mod launch;
 #[cfg(test)]
 mod tests;
 
+pub use blocks::{gather_blocks, pack_kernels_ready, scatter_blocks, BlockMethod};
 pub use host::{pack_indexed_host, pack_strided_host, reduce_host, unpack_indexed_host, unpack_strided_host};
 
 /// A predefined MPI reduction operation that the kernels (and [`reduce_host`]) implement.
