@@ -63,14 +63,18 @@
 // clippy with -D warnings); test code is exempt.
 #![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc))]
 
+pub mod alloc_mem;
 pub mod bsend;
 pub mod buffer;
 pub mod collective;
 pub mod comm;
+pub mod comm_ext;
 pub mod config;
 pub mod datatype;
+pub mod datatype_ext;
 pub mod dynamic;
 pub mod environment;
+pub mod errhandler;
 pub mod error;
 pub mod exchange;
 pub mod ffi;
@@ -96,8 +100,10 @@ pub mod topology;
 pub mod transfer;
 mod util;
 pub mod value_index;
+pub mod vendor;
 pub mod win;
 
+pub use alloc_mem::MpiMem;
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
     Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut, Lend,
@@ -108,15 +114,18 @@ pub use collective::{
     VaryingW, VaryingWMut,
 };
 pub use comm::{Comm, Communicator, Comparison};
+pub use comm_ext::{PendingComm, SplitType};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
+pub use datatype_ext::{pack_external, pack_external_size, unpack_external, Combiner, Contents, Envelope};
 pub use datatype::{
     dtype_of_handle, pack, pack_size, parse_typestr, typestr, unpack, Darg, Datatype, Distrib, Order, Typed,
     TypedMut, DARG_DEFAULT,
 };
 pub use environment::{
-    abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
+    abort, adopt, adopt_with, init, init_or_adopt, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
     query_thread, run, run_with, tag_ub, version, wtick, wtime, Environment,
 };
+pub use errhandler::{Errhandler, ErrhandlerKind};
 pub use error::{error_string, Error, ErrorClass, Result};
 pub use exchange::Exchange;
 pub use file::{AccessMode, File, SplitCollective, View};
@@ -145,6 +154,7 @@ pub use status::Status;
 pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
 pub use value_index::{PairValue, ValueIndex};
+pub use vendor::vendor;
 pub use win::Win;
 
 /// The traits and types most programs need: `use mpi4rs::prelude::*;`.

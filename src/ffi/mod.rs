@@ -92,3 +92,6 @@ extern "C" {
 
 mod rma;
 pub use rma::*;
+
+mod handles;
+pub use handles::*;
