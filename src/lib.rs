@@ -64,6 +64,7 @@
 #![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc))]
 
 pub mod alloc_mem;
+pub mod attribute;
 pub mod bsend;
 pub mod buffer;
 pub mod collective;
@@ -104,6 +105,7 @@ pub mod vendor;
 pub mod win;
 
 pub use alloc_mem::MpiMem;
+pub use attribute::{AttrCopy, Keyval};
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
     Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut, Lend,

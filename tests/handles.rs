@@ -8,7 +8,7 @@ use common::{describe, limit, neighbours, rank_size, Suite, SKIPPED};
 use mpi4rs::file::{AccessMode, File};
 use mpi4rs::prelude::*;
 use mpi4rs::{
-    ffi, Combiner, Comparison, Datatype, Environment, Errhandler, Error, ErrorClass, Info, MpiMem, Persistent,
+    ffi, AttrCopy, Combiner, Keyval, Comparison, Datatype, Environment, Errhandler, Error, ErrorClass, Info, MpiMem, Persistent,
     Result, SplitType, Typed, Win,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +37,8 @@ fn main() {
         .case("pack_external", pack_external)
         .case("counts_in_derived_units", counts_in_derived_units)
         .case("vendor", vendor)
+        .case("attributes_comm", attributes_comm)
+        .case("attributes_win_and_datatype", attributes_win_and_datatype)
         .hidden("errhandler_fatal_ends_job", errhandler_fatal_ends_job)
         .hidden("errhandler_panic_ends_job", errhandler_panic_ends_job)
         .check("fatal_errhandler_aborts", check_fatal_aborts)
@@ -500,5 +502,92 @@ fn vendor(_env: &Environment) -> Result<()> {
     ensure!(text.contains(&name), "{name} not in {text}");
     ensure!(name == "Open MPI" || name == "MPICH", "vendor {name}");
     ensure!(major >= 3);
+    Ok(())
+}
+
+/// Counts live values, to show each is dropped exactly once.
+#[derive(Debug, PartialEq)]
+struct Tracked(Vec<i32>);
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+impl Tracked {
+    fn new(v: Vec<i32>) -> Tracked {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Tracked(v)
+    }
+}
+impl Clone for Tracked {
+    fn clone(&self) -> Tracked {
+        Tracked::new(self.0.clone())
+    }
+}
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn attributes_comm(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let before = LIVE.load(Ordering::SeqCst);
+    let cloned: Keyval<Tracked> = Keyval::for_comm(AttrCopy::Clone)?;
+    let dropped: Keyval<String> = Keyval::for_comm(AttrCopy::Drop)?;
+    {
+        let comm = world.dup()?;
+        ensure_eq!(comm.attr(&cloned)?, None);
+        comm.set_attr(&cloned, Tracked::new(vec![1, 2, 3]))?;
+        comm.set_attr(&dropped, "left behind".to_string())?;
+        ensure_eq!(comm.attr(&cloned)?, Some(Tracked::new(vec![1, 2, 3])));
+        ensure_eq!(LIVE.load(Ordering::SeqCst), before + 1);
+        // Replacing drops the old value.
+        comm.set_attr(&cloned, Tracked::new(vec![4]))?;
+        ensure_eq!(LIVE.load(Ordering::SeqCst), before + 1);
+        // A duplicate gets a clone of one and nothing of the other.
+        let dup = comm.dup()?;
+        ensure_eq!(LIVE.load(Ordering::SeqCst), before + 2);
+        ensure_eq!(dup.attr(&cloned)?.map(|t| t.0.clone()), Some(vec![4]));
+        ensure_eq!(dup.attr(&dropped)?, None);
+        ensure_eq!(comm.attr(&dropped)?.as_deref(), Some("left behind"));
+        // idup copies too.
+        let idup = comm.idup()?.wait()?;
+        ensure_eq!(idup.attr(&cloned)?.map(|t| t.0.clone()), Some(vec![4]));
+        ensure_eq!(LIVE.load(Ordering::SeqCst), before + 3);
+        drop(idup);
+        ensure!(dup.delete_attr(&cloned)?);
+        ensure!(!dup.delete_attr(&cloned)?);
+        ensure_eq!(LIVE.load(Ordering::SeqCst), before + 1);
+        // A keyval for another kind of handle is refused.
+        let for_type: Keyval<Tracked> = Keyval::for_datatype(AttrCopy::Clone)?;
+        ensure_err!(comm.set_attr(&for_type, Tracked::new(vec![])), Error::InvalidArgument(_));
+    } // freeing the communicators drops their values
+    ensure_eq!(LIVE.load(Ordering::SeqCst), before);
+    // The keyval may go before the values it keyed: they stay until their handle goes.
+    let comm = world.dup()?;
+    comm.set_attr(&cloned, Tracked::new(vec![9]))?;
+    drop(cloned);
+    ensure_eq!(LIVE.load(Ordering::SeqCst), before + 1);
+    drop(comm);
+    ensure_eq!(LIVE.load(Ordering::SeqCst), before);
+    world.barrier()?;
+    Ok(())
+}
+
+fn attributes_win_and_datatype(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let before = LIVE.load(Ordering::SeqCst);
+    let wk: Keyval<Tracked> = Keyval::for_win()?;
+    let win = Win::allocate(8, 1, &[], world)?;
+    win.set_attr(&wk, Tracked::new(vec![world.rank()]))?;
+    ensure_eq!(win.attr(&wk)?.map(|t| t.0.clone()), Some(vec![world.rank()]));
+    drop(win);
+    ensure_eq!(LIVE.load(Ordering::SeqCst), before);
+    let tk: Keyval<(u32, String)> = Keyval::for_datatype(AttrCopy::Clone)?;
+    let t = Datatype::contiguous(3, &Datatype::of::<f32>()?)?;
+    t.set_attr(&tk, (7, "xyz".into()))?;
+    let d = t.dup()?;
+    ensure_eq!(d.attr(&tk)?, Some((7, "xyz".to_string())));
+    ensure!(t.delete_attr(&tk)?);
+    ensure_eq!(t.attr(&tk)?, None);
+    ensure_eq!(d.attr(&tk)?, Some((7, "xyz".to_string())));
+    world.barrier()?;
     Ok(())
 }
