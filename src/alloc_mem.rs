@@ -48,10 +48,10 @@ impl<T: BufferElement> MpiMem<T> {
     /// `mpi_minimum_memory_alignment`).
     pub fn zeroed_with(len: usize, info: Option<&Info>) -> Result<MpiMem<T>> {
         crate::environment::require_active()?;
-        let bytes = len
-            .checked_mul(std::mem::size_of::<T>())
-            .filter(|&b| MPI_Aint::try_from(b).is_ok())
-            .ok_or(Error::CountOverflow { what: "MPI_Alloc_mem bytes", value: len, max: MPI_Aint::MAX as usize })?;
+        let bytes =
+            len.checked_mul(std::mem::size_of::<T>()).filter(|&b| MPI_Aint::try_from(b).is_ok()).ok_or(
+                Error::CountOverflow { what: "MPI_Alloc_mem bytes", value: len, max: MPI_Aint::MAX as usize },
+            )?;
         if bytes == 0 {
             return Ok(MpiMem { ptr: NonNull::dangling(), len, _thread: std::marker::PhantomData });
         }

@@ -96,7 +96,11 @@ fn in_callback<R>(what: &str, f: impl FnOnce() -> R) -> R {
 ///
 /// # Safety
 /// `attr_in` is a `Box<T>` pointer this module stored; `attr_out` points to a `void *`.
-unsafe fn copy_value<T: Clone + 'static>(attr_in: *mut c_void, attr_out: *mut c_void, flag: *mut c_int) -> c_int {
+unsafe fn copy_value<T: Clone + 'static>(
+    attr_in: *mut c_void,
+    attr_out: *mut c_void,
+    flag: *mut c_int,
+) -> c_int {
     // SAFETY: the caller's promise: the value is a live `T` owned by the attribute.
     let value = in_callback("clone", || unsafe { (*attr_in.cast::<T>()).clone() });
     let boxed = Box::into_raw(Box::new(value)).cast::<c_void>();
@@ -181,7 +185,12 @@ impl<T: Clone + 'static> Keyval<T> {
     pub fn for_win() -> Result<Keyval<T>> {
         single_threaded()?;
         let mut raw = ffi::KEYVAL_INVALID();
-        mpi_call!(MPI_Win_create_keyval(Some(win_nocopy), Some(win_delete::<T>), &mut raw, std::ptr::null_mut()))?;
+        mpi_call!(MPI_Win_create_keyval(
+            Some(win_nocopy),
+            Some(win_delete::<T>),
+            &mut raw,
+            std::ptr::null_mut()
+        ))?;
         Ok(Keyval::made(raw, Target::Win))
     }
 
@@ -255,7 +264,12 @@ macro_rules! attr_methods {
             keyval.check($target)?;
             let mut ptr: *mut T = std::ptr::null_mut();
             let mut flag: c_int = 0;
-            mpi_call!($get(self.as_raw(), keyval.raw, (&mut ptr as *mut *mut T).cast::<c_void>(), &mut flag))?;
+            mpi_call!($get(
+                self.as_raw(),
+                keyval.raw,
+                (&mut ptr as *mut *mut T).cast::<c_void>(),
+                &mut flag
+            ))?;
             if flag == 0 || ptr.is_null() {
                 return Ok(None);
             }

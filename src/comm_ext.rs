@@ -192,7 +192,8 @@ impl Comm {
     pub fn dup_with_info(&self, info: &Info) -> Result<Comm> {
         let mut c = ffi::COMM_NULL();
         mpi_call!(MPI_Comm_dup_with_info(self.as_raw(), info.as_raw(), &mut c))?;
-        Comm::adopt(c)?.ok_or_else(|| Error::InvalidArgument("MPI_Comm_dup_with_info returned COMM_NULL".into()))
+        Comm::adopt(c)?
+            .ok_or_else(|| Error::InvalidArgument("MPI_Comm_dup_with_info returned COMM_NULL".into()))
     }
 
     /// The hints MPI uses for this communicator (`MPI_Comm_get_info`): a new info object, which
@@ -223,7 +224,12 @@ impl Comm {
     /// println!("{} ranks share my node", node.size());
     /// # Ok::<(), mpi4rs::Error>(())
     /// ```
-    pub fn split_type(&self, split: Option<SplitType>, key: i32, info: Option<&Info>) -> Result<Option<Comm>> {
+    pub fn split_type(
+        &self,
+        split: Option<SplitType>,
+        key: i32,
+        info: Option<&Info>,
+    ) -> Result<Option<Comm>> {
         let ty = match split {
             Some(s) => s.raw()?,
             None => ffi::UNDEFINED(),

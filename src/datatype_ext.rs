@@ -121,7 +121,12 @@ impl Datatype {
         let (mut ni, mut na, mut nd, mut combiner): (c_int, c_int, c_int, c_int) = (0, 0, 0, 0);
         mpi_call!(MPI_Type_get_envelope(self.as_raw(), &mut ni, &mut na, &mut nd, &mut combiner))?;
         let n = |v: c_int| usize::try_from(v).unwrap_or(0);
-        Ok(Envelope { combiner: Combiner::from_raw(combiner), integers: n(ni), addresses: n(na), datatypes: n(nd) })
+        Ok(Envelope {
+            combiner: Combiner::from_raw(combiner),
+            integers: n(ni),
+            addresses: n(na),
+            datatypes: n(nd),
+        })
     }
 
     /// How the datatype was made (mpi4py's `Datatype.combiner`).
@@ -235,7 +240,11 @@ pub fn pack_external<B: Buffer + ?Sized>(inbuf: &B, outbuf: &mut [u8], position:
 /// Unpacks `external32` data from `inbuf` at `*position` into `outbuf` and advances
 /// `*position` (`MPI_Unpack_external`). `inbuf` must hold the data after `*position`, else an
 /// error and `outbuf` is untouched.
-pub fn unpack_external<B: BufferMut + ?Sized>(inbuf: &[u8], position: &mut usize, outbuf: &mut B) -> Result<()> {
+pub fn unpack_external<B: BufferMut + ?Sized>(
+    inbuf: &[u8],
+    position: &mut usize,
+    outbuf: &mut B,
+) -> Result<()> {
     let mut t = Transfer::new("unpack_external");
     let s = t.write(outbuf, Fill::Update)?;
     let count = s.c_count()?;

@@ -96,7 +96,13 @@ fn key(raw: MPI_Errhandler) -> u64 {
     let mut k = 0u64;
     let n = std::mem::size_of::<MPI_Errhandler>().min(8);
     // SAFETY: copies the handle's bytes (at most 8) into a u64.
-    unsafe { std::ptr::copy_nonoverlapping((&raw as *const MPI_Errhandler).cast::<u8>(), (&mut k as *mut u64).cast::<u8>(), n) };
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (&raw as *const MPI_Errhandler).cast::<u8>(),
+            (&mut k as *mut u64).cast::<u8>(),
+            n,
+        )
+    };
     k
 }
 
@@ -157,12 +163,20 @@ unsafe extern "C" fn file_handler(file: *mut MPI_File, code: *mut c_int) {
 impl Errhandler {
     /// `MPI_ERRORS_ARE_FATAL`: an error on the handle aborts the job.
     pub fn fatal() -> Errhandler {
-        Errhandler { raw: ffi::ERRORS_ARE_FATAL(), kind: ErrhandlerKind::Predefined, _thread: Default::default() }
+        Errhandler {
+            raw: ffi::ERRORS_ARE_FATAL(),
+            kind: ErrhandlerKind::Predefined,
+            _thread: Default::default(),
+        }
     }
 
     /// `MPI_ERRORS_RETURN`: errors come back as `Err` (mpi4rs's default).
     pub fn returning() -> Errhandler {
-        Errhandler { raw: ffi::ERRORS_RETURN(), kind: ErrhandlerKind::Predefined, _thread: Default::default() }
+        Errhandler {
+            raw: ffi::ERRORS_RETURN(),
+            kind: ErrhandlerKind::Predefined,
+            _thread: Default::default(),
+        }
     }
 
     fn create(
@@ -174,7 +188,8 @@ impl Errhandler {
         let mut raw = ffi::ERRHANDLER_NULL();
         // Registered under the table's lock, so a handler cannot run before its closure is in
         // place (the handle cannot be set on anything before this returns anyway).
-        let mut t = table().lock().map_err(|_| Error::InvalidArgument("error handler table poisoned".into()))?;
+        let mut t =
+            table().lock().map_err(|_| Error::InvalidArgument("error handler table poisoned".into()))?;
         make(&mut raw)?;
         t.insert(key(raw), f);
         Ok(Errhandler { raw, kind, _thread: Default::default() })

@@ -118,14 +118,14 @@ pub use collective::{
 pub use comm::{Comm, Communicator, Comparison};
 pub use comm_ext::{PendingComm, SplitType};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
-pub use datatype_ext::{pack_external, pack_external_size, unpack_external, Combiner, Contents, Envelope};
 pub use datatype::{
     dtype_of_handle, pack, pack_size, parse_typestr, typestr, unpack, Darg, Datatype, Distrib, Order, Typed,
     TypedMut, DARG_DEFAULT,
 };
+pub use datatype_ext::{pack_external, pack_external_size, unpack_external, Combiner, Contents, Envelope};
 pub use environment::{
-    abort, adopt, adopt_with, init, init_or_adopt, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
-    query_thread, run, run_with, tag_ub, version, wtick, wtime, Environment,
+    abort, adopt, adopt_with, init, init_or_adopt, init_with, is_finalized, is_initialized, is_thread_main,
+    library_version, processor_name, query_thread, run, run_with, tag_ub, version, wtick, wtime, Environment,
 };
 pub use errhandler::{Errhandler, ErrhandlerKind};
 pub use error::{error_string, Error, ErrorClass, Result};

@@ -22,10 +22,8 @@ pub fn vendor() -> Result<(String, (u32, u32, u32))> {
 fn version_after(text: &str, at: usize) -> (u32, u32, u32) {
     let rest = &text[at..];
     let Some(start) = rest.find(|c: char| c.is_ascii_digit()) else { return (0, 0, 0) };
-    let mut parts = rest[start..]
-        .split(|c: char| !c.is_ascii_digit())
-        .take(3)
-        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts =
+        rest[start..].split(|c: char| !c.is_ascii_digit()).take(3).map(|p| p.parse::<u32>().unwrap_or(0));
     let mut next = || parts.next().unwrap_or(0);
     (next(), next(), next())
 }

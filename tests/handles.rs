@@ -8,8 +8,8 @@ use common::{describe, limit, neighbours, rank_size, Suite, SKIPPED};
 use mpi4rs::file::{AccessMode, File};
 use mpi4rs::prelude::*;
 use mpi4rs::{
-    ffi, AttrCopy, Combiner, Keyval, Comparison, Datatype, Environment, Errhandler, Error, ErrorClass, Info, MpiMem, Persistent,
-    Result, SplitType, Typed, Win,
+    ffi, AttrCopy, Combiner, Comparison, Datatype, Environment, Errhandler, Error, ErrorClass, Info, Keyval,
+    MpiMem, Persistent, Result, SplitType, Typed, Win,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -60,7 +60,10 @@ fn errhandler_predefined(env: &Environment) -> Result<()> {
     Ok(())
 }
 
-fn counting_handler(seen: &Arc<AtomicUsize>, classes: &Arc<std::sync::Mutex<Vec<Option<ErrorClass>>>>) -> Result<Errhandler> {
+fn counting_handler(
+    seen: &Arc<AtomicUsize>,
+    classes: &Arc<std::sync::Mutex<Vec<Option<ErrorClass>>>>,
+) -> Result<Errhandler> {
     let (seen, classes) = (seen.clone(), classes.clone());
     Errhandler::for_comm(move |e| {
         seen.fetch_add(1, Ordering::SeqCst);
@@ -123,7 +126,11 @@ fn errhandler_win_and_file(env: &Environment) -> Result<()> {
     drop(win);
 
     let path = std::env::temp_dir().join(format!("mpi4rs-handles-{}-{}", std::process::id(), world.rank()));
-    let file = File::open(env.self_comm(), &path, AccessMode::RDWR | AccessMode::CREATE | AccessMode::DELETE_ON_CLOSE)?;
+    let file = File::open(
+        env.self_comm(),
+        &path,
+        AccessMode::RDWR | AccessMode::CREATE | AccessMode::DELETE_ON_CLOSE,
+    )?;
     let s = seen.clone();
     let fh = Errhandler::for_file(move |_| {
         s.fetch_add(10, Ordering::SeqCst);
@@ -175,7 +182,10 @@ fn failed_promptly(what: &str, out: &mpi4rs::launcher::JobOutput) -> std::result
 }
 
 fn check_fatal_aborts(suite: &Suite) -> std::result::Result<(), String> {
-    failed_promptly("ERRORS_ARE_FATAL on one communicator", &suite.job(2, Some("errhandler_fatal_ends_job"), &[]))
+    failed_promptly(
+        "ERRORS_ARE_FATAL on one communicator",
+        &suite.job(2, Some("errhandler_fatal_ends_job"), &[]),
+    )
 }
 
 fn check_panic_aborts(suite: &Suite) -> std::result::Result<(), String> {
