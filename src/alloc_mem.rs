@@ -61,12 +61,14 @@ impl<T: BufferElement> MpiMem<T> {
             Info::raw_or_null(info),
             (&mut base as *mut *mut c_void).cast::<c_void>()
         ))?;
-        let Some(ptr) = NonNull::new(base.cast::<T>()) else {
+        // MPICH 4.0.2 reports success for an allocation that failed, with the address 0x10
+        // (NULL plus its header): an address in the first page is no allocation.
+        let Some(ptr) = NonNull::new(base.cast::<T>()).filter(|p| p.as_ptr() as usize >= 4096) else {
             return Err(Error::Mpi {
                 call: "MPI_Alloc_mem",
                 class: crate::ErrorClass::NoMem,
                 code: 0,
-                message: "returned a null pointer".into(),
+                message: format!("could not allocate {bytes} bytes (MPI returned the address {base:p})"),
             });
         };
         // Freed by drop from here.
