@@ -287,6 +287,8 @@ impl Drop for Environment {
         if std::thread::panicking() {
             return;
         }
+        // Fire-and-forget operations (`Owned::detach`) complete while MPI still runs.
+        let _ = crate::owned::complete_detached();
         // An adopted MPI stays initialised, with this library's datatypes and operations (its
         // owner may adopt it again, and finalising frees them).
         let Some(universe) = self.universe.as_mut() else { return };

@@ -9,7 +9,7 @@ use mpi4rs::file::{AccessMode, File};
 use mpi4rs::prelude::*;
 use mpi4rs::{
     ffi, AttrCopy, Combiner, Comparison, Datatype, Environment, Errhandler, Error, ErrorClass, Info, Keyval,
-    MpiMem, Persistent, Result, SplitType, Typed, Win,
+    MpiMem, Owned, Persistent, Result, SplitType, Typed, Win,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,6 +31,7 @@ fn main() {
         .case("dup_with_info_and_info", dup_with_info_and_info)
         .case("split_type", split_type)
         .case("request_free", request_free)
+        .case("owned_and_detached", owned_and_detached)
         .case("alloc_mem", alloc_mem)
         .case("adopt_while_initialised", adopt_while_initialised)
         .case("datatype_introspection", datatype_introspection)
@@ -611,6 +612,63 @@ fn attributes_win_and_datatype(env: &Environment) -> Result<()> {
     ensure!(t.delete_attr(&tk)?);
     ensure_eq!(t.attr(&tk)?, None);
     ensure_eq!(d.attr(&tk)?, Some((7, "xyz".to_string())));
+    world.barrier()?;
+    Ok(())
+}
+
+fn owned_and_detached(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, _) = rank_size(env);
+    let (right, left) = neighbours(env);
+    // Owned: the buffer comes back after the operations.
+    let set = Owned::new(vec![me; 1000], |s, buf| {
+        let (out, inp) = buf.split_at_mut(500);
+        Ok(vec![world.irecv(s, inp, left, 20)?, world.isend(s, &*out, right, 20)?])
+    })?;
+    let back = set.wait()?;
+    ensure_eq!(back[..500], [me; 500][..]);
+    ensure_eq!(back[500..], [left; 500][..]);
+    // Test until done, then drop (nothing left to wait for).
+    let mut set =
+        Owned::new(MpiMem::<i32>::zeroed(4)?, |s, buf| Ok(vec![world.irecv(s, &mut buf[..], left, 21)?]))?;
+    world.send(&[me; 4][..], right, 21)?;
+    while !set.test()? {
+        std::thread::yield_now();
+    }
+    ensure_eq!(set.wait()?[..], [left; 4][..]);
+    // Fire and forget: many sends detached, then matched; completed by complete_detached.
+    for i in 0..20 {
+        Owned::new(vec![me * 100 + i; 256], |s, buf| Ok(vec![world.isend(s, &buf[..], right, 22)?]))?
+            .detach();
+    }
+    let mut got = [0i32; 256];
+    for i in 0..20 {
+        world.recv(&mut got[..], left, 22)?;
+        ensure_eq!(got, [left * 100 + i; 256]);
+    }
+    mpi4rs::complete_detached()?;
+    ensure_eq!(mpi4rs::detached_count(), 0);
+    // One left detached until the environment finalises MPI (which completes it first): its
+    // receiver posts it now.
+    Owned::new(vec![7u8; 64], |s, buf| Ok(vec![world.isend(s, &buf[..], right, 23)?]))?.detach();
+    let mut small = [0u8; 64];
+    world.recv(&mut small[..], left, 23)?;
+    ensure_eq!(small, [7u8; 64]);
+    // Forgetting a set leaks its buffer with it; MPI still finishes into leaked memory.
+    std::mem::forget(Owned::new(vec![0i32; 8], |s, buf| {
+        Ok(vec![world.irecv(s, &mut buf[..], left, 24)?])
+    })?);
+    world.send(&[1i32; 8][..], right, 24)?;
+    // A failing start completes what it started and returns the error.
+    let e = Owned::new(vec![0u8; 4], |s, buf| {
+        let ok = world.isend(s, &buf[..], me, 25)?;
+        ok.free()?;
+        world.isend(s, &buf[..], world.size() + 5, 25).map(|r| vec![r])
+    });
+    ensure_err!(e, Error::InvalidRank { .. });
+    let mut four = [1u8; 4];
+    world.recv(&mut four[..], me, 25)?;
+    ensure_eq!(four, [0u8; 4]);
     world.barrier()?;
     Ok(())
 }
