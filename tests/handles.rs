@@ -659,16 +659,13 @@ fn owned_and_detached(env: &Environment) -> Result<()> {
         Ok(vec![world.irecv(s, &mut buf[..], left, 24)?])
     })?);
     world.send(&[1i32; 8][..], right, 24)?;
-    // A failing start completes what it started and returns the error.
+    // A failing start completes what it started and returns the error. (A send to PROC_NULL:
+    // MPICH completes a send to self only once it is matched.)
     let e = Owned::new(vec![0u8; 4], |s, buf| {
-        let ok = world.isend(s, &buf[..], me, 25)?;
-        ok.free()?;
+        world.isend(s, &buf[..], mpi4rs::proc_null(), 25)?.free()?;
         world.isend(s, &buf[..], world.size() + 5, 25).map(|r| vec![r])
     });
     ensure_err!(e, Error::InvalidRank { .. });
-    let mut four = [1u8; 4];
-    world.recv(&mut four[..], me, 25)?;
-    ensure_eq!(four, [0u8; 4]);
     world.barrier()?;
     Ok(())
 }
