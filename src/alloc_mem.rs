@@ -35,7 +35,7 @@ pub struct MpiMem<T: BufferElement> {
     ptr: NonNull<T>,
     len: usize,
     /// Neither `Send` nor `Sync` (freeing it calls MPI): see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 impl<T: BufferElement> MpiMem<T> {
@@ -47,7 +47,7 @@ impl<T: BufferElement> MpiMem<T> {
     /// [`zeroed`](Self::zeroed) with allocation hints (`info`, e.g. MPICH's or Open MPI's
     /// `mpi_minimum_memory_alignment`).
     pub fn zeroed_with(len: usize, info: Option<&Info>) -> Result<MpiMem<T>> {
-        crate::environment::require_active()?;
+        crate::error::require_active()?;
         let bytes =
             len.checked_mul(std::mem::size_of::<T>()).filter(|&b| MPI_Aint::try_from(b).is_ok()).ok_or(
                 Error::CountOverflow { what: "MPI_Alloc_mem bytes", value: len, max: MPI_Aint::MAX as usize },
@@ -114,7 +114,7 @@ impl<T: BufferElement> std::ops::DerefMut for MpiMem<T> {
 
 impl<T: BufferElement> Drop for MpiMem<T> {
     fn drop(&mut self) {
-        if self.len == 0 || std::mem::size_of::<T>() == 0 || !crate::environment::is_active() {
+        if self.len == 0 || std::mem::size_of::<T>() == 0 || !crate::runtime::is_active() {
             return;
         }
         // SAFETY: memory from MPI_Alloc_mem, freed once, here.

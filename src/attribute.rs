@@ -66,7 +66,7 @@ pub struct Keyval<T: Clone + 'static> {
     target: Target,
     _value: PhantomData<fn(T) -> T>,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 fn single_threaded() -> Result<()> {
@@ -223,7 +223,7 @@ impl<T: Clone + 'static> Keyval<T> {
 
 impl<T: Clone + 'static> Drop for Keyval<T> {
     fn drop(&mut self) {
-        if !crate::environment::is_active() {
+        if !crate::runtime::is_active() {
             return;
         }
         // SAFETY: a keyval this value owns; MPI keeps it until its attributes are gone.

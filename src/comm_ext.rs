@@ -4,10 +4,10 @@
 //! ([`Comm::split_type`] with every [`SplitType`] MPI or the library offers).
 
 use crate::comm::{Comm, Communicator};
+use crate::completion::{test_raw, wait_raw};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Request};
 use crate::info::Info;
-use crate::request::{test_raw, wait_raw};
 use std::marker::PhantomData;
 
 /// A communicator being duplicated by [`Comm::idup`] (`MPI_Comm_idup`).
@@ -23,7 +23,7 @@ pub struct PendingComm<'a> {
     request: MPI_Request,
     _parent: PhantomData<&'a Comm>,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 impl PendingComm<'_> {
@@ -47,7 +47,7 @@ impl PendingComm<'_> {
 
 impl Drop for PendingComm<'_> {
     fn drop(&mut self) {
-        if !crate::environment::is_active() {
+        if !crate::runtime::is_active() {
             return;
         }
         if self.request != ffi::REQUEST_NULL() && wait_raw(&mut self.request).is_err() {

@@ -82,7 +82,7 @@ pub struct Errhandler {
     raw: MPI_Errhandler,
     kind: ErrhandlerKind,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 /// The closures of the user handlers, by handle value.
@@ -184,7 +184,7 @@ impl Errhandler {
         f: Callback,
         make: impl FnOnce(&mut MPI_Errhandler) -> Result<()>,
     ) -> Result<Errhandler> {
-        crate::environment::require_active()?;
+        crate::error::require_active()?;
         let mut raw = ffi::ERRHANDLER_NULL();
         // Registered under the table's lock, so a handler cannot run before its closure is in
         // place (the handle cannot be set on anything before this returns anyway).
@@ -270,7 +270,7 @@ impl Drop for Errhandler {
     fn drop(&mut self) {
         // Predefined handlers are never freed here (MPI allows freeing them as references, but
         // `fatal()`/`returning()` took none). References from `*_get_errhandler` are freed.
-        if self.kind != ErrhandlerKind::Predefined && crate::environment::is_active() {
+        if self.kind != ErrhandlerKind::Predefined && crate::runtime::is_active() {
             // SAFETY: a user handler this value owns one reference to; MPI keeps it alive
             // while handles still use it.
             unsafe { ffi::MPI_Errhandler_free(&mut self.raw) };

@@ -26,9 +26,32 @@
 //! rank then prints the error and aborts the whole job, where a plain return would finalise
 //! that rank and leave the others waiting for it.
 //!
-//! The layers follow cudarc's: [`ffi`] is raw (rsmpi's bindings plus the macro constants of
-//! `mpi.h`), [`error`] turns each return code into a `Result` in one place, and the rest is
-//! the safe API.
+//! ## Layers
+//!
+//! Every file imports only files of its own layer or of a layer below (no two files import
+//! each other, directly or round a loop), so each layer can be read knowing only those under
+//! it. The bottom follows cudarc's split: raw bindings, then one place that turns return codes
+//! into `Result`s, then the safe types. `ci/layers.py` checks this table against the imports
+//! (CI runs it, with `module-cycles`).
+//!
+//! | layer | what | modules |
+//! |---|---|---|
+//! | 1 | raw bindings | `ffi` |
+//! | 2 | process state: thread level, finalised or not, `TAG_UB`, error policy | `runtime` |
+//! | 3 | errors and checked calls (`mpi_call!`), settings, count helpers | `error`, `util`, `config`, `bigcount` |
+//! | 4 | element types and handles | `predefined`, `buffer`, `value_index`, `datatype`, `typed`, `info`, `status`, `group`, `op` |
+//! | 5 | completion and ownership | `pending`, `completion`, `scope`, `request`, `persistent`, `owned`, `alloc_mem` |
+//! | 6 | the transfer router, buffer regions | `transfer`, `region` |
+//! | 7 | communicators and initialisation | `comm`, `comm_ext`, `environment`, `vendor`, `packing`, `datatype_ext`, `topology` |
+//! | 8 | point-to-point | `p2p`, `bsend`, `message`, `exchange` |
+//! | 9 | collectives | `collective`, `intercomm` |
+//! | 10 | one-sided, I/O, thread sharing, per-handle error handlers and attributes | `win`, `file`, `thread`, `errhandler`, `attribute` |
+//! | 11 | built on all of the above | `halo`, `object`, `dynamic`, `launcher`, `futures`, `sync` |
+//!
+//! Where a low layer must reach a higher one it is handed a value instead of naming it: the
+//! router leaves its staged buffers with a request as a `pending::Staged` trait object, so
+//! requests never import the router; [`Environment`] (layer 7) creates the `f16`/`bf16`
+//! types and operations of layer 4 and records what every call checks in layer 2.
 //!
 //! ## User types: `#[derive(Equivalence)]` without another dependency
 //!
@@ -65,11 +88,13 @@
 
 pub mod alloc_mem;
 pub mod attribute;
+pub(crate) mod bigcount;
 pub mod bsend;
 pub mod buffer;
 pub mod collective;
 pub mod comm;
 pub mod comm_ext;
+mod completion;
 pub mod config;
 pub mod datatype;
 pub mod datatype_ext;
@@ -91,15 +116,20 @@ pub mod object;
 pub mod op;
 pub mod owned;
 pub mod p2p;
+pub mod packing;
+mod pending;
 pub mod persistent;
+mod predefined;
 pub mod region;
 pub mod request;
+mod runtime;
 pub mod scope;
 pub mod status;
 pub mod sync;
 pub mod thread;
 pub mod topology;
 pub mod transfer;
+pub mod typed;
 mod util;
 pub mod value_index;
 pub mod vendor;
@@ -119,10 +149,7 @@ pub use collective::{
 pub use comm::{Comm, Communicator, Comparison};
 pub use comm_ext::{PendingComm, SplitType};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
-pub use datatype::{
-    dtype_of_handle, pack, pack_size, parse_typestr, typestr, unpack, Darg, Datatype, Distrib, Order, Typed,
-    TypedMut, DARG_DEFAULT,
-};
+pub use datatype::{dtype_of_handle, parse_typestr, typestr, Darg, Datatype, Distrib, Order, DARG_DEFAULT};
 pub use datatype_ext::{pack_external, pack_external_size, unpack_external, Combiner, Contents, Envelope};
 pub use environment::{
     abort, adopt, adopt_with, init, init_or_adopt, init_with, is_finalized, is_initialized, is_thread_main,
@@ -147,6 +174,7 @@ pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec, RecvB
 pub use op::{Builtin, Op, UserOp};
 pub use owned::{complete_detached, detached_count, Owned};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
+pub use packing::{pack, pack_size, unpack};
 pub use persistent::{OwnedBuffer, Persistent};
 pub use region::Region;
 pub use request::{
@@ -157,6 +185,7 @@ pub use scope::{scope, Scope};
 pub use status::Status;
 pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
+pub use typed::{Typed, TypedMut};
 pub use value_index::{PairValue, ValueIndex};
 pub use vendor::vendor;
 pub use win::Win;

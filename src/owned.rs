@@ -23,10 +23,11 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
+use crate::completion::test_raw;
 use crate::error::Result;
 use crate::ffi;
 use crate::persistent::OwnedBuffer;
-use crate::request::{test_raw, Request};
+use crate::request::Request;
 use crate::scope::{complete_slots, Scope, Slot};
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
@@ -39,7 +40,7 @@ pub struct Owned<B: OwnedBuffer> {
     /// Dropped only once every operation completed; leaked if completing one failed.
     buf: ManuallyDrop<B>,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 impl<B: OwnedBuffer> Owned<B> {

@@ -194,7 +194,7 @@ impl Pool {
     ///
     /// The workers start at the first submission or at [`bootup`](Pool::bootup).
     pub fn spawn(registry: &Registry, max_workers: Option<usize>) -> Result<Pool> {
-        crate::environment::require_active()?;
+        crate::error::require_active()?;
         let n = match max_workers {
             Some(0) => return Err(Error::InvalidArgument("a pool needs at least 1 worker".into())),
             Some(n) => n,
@@ -488,7 +488,7 @@ impl Drop for Pool {
     /// Shuts down waiting (mpi4py's `with MPIPoolExecutor() as pool:` block end), except
     /// while a panic unwinds.
     fn drop(&mut self) {
-        if !std::thread::panicking() && crate::environment::is_active() {
+        if !std::thread::panicking() && crate::runtime::is_active() {
             let _ = self.shutdown(true, false);
         }
     }
