@@ -186,13 +186,16 @@ impl Errhandler {
     ) -> Result<Errhandler> {
         crate::error::require_active()?;
         let mut raw = ffi::ERRHANDLER_NULL();
-        // Registered under the table's lock, so a handler cannot run before its closure is in
-        // place (the handle cannot be set on anything before this returns anyway).
-        let mut t =
-            table().lock().map_err(|_| Error::InvalidArgument("error handler table poisoned".into()))?;
+        // Made first, registered after (not under the table's lock, which a handler running
+        // in another thread's MPI call may need): MPI cannot call it before it is set on a
+        // handle, which needs the value this returns.
         make(&mut raw)?;
-        t.insert(key(raw), f);
-        Ok(Errhandler { raw, kind, _thread: Default::default() })
+        let handler = Errhandler { raw, kind, _thread: Default::default() };
+        table()
+            .lock()
+            .map_err(|_| Error::InvalidArgument("error handler table poisoned".into()))?
+            .insert(key(raw), f);
+        Ok(handler)
     }
 
     /// A communicator error handler that calls `f` (`MPI_Comm_create_errhandler`).
