@@ -18,6 +18,7 @@ use std::{
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi/shim.c");
     println!("cargo:rerun-if-changed=src/ffi/rma.c");
+    println!("cargo:rerun-if-changed=src/ffi/handles.c");
     println!("cargo:rerun-if-env-changed=MPICC");
     println!("cargo:rerun-if-env-changed=MPI_PKG_CONFIG");
 
@@ -43,7 +44,7 @@ fn main() {
 
     let mut shim = cc::Build::new();
     configure(&mut shim);
-    shim.file("src/ffi/shim.c").file("src/ffi/rma.c").compile("mpi4rs_shim");
+    shim.file("src/ffi/shim.c").file("src/ffi/rma.c").file("src/ffi/handles.c").compile("mpi4rs_shim");
 
     // A path that does not exist would make cargo rerun this script on every build.
     if !Path::new("benches/c/pingpong.c").exists() {

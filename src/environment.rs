@@ -26,7 +26,8 @@ pub struct Environment {
     thread_level: ThreadLevel,
     config: Config,
     // Dropped explicitly in `Drop`, which calls MPI_Finalize (or not, while panicking).
-    universe: ManuallyDrop<mpi::environment::Universe>,
+    // `None` when MPI was initialised by someone else ([`adopt`]): never finalised here.
+    universe: Option<ManuallyDrop<mpi::environment::Universe>>,
 }
 
 /// Initialises MPI with the configuration from the environment ([`Config::from_env`]).
@@ -51,6 +52,17 @@ pub fn init_with(config: Config) -> Result<Environment> {
         ThreadLevel::Multiple => mpi::Threading::Multiple,
     };
     let (universe, _) = mpi::initialize_with_threading(threading).ok_or(Error::AlreadyInitialized)?;
+    set_up(config, Some(universe))
+}
+
+/// Sets up the library on an initialised MPI: `universe` is `None` for an MPI that someone
+/// else initialised ([`adopt_with`]).
+fn set_up(config: Config, universe: Option<mpi::environment::Universe>) -> Result<Environment> {
+    let adopted = universe.is_none();
+    if adopted {
+        // A previous adoption on another thread may have left the calls to its thread.
+        runtime::open_for_adoption();
+    }
     runtime::set_errors_fatal(config.error_policy() == ErrorPolicy::Fatal);
     let world = Comm::predefined(ffi::COMM_WORLD())?;
     let self_comm = Comm::predefined(ffi::COMM_SELF())?;
@@ -67,8 +79,62 @@ pub fn init_with(config: Config) -> Result<Environment> {
         "thread level asked {:?}, given {thread_level:?}",
         config.requested_thread_level()
     );
-    runtime::record_init(thread_level, tag_ub);
-    Ok(Environment { world, self_comm, thread_level, config, universe: ManuallyDrop::new(universe) })
+    if adopted {
+        // An adopted MPI's main thread is the one that initialised it, maybe not this one.
+        runtime::record_adoption(thread_level, tag_ub, is_thread_main()?);
+    } else {
+        runtime::record_init(thread_level, tag_ub);
+    }
+    Ok(Environment { world, self_comm, thread_level, config, universe: universe.map(ManuallyDrop::new) })
+}
+
+/// Adopts an MPI that C code, a C++ or Fortran library, or rsmpi initialised first (where
+/// [`init`] returns [`Error::AlreadyInitialized`]), with the configuration from the
+/// environment ([`Config::from_env`]).
+///
+/// The returned [`Environment`] works as [`init`]'s (`ERRORS_RETURN` on `COMM_WORLD` and
+/// `COMM_SELF`, the thread level MPI provided, the same checks), but dropping it does **not**
+/// finalise MPI: whoever initialised MPI finalises it. The configured thread level cannot be
+/// asked for any more; [`Environment::thread_level`] says what MPI provided. MPI must not be
+/// finalised while handles made through this library are in use (MPI would abort on them).
+///
+/// With an MPI that C code initialised, rsmpi's `#[derive(Equivalence)]` types panic when
+/// first used (rsmpi insists on initialising MPI itself); [`Datatype`](crate::Datatype)
+/// constructors work.
+///
+/// ```no_run
+/// // After C code called MPI_Init (here simulated with rsmpi):
+/// let universe = mpi4rs::rsmpi::initialize().unwrap();
+/// {
+///     let env = mpi4rs::adopt()?;
+///     assert!(env.is_adopted());
+///     env.world().barrier()?;
+/// } // MPI stays initialised
+/// drop(universe); // its owner finalises it
+/// # use mpi4rs::prelude::*;
+/// # Ok::<(), mpi4rs::Error>(())
+/// ```
+pub fn adopt() -> Result<Environment> {
+    adopt_with(Config::from_env()?)
+}
+
+/// [`adopt`] with an explicit configuration (its thread level is not used: MPI already has
+/// one). [`Error::NotInitialized`] if MPI is not initialised or already finalised.
+pub fn adopt_with(config: Config) -> Result<Environment> {
+    if !is_initialized()? || is_finalized()? {
+        return Err(Error::NotInitialized);
+    }
+    set_up(config, None)
+}
+
+/// [`init`] if MPI is not initialised yet, else [`adopt`].
+pub fn init_or_adopt() -> Result<Environment> {
+    let config = Config::from_env()?;
+    if is_initialized()? {
+        adopt_with(config)
+    } else {
+        init_with(config)
+    }
 }
 
 /// Runs a program's body with MPI initialised, and ends the whole job if it fails on any rank
@@ -158,9 +224,16 @@ impl Environment {
         &self.config
     }
 
-    /// The rsmpi universe, for code that also uses rsmpi.
-    pub fn rsmpi_universe(&self) -> &mpi::environment::Universe {
-        &self.universe
+    /// The rsmpi universe, for code that also uses rsmpi; `None` for an MPI this library
+    /// adopted ([`adopt`]: whoever initialised it owns it).
+    pub fn rsmpi_universe(&self) -> Option<&mpi::environment::Universe> {
+        self.universe.as_deref()
+    }
+
+    /// Whether MPI was initialised by someone else and adopted ([`adopt`]): then dropping the
+    /// environment leaves MPI initialised.
+    pub fn is_adopted(&self) -> bool {
+        self.universe.is_none()
     }
 
     /// Finalises MPI now (the same as dropping the environment).
@@ -175,11 +248,16 @@ impl Drop for Environment {
         if std::thread::panicking() {
             return;
         }
+        // Fire-and-forget operations (`Owned::detach`) complete while MPI still runs.
+        let _ = crate::owned::complete_detached();
+        // An adopted MPI stays initialised, with this library's datatypes and operations (its
+        // owner may adopt it again, and finalising frees them).
+        let Some(universe) = self.universe.as_mut() else { return };
         datatype::free_half_types();
         crate::op::free_half_ops();
         runtime::record_finalize();
         // SAFETY: dropped once, here; nothing uses `universe` afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.universe) };
+        unsafe { ManuallyDrop::drop(universe) };
     }
 }
 

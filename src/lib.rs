@@ -40,12 +40,12 @@
 //! | 2 | process state: thread level, finalised or not, `TAG_UB`, error policy | `runtime` |
 //! | 3 | errors and checked calls (`mpi_call!`), settings, logging, count helpers | `error`, `util`, `config`, `logging`, `bigcount` |
 //! | 4 | element types and handles | `predefined`, `buffer`, `value_index`, `datatype`, `typed`, `info`, `status`, `group`, `op` |
-//! | 5 | completion and ownership | `pending`, `completion`, `scope`, `request`, `persistent` |
+//! | 5 | completion and ownership | `pending`, `completion`, `scope`, `request`, `persistent`, `owned`, `alloc_mem` |
 //! | 6 | the transfer router, buffer regions | `transfer`, `region` |
-//! | 7 | communicators and initialisation | `comm`, `environment`, `packing`, `topology` |
+//! | 7 | communicators and initialisation | `comm`, `comm_ext`, `environment`, `vendor`, `packing`, `datatype_ext`, `topology` |
 //! | 8 | point-to-point | `p2p`, `bsend`, `message`, `exchange` |
 //! | 9 | collectives | `collective`, `intercomm` |
-//! | 10 | one-sided, I/O, thread sharing | `win`, `file`, `thread` |
+//! | 10 | one-sided, I/O, thread sharing, per-handle error handlers and attributes | `win`, `file`, `thread`, `errhandler`, `attribute` |
 //! | 11 | built on all of the above | `halo`, `object`, `dynamic`, `launcher`, `futures`, `sync`, `version_info` |
 //!
 //! Where a low layer must reach a higher one it is handed a value instead of naming it: the
@@ -86,16 +86,21 @@
 // clippy with -D warnings); test code is exempt.
 #![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc))]
 
+pub mod alloc_mem;
+pub mod attribute;
 pub(crate) mod bigcount;
 pub mod bsend;
 pub mod buffer;
 pub mod collective;
 pub mod comm;
+pub mod comm_ext;
 mod completion;
 pub mod config;
 pub mod datatype;
+pub mod datatype_ext;
 pub mod dynamic;
 pub mod environment;
+pub mod errhandler;
 pub mod error;
 pub mod exchange;
 pub mod ffi;
@@ -110,6 +115,7 @@ pub mod logging;
 pub mod message;
 pub mod object;
 pub mod op;
+pub mod owned;
 pub mod p2p;
 pub mod packing;
 mod pending;
@@ -127,9 +133,12 @@ pub mod transfer;
 pub mod typed;
 mod util;
 pub mod value_index;
+pub mod vendor;
 pub mod version_info;
 pub mod win;
 
+pub use alloc_mem::MpiMem;
+pub use attribute::{AttrCopy, Keyval};
 pub use bsend::{attach_buffer, bsend_overhead, detach_buffer};
 pub use buffer::{
     Buffer, BufferElement, BufferMut, Device, DeviceMut, ElementKind, Equivalent, EquivalentMut, Lend,
@@ -140,12 +149,15 @@ pub use collective::{
     VaryingW, VaryingWMut,
 };
 pub use comm::{Comm, Communicator, Comparison};
+pub use comm_ext::{PendingComm, SplitType};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
 pub use datatype::{dtype_of_handle, parse_typestr, typestr, Darg, Datatype, Distrib, Order, DARG_DEFAULT};
+pub use datatype_ext::{pack_external, pack_external_size, unpack_external, Combiner, Contents, Envelope};
 pub use environment::{
-    abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
-    query_thread, run, run_with, tag_ub, version, wtick, wtime, Environment,
+    abort, adopt, adopt_with, init, init_or_adopt, init_with, is_finalized, is_initialized, is_thread_main,
+    library_version, processor_name, query_thread, run, run_with, tag_ub, version, wtick, wtime, Environment,
 };
+pub use errhandler::{Errhandler, ErrhandlerKind};
 pub use error::{error_string, Error, ErrorClass, Result};
 pub use exchange::Exchange;
 pub use file::{AccessMode, File, SplitCollective, View};
@@ -162,6 +174,7 @@ pub use mpi4rs_device as device;
 pub use mpi4rs_device::{DType, Element};
 pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec, RecvBuffer};
 pub use op::{Builtin, Op, UserOp};
+pub use owned::{complete_detached, detached_count, Owned};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
 pub use packing::{pack, pack_size, unpack};
 pub use persistent::{OwnedBuffer, Persistent};
@@ -176,6 +189,7 @@ pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
 pub use typed::{Typed, TypedMut};
 pub use value_index::{PairValue, ValueIndex};
+pub use vendor::vendor;
 pub use version_info::{version_info, VersionInfo};
 pub use win::Win;
 

@@ -572,3 +572,47 @@ pub fn wait_some<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<(usize, Status
 pub fn test_some<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<(usize, Status)>> {
     some("MPI_Testsome", requests, ffi::MPI_Testsome)
 }
+
+impl Request<'_> {
+    /// Lets the operation complete on its own (mpi4py's `Request.Free`): the handle is given
+    /// up and the program goes on, while the operation's [`Scope`](crate::Scope) still waits
+    /// for it when it ends, so its buffers stay lent (and valid) until MPI is done with them.
+    /// What happened to the operation is then no longer reported, except an error while the
+    /// scope completes it, which the scope returns.
+    ///
+    /// `MPI_Request_free` itself is not called on such requests: MPI would then never say when
+    /// the buffers are free again. Requests of nonblocking collectives without buffers
+    /// ([`ibarrier`](crate::Collective::ibarrier)) cannot be freed (MPI forbids
+    /// `MPI_Request_free` on nonblocking collectives): that is an error, and the request is
+    /// waited for as on drop.
+    ///
+    /// ```no_run
+    /// use mpi4rs::prelude::*;
+    /// let env = mpi4rs::init()?;
+    /// let world = env.world();
+    /// let (n, me) = (world.size(), world.rank());
+    /// let mut got = 0i32;
+    /// mpi4rs::scope(|s| {
+    ///     world.isend(s, &me, (me + 1) % n, 0)?.free()?; // fire and forget
+    ///     world.recv(&mut got, (me + n - 1) % n, 0)?;
+    ///     Ok(())
+    /// })?; // the send has completed here
+    /// # Ok::<(), mpi4rs::Error>(())
+    /// ```
+    pub fn free(mut self) -> Result<()> {
+        if self.raw == ffi::REQUEST_NULL() {
+            self.settle();
+            return Ok(());
+        }
+        match self.slot.take() {
+            // The scope's slot still holds the request: it waits for it at its end.
+            Some(_) => {
+                self.raw = ffi::REQUEST_NULL();
+                Ok(())
+            }
+            None => Err(Error::InvalidArgument(
+                "Request::free: MPI does not allow freeing the request of a nonblocking collective (MPI_Request_free); wait for it instead".into(),
+            )),
+        }
+    }
+}

@@ -113,6 +113,19 @@ pub(crate) fn record_init(provided: ThreadLevel, tag_ub: Option<i32>) {
     }
 }
 
+/// Before adopting an MPI that someone else initialised (`environment::adopt`): every thread
+/// may call it until [`record_adoption`] says which may.
+pub(crate) fn open_for_adoption() {
+    CALLERS.store(OPEN, Ordering::Relaxed);
+}
+
+/// Records an adopted MPI as [`record_init`] does, with whether the calling thread is MPI's
+/// main thread (the one that initialised it).
+pub(crate) fn record_adoption(provided: ThreadLevel, tag_ub: Option<i32>, main_thread: bool) {
+    record_init(provided, tag_ub);
+    INIT_THREAD.with(|t| t.set(main_thread));
+}
+
 /// Records that this library finalised MPI: every later call is refused.
 pub(crate) fn record_finalize() {
     CALLERS.store(FINALIZED, Ordering::Relaxed);

@@ -99,3 +99,6 @@ extern "C" {
 
 mod rma;
 pub use rma::*;
+
+mod handles;
+pub use handles::*;
