@@ -28,6 +28,8 @@ use std::ffi::{c_int, c_void};
 pub(crate) enum Mode {
     Standard,
     Synchronous,
+    /// Through the attached buffer (`MPI_Bsend`); the caller checks that the parts fit.
+    Buffered,
 }
 
 /// Checks a destination and a sending tag.
@@ -52,6 +54,11 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Whether no request is in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
     pub(crate) fn wait(&mut self) -> Result<()> {
         if self.reqs.is_empty() {
             return Ok(());
@@ -145,6 +152,7 @@ pub(crate) fn send_parts<'p>(
     let (f, call): (SendFn, _) = match mode {
         Mode::Standard => (ffi::MPI_Send, "MPI_Send"),
         Mode::Synchronous => (ffi::MPI_Ssend, "MPI_Ssend"),
+        Mode::Buffered => (ffi::MPI_Bsend, "MPI_Bsend"),
     };
     for p in parts {
         let b = block(p.len(), ffi::BYTE())?;
@@ -168,6 +176,7 @@ pub(crate) fn isend_parts<'p>(
     let (f, call): (IsendFn, _) = match mode {
         Mode::Standard => (ffi::MPI_Isend, "MPI_Isend"),
         Mode::Synchronous => (ffi::MPI_Issend, "MPI_Issend"),
+        Mode::Buffered => (ffi::MPI_Ibsend, "MPI_Ibsend"),
     };
     for p in parts {
         let b = block(p.len(), ffi::BYTE())?;
@@ -181,7 +190,7 @@ pub(crate) fn isend_parts<'p>(
 }
 
 /// Size in bytes of a probed or received message (also past 2^31).
-fn probed_bytes(status: &Status) -> Result<usize> {
+pub(crate) fn probed_bytes(status: &Status) -> Result<usize> {
     // MPI_Get_count is the cheaper call; past 2^31 bytes it says UNDEFINED.
     let mut small: c_int = 0;
     mpi_call!(MPI_Get_count(&status.0, ffi::BYTE(), &mut small))?;
@@ -195,7 +204,7 @@ fn probed_bytes(status: &Status) -> Result<usize> {
         .map_err(|_| Error::InvalidArgument(format!("a probed message reports {count} bytes")))
 }
 
-fn mprobe(comm: MPI_Comm, source: i32, tag: i32) -> Result<(MPI_Message, Status)> {
+pub(crate) fn mprobe(comm: MPI_Comm, source: i32, tag: i32) -> Result<(MPI_Message, Status)> {
     let mut status = Status::default();
     let mut msg = ffi::MESSAGE_NULL();
     mpi_call!(MPI_Mprobe(source, tag, comm, &mut msg, &mut status.0))?;
@@ -203,7 +212,7 @@ fn mprobe(comm: MPI_Comm, source: i32, tag: i32) -> Result<(MPI_Message, Status)
 }
 
 /// Receives the matched message, of exactly `len` bytes, at `dst`, which holds `len` bytes.
-fn mrecv(msg: &mut MPI_Message, dst: *mut u8, len: usize) -> Result<()> {
+pub(crate) fn mrecv(msg: &mut MPI_Message, dst: *mut u8, len: usize) -> Result<()> {
     let b = block(len, ffi::BYTE())?;
     let mut status = Status::default();
     mpi_call!(MPI_Mrecv(dst.cast(), b.count, b.datatype, msg, &mut status.0))
@@ -211,7 +220,7 @@ fn mrecv(msg: &mut MPI_Message, dst: *mut u8, len: usize) -> Result<()> {
 
 /// Receives a matched message of `bytes` bytes that will not be used, so it does not stay
 /// matched forever.
-fn discard(mut msg: MPI_Message, bytes: usize) {
+pub(crate) fn discard(mut msg: MPI_Message, bytes: usize) {
     let mut sink: Vec<u8> = Vec::new();
     if sink.try_reserve_exact(bytes).is_ok() {
         // Written by MPI, never read.
@@ -337,13 +346,13 @@ pub(crate) fn recv_incoming<T: ?Sized>(
 }
 
 #[cold]
-fn from_proc_null() -> Error {
+pub(crate) fn from_proc_null() -> Error {
     Error::InvalidArgument("no object comes from PROC_NULL (sendrecv_obj returns None for it)".into())
 }
 
 /// Receives the rest of an object whose first message is in `buf.frame`: the frame's
 /// continuation, if any, then the payloads.
-fn finish<T: ?Sized>(comm: MPI_Comm, status: Status, buf: &mut RecvBuffer) -> Result<Incoming> {
+pub(crate) fn finish<T: ?Sized>(comm: MPI_Comm, status: Status, buf: &mut RecvBuffer) -> Result<Incoming> {
     let (src, tag) = (status.source(), status.tag());
     let frame = &mut buf.frame;
     if frame.len() > 2 && frame[0] == MAGIC && frame[2] & FLAG_CONTINUED != 0 {
@@ -385,37 +394,4 @@ fn finish<T: ?Sized>(comm: MPI_Comm, status: Status, buf: &mut RecvBuffer) -> Re
         payloads.push(p);
     }
     Ok(Incoming { header, payloads, status })
-}
-
-/// Like [`recv_incoming`] without waiting: `None` when no message matches yet.
-pub(crate) fn try_recv_incoming<T: ?Sized>(
-    comm: MPI_Comm,
-    source: i32,
-    tag: i32,
-    buf: &mut RecvBuffer,
-) -> Result<Option<Incoming>> {
-    let mut status = Status::default();
-    let mut msg = ffi::MESSAGE_NULL();
-    let mut flag: c_int = 0;
-    mpi_call!(MPI_Improbe(source, tag, comm, &mut flag, &mut msg, &mut status.0))?;
-    if flag == 0 {
-        return Ok(None);
-    }
-    if msg == ffi::MESSAGE_NO_PROC() {
-        return Err(from_proc_null());
-    }
-    let n = probed_bytes(&status)?;
-    if n > EAGER {
-        discard(msg, n);
-        return Err(decode_error::<T>(format!(
-            "the first message of an object holds {n} bytes, more than the {EAGER} the protocol allows"
-        )));
-    }
-    let frame = &mut buf.frame;
-    frame.clear();
-    frame.reserve(EAGER);
-    mrecv(&mut msg, frame.as_mut_ptr(), n)?;
-    // SAFETY: MPI wrote the n bytes of the message.
-    unsafe { frame.set_len(n) };
-    finish::<T>(comm, status, buf).map(Some)
 }
