@@ -68,19 +68,15 @@ impl<'c> ObjMessage<'c> {
     /// [`recv`](Self::recv), also returning the status.
     pub fn recv_status<T: DeserializeOwned>(mut self) -> Result<(T, Status)> {
         let mut buf = RecvBuffer::new();
-        self.take_into::<T>(&mut buf)?.map_or_else(
-            || Err(Error::InvalidArgument("this object message has already been received".into())),
-            |inc| {
-                let status = inc.status;
-                Ok((inc.decode(&buf.frame)?, status))
-            },
-        )
+        let inc = self.take_into::<T>(&mut buf)?;
+        let status = inc.status;
+        Ok((inc.decode(&buf.frame)?, status))
     }
 
-    /// Receives the frame and the payloads into `buf`; `None` if already received.
-    fn take_into<T: ?Sized>(&mut self, buf: &mut RecvBuffer) -> Result<Option<super::p2p::Incoming>> {
+    /// Receives the frame and the payloads into `buf` (an error if already received).
+    pub(crate) fn take_into<T: ?Sized>(&mut self, buf: &mut RecvBuffer) -> Result<super::p2p::Incoming> {
         if self.raw == ffi::MESSAGE_NULL() {
-            return Ok(None);
+            return Err(Error::InvalidArgument("this object message has already been received".into()));
         }
         let n = probed_bytes(&self.status)?;
         let frame = &mut buf.frame;
@@ -91,7 +87,7 @@ impl<'c> ObjMessage<'c> {
         self.raw = ffi::MESSAGE_NULL();
         // SAFETY: MPI wrote the n bytes of the message.
         unsafe { frame.set_len(n) };
-        finish::<T>(self.comm, self.status, buf).map(Some)
+        finish::<T>(self.comm, self.status, buf)
     }
 }
 

@@ -154,9 +154,12 @@ pub(crate) fn send_parts<'p>(
         Mode::Synchronous => (ffi::MPI_Ssend, "MPI_Ssend"),
         Mode::Buffered => (ffi::MPI_Bsend, "MPI_Bsend"),
     };
-    for p in parts {
+    for (i, p) in parts.enumerate() {
         let b = block(p.len(), ffi::BYTE())?;
         crate::environment::require_not_finalized()?;
+        // Synchronous mode is for the first message: once it has matched, the receiver has
+        // started receiving the object, and it takes the rest when it completes the receive.
+        let (f, call): (SendFn, _) = if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Send, "MPI_Send") } else { (f, call) };
         // SAFETY: `p` is valid for reads for the whole (blocking) call.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm) })?;
     }
@@ -178,10 +181,12 @@ pub(crate) fn isend_parts<'p>(
         Mode::Synchronous => (ffi::MPI_Issend, "MPI_Issend"),
         Mode::Buffered => (ffi::MPI_Ibsend, "MPI_Ibsend"),
     };
-    for p in parts {
+    for (i, p) in parts.enumerate() {
         let b = block(p.len(), ffi::BYTE())?;
         let mut req = ffi::REQUEST_NULL();
         crate::environment::require_not_finalized()?;
+        // As in `send_parts`: synchronous mode for the first message only.
+        let (f, call): (IsendFn, _) = if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Isend, "MPI_Isend") } else { (f, call) };
         // SAFETY: the caller keeps `p` alive until the request completes.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm, &mut req) })?;
         pending.reqs.push(req);
@@ -320,6 +325,10 @@ pub(crate) fn recv_incoming<T: ?Sized>(
     tag: i32,
     buf: &mut RecvBuffer,
 ) -> Result<Incoming> {
+    if self_may_overflow(comm, source)? {
+        // Matched first, so that the receive is of the message's own size.
+        return super::message::mprobe(comm, source, tag)?.take_into::<T>(buf);
+    }
     let frame = &mut buf.frame;
     frame.clear();
     frame.reserve(EAGER);
@@ -343,6 +352,32 @@ pub(crate) fn recv_incoming<T: ?Sized>(
     // SAFETY: MPI wrote the n bytes of the message (at most EAGER, the room given).
     unsafe { frame.set_len(n) };
     finish::<T>(comm, status, buf)
+}
+
+/// Whether a receive of `EAGER` bytes from `source` on `comm` could match a longer message
+/// this process sent itself, on Open MPI: its `self` path writes a truncated message past the
+/// end of the receive buffer (Open MPI 4.1.4: a 5000-byte message into a 4096-byte receive
+/// writes 904 bytes past it, posted or not), where other paths report the truncation only.
+/// Such receives match first (`MPI_Mprobe`) and receive the message at its size.
+pub(crate) fn self_may_overflow(comm: MPI_Comm, source: i32) -> Result<bool> {
+    static OPEN_MPI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*OPEN_MPI.get_or_init(|| crate::environment::library_version().is_ok_and(|v| v.contains("Open MPI"))) {
+        return Ok(false);
+    }
+    if source == ffi::PROC_NULL() {
+        return Ok(false);
+    }
+    let mut inter: c_int = 0;
+    mpi_call!(MPI_Comm_test_inter(comm, &mut inter))?;
+    if inter != 0 {
+        return Ok(false); // only the remote group sends here
+    }
+    if source == ffi::ANY_SOURCE() {
+        return Ok(true);
+    }
+    let mut me: c_int = 0;
+    mpi_call!(MPI_Comm_rank(comm, &mut me))?;
+    Ok(me == source)
 }
 
 #[cold]

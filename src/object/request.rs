@@ -21,7 +21,8 @@
 //! matched by source and tag.
 
 use super::codec::{decode_error, Encoded, EAGER};
-use super::p2p::{finish, from_proc_null, probed_bytes, Pending, RecvBuffer};
+use super::message;
+use super::p2p::{finish, from_proc_null, probed_bytes, self_may_overflow, Pending, RecvBuffer};
 use crate::collective::bigcount::block;
 use crate::environment::is_active;
 use crate::error::{mpi_call, Error, Result};
@@ -100,6 +101,9 @@ pub struct ObjRecvRequest<'c, T> {
     frame: *mut u8,
     /// The buffer's capacity (at least `EAGER`).
     cap: usize,
+    /// `Some((source, tag))` when nothing is posted (see [`post`](Self::post)): the object is
+    /// matched with a probe at test or wait.
+    lazy: Option<(i32, i32)>,
     state: State<T>,
     _comm: PhantomData<(&'c (), crate::thread::ThreadBound)>,
 }
@@ -119,12 +123,33 @@ enum State<T> {
 // `crate::thread`), and the raw pointer is the request's own buffer.
 
 impl<'c, T: DeserializeOwned> ObjRecvRequest<'c, T> {
-    /// Posts the receive of an object's first message from `source` with `tag` on `comm`.
+    /// Posts the receive of an object's first message from `source` with `tag` on `comm`;
+    /// where that receive could match a longer message of this process's own on Open MPI
+    /// (see [`self_may_overflow`]), nothing is posted and the object is matched by a probe at
+    /// test or wait instead.
     pub(crate) fn post(comm: MPI_Comm, source: i32, tag: i32) -> Result<Self> {
+        if self_may_overflow(comm, source)? {
+            return Ok(ObjRecvRequest {
+                comm,
+                raw: ffi::REQUEST_NULL(),
+                frame: std::ptr::null_mut(),
+                cap: 0,
+                lazy: Some((source, tag)),
+                state: State::Posted,
+                _comm: PhantomData,
+            });
+        }
         let mut v = std::mem::ManuallyDrop::new(Vec::<u8>::with_capacity(EAGER));
         let (frame, cap) = (v.as_mut_ptr(), v.capacity());
-        let mut req =
-            ObjRecvRequest { comm, raw: ffi::REQUEST_NULL(), frame, cap, state: State::Posted, _comm: PhantomData };
+        let mut req = ObjRecvRequest {
+            comm,
+            raw: ffi::REQUEST_NULL(),
+            frame,
+            cap,
+            lazy: None,
+            state: State::Posted,
+            _comm: PhantomData,
+        };
         let b = block(EAGER, ffi::BYTE())?;
         // SAFETY: `frame` holds EAGER bytes, owned by `req` until the receive completes or is
         // cancelled (its drop sees to that), leaked if `req` is forgotten.
@@ -139,6 +164,10 @@ impl<'c, T: DeserializeOwned> ObjRecvRequest<'c, T> {
 
     /// Waits for the object; returns it with the status of its message (source, tag).
     pub fn wait_status(mut self) -> Result<(T, Status)> {
+        if let (State::Posted, Some((source, tag))) = (&self.state, self.lazy) {
+            let done = message::mprobe(self.comm, source, tag).and_then(|m| m.recv_status::<T>());
+            self.state = State::Ready(done);
+        }
         if matches!(self.state, State::Posted) {
             let mut status = Status::default();
             let r = mpi_call!(MPI_Wait(&mut self.raw, &mut status.0));
@@ -158,8 +187,13 @@ impl<'c, T: DeserializeOwned> ObjRecvRequest<'c, T> {
 
     /// [`test`](Self::test), also returning the status of the object's message.
     pub fn test_status(&mut self) -> Result<Option<(T, Status)>> {
-        if !self.poll()? {
-            return Ok(None);
+        match self.poll() {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => {
+                self.state = State::Taken;
+                return Err(e);
+            }
         }
         self.take().unwrap_or_else(|| Err(completed())).map(Some)
     }
@@ -177,6 +211,16 @@ impl<'c, T: DeserializeOwned> ObjRecvRequest<'c, T> {
             State::Ready(_) => return Ok(true),
             State::Taken => return Err(completed()),
             State::Posted => {}
+        }
+        if let Some((source, tag)) = self.lazy {
+            let done = match message::improbe(self.comm, source, tag) {
+                Ok(None) => return Ok(false),
+                Ok(Some(m)) => m.recv_status::<T>(),
+                Err(e) => Err(e),
+            };
+            let err = done.as_ref().err().cloned();
+            self.state = State::Ready(done);
+            return err.map_or(Ok(true), Err);
         }
         let mut status = Status::default();
         let mut flag: std::ffi::c_int = 0;
