@@ -285,10 +285,8 @@ fn neighbor_collectives(env: &Environment) -> Result<()> {
     let objs: Vec<String> = dests.iter().enumerate().map(|(k, _)| format!("{me}.{k}")).collect();
     let got = g.neighbor_alltoall_obj(&objs)?;
     if me == 0 {
-        let want: Vec<Option<String>> = (0..n)
-            .map(|s| Some(format!("{s}.0")))
-            .chain([Some("0.1".to_string())])
-            .collect();
+        let want: Vec<Option<String>> =
+            (0..n).map(|s| Some(format!("{s}.0"))).chain([Some("0.1".to_string())]).collect();
         ensure_eq!(got, want);
     } else {
         ensure!(got.is_empty());
@@ -304,7 +302,10 @@ fn predefined_ops(env: &Environment) -> Result<()> {
     let sum: i64 = (0..n as i64).sum();
     ensure_eq!(world.allreduce_obj_op(me as i64, &Op::SUM)?, sum);
     ensure_eq!(world.allreduce_obj_op(me as f64, &Op::MAX)?, (n - 1) as f64);
-    ensure_eq!(world.allreduce_obj_op(vec![me as f32, -(me as f32)], &Op::MIN)?, vec![0.0, -((n - 1) as f32)]);
+    ensure_eq!(
+        world.allreduce_obj_op(vec![me as f32, -(me as f32)], &Op::MIN)?,
+        vec![0.0, -((n - 1) as f32)]
+    );
     ensure_eq!(world.allreduce_obj_op(me == 0, &Op::LOR)?, true);
     ensure_eq!(world.allreduce_obj_op(me == 0, &Op::LAND)?, n == 1);
     ensure_eq!(world.allreduce_obj_op([1u32 << me, 3, 0], &Op::BOR)?, [(1u32 << n) - 1, 3, 0]);
@@ -331,9 +332,8 @@ fn op_errors(env: &Environment) -> Result<()> {
     ensure_err!(world.allreduce_obj_op(1.5f64, &Op::BAND), Error::InvalidArgument(_));
     ensure_err!(world.allreduce_obj_op(vec![1i32], &Op::MAXLOC), Error::InvalidArgument(_));
     ensure_err!(world.reduce_obj_op(true, &Op::SUM, 0), Error::InvalidArgument(_));
-    let user = mpi4rs::UserOp::new(true, |a: &[i32], b: &mut [i32]| {
-        b.iter_mut().zip(a).for_each(|(y, x)| *y += x)
-    })?;
+    let user =
+        mpi4rs::UserOp::new(true, |a: &[i32], b: &mut [i32]| b.iter_mut().zip(a).for_each(|(y, x)| *y += x))?;
     ensure_err!(world.allreduce_obj_op(1i32, &user), Error::InvalidArgument(_));
     // Lengths that differ: the same error at every process, none left waiting.
     let v = vec![1.0f64; if me == n - 1 && n > 1 { 3 } else { 2 }];

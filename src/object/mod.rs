@@ -41,13 +41,18 @@
 //! | `comm.recv(buf, source, tag)` (reused buffer) | `comm.recv_obj_with::<T>(&mut RecvBuffer, source, tag)`, `buf.recycle(vec)` |
 //! | `comm.sendrecv(obj, dest, st, None, source, rt)` | `comm.sendrecv_obj::<S, R>(&obj, dest, st, source, rt)` → `Option<R>` |
 //! | `comm.isend`, `issend` → `Request.wait()` | `mpi4rs::scope(\|s\| comm.isend_obj(s, &obj, ..))`, `issend_obj` → [`ObjRequest`] |
-//! | `comm.irecv(source, tag)` → `req.wait()` returns the object | `comm.irecv_obj::<T>(source, tag)` → [`ObjRecvRequest`], `wait()` → `T` |
+//! | `comm.irecv(source, tag)` → `req.wait()` returns the object | `comm.irecv_obj::<T>(source, tag)` → [`ObjRecvRequest`] (posted at the call), `wait()` → `T` |
+//! | `comm.bsend(obj, dest, tag)` | `comm.bsend_obj(&obj, dest, tag)` (after [`attach_buffer`](crate::attach_buffer)) |
+//! | `comm.mprobe(source, tag)`, `improbe` → `msg.recv()` | `comm.mprobe_obj(source, tag)` → [`ObjMessage`], `improbe_obj` → `Option<_>`; `msg.recv::<T>()` |
+//! | `Request.waitall`, `testall`, `waitany`, `testany` (also mixed with buffer requests) | [`wait_all`], [`test_all`], [`wait_any`], [`test_any`] over [`Completion`]s |
 //! | `comm.bcast(obj, root)` | `comm.bcast_obj(&mut obj, root)` (in place) |
 //! | `comm.scatter(objs, root)` | `comm.scatter_obj(Some(objs) / None, root)` → `Option<T>` |
-//! | `comm.gather(obj, root)` | `comm.gather_obj(obj, root)` → `Some(Vec<T>)` at the root |
-//! | `comm.allgather(obj)`, `alltoall(objs)` | `comm.allgather_obj(obj)`, `alltoall_obj(objs)` → `Vec<T>` |
+//! | `comm.gather(obj, root)` | `comm.gather_obj(obj, root)` → `Some(Vec<T>)` at the root; `gather_obj_ref(&obj, root)` |
+//! | `comm.allgather(obj)`, `alltoall(objs)` | `comm.allgather_obj(obj)` (`allgather_obj_ref(&obj)`), `alltoall_obj(objs)` → `Vec<T>` |
+//! | `comm.neighbor_allgather(obj)`, `neighbor_alltoall(objs)` | `neighbor_allgather_obj(&obj)`, `neighbor_alltoall_obj(&objs)` → `Vec<Option<T>>` |
 //! | `comm.reduce(obj, op, root)`, `allreduce(obj, op)` | `comm.reduce_obj(obj, op, root)` → `Option<T>`, `allreduce_obj(obj, op)` → `T` |
 //! | `comm.scan(obj, op)`, `exscan(obj, op)` | `comm.scan_obj(obj, op)` → `T`, `exscan_obj(obj, op)` → `Option<T>` (`None` at rank 0) |
+//! | the same with `op=MPI.SUM`, `MAX`, … | `reduce_obj_op(obj, &Op::SUM, root)`, `allreduce_obj_op`, `scan_obj_op`, `exscan_obj_op` ([`Reducible`] types) |
 //! | `mpi4py.util.pkl5` (out-of-band buffers, > 2 GiB) | built in: [`OobVec`], [`OobBytes`], [`oob`] |
 //! | `pkl5` threshold | [`set_threshold`], `MPI4RS_OBJECT_THRESHOLD` |
 //!
@@ -57,8 +62,9 @@
 //! Nonblocking sends lend the object (its out-of-band payloads are read where they lie), so
 //! they are started in a [`Scope`], like buffer requests: the object is borrowed
 //! for the scope's lifetime and the scope waits for a forgotten [`ObjRequest`] before it ends.
-//! Nonblocking receives ([`ObjRecvRequest`]) post nothing to MPI before they match, so they
-//! lend no memory and need no scope.
+//! Nonblocking receives ([`ObjRecvRequest`]) post the receive of the object's first message at
+//! the call, into a buffer the request owns (not lent: a forgotten request leaks it), so they
+//! need no scope either.
 
 pub mod codec;
 mod collective;
@@ -72,10 +78,10 @@ mod request;
 pub mod set;
 
 pub use codec::{set_threshold, threshold, Encoded, Payload, DEFAULT_THRESHOLD, EAGER, THRESHOLD_ENV};
-pub use oob::{OobBytes, OobVec};
-pub use p2p::RecvBuffer;
 pub use message::ObjMessage;
+pub use oob::{OobBytes, OobVec};
 pub use ops::Reducible;
+pub use p2p::RecvBuffer;
 pub use request::{ObjRecvRequest, ObjRequest};
 pub use set::{test_all, test_any, wait_all, wait_any, Completion};
 
@@ -84,8 +90,8 @@ use crate::error::Result;
 use crate::ffi;
 use crate::op::Op;
 use crate::scope::Scope;
-use crate::topology::Topology;
 use crate::status::Status;
+use crate::topology::Topology;
 use p2p::{check_dest, check_source, isend_parts, parts, recv_incoming, send_parts, Mode, Pending};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -413,7 +419,11 @@ pub trait ObjectComm: Communicator {
     /// [`gather_obj`](Self::gather_obj) of a borrowed value: nothing is moved or copied on the
     /// sending processes (their value is encoded where it lies); the root clones its own
     /// value into the result.
-    fn gather_obj_ref<T: Serialize + DeserializeOwned + Clone>(&self, obj: &T, root: i32) -> Result<Option<Vec<T>>> {
+    fn gather_obj_ref<T: Serialize + DeserializeOwned + Clone>(
+        &self,
+        obj: &T,
+        root: i32,
+    ) -> Result<Option<Vec<T>>> {
         collective::gather_ref(self, obj, root)
     }
 

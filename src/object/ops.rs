@@ -96,8 +96,14 @@ impl Reducible for bool {
     fn supports(op: Builtin) -> bool {
         matches!(
             op,
-            Builtin::Land | Builtin::Lor | Builtin::Lxor | Builtin::Band | Builtin::Bor | Builtin::Bxor
-                | Builtin::Max | Builtin::Min
+            Builtin::Land
+                | Builtin::Lor
+                | Builtin::Lxor
+                | Builtin::Band
+                | Builtin::Bor
+                | Builtin::Bxor
+                | Builtin::Max
+                | Builtin::Min
         )
     }
     fn combine(&mut self, o: &Self, op: Builtin) -> std::result::Result<(), String> {
@@ -114,7 +120,12 @@ impl Reducible for bool {
 
 fn combine_slices<T: Reducible>(a: &mut [T], b: &[T], op: Builtin) -> std::result::Result<(), String> {
     if a.len() != b.len() {
-        return Err(format!("{} reduces arrays element by element, but their lengths differ: {} and {}", op.name(), a.len(), b.len()));
+        return Err(format!(
+            "{} reduces arrays element by element, but their lengths differ: {} and {}",
+            op.name(),
+            a.len(),
+            b.len()
+        ));
     }
     a.iter_mut().zip(b).try_for_each(|(x, y)| x.combine(y, op))
 }

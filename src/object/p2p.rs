@@ -159,7 +159,8 @@ pub(crate) fn send_parts<'p>(
         crate::environment::require_not_finalized()?;
         // Synchronous mode is for the first message: once it has matched, the receiver has
         // started receiving the object, and it takes the rest when it completes the receive.
-        let (f, call): (SendFn, _) = if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Send, "MPI_Send") } else { (f, call) };
+        let (f, call): (SendFn, _) =
+            if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Send, "MPI_Send") } else { (f, call) };
         // SAFETY: `p` is valid for reads for the whole (blocking) call.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm) })?;
     }
@@ -186,7 +187,8 @@ pub(crate) fn isend_parts<'p>(
         let mut req = ffi::REQUEST_NULL();
         crate::environment::require_not_finalized()?;
         // As in `send_parts`: synchronous mode for the first message only.
-        let (f, call): (IsendFn, _) = if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Isend, "MPI_Isend") } else { (f, call) };
+        let (f, call): (IsendFn, _) =
+            if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Isend, "MPI_Isend") } else { (f, call) };
         // SAFETY: the caller keeps `p` alive until the request completes.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm, &mut req) })?;
         pending.reqs.push(req);
@@ -361,7 +363,8 @@ pub(crate) fn recv_incoming<T: ?Sized>(
 /// Such receives match first (`MPI_Mprobe`) and receive the message at its size.
 pub(crate) fn self_may_overflow(comm: MPI_Comm, source: i32) -> Result<bool> {
     static OPEN_MPI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if !*OPEN_MPI.get_or_init(|| crate::environment::library_version().is_ok_and(|v| v.contains("Open MPI"))) {
+    if !*OPEN_MPI.get_or_init(|| crate::environment::library_version().is_ok_and(|v| v.contains("Open MPI")))
+    {
         return Ok(false);
     }
     if source == ffi::PROC_NULL() {

@@ -284,7 +284,6 @@ impl<T> ObjRecvRequest<'_, T> {
         // receive into it is complete and wrote its first `n` (≤ EAGER) bytes.
         unsafe { Vec::from_raw_parts(ptr, n, self.cap) }
     }
-
 }
 
 #[cold]
