@@ -100,8 +100,10 @@ fn irecv_drop_and_forget(env: &Environment) -> Result<()> {
     let (right, left) = neighbours(env);
     let me = world.rank();
     drop(world.irecv_obj::<u32>(left, 10)?);
+    world.barrier()?; // nothing is sent with tag 10 before every rank has dropped its receive
+    let later = world.irecv_obj::<u32>(left, 10)?;
     world.send_obj(&(me as u32), right, 10)?;
-    ensure_eq!(world.recv_obj::<u32>(left, 10)?, left as u32);
+    ensure_eq!(later.wait()?, left as u32);
     if !posted(env) {
         return Ok(());
     }
@@ -111,10 +113,12 @@ fn irecv_drop_and_forget(env: &Environment) -> Result<()> {
     mpi4rs::scope(|s| {
         let send = world.issend_obj(s, &big, right, 11)?;
         let mut sent = world.isend_obj(s, &me, right, 12)?;
-        // The next object from the left comes after the big one.
-        ensure_eq!(world.recv_obj::<i32>(left, 12)?, left);
-        ensure!(!req.is_pending() || req.is_pending()); // still usable
+        // Once the big object's payload (its second message) is here, its frame, sent before
+        // it, has matched the posted receive.
+        while world.iprobe(left, 11)?.is_none() {}
+        ensure!(req.is_pending());
         drop(req); // takes and discards the big object, so that its send completes
+        ensure_eq!(world.recv_obj::<i32>(left, 12)?, left);
         send.wait()?;
         object::wait_all(&mut [&mut sent as &mut dyn Completion])?;
         Ok(())
@@ -249,11 +253,12 @@ fn buffered_send(env: &Environment) -> Result<()> {
     mpi4rs::attach_buffer(vec![0u8; 64 * 1024])?;
     ensure_err!(world.bsend_obj(&rec(me, 40_000), right, 40), Error::BsendBuffer { .. });
     world.bsend_obj(&rec(me, 10), right, 40)?;
+    // (Received before the detach, which waits until the buffered messages have gone.)
+    ensure_eq!(world.recv_obj::<Rec>(left, 40)?, rec(left, 10));
     mpi4rs::detach_buffer()?;
     mpi4rs::attach_buffer(vec![0u8; 1 << 20])?;
     // Sent before the receive is posted, to every rank including this one.
     world.bsend_obj(&rec(me, 40_000), right, 41)?;
-    ensure_eq!(world.recv_obj::<Rec>(left, 40)?, rec(left, 10));
     ensure_eq!(world.recv_obj::<Rec>(left, 41)?, rec(left, 40_000));
     world.bsend_obj(&1u8, mpi4rs::proc_null(), 0)?;
     mpi4rs::detach_buffer()?;

@@ -77,7 +77,10 @@ mod reduce;
 mod request;
 pub mod set;
 
-pub use codec::{set_threshold, threshold, Encoded, Payload, DEFAULT_THRESHOLD, EAGER, THRESHOLD_ENV};
+pub use codec::{
+    set_prefault, set_threshold, threshold, Encoded, Payload, DEFAULT_THRESHOLD, EAGER, PREFAULT_MIN,
+    THRESHOLD_ENV,
+};
 pub use message::ObjMessage;
 pub use oob::{OobBytes, OobVec};
 pub use ops::Reducible;

@@ -128,14 +128,20 @@ impl<'c, T: DeserializeOwned> ObjRecvRequest<'c, T> {
     /// (see [`self_may_overflow`]), nothing is posted and the object is matched by a probe at
     /// test or wait instead.
     pub(crate) fn post(comm: MPI_Comm, source: i32, tag: i32) -> Result<Self> {
-        if self_may_overflow(comm, source)? {
+        // No object comes from PROC_NULL (and MPICH's status of such a receive does not say
+        // where it came from): the request holds that error.
+        if source == ffi::PROC_NULL() || self_may_overflow(comm, source)? {
             return Ok(ObjRecvRequest {
                 comm,
                 raw: ffi::REQUEST_NULL(),
                 frame: std::ptr::null_mut(),
                 cap: 0,
                 lazy: Some((source, tag)),
-                state: State::Posted,
+                state: if source == ffi::PROC_NULL() {
+                    State::Ready(Err(from_proc_null()))
+                } else {
+                    State::Posted
+                },
                 _comm: PhantomData,
             });
         }
