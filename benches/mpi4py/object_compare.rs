@@ -110,8 +110,8 @@ fn main() -> mpi4rs::Result<()> {
     let env = mpi4rs::init()?;
     let world = env.world();
     let figures = match mode {
-        "gather" => gather(&world, iters)?,
-        _ => pingpong(&world, iters)?,
+        "gather" => gather(world, iters)?,
+        _ => pingpong(world, iters)?,
     };
     if world.rank() == 0 {
         for (name, t) in figures {

@@ -19,11 +19,12 @@
 //! let (right, left) = ((me + 1) % n, (me + n - 1) % n);
 //! let note = format!("from {me}");
 //! let mut counts = [0u64; 4];
+//! let mine = [me as u64; 4];
 //! mpi4rs::scope(|s| {
 //!     let mut obj = world.irecv_obj::<String>(left, 0)?;
 //!     let mut raw = world.irecv(s, &mut counts[..], left, 1)?;
 //!     let mut sent = world.isend_obj(s, &note, right, 0)?;
-//!     let mut sent_raw = world.isend(s, &[me as u64; 4][..], right, 1)?;
+//!     let mut sent_raw = world.isend(s, &mine[..], right, 1)?;
 //!     object::wait_all(&mut [&mut obj as &mut dyn Completion, &mut raw, &mut sent, &mut sent_raw])?;
 //!     assert_eq!(obj.wait()?, format!("from {left}"));
 //!     Ok(())
