@@ -24,10 +24,10 @@ def pingpong(iters):
     send = np.full(n, 0.5)
     recv = np.zeros(n)
     ack = bytearray(1)
-    out = []
-    for variant in ("buffer", "object"):
-        times = []
-        for i in range(iters + 2):
+    variants = ("buffer", "object")
+    times = [[] for _ in variants]
+    for i in range(iters + 2):
+        for v, variant in enumerate(variants):
             world.Barrier()
             t0 = MPI.Wtime()
             if me == 0:
@@ -44,9 +44,12 @@ def pingpong(iters):
                     del got
                 world.Send(ack, 0, 1)
             if i >= 2:
-                times.append(MPI.Wtime() - t0)
-        out.append((variant, median(times)))
-    return out
+                times[v].append(MPI.Wtime() - t0)
+    return summarise(variants, times)
+
+
+def summarise(variants, times):
+    return [(name, median(t), median([a / b for a, b in zip(t, times[0])])) for name, t in zip(variants, times)]
 
 
 def gather(iters):
@@ -54,10 +57,10 @@ def gather(iters):
     size = world.Get_size()
     data = np.full(n, float(me))
     allbuf = np.zeros(n * size) if me == 0 else None
-    out = []
-    for variant in ("buffer", "object-ref"):
-        times = []
-        for i in range(iters + 2):
+    variants = ("buffer", "object-ref")
+    times = [[] for _ in variants]
+    for i in range(iters + 2):
+        for v, variant in enumerate(variants):
             world.Barrier()
             t0 = MPI.Wtime()
             if variant == "buffer":
@@ -66,14 +69,13 @@ def gather(iters):
                 got = comm.gather(data, 0)
                 del got
             if i >= 2:
-                times.append(MPI.Wtime() - t0)
-        out.append((variant, median(times)))
-    return out
+                times[v].append(MPI.Wtime() - t0)
+    return summarise(variants, times)
 
 
 mode = sys.argv[1] if len(sys.argv) > 1 else "pingpong"
 iters = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 figures = gather(iters) if mode == "gather" else pingpong(iters)
 if me == 0:
-    for name, t in figures:
-        print(f"pkl5 {mode} {name} {t:.6f}")
+    for name, t, ratio in figures:
+        print(f"pkl5 {mode} {name} {t:.6f} {ratio:.4f}")

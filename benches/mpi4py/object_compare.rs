@@ -3,7 +3,8 @@
 //! run it under `mpiexec` (the script does).
 //!
 //! `object_compare pingpong ITERS` (2 ranks): rank 0 sends, rank 1 receives into a fresh
-//! allocation and answers with one byte; per iteration, the median over `ITERS` of:
+//! allocation and answers with one byte; the variants alternate within each iteration, and
+//! each prints the median time over `ITERS` and the median of its paired ratios to `buffer`:
 //! - `buffer`: 64 MiB of `f64` as a plain buffer into a buffer allocated once (the baseline);
 //! - `object`: the record `{ id, x, y, name, data: OobVec<f64> }` holding those 64 MiB,
 //!   received with `recv_obj` (a fresh allocation per receive, as mpi4py's `recv`);
@@ -34,29 +35,29 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn pingpong(world: &Comm, iters: usize) -> mpi4rs::Result<Vec<(&'static str, f64)>> {
+fn pingpong(world: &Comm, iters: usize) -> mpi4rs::Result<Vec<(&'static str, f64, f64)>> {
     let n = 64 << 20 >> 3;
     let me = world.rank();
     let rec = Record { id: 42, x: 1.5, y: -2.25, name: "pingpong".into(), data: vec![0.5; n].into() };
     let send = vec![0.5f64; n];
     let mut recv = vec![0.0f64; n];
     let mut ack = [0u8; 1];
-    let mut out = Vec::new();
-    for variant in ["buffer", "object", "object-no-prefault"] {
-        object::set_prefault(Some(variant != "object-no-prefault"));
-        let mut times = Vec::with_capacity(iters);
-        for i in 0..iters + 2 {
+    let variants = ["buffer", "object", "object-no-prefault"];
+    let mut times = vec![Vec::with_capacity(iters); variants.len()];
+    for i in 0..iters + 2 {
+        for (v, variant) in variants.iter().enumerate() {
+            object::set_prefault(Some(*variant != "object-no-prefault"));
             world.barrier()?;
             let t0 = mpi4rs::wtime();
             if me == 0 {
-                if variant == "buffer" {
+                if *variant == "buffer" {
                     world.send(&send[..], 1, 0)?;
                 } else {
                     world.send_obj(&rec, 1, 0)?;
                 }
                 world.recv(&mut ack[..], 1, 1)?;
             } else if me == 1 {
-                if variant == "buffer" {
+                if *variant == "buffer" {
                     world.recv(&mut recv[..], 0, 0)?;
                 } else {
                     let got: Record = world.recv_obj(0, 0)?;
@@ -65,27 +66,27 @@ fn pingpong(world: &Comm, iters: usize) -> mpi4rs::Result<Vec<(&'static str, f64
                 world.send(&ack[..], 0, 1)?;
             }
             if i >= 2 {
-                times.push(mpi4rs::wtime() - t0);
+                times[v].push(mpi4rs::wtime() - t0);
             }
         }
-        out.push((variant, median(times)));
     }
+    let out = summarise(&variants, times);
     object::set_prefault(None);
     Ok(out)
 }
 
-fn gather(world: &Comm, iters: usize) -> mpi4rs::Result<Vec<(&'static str, f64)>> {
+fn gather(world: &Comm, iters: usize) -> mpi4rs::Result<Vec<(&'static str, f64, f64)>> {
     let n = 16 << 20 >> 3;
     let size = world.size() as usize;
     let data: OobVec<f64> = vec![world.rank() as f64; n].into();
     let mut all = if world.rank() == 0 { vec![0.0f64; n * size] } else { Vec::new() };
-    let mut out = Vec::new();
-    for variant in ["buffer", "object-ref", "object-clone"] {
-        let mut times = Vec::with_capacity(iters);
-        for i in 0..iters + 2 {
+    let variants = ["buffer", "object-ref", "object-clone"];
+    let mut times = vec![Vec::with_capacity(iters); variants.len()];
+    for i in 0..iters + 2 {
+        for (v, variant) in variants.iter().enumerate() {
             world.barrier()?;
             let t0 = mpi4rs::wtime();
-            match variant {
+            match *variant {
                 "buffer" => world.gather(&data[..], (world.rank() == 0).then_some(&mut all[..]), 0)?,
                 "object-ref" => {
                     std::hint::black_box(world.gather_obj_ref(&data, 0)?);
@@ -95,12 +96,24 @@ fn gather(world: &Comm, iters: usize) -> mpi4rs::Result<Vec<(&'static str, f64)>
                 }
             }
             if i >= 2 {
-                times.push(mpi4rs::wtime() - t0);
+                times[v].push(mpi4rs::wtime() - t0);
             }
         }
-        out.push((variant, median(times)));
     }
-    Ok(out)
+    Ok(summarise(&variants, times))
+}
+
+/// Per variant: the median time, and the median of its paired ratios to the first variant
+/// (the buffer baseline, measured in the same iteration).
+fn summarise(variants: &[&'static str], times: Vec<Vec<f64>>) -> Vec<(&'static str, f64, f64)> {
+    variants
+        .iter()
+        .zip(&times)
+        .map(|(name, t)| {
+            let ratios = t.iter().zip(&times[0]).map(|(a, b)| a / b).collect();
+            (*name, median(t.clone()), median(ratios))
+        })
+        .collect()
 }
 
 fn main() -> mpi4rs::Result<()> {
@@ -114,8 +127,8 @@ fn main() -> mpi4rs::Result<()> {
         _ => pingpong(world, iters)?,
     };
     if world.rank() == 0 {
-        for (name, t) in figures {
-            println!("mpi4rs {mode} {name} {:.6}", t);
+        for (name, t, ratio) in figures {
+            println!("mpi4rs {mode} {name} {t:.6} {ratio:.4}");
         }
     }
     Ok(())

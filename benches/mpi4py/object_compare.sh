@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Object messaging against mpi4py's pkl5, side by side: the Rust and Python programs run
 # alternately, ROUNDS times each, on the same MPI; printed: each round's times and, per case,
-# the median over rounds of (object time / that program's own buffer time) and of
-# (mpi4rs object time / pkl5 object time).
+# the median over rounds of (object time / that program's own buffer time, paired within each
+# iteration) and of (mpi4rs object time / pkl5 object time).
 #
 #   bash benches/mpi4py/object_compare.sh [ROUNDS] [ITERS]          # Open MPI
 #   MPI=mpich bash benches/mpi4py/object_compare.sh [ROUNDS] [ITERS] # MPICH
@@ -35,19 +35,20 @@ for r in $(seq "$ROUNDS"); do
 done
 "$PYTHON" - "$out" <<'PY'
 import sys, collections
-t = collections.defaultdict(dict)   # (lib, mode, case) -> {round: seconds}
+t = collections.defaultdict(dict)   # (lib, mode, case) -> {round: (seconds, paired ratio to buffer)}
 for line in open(sys.argv[1]):
-    r, lib, mode, case, s = line.split()
-    t[(lib, mode, case)][int(r)] = float(s)
+    r, lib, mode, case, s, ratio = line.split()
+    t[(lib, mode, case)][int(r)] = (float(s), float(ratio))
 def med(v):
     v = sorted(v); return v[len(v) // 2]
-print("\ncase | mpi4rs/buffer | pkl5/buffer | mpi4rs/pkl5 | mpi4rs ms | pkl5 ms  (medians over rounds)")
+print("\ncase | mpi4rs/buffer | pkl5/buffer | mpi4rs ms | pkl5 ms | mpi4rs/pkl5 (time) -- medians over rounds; x/buffer: paired within a program")
 for mode, cases in (("pingpong", ["object", "object-no-prefault"]), ("gather", ["object-ref", "object-clone"])):
     for case in cases:
-        rs, rb = t[("mpi4rs", mode, case)], t[("mpi4rs", mode, "buffer")]
-        py, pb = t[("pkl5", mode, "object" if mode == "pingpong" else "object-ref")], t[("pkl5", mode, "buffer")]
+        rs = t[("mpi4rs", mode, case)]
+        py = t[("pkl5", mode, "object" if mode == "pingpong" else "object-ref")]
         rounds = sorted(set(rs) & set(py))
-        print(f"{mode} {case} | {med([rs[r] / rb[r] for r in rounds]):.2f} | {med([py[r] / pb[r] for r in rounds]):.2f} | "
-              f"{med([rs[r] / py[r] for r in rounds]):.2f} | {med([rs[r] for r in rounds]) * 1e3:.1f} | {med([py[r] for r in rounds]) * 1e3:.1f}")
+        print(f"{mode} {case} | {med([rs[r][1] for r in rounds]):.2f} | {med([py[r][1] for r in rounds]):.2f} | "
+              f"{med([rs[r][0] for r in rounds]) * 1e3:.1f} | {med([py[r][0] for r in rounds]) * 1e3:.1f} | "
+              f"{med([rs[r][0] / py[r][0] for r in rounds]):.2f}")
 PY
 rm -f "$out"
