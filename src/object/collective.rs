@@ -290,7 +290,9 @@ where
     }
 }
 
-pub(crate) fn gather<C, T>(comm: &C, obj: T, root: i32) -> Result<Option<Vec<T>>>
+/// Gathers at the root, with a hole (`None`) at the root's own place on an intracommunicator;
+/// `obj` is only read.
+fn gather_core<C, T>(comm: &C, obj: &T, root: i32) -> Result<Option<Vec<Option<T>>>>
 where
     C: Communicator + ?Sized,
     T: Serialize + DeserializeOwned,
@@ -298,29 +300,71 @@ where
     let role = check_root(comm, root)?;
     let inter = comm.is_inter();
     if !inter && comm.size() == 1 {
-        return Ok(Some(vec![obj]));
+        return Ok(Some(vec![None]));
     }
     let p = private(comm)?;
     match role {
         Role::Leaf => {
-            send_to(p.raw(), &obj, root)?;
+            send_to(p.raw(), obj, root)?;
             Ok(None)
         }
         Role::Idle => Ok(None),
         Role::Root => {
             let me = comm.rank();
-            let mut own = Some(obj);
             let mut all = Vec::with_capacity(comm.peer_count() as usize);
             for i in 0..comm.peer_count() {
-                if !inter && i == me {
-                    all.extend(own.take());
-                } else {
-                    all.push(recv_from(p.raw(), i)?);
-                }
+                all.push(if !inter && i == me { None } else { Some(recv_from(p.raw(), i)?) });
             }
             Ok(Some(all))
         }
     }
+}
+
+/// Fills the hole a gather left at this process's place with `own()`.
+fn fill<T>(all: Vec<Option<T>>, own: impl FnOnce() -> T) -> Vec<T> {
+    let mut own = Some(own);
+    all.into_iter().filter_map(|v| v.or_else(|| own.take().map(|f| f()))).collect()
+}
+
+pub(crate) fn gather<C, T>(comm: &C, obj: T, root: i32) -> Result<Option<Vec<T>>>
+where
+    C: Communicator + ?Sized,
+    T: Serialize + DeserializeOwned,
+{
+    Ok(gather_core(comm, &obj, root)?.map(|all| fill(all, || obj)))
+}
+
+pub(crate) fn gather_ref<C, T>(comm: &C, obj: &T, root: i32) -> Result<Option<Vec<T>>>
+where
+    C: Communicator + ?Sized,
+    T: Serialize + DeserializeOwned + Clone,
+{
+    Ok(gather_core(comm, obj, root)?.map(|all| fill(all, || obj.clone())))
+}
+
+/// Every process's object, with a hole at this process's place on an intracommunicator.
+fn allgather_core<C, T>(comm: &C, obj: &T) -> Result<Vec<Option<T>>>
+where
+    C: Communicator + ?Sized,
+    T: Serialize + DeserializeOwned,
+{
+    let inter = comm.is_inter();
+    if !inter && comm.size() == 1 {
+        return Ok(vec![None]);
+    }
+    let p = private(comm)?;
+    let me = if inter { -1 } else { comm.rank() };
+    let mut all = Vec::with_capacity(comm.peer_count() as usize);
+    let enc = encode(obj)?;
+    let mut pending = Pending::default();
+    for j in (0..comm.peer_count()).filter(|&j| j != me) {
+        isend_parts(p.raw(), parts(&enc), j, TAG, Mode::Standard, &mut pending)?;
+    }
+    for i in 0..comm.peer_count() {
+        all.push(if i != me { Some(recv_from::<T>(p.raw(), i)?) } else { None });
+    }
+    pending.wait()?;
+    Ok(all)
 }
 
 pub(crate) fn allgather<C, T>(comm: &C, obj: T) -> Result<Vec<T>>
@@ -328,32 +372,17 @@ where
     C: Communicator + ?Sized,
     T: Serialize + DeserializeOwned,
 {
-    let inter = comm.is_inter();
-    if !inter && comm.size() == 1 {
-        return Ok(vec![obj]);
-    }
-    let p = private(comm)?;
-    let me = if inter { -1 } else { comm.rank() };
-    let mut all = Vec::with_capacity(comm.peer_count() as usize);
-    {
-        let enc = encode(&obj)?;
-        let mut pending = Pending::default();
-        for j in (0..comm.peer_count()).filter(|&j| j != me) {
-            isend_parts(p.raw(), parts(&enc), j, TAG, Mode::Standard, &mut pending)?;
-        }
-        for i in 0..comm.peer_count() {
-            if i != me {
-                all.push(Some(recv_from::<T>(p.raw(), i)?));
-            } else {
-                all.push(None);
-            }
-        }
-        pending.wait()?;
-    }
-    if me >= 0 {
-        all[me as usize] = Some(obj);
-    }
-    Ok(all.into_iter().flatten().collect())
+    let all = allgather_core(comm, &obj)?;
+    Ok(if comm.is_inter() { all.into_iter().flatten().collect() } else { fill(all, || obj) })
+}
+
+pub(crate) fn allgather_ref<C, T>(comm: &C, obj: &T) -> Result<Vec<T>>
+where
+    C: Communicator + ?Sized,
+    T: Serialize + DeserializeOwned + Clone,
+{
+    let all = allgather_core(comm, obj)?;
+    Ok(if comm.is_inter() { all.into_iter().flatten().collect() } else { fill(all, || obj.clone()) })
 }
 
 pub(crate) fn alltoall<C, T>(comm: &C, objs: Vec<T>) -> Result<Vec<T>>

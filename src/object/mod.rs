@@ -41,13 +41,18 @@
 //! | `comm.recv(buf, source, tag)` (reused buffer) | `comm.recv_obj_with::<T>(&mut RecvBuffer, source, tag)`, `buf.recycle(vec)` |
 //! | `comm.sendrecv(obj, dest, st, None, source, rt)` | `comm.sendrecv_obj::<S, R>(&obj, dest, st, source, rt)` → `Option<R>` |
 //! | `comm.isend`, `issend` → `Request.wait()` | `mpi4rs::scope(\|s\| comm.isend_obj(s, &obj, ..))`, `issend_obj` → [`ObjRequest`] |
-//! | `comm.irecv(source, tag)` → `req.wait()` returns the object | `comm.irecv_obj::<T>(source, tag)` → [`ObjRecvRequest`], `wait()` → `T` |
+//! | `comm.irecv(source, tag)` → `req.wait()` returns the object | `comm.irecv_obj::<T>(source, tag)` → [`ObjRecvRequest`] (posted at the call), `wait()` → `T` |
+//! | `comm.bsend(obj, dest, tag)` | `comm.bsend_obj(&obj, dest, tag)` (after [`attach_buffer`](crate::attach_buffer)) |
+//! | `comm.mprobe(source, tag)`, `improbe` → `msg.recv()` | `comm.mprobe_obj(source, tag)` → [`ObjMessage`], `improbe_obj` → `Option<_>`; `msg.recv::<T>()` |
+//! | `Request.waitall`, `testall`, `waitany`, `testany` (also mixed with buffer requests) | [`wait_all`], [`test_all`], [`wait_any`], [`test_any`] over [`Completion`]s |
 //! | `comm.bcast(obj, root)` | `comm.bcast_obj(&mut obj, root)` (in place) |
 //! | `comm.scatter(objs, root)` | `comm.scatter_obj(Some(objs) / None, root)` → `Option<T>` |
-//! | `comm.gather(obj, root)` | `comm.gather_obj(obj, root)` → `Some(Vec<T>)` at the root |
-//! | `comm.allgather(obj)`, `alltoall(objs)` | `comm.allgather_obj(obj)`, `alltoall_obj(objs)` → `Vec<T>` |
+//! | `comm.gather(obj, root)` | `comm.gather_obj(obj, root)` → `Some(Vec<T>)` at the root; `gather_obj_ref(&obj, root)` |
+//! | `comm.allgather(obj)`, `alltoall(objs)` | `comm.allgather_obj(obj)` (`allgather_obj_ref(&obj)`), `alltoall_obj(objs)` → `Vec<T>` |
+//! | `comm.neighbor_allgather(obj)`, `neighbor_alltoall(objs)` | `neighbor_allgather_obj(&obj)`, `neighbor_alltoall_obj(&objs)` → `Vec<Option<T>>` |
 //! | `comm.reduce(obj, op, root)`, `allreduce(obj, op)` | `comm.reduce_obj(obj, op, root)` → `Option<T>`, `allreduce_obj(obj, op)` → `T` |
 //! | `comm.scan(obj, op)`, `exscan(obj, op)` | `comm.scan_obj(obj, op)` → `T`, `exscan_obj(obj, op)` → `Option<T>` (`None` at rank 0) |
+//! | the same with `op=MPI.SUM`, `MAX`, … | `reduce_obj_op(obj, &Op::SUM, root)`, `allreduce_obj_op`, `scan_obj_op`, `exscan_obj_op` ([`Reducible`] types) |
 //! | `mpi4py.util.pkl5` (out-of-band buffers, > 2 GiB) | built in: [`OobVec`], [`OobBytes`], [`oob`] |
 //! | `pkl5` threshold | [`set_threshold`], `MPI4RS_OBJECT_THRESHOLD` |
 //!
@@ -57,26 +62,39 @@
 //! Nonblocking sends lend the object (its out-of-band payloads are read where they lie), so
 //! they are started in a [`Scope`], like buffer requests: the object is borrowed
 //! for the scope's lifetime and the scope waits for a forgotten [`ObjRequest`] before it ends.
-//! Nonblocking receives ([`ObjRecvRequest`]) post nothing to MPI before they match, so they
-//! lend no memory and need no scope.
+//! Nonblocking receives ([`ObjRecvRequest`]) post the receive of the object's first message at
+//! the call, into a buffer the request owns (not lent: a forgotten request leaks it), so they
+//! need no scope either.
 
 pub mod codec;
 mod collective;
+mod message;
+mod neighbor;
 pub mod oob;
+pub mod ops;
 mod p2p;
 mod reduce;
 mod request;
+pub mod set;
 
-pub use codec::{set_threshold, threshold, Encoded, Payload, DEFAULT_THRESHOLD, EAGER, THRESHOLD_ENV};
+pub use codec::{
+    set_prefault, set_threshold, threshold, Encoded, Payload, DEFAULT_THRESHOLD, EAGER, PREFAULT_MIN,
+    THRESHOLD_ENV,
+};
+pub use message::ObjMessage;
 pub use oob::{OobBytes, OobVec};
+pub use ops::Reducible;
 pub use p2p::RecvBuffer;
 pub use request::{ObjRecvRequest, ObjRequest};
+pub use set::{test_all, test_any, wait_all, wait_any, Completion};
 
 use crate::comm::Communicator;
 use crate::error::Result;
 use crate::ffi;
+use crate::op::Op;
 use crate::scope::Scope;
 use crate::status::Status;
+use crate::topology::Topology;
 use p2p::{check_dest, check_source, isend_parts, parts, recv_incoming, send_parts, Mode, Pending};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -245,10 +263,12 @@ pub trait ObjectComm: Communicator {
         Ok((incoming.decode(&buf.frame)?, status))
     }
 
-    /// Starts receiving an object (mpi4py `comm.irecv`): [`ObjRecvRequest::wait`] returns it.
+    /// Starts receiving an object (mpi4py `comm.irecv`): the receive of its first message is
+    /// posted now, so a synchronous send on the other side can complete before this process
+    /// waits; [`ObjRecvRequest::wait`] returns the object.
     fn irecv_obj<T: DeserializeOwned>(&self, source: i32, tag: i32) -> Result<ObjRecvRequest<'_, T>> {
         check_source(self, source, tag)?;
-        Ok(ObjRecvRequest::new(self.as_raw(), source, tag))
+        ObjRecvRequest::post(self.as_raw(), source, tag)
     }
 
     /// Sends `obj` to `dest` and receives an object from `source` at the same time (mpi4py
@@ -363,6 +383,122 @@ pub trait ObjectComm: Communicator {
         F: Fn(T, T) -> T,
     {
         reduce::scan(self, obj, op, true)
+    }
+
+    /// Buffered-mode [`send_obj`](Self::send_obj) through the attached buffer (mpi4py
+    /// `comm.bsend`): returns once the object's messages are copied there. Attach at least
+    /// the object's frame and payload bytes plus one [`bsend_overhead`](crate::bsend_overhead)
+    /// per message (an object is one message, two for a frame past 4 KiB, plus one per
+    /// out-of-band payload); a buffer too small is an [`Error::BsendBuffer`](crate::Error::BsendBuffer)
+    /// before anything is sent.
+    fn bsend_obj<T: Serialize + ?Sized>(&self, obj: &T, dest: i32, tag: i32) -> Result<()> {
+        check_dest(self, dest, tag)?;
+        if dest == ffi::PROC_NULL() {
+            return Ok(());
+        }
+        let enc = encode(obj)?;
+        let (count, bytes) = parts(&enc).fold((0usize, 0usize), |(c, b), p| (c + 1, b + p.len()));
+        crate::bsend::check_fits(bytes + count.saturating_sub(1) * crate::bsend_overhead())?;
+        send_parts(self.as_raw(), parts(&enc), dest, tag, Mode::Buffered)
+    }
+
+    /// Waits for an object from `source` (or [`any_source`](crate::any_source)) with `tag`
+    /// (or [`any_tag`](crate::any_tag)) and matches it (mpi4py `comm.mprobe`): no other
+    /// receive can take it; [`ObjMessage::recv`] receives it as the type chosen then, and
+    /// [`ObjMessage::source`] / [`tag`](ObjMessage::tag) say where it came from first. Probing
+    /// `PROC_NULL` is an error (no object comes from it).
+    fn mprobe_obj(&self, source: i32, tag: i32) -> Result<ObjMessage<'_>> {
+        check_source(self, source, tag)?;
+        message::mprobe(self.as_raw(), source, tag)
+    }
+
+    /// [`mprobe_obj`](Self::mprobe_obj) without waiting (mpi4py `comm.improbe`): `None` when
+    /// no object matches now.
+    fn improbe_obj(&self, source: i32, tag: i32) -> Result<Option<ObjMessage<'_>>> {
+        check_source(self, source, tag)?;
+        message::improbe(self.as_raw(), source, tag)
+    }
+
+    /// [`gather_obj`](Self::gather_obj) of a borrowed value: nothing is moved or copied on the
+    /// sending processes (their value is encoded where it lies); the root clones its own
+    /// value into the result.
+    fn gather_obj_ref<T: Serialize + DeserializeOwned + Clone>(
+        &self,
+        obj: &T,
+        root: i32,
+    ) -> Result<Option<Vec<T>>> {
+        collective::gather_ref(self, obj, root)
+    }
+
+    /// [`allgather_obj`](Self::allgather_obj) of a borrowed value (cloned once into this
+    /// process's own place of the result, on an intracommunicator).
+    fn allgather_obj_ref<T: Serialize + DeserializeOwned + Clone>(&self, obj: &T) -> Result<Vec<T>> {
+        collective::allgather_ref(self, obj)
+    }
+
+    /// [`reduce_obj`](Self::reduce_obj) with a predefined operation (mpi4py
+    /// `comm.reduce(x, op=MPI.SUM, root)`): numbers, `bool`s, complex numbers, and element by
+    /// element `Vec`s, arrays and [`OobVec`]s of them (see [`ops`]). An operation the type does
+    /// not define is an error on every process before anything is sent; arrays of different
+    /// lengths an error at the root.
+    fn reduce_obj_op<T: Reducible>(&self, obj: T, op: &Op, root: i32) -> Result<Option<T>> {
+        let b = ops::builtin_for::<T>(op)?;
+        reduce::reduce(self, Ok(obj), ops::closure::<T>(b), root)?.map(ops::outcome).transpose()
+    }
+
+    /// [`allreduce_obj`](Self::allreduce_obj) with a predefined operation (mpi4py
+    /// `comm.allreduce(x, op=MPI.SUM)`); arrays of different lengths give every process the
+    /// same error.
+    ///
+    /// ```no_run
+    /// use mpi4rs::prelude::*;
+    /// let env = mpi4rs::init()?;
+    /// let world = env.world();
+    /// let sums: Vec<f64> = world.allreduce_obj_op(vec![1.0, world.rank() as f64], &Op::SUM)?;
+    /// let any: bool = world.allreduce_obj_op(world.rank() == 0, &Op::LOR)?;
+    /// # Ok::<(), mpi4rs::Error>(())
+    /// ```
+    fn allreduce_obj_op<T: Reducible>(&self, obj: T, op: &Op) -> Result<T> {
+        let b = ops::builtin_for::<T>(op)?;
+        ops::outcome(reduce::allreduce(self, Ok(obj), ops::closure::<T>(b))?)
+    }
+
+    /// [`scan_obj`](Self::scan_obj) with a predefined operation (mpi4py
+    /// `comm.scan(x, op=MPI.SUM)`).
+    fn scan_obj_op<T: Reducible>(&self, obj: T, op: &Op) -> Result<T> {
+        let b = ops::builtin_for::<T>(op)?;
+        let r = reduce::scan(self, Ok(obj), ops::closure::<T>(b), false)?;
+        ops::outcome(r.ok_or_else(|| {
+            crate::Error::InvalidArgument("internal: inclusive scan without a value".into())
+        })?)
+    }
+
+    /// [`exscan_obj`](Self::exscan_obj) with a predefined operation: `None` at rank 0.
+    fn exscan_obj_op<T: Reducible>(&self, obj: T, op: &Op) -> Result<Option<T>> {
+        let b = ops::builtin_for::<T>(op)?;
+        reduce::scan(self, Ok(obj), ops::closure::<T>(b), true)?.map(ops::outcome).transpose()
+    }
+
+    /// Sends `obj` to every destination of this topology communicator and returns what each
+    /// source sent, in the order of [`sources`](Topology::sources) (mpi4py
+    /// `comm.neighbor_allgather`); `None` for a `PROC_NULL` source (the edge of a
+    /// non-periodic Cartesian grid).
+    fn neighbor_allgather_obj<T: Serialize + DeserializeOwned>(&self, obj: &T) -> Result<Vec<Option<T>>>
+    where
+        Self: Topology,
+    {
+        neighbor::allgather(self, obj)
+    }
+
+    /// Sends `objs[k]` to destination *k* of this topology communicator and returns what each
+    /// source sent here, in the order of [`sources`](Topology::sources) (mpi4py
+    /// `comm.neighbor_alltoall`); `objs` holds one object per destination (those for a
+    /// `PROC_NULL` destination are not sent), and a `PROC_NULL` source gives `None`.
+    fn neighbor_alltoall_obj<T: Serialize + DeserializeOwned>(&self, objs: &[T]) -> Result<Vec<Option<T>>>
+    where
+        Self: Topology,
+    {
+        neighbor::alltoall(self, objs)
     }
 }
 

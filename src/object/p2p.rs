@@ -28,6 +28,8 @@ use std::ffi::{c_int, c_void};
 pub(crate) enum Mode {
     Standard,
     Synchronous,
+    /// Through the attached buffer (`MPI_Bsend`); the caller checks that the parts fit.
+    Buffered,
 }
 
 /// Checks a destination and a sending tag.
@@ -52,6 +54,11 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Whether no request is in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
     pub(crate) fn wait(&mut self) -> Result<()> {
         if self.reqs.is_empty() {
             return Ok(());
@@ -145,10 +152,15 @@ pub(crate) fn send_parts<'p>(
     let (f, call): (SendFn, _) = match mode {
         Mode::Standard => (ffi::MPI_Send, "MPI_Send"),
         Mode::Synchronous => (ffi::MPI_Ssend, "MPI_Ssend"),
+        Mode::Buffered => (ffi::MPI_Bsend, "MPI_Bsend"),
     };
-    for p in parts {
+    for (i, p) in parts.enumerate() {
         let b = block(p.len(), ffi::BYTE())?;
         crate::error::require_not_finalized()?;
+        // Synchronous mode is for the first message: once it has matched, the receiver has
+        // started receiving the object, and it takes the rest when it completes the receive.
+        let (f, call): (SendFn, _) =
+            if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Send, "MPI_Send") } else { (f, call) };
         // SAFETY: `p` is valid for reads for the whole (blocking) call.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm) })?;
     }
@@ -168,11 +180,15 @@ pub(crate) fn isend_parts<'p>(
     let (f, call): (IsendFn, _) = match mode {
         Mode::Standard => (ffi::MPI_Isend, "MPI_Isend"),
         Mode::Synchronous => (ffi::MPI_Issend, "MPI_Issend"),
+        Mode::Buffered => (ffi::MPI_Ibsend, "MPI_Ibsend"),
     };
-    for p in parts {
+    for (i, p) in parts.enumerate() {
         let b = block(p.len(), ffi::BYTE())?;
         let mut req = ffi::REQUEST_NULL();
         crate::error::require_not_finalized()?;
+        // As in `send_parts`: synchronous mode for the first message only.
+        let (f, call): (IsendFn, _) =
+            if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Isend, "MPI_Isend") } else { (f, call) };
         // SAFETY: the caller keeps `p` alive until the request completes.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm, &mut req) })?;
         pending.reqs.push(req);
@@ -181,7 +197,7 @@ pub(crate) fn isend_parts<'p>(
 }
 
 /// Size in bytes of a probed or received message (also past 2^31).
-fn probed_bytes(status: &Status) -> Result<usize> {
+pub(crate) fn probed_bytes(status: &Status) -> Result<usize> {
     // MPI_Get_count is the cheaper call; past 2^31 bytes it says UNDEFINED.
     let mut small: c_int = 0;
     mpi_call!(MPI_Get_count(&status.0, ffi::BYTE(), &mut small))?;
@@ -195,7 +211,7 @@ fn probed_bytes(status: &Status) -> Result<usize> {
         .map_err(|_| Error::InvalidArgument(format!("a probed message reports {count} bytes")))
 }
 
-fn mprobe(comm: MPI_Comm, source: i32, tag: i32) -> Result<(MPI_Message, Status)> {
+pub(crate) fn mprobe(comm: MPI_Comm, source: i32, tag: i32) -> Result<(MPI_Message, Status)> {
     let mut status = Status::default();
     let mut msg = ffi::MESSAGE_NULL();
     mpi_call!(MPI_Mprobe(source, tag, comm, &mut msg, &mut status.0))?;
@@ -203,7 +219,7 @@ fn mprobe(comm: MPI_Comm, source: i32, tag: i32) -> Result<(MPI_Message, Status)
 }
 
 /// Receives the matched message, of exactly `len` bytes, at `dst`, which holds `len` bytes.
-fn mrecv(msg: &mut MPI_Message, dst: *mut u8, len: usize) -> Result<()> {
+pub(crate) fn mrecv(msg: &mut MPI_Message, dst: *mut u8, len: usize) -> Result<()> {
     let b = block(len, ffi::BYTE())?;
     let mut status = Status::default();
     mpi_call!(MPI_Mrecv(dst.cast(), b.count, b.datatype, msg, &mut status.0))
@@ -211,7 +227,7 @@ fn mrecv(msg: &mut MPI_Message, dst: *mut u8, len: usize) -> Result<()> {
 
 /// Receives a matched message of `bytes` bytes that will not be used, so it does not stay
 /// matched forever.
-fn discard(mut msg: MPI_Message, bytes: usize) {
+pub(crate) fn discard(mut msg: MPI_Message, bytes: usize) {
     let mut sink: Vec<u8> = Vec::new();
     if sink.try_reserve_exact(bytes).is_ok() {
         // Written by MPI, never read.
@@ -311,6 +327,10 @@ pub(crate) fn recv_incoming<T: ?Sized>(
     tag: i32,
     buf: &mut RecvBuffer,
 ) -> Result<Incoming> {
+    if self_may_overflow(comm, source)? {
+        // Matched first, so that the receive is of the message's own size.
+        return super::message::mprobe(comm, source, tag)?.take_into::<T>(buf);
+    }
     let frame = &mut buf.frame;
     frame.clear();
     frame.reserve(EAGER);
@@ -336,14 +356,41 @@ pub(crate) fn recv_incoming<T: ?Sized>(
     finish::<T>(comm, status, buf)
 }
 
+/// Whether a receive of `EAGER` bytes from `source` on `comm` could match a longer message
+/// this process sent itself, on Open MPI: its `self` path writes a truncated message past the
+/// end of the receive buffer (Open MPI 4.1.4: a 5000-byte message into a 4096-byte receive
+/// writes 904 bytes past it, posted or not), where other paths report the truncation only.
+/// Such receives match first (`MPI_Mprobe`) and receive the message at its size.
+pub(crate) fn self_may_overflow(comm: MPI_Comm, source: i32) -> Result<bool> {
+    static OPEN_MPI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*OPEN_MPI.get_or_init(|| crate::environment::library_version().is_ok_and(|v| v.contains("Open MPI")))
+    {
+        return Ok(false);
+    }
+    if source == ffi::PROC_NULL() {
+        return Ok(false);
+    }
+    let mut inter: c_int = 0;
+    mpi_call!(MPI_Comm_test_inter(comm, &mut inter))?;
+    if inter != 0 {
+        return Ok(false); // only the remote group sends here
+    }
+    if source == ffi::ANY_SOURCE() {
+        return Ok(true);
+    }
+    let mut me: c_int = 0;
+    mpi_call!(MPI_Comm_rank(comm, &mut me))?;
+    Ok(me == source)
+}
+
 #[cold]
-fn from_proc_null() -> Error {
+pub(crate) fn from_proc_null() -> Error {
     Error::InvalidArgument("no object comes from PROC_NULL (sendrecv_obj returns None for it)".into())
 }
 
 /// Receives the rest of an object whose first message is in `buf.frame`: the frame's
 /// continuation, if any, then the payloads.
-fn finish<T: ?Sized>(comm: MPI_Comm, status: Status, buf: &mut RecvBuffer) -> Result<Incoming> {
+pub(crate) fn finish<T: ?Sized>(comm: MPI_Comm, status: Status, buf: &mut RecvBuffer) -> Result<Incoming> {
     let (src, tag) = (status.source(), status.tag());
     let frame = &mut buf.frame;
     if frame.len() > 2 && frame[0] == MAGIC && frame[2] & FLAG_CONTINUED != 0 {
@@ -385,37 +432,4 @@ fn finish<T: ?Sized>(comm: MPI_Comm, status: Status, buf: &mut RecvBuffer) -> Re
         payloads.push(p);
     }
     Ok(Incoming { header, payloads, status })
-}
-
-/// Like [`recv_incoming`] without waiting: `None` when no message matches yet.
-pub(crate) fn try_recv_incoming<T: ?Sized>(
-    comm: MPI_Comm,
-    source: i32,
-    tag: i32,
-    buf: &mut RecvBuffer,
-) -> Result<Option<Incoming>> {
-    let mut status = Status::default();
-    let mut msg = ffi::MESSAGE_NULL();
-    let mut flag: c_int = 0;
-    mpi_call!(MPI_Improbe(source, tag, comm, &mut flag, &mut msg, &mut status.0))?;
-    if flag == 0 {
-        return Ok(None);
-    }
-    if msg == ffi::MESSAGE_NO_PROC() {
-        return Err(from_proc_null());
-    }
-    let n = probed_bytes(&status)?;
-    if n > EAGER {
-        discard(msg, n);
-        return Err(decode_error::<T>(format!(
-            "the first message of an object holds {n} bytes, more than the {EAGER} the protocol allows"
-        )));
-    }
-    let frame = &mut buf.frame;
-    frame.clear();
-    frame.reserve(EAGER);
-    mrecv(&mut msg, frame.as_mut_ptr(), n)?;
-    // SAFETY: MPI wrote the n bytes of the message.
-    unsafe { frame.set_len(n) };
-    finish::<T>(comm, status, buf).map(Some)
 }
