@@ -56,6 +56,6 @@ mod pool;
 mod registry;
 mod worker;
 
-pub use pool::{Future, Map, Pool, MAX_WORKERS_ENV};
+pub use pool::{as_completed, wait, AsCompleted, Future, Map, Pool, PoolOptions, ReturnWhen, Waited, MAX_WORKERS_ENV};
 pub use registry::{Registry, Task};
 pub use worker::{run_worker, WORKER_ARG};
