@@ -684,7 +684,9 @@ impl Pool {
         s.next_id += 1;
         s.queue.push_back(Job { id, task, args });
         if let Backend::Remote { link, .. } = &*backend {
-            dispatch(link, &mut s)?;
+            // Also collect the results that have arrived, so the freed workers get more work
+            // while the program is still submitting.
+            step(link, &mut s, false)?;
             if s.thread_asleep {
                 self.shared.wake.notify_one();
             }
