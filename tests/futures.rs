@@ -72,7 +72,7 @@ fn tasks() -> Tasks {
         .unwrap();
     let setup = registry
         .register_fallible("setup", |(base, fail): (u64, u64)| {
-            if fail != 0 && world_rank() as u64 % fail == 0 {
+            if fail != 0 && (world_rank() as u64).is_multiple_of(fail) {
                 return Err(format!("setup refused on rank {}", world_rank()));
             }
             SETUP.fetch_add(base + world_rank() as u64, Ordering::Relaxed);
@@ -127,6 +127,17 @@ fn main() {
         })
         .hidden("spawned_pool", spawned_pool)
         .check("spawned_pool_1_and_3_workers", |s| expect(s, "spawned_pool", &[1], "spawned pool ok"))
+        .hidden("spawned_pool_nowait", spawned_pool_nowait)
+        .check("spawned_pool_bootup_nowait_thread_multiple", |s| {
+            let out = s.job(1, Some("spawned_pool_nowait"), &[("MPI4RS_RC_THREAD_LEVEL", "multiple")]);
+            if let Some(line) = out.stdout.lines().find(|l| l.starts_with(common::spawn::UNSUPPORTED)) {
+                return Err(format!("skipped: {}", &line[common::spawn::UNSUPPORTED.len()..]));
+            }
+            if !out.success() || !out.stdout.contains("bootup_nowait ok") {
+                return Err(common::describe(&out));
+            }
+            Ok(())
+        })
         .run();
 }
 
@@ -323,7 +334,8 @@ fn spawned_pool(env: &Environment) -> Result<()> {
 /// Submits 30 tasks of 5 ms per worker, then "computes" for 200 ms, calling `during` every
 /// millisecond and never otherwise touching the pool: how many tasks started during that time.
 fn tasks_started_while_computing(pool: &Pool, t: &Tasks, during: &dyn Fn() -> Result<()>) -> Result<usize> {
-    let futures: Vec<_> = (0..30 * pool.workers()).map(|_| pool.submit(&t.stamp, &5)).collect::<Result<_>>()?;
+    let futures: Vec<_> =
+        (0..30 * pool.workers()).map(|_| pool.submit(&t.stamp, &5)).collect::<Result<_>>()?;
     let (t0, begin) = (now(), Instant::now());
     while begin.elapsed() < Duration::from_millis(200) {
         std::thread::sleep(Duration::from_millis(1));
@@ -362,7 +374,10 @@ fn progress_calls_feed_workers(env: &Environment) -> Result<()> {
 /// keeps the workers busy while the master computes without any pool call.
 fn progress_thread(env: &Environment) -> Result<()> {
     if env.thread_level() != mpi4rs::ThreadLevel::Multiple {
-        common::spawn::say_unsupported(env, format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()));
+        common::spawn::say_unsupported(
+            env,
+            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
+        );
         return Ok(());
     }
     let t = tasks();
@@ -396,7 +411,10 @@ fn timeouts_callbacks_wait_as_completed(env: &Environment) -> Result<()> {
         ensure!(pool.submit(&t.square, &4)?.exception(None)?.is_none());
         let bad = pool.submit(&t.even_only, &3)?;
         let e = bad.exception(Some(Duration::from_secs(60)))?;
-        ensure!(matches!(&e, Some(Error::Task { panicked: false, message, .. }) if message == "3 is odd"), "{e:?}");
+        ensure!(
+            matches!(&e, Some(Error::Task { panicked: false, message, .. }) if message == "3 is odd"),
+            "{e:?}"
+        );
         ensure_err!(bad.result(), Error::Task { .. });
         // add_done_callback: before completion, after it, and on a future dropped meanwhile
         let seen: Rc<RefCell<Vec<std::result::Result<u64, String>>>> = Rc::default();
@@ -450,12 +468,14 @@ fn timeouts_callbacks_wait_as_completed(env: &Environment) -> Result<()> {
             let mut it = as_completed(vec![pool.submit(&t.nap, &300)?], Some(Duration::from_millis(5)));
             ensure_err!(it.next().transpose(), Error::Timeout(_));
             ensure!(it.next().is_none());
-            let mut it = pool.map(&t.nap, vec![300u64; 2 * pool.workers()], 1)?.timeout(Duration::from_millis(5));
+            let mut it =
+                pool.map(&t.nap, vec![300u64; 2 * pool.workers()], 1)?.timeout(Duration::from_millis(5));
             ensure_err!(it.next().transpose(), Error::Timeout(_));
             ensure!(it.next().is_none());
             drop(it);
             // a cancelled task's callback gets Err(Cancelled), at once
-            let busy: Vec<_> = (0..pool.workers()).map(|_| pool.submit(&t.nap, &100)).collect::<Result<_>>()?;
+            let busy: Vec<_> =
+                (0..pool.workers()).map(|_| pool.submit(&t.nap, &100)).collect::<Result<_>>()?;
             let queued = pool.submit(&t.square, &2)?;
             queued.add_done_callback(note(&seen));
             ensure!(queued.cancel());
@@ -478,8 +498,11 @@ fn initializer_once_per_worker(env: &Environment) -> Result<()> {
         let seen: std::collections::BTreeSet<u64> =
             pool.map(&t.setup_seen, vec![(); 8 * pool.workers().max(1)], 1)?.collect::<Result<_>>()?;
         // each worker ran it exactly once (twice would show 200 + 2 × rank)
-        let want: std::collections::BTreeSet<u64> =
-            if world.size() == 1 { [100].into() } else { (1..world.size() as u64).map(|r| 100 + r).collect() };
+        let want: std::collections::BTreeSet<u64> = if world.size() == 1 {
+            [100].into()
+        } else {
+            (1..world.size() as u64).map(|r| 100 + r).collect()
+        };
         ensure!(seen.is_subset(&want) && !seen.is_empty(), "initializer results {seen:?}, want {want:?}");
     }
     world.barrier()?;
@@ -491,4 +514,40 @@ fn initializer_once_per_worker(env: &Environment) -> Result<()> {
         Err(e) => ensure!(world.rank() == 0 && e.to_string().contains("setup refused"), "{e}"),
     }
     world.barrier()
+}
+
+/// `bootup_nowait` under THREAD_MULTIPLE: the spawn goes on in a thread while this one goes on;
+/// the first submission waits for it. The pool then runs its progress thread.
+fn spawned_pool_nowait(env: &Environment) -> Result<()> {
+    if env.thread_level() != mpi4rs::ThreadLevel::Multiple {
+        common::spawn::say_unsupported(
+            env,
+            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
+        );
+        return Ok(());
+    }
+    let t = tasks();
+    let pool = Pool::spawn(&t.registry, Some(2))?;
+    pool.bootup_nowait()?;
+    ensure_eq!(pool.workers(), 2);
+    let f = match pool.submit(&t.square, &5) {
+        Ok(f) => f,
+        Err(e) if spawn_unsupported(env, &e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    ensure_eq!(f.result()?, 25);
+    ensure!(pool.has_progress_thread());
+    let got: Vec<u64> = pool.map(&t.square, 0..20u64, 3)?.collect::<Result<_>>()?;
+    ensure_eq!(got, (0..20u64).map(|x| x * x).collect::<Vec<_>>());
+    pool.shutdown(true, false)?;
+    // shut down while still booting: the workers it started are stopped
+    let pool = Pool::spawn(&t.registry, Some(1))?;
+    pool.bootup_nowait()?;
+    match pool.shutdown(true, false) {
+        Err(e) if spawn_unsupported(env, &e) => return Ok(()),
+        other => other?,
+    }
+    ensure_err!(pool.submit(&t.square, &1), Error::InvalidArgument(_));
+    println!("bootup_nowait ok");
+    Ok(())
 }

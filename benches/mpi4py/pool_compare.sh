@@ -20,7 +20,7 @@ cargo build --release --example pool_throughput >&2
 EXE="${CARGO_TARGET_DIR:-target}/release/examples/pool_throughput"
 MPIEXEC="${MPIEXEC:-mpiexec}"
 LAUNCH=("$MPIEXEC")
-"$MPIEXEC" --version 2>/dev/null | grep -q "Open MPI" && LAUNCH+=(--bind-to none)
+"$MPIEXEC" --version 2>/dev/null | grep -Eq "Open MPI|OpenRTE" && LAUNCH+=(--bind-to none)
 PY=benches/mpi4py/pool_compare.py
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -78,6 +78,8 @@ impl std::ops::Deref for Link {
 enum Backend {
     /// Workers not started yet: [`Pool::spawn`] starts this many at the first use.
     Unspawned(usize),
+    /// [`Pool::bootup_nowait`]: this many workers being spawned by a thread.
+    Booting(usize, JoinHandle<Result<MultiThreaded<InterComm>>>),
     /// Workers at the remote ranks of `link`; `spawned` ones are disconnected at the end.
     Remote { link: Link, spawned: bool },
     /// No worker processes: a one-process split runs the tasks in this process.
@@ -217,8 +219,11 @@ fn step(comm: &InterComm, s: &mut State, block: bool) -> Result<bool> {
     dispatch(comm, s)?;
     let mut got = false;
     while !s.busy.is_empty() {
-        let status =
-            if block && !got { Some(comm.probe(any_source(), RESULT)?) } else { comm.iprobe(any_source(), RESULT)? };
+        let status = if block && !got {
+            Some(comm.probe(any_source(), RESULT)?)
+        } else {
+            comm.iprobe(any_source(), RESULT)?
+        };
         let Some(status) = status else { break };
         let (id, outcomes): ResultMsg = comm.recv_obj(status.source(), RESULT)?;
         let outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.map(OobBytes::into_inner)).collect();
@@ -353,18 +358,31 @@ impl PoolOptions {
         self
     }
 
-    /// The spawn info object, `None` when there are no hints.
-    fn spawn_info(&self) -> Result<Option<Info>> {
+    /// The spawn info keys and values.
+    fn spawn_hints(&self) -> Vec<(String, String)> {
         let mut pairs = self.info.clone();
         if !self.env.is_empty() {
             let lines: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
             pairs.push(("env".into(), lines.join("\n")));
         }
-        if pairs.is_empty() {
-            return Ok(None);
-        }
-        Info::from_pairs(pairs).map(Some)
+        pairs
     }
+}
+
+/// This program's path, for spawning workers.
+fn program_path() -> Result<String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::InvalidArgument(format!("pool: cannot find this program's path: {e}")))?;
+    exe.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::InvalidArgument(format!("pool: program path {exe:?} is not UTF-8")))
+}
+
+/// Spawns `n` workers of program `exe` from `COMM_SELF`.
+fn spawn_workers(exe: &str, n: usize, hints: &[(String, String)]) -> Result<InterComm> {
+    let me = Comm::predefined(ffi::COMM_SELF())?;
+    let info = if hints.is_empty() { None } else { Some(Info::from_pairs(hints.iter().cloned())?) };
+    me.spawn(exe, &[WORKER_ARG], n as i32, info.as_ref(), 0)
 }
 
 type Callback = Box<dyn FnOnce(Option<Outcome>)>;
@@ -627,28 +645,62 @@ impl Pool {
 
     /// Starts the workers now rather than at the first submission (mpi4py's `bootup`), so that
     /// a failure to spawn shows here and the start-up time is not charged to the first task.
+    ///
+    /// After [`bootup_nowait`](Pool::bootup_nowait), waits for that spawn to finish.
     pub fn bootup(&self) -> Result<()> {
+        let unspawned = match *self.backend.borrow() {
+            Backend::Unspawned(n) => Some(n),
+            Backend::Booting(..) => None,
+            Backend::Stopped => return Err(Error::InvalidArgument("the pool is shut down".into())),
+            _ => return Ok(()),
+        };
+        let Some(n) = unspawned else {
+            let booting = std::mem::replace(&mut *self.backend.borrow_mut(), Backend::Stopped);
+            let Backend::Booting(_, handle) = booting else { unreachable!("checked above") };
+            let comm = handle.join().unwrap_or_else(|_| {
+                Err(Error::InvalidArgument("pool: the spawning thread panicked".into()))
+            })?;
+            return self.attach(comm.into_inner(), true);
+        };
+        let comm = spawn_workers(&program_path()?, n, &self.options.spawn_hints())?;
+        self.attach(comm, true)
+    }
+
+    /// Starts spawning the workers and returns without waiting for them (mpi4py's
+    /// `bootup(wait=False)`): a thread spawns them while the program goes on, and the first
+    /// submission (or [`bootup`](Pool::bootup)) waits for it to finish and reports its
+    /// errors. This needs `THREAD_MULTIPLE` (a spawn from a second thread); below it, and with
+    /// [`PoolOptions::progress_thread`] off, it is [`bootup`](Pool::bootup), which waits.
+    pub fn bootup_nowait(&self) -> Result<()> {
         let n = match *self.backend.borrow() {
             Backend::Unspawned(n) => n,
             Backend::Stopped => return Err(Error::InvalidArgument("the pool is shut down".into())),
             _ => return Ok(()),
         };
-        let exe = std::env::current_exe()
-            .map_err(|e| Error::InvalidArgument(format!("pool: cannot find this program's path: {e}")))?;
-        let exe = exe
-            .to_str()
-            .ok_or_else(|| Error::InvalidArgument(format!("pool: program path {exe:?} is not UTF-8")))?;
-        let me = Comm::predefined(ffi::COMM_SELF())?;
-        let info = self.options.spawn_info()?;
-        let comm = me.spawn(exe, &[WORKER_ARG], n as i32, info.as_ref(), 0)?;
-        self.attach(comm, true)
+        if !self.options.progress_thread
+            || crate::environment::query_thread()? != crate::ThreadLevel::Multiple
+        {
+            return self.bootup();
+        }
+        let (exe, hints) = (program_path()?, self.options.spawn_hints());
+        let handle = std::thread::Builder::new()
+            .name("mpi4rs-pool-spawn".into())
+            .spawn(move || {
+                let comm = spawn_workers(&exe, n, &hints)?;
+                MultiThreaded::if_multiple(comm).map_err(|_| {
+                    Error::InvalidArgument("pool: MPI no longer provides THREAD_MULTIPLE".into())
+                })
+            })
+            .map_err(|e| Error::InvalidArgument(format!("pool: cannot start a thread: {e}")))?;
+        *self.backend.borrow_mut() = Backend::Booting(n, handle);
+        Ok(())
     }
 
     /// The number of worker processes (0 when the tasks run in this process; for a pool that
     /// has not spawned yet, the number it will start).
     pub fn workers(&self) -> usize {
         match &*self.backend.borrow() {
-            Backend::Unspawned(n) => *n,
+            Backend::Unspawned(n) | Backend::Booting(n, _) => *n,
             Backend::Remote { link, .. } => link.remote_size() as usize,
             Backend::Local | Backend::Stopped => 0,
         }
@@ -718,7 +770,7 @@ impl Pool {
                 }
                 Ok(true)
             }
-            Backend::Unspawned(_) | Backend::Stopped => Ok(false),
+            Backend::Unspawned(_) | Backend::Booting(..) | Backend::Stopped => Ok(false),
         }
     }
 
@@ -904,6 +956,9 @@ impl Pool {
         if !wait {
             return Ok(());
         }
+        if matches!(*self.backend.borrow(), Backend::Booting(..)) {
+            self.bootup()?; // then stop the workers it started
+        }
         if matches!(*self.backend.borrow(), Backend::Remote { .. } | Backend::Local) {
             self.wait_for(|s| s.queue.is_empty() && s.busy.is_empty(), None)?;
         }
@@ -1000,9 +1055,11 @@ impl<R: DeserializeOwned> Future<'_, R> {
             return Err(Error::Cancelled);
         }
         Ok(match s.done.get(&id).and_then(|v| v.first()) {
-            Some(Err((panicked, message))) => {
-                Some(Error::Task { task: self.task.to_string(), message: message.clone(), panicked: *panicked })
-            }
+            Some(Err((panicked, message))) => Some(Error::Task {
+                task: self.task.to_string(),
+                message: message.clone(),
+                panicked: *panicked,
+            }),
             _ => None,
         })
     }
@@ -1319,7 +1376,8 @@ impl<R: DeserializeOwned> Map<'_, R> {
                 if m.is_empty() {
                     return Ok(None);
                 }
-                let finished = |s: &State| s.done.keys().chain(&s.cancelled).copied().find(|id| m.contains_key(id));
+                let finished =
+                    |s: &State| s.done.keys().chain(&s.cancelled).copied().find(|id| m.contains_key(id));
                 if !self.pool.wait_for(|s| finished(s).is_some(), deadline)? {
                     return Err(timed_out());
                 }
