@@ -959,29 +959,34 @@ impl Pool {
         if matches!(*self.backend.borrow(), Backend::Booting(..)) {
             self.bootup()?; // then stop the workers it started
         }
-        if matches!(*self.backend.borrow(), Backend::Remote { .. } | Backend::Local) {
-            self.wait_for(|s| s.queue.is_empty() && s.busy.is_empty(), None)?;
-        }
+        // Whatever goes wrong while waiting, the workers are still stopped (and spawned ones
+        // disconnected), so none is left waiting for this process.
+        let waited = if matches!(*self.backend.borrow(), Backend::Remote { .. } | Backend::Local) {
+            self.wait_for(|s| s.queue.is_empty() && s.busy.is_empty(), None).map(drop)
+        } else {
+            Ok(())
+        };
         self.stop_thread();
-        self.lock().check_failed()?;
+        let failed = self.lock().check_failed();
         let backend = std::mem::replace(&mut *self.backend.borrow_mut(), Backend::Stopped);
-        if let Backend::Remote { link, spawned } = backend {
-            stop_workers(&link)?;
-            if spawned {
-                match link {
-                    Link::Own(comm) => comm.disconnect()?,
-                    Link::Threaded(shared) => match Arc::try_unwrap(shared) {
-                        Ok(comm) => comm.into_inner().disconnect()?,
-                        Err(_) => {
-                            return Err(Error::InvalidArgument(
-                                "pool: the progress thread still holds the workers' communicator".into(),
-                            ))
-                        }
+        let stopped = match backend {
+            Backend::Remote { link, spawned } => {
+                let told = stop_workers(&link);
+                let cut = match (spawned, link) {
+                    (false, _) => Ok(()),
+                    (true, Link::Own(comm)) => comm.disconnect(),
+                    (true, Link::Threaded(shared)) => match Arc::try_unwrap(shared) {
+                        Ok(comm) => comm.into_inner().disconnect(),
+                        Err(_) => Err(Error::InvalidArgument(
+                            "pool: the progress thread still holds the workers' communicator".into(),
+                        )),
                     },
-                }
+                };
+                told.and(cut)
             }
-        }
-        Ok(())
+            _ => Ok(()),
+        };
+        waited.and(failed).and(stopped)
     }
 }
 
