@@ -9,7 +9,8 @@ mod common;
 use common::spawn::{expect, spawn_unsupported};
 use common::Suite;
 use mpi4rs::futures::{
-    as_completed, run_worker, wait, Pool, PoolOptions, Registry, ReturnWhen, Task, MAX_WORKERS_ENV,
+    as_completed, run_worker, wait, Pool, PoolOptions, Registry, ReturnWhen, SharedWorkers, Task,
+    MAX_WORKERS_ENV,
 };
 use mpi4rs::prelude::*;
 use mpi4rs::{Environment, Error, Result};
@@ -112,6 +113,7 @@ fn main() {
         .case("progress_calls_feed_workers_while_computing", progress_calls_feed_workers)
         .case("timeouts_callbacks_wait_as_completed", timeouts_callbacks_wait_as_completed)
         .case("initializer_once_per_worker", initializer_once_per_worker)
+        .case("shared_workers_serve_several_pools", shared_workers_serve_several_pools)
         .hidden("progress_thread", progress_thread)
         .check("progress_thread_feeds_workers_np2_np4", |s| {
             for np in [2, 4] {
@@ -550,4 +552,40 @@ fn spawned_pool_nowait(env: &Environment) -> Result<()> {
     ensure_err!(pool.submit(&t.square, &1), Error::InvalidArgument(_));
     println!("bootup_nowait ok");
     Ok(())
+}
+
+/// `-m mpi4py.futures` semantics: one set of split workers serves several pools, at the same
+/// time and one after another, each with its own initializer.
+fn shared_workers_serve_several_pools(env: &Environment) -> Result<()> {
+    let t = tasks();
+    let world = env.world();
+    SETUP.store(0, Ordering::Relaxed);
+    if let Some(workers) = SharedWorkers::split(world, 0, &t.registry)? {
+        ensure_eq!(workers.workers(), world.size() as usize - 1);
+        let first = workers.pool(PoolOptions::new())?;
+        let second = workers.pool(PoolOptions::new())?;
+        let a = first.map(&t.square, 0..30u64, 2)?;
+        let b = second.map(&t.add, (0..30i64).map(|x| (x, 1)), 3)?;
+        let (a, b): (Vec<u64>, Vec<i64>) = (a.collect::<Result<_>>()?, b.collect::<Result<_>>()?);
+        ensure_eq!(a, (0..30u64).map(|x| x * x).collect::<Vec<_>>());
+        ensure_eq!(b, (1..31i64).collect::<Vec<_>>());
+        let f = first.submit(&t.square, &9)?;
+        ensure_eq!(second.submit(&t.square, &10)?.result()? + f.result()?, 181);
+        first.shutdown(true, false)?;
+        ensure_err!(first.submit(&t.square, &1), Error::InvalidArgument(_));
+        ensure_eq!(second.submit(&t.square, &11)?.result()?, 121); // the other pool goes on
+                                                                   // a later pool, with an initializer of its own
+        let third = workers.pool(PoolOptions::new().initializer(&t.setup, &(1000, 0))?)?;
+        let seen: std::collections::BTreeSet<u64> =
+            third.map(&t.setup_seen, vec![(); 4 * workers.workers().max(1)], 1)?.collect::<Result<_>>()?;
+        let want: std::collections::BTreeSet<u64> = if world.size() == 1 {
+            [1000].into()
+        } else {
+            (1..world.size() as u64).map(|r| 1000 + r).collect()
+        };
+        ensure!(seen.is_subset(&want) && !seen.is_empty(), "initializer results {seen:?}, want {want:?}");
+        drop(workers); // the workers leave once `second` and `third` are gone too
+        ensure_eq!(third.submit(&t.square, &12)?.result()?, 144);
+    }
+    world.barrier()
 }

@@ -59,17 +59,16 @@
 //! | `concurrent.futures.as_completed(fs, timeout)` | [`as_completed(fs, timeout)`](as_completed) |
 //! | `executor.map(…, timeout=t)` | [`pool.map(…)?.timeout(t)`](Map::timeout) |
 //! | the executor's manager thread | a progress thread under `THREAD_MULTIPLE`; below it [`Pool::progress`] (see [`Pool`]'s module docs) |
-//!
-//! Not offered: several executors sharing one set of split workers (what `python -m
-//! mpi4py.futures` gives every `MPIPoolExecutor` of the script); a [`Pool::split`] pool owns
-//! its workers until it shuts down, and a second split pool needs a second split.
+//! | `mpiexec -n N python -m mpi4py.futures script.py` (every executor shares the workers) | [`SharedWorkers::split(comm, root, &registry)`](SharedWorkers::split), then [`workers.pool(options)`](SharedWorkers::pool) as often as needed |
 
 mod pool;
 mod registry;
+mod shared;
 mod worker;
 
 pub use pool::{
     as_completed, wait, AsCompleted, Future, Map, Pool, PoolOptions, ReturnWhen, Waited, MAX_WORKERS_ENV,
 };
 pub use registry::{Registry, Task};
+pub use shared::SharedWorkers;
 pub use worker::{run_worker, WORKER_ARG};

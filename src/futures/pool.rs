@@ -59,7 +59,7 @@ const MAX_BACKOFF: Duration = Duration::from_micros(250);
 
 /// The intercommunicator to the workers: owned by the pool, or shared with its progress
 /// thread.
-enum Link {
+pub(super) enum Link {
     Own(InterComm),
     Threaded(Arc<MultiThreaded<InterComm>>),
 }
@@ -75,7 +75,7 @@ impl std::ops::Deref for Link {
 }
 
 /// Where the tasks run.
-enum Backend {
+pub(super) enum Backend {
     /// Workers not started yet: [`Pool::spawn`] starts this many at the first use.
     Unspawned(usize),
     /// [`Pool::bootup_nowait`]: this many workers being spawned by a thread.
@@ -453,7 +453,7 @@ fn default_workers() -> Result<usize> {
 
 /// Receives every worker's task names (all of them, so none is left unreceived) and compares
 /// them with ours.
-fn handshake(comm: &InterComm, registry: &Registry) -> Result<()> {
+pub(super) fn handshake(comm: &InterComm, registry: &Registry) -> Result<()> {
     let all: Vec<Vec<String>> =
         (0..comm.remote_size()).map(|w| comm.recv_obj(w, HELLO)).collect::<Result<_>>()?;
     match all.iter().position(|names| names != registry.names()) {
@@ -487,6 +487,23 @@ fn initialize(comm: &InterComm, options: &PoolOptions) -> Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
+/// Splits `comm` into the master `root` and the workers, joined by an intercommunicator:
+/// `(whether this process is the master, the intercommunicator)`, or `None` on a one-process
+/// communicator. Collective over `comm`.
+pub(super) fn split_sides(comm: &Comm, root: i32) -> Result<Option<(bool, InterComm)>> {
+    check_root(comm, root)?;
+    if comm.size() == 1 {
+        return Ok(None);
+    }
+    let master = comm.rank() == root;
+    let side = comm.split(Some(!master as i32), comm.rank())?.ok_or_else(|| {
+        Error::InvalidArgument("internal: a process without a side in the pool's split".into())
+    })?;
+    let remote_leader = if master { (root == 0) as i32 } else { root };
+    let inter = side.create_intercomm(0, comm, remote_leader, SPLIT_TAG)?;
+    Ok(Some((master, inter)))
+}
+
 /// Tells every worker to leave its loop.
 fn stop_workers(comm: &InterComm) -> Result<()> {
     for worker in 0..comm.remote_size() {
@@ -508,7 +525,7 @@ fn timeout_error(what: &str, timeout: Duration) -> Error {
 }
 
 impl Pool {
-    fn with_backend(registry: &Registry, options: PoolOptions, backend: Backend) -> Pool {
+    pub(super) fn with_backend(registry: &Registry, options: PoolOptions, backend: Backend) -> Pool {
         Pool {
             registry: registry.clone(),
             options,
@@ -583,22 +600,9 @@ impl Pool {
         registry: &Registry,
         options: PoolOptions,
     ) -> Result<Option<Pool>> {
-        check_root(comm, root)?;
-        if comm.size() == 1 {
-            let pool = Pool::with_backend(registry, options, Backend::Local);
-            if let Some((task, name, arg)) = &pool.options.initializer {
-                if let Err((panicked, message)) = pool.registry.run(*task, arg) {
-                    return Err(Error::Task { task: name.to_string(), message, panicked });
-                }
-            }
-            return Ok(Some(pool));
-        }
-        let master = comm.rank() == root;
-        let side = comm.split(Some(!master as i32), comm.rank())?.ok_or_else(|| {
-            Error::InvalidArgument("internal: a process without a side in the pool's split".into())
-        })?;
-        let remote_leader = if master { (root == 0) as i32 } else { root };
-        let inter = side.create_intercomm(0, comm, remote_leader, SPLIT_TAG)?;
+        let Some((master, inter)) = split_sides(comm, root)? else {
+            return Pool::local(registry, options).map(Some);
+        };
         if !master {
             serve(&inter, registry)?;
             return Ok(None);
@@ -608,9 +612,20 @@ impl Pool {
         Ok(Some(pool))
     }
 
+    /// A pool without workers processes (a one-process split): its initializer runs here.
+    pub(super) fn local(registry: &Registry, options: PoolOptions) -> Result<Pool> {
+        let pool = Pool::with_backend(registry, options, Backend::Local);
+        if let Some((task, name, arg)) = &pool.options.initializer {
+            if let Err((panicked, message)) = pool.registry.run(*task, arg) {
+                return Err(Error::Task { task: name.to_string(), message, panicked });
+            }
+        }
+        Ok(pool)
+    }
+
     /// Checks the workers at the other side of `comm`, runs the initializer, and makes them
     /// this pool's (with a progress thread where allowed). On an error the workers are let go.
-    fn attach(&self, comm: InterComm, spawned: bool) -> Result<()> {
+    pub(super) fn attach(&self, comm: InterComm, spawned: bool) -> Result<()> {
         let ready = handshake(&comm, &self.registry).and_then(|()| initialize(&comm, &self.options));
         if let Err(e) = ready {
             let _ = stop_workers(&comm);
