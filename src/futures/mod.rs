@@ -58,7 +58,7 @@
 //! | `concurrent.futures.wait(fs, timeout, return_when)` | [`wait(&fs, ReturnWhen::…, timeout)`](wait) → [`Waited`] |
 //! | `concurrent.futures.as_completed(fs, timeout)` | [`as_completed(fs, timeout)`](as_completed) |
 //! | `executor.map(…, timeout=t)` | [`pool.map(…)?.timeout(t)`](Map::timeout) |
-//! | the executor's manager thread | a progress thread under `THREAD_MULTIPLE`; below it [`Pool::progress`] (see [`Pool`]'s module docs) |
+//! | the executor's manager thread | a progress thread under `THREAD_MULTIPLE`; below it [`Pool::progress`] (see [Progress](Pool#progress)) |
 //! | `mpiexec -n N python -m mpi4py.futures script.py` (every executor shares the workers) | [`SharedWorkers::split(comm, root, &registry)`](SharedWorkers::split), then [`workers.pool(options)`](SharedWorkers::pool) as often as needed |
 
 mod pool;

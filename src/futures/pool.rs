@@ -1,26 +1,7 @@
 //! The executor: [`Pool`] (mpi4py's `MPIPoolExecutor` and `MPICommExecutor`), its
 //! [`Future`]s and the [`Map`] iterator.
 //!
-//! # Progress
-//!
-//! Where MPI provided `THREAD_MULTIPLE` (`Config::thread_level(ThreadLevel::Multiple)`, or
-//! `MPI4RS_RC_THREAD_LEVEL=multiple`), a pool with worker processes runs a **progress
-//! thread**: it hands queued work to workers as they finish and collects their results while
-//! the program computes, as mpi4py's manager thread does. It polls with a back-off (from a
-//! spin up to 250 µs between polls while work is out, asleep while none is) and stands aside
-//! while the program itself is inside a pool call, which then makes progress directly (so a
-//! `submit` + `result` round trip costs no thread hand-over).
-//!
-//! Below `THREAD_MULTIPLE` (the default is `THREAD_SINGLE`) only the thread that initialised MPI
-//! may call it, so the pool makes progress only inside its own calls: submitting, waiting on a
-//! future or a [`map`](Pool::map) iterator, [`Future::done`], and [`Pool::progress`]. A master
-//! that submits a batch and then computes without touching the pool leaves each worker idle
-//! after its current task; call [`Pool::progress`] now and then in the compute loop (it never
-//! waits) to keep them fed. [`Pool::has_progress_thread`] says which case applies, and
-//! [`PoolOptions::progress_thread`] turns the thread off.
-//!
-//! Callbacks added with [`Future::add_done_callback`] always run on the program's thread,
-//! inside a pool call (or [`Pool::progress`]), never on the progress thread.
+//! How the pool makes progress is told in [`Pool`]'s docs.
 
 use super::registry::{decode, encode, Outcome, Registry, Task};
 use super::worker::{serve, ResultMsg, HELLO, JOB, RESULT, STOP, WORKER_ARG};
@@ -238,7 +219,7 @@ fn step(comm: &InterComm, s: &mut State, block: bool) -> Result<bool> {
     Ok(got)
 }
 
-/// The progress thread's loop (see the [module docs](self)).
+/// The progress thread's loop (see [Progress](Pool#progress)).
 fn progress_thread(comm: Arc<MultiThreaded<InterComm>>, shared: Arc<Shared>) {
     let mut pause = Duration::ZERO;
     while !shared.stop.load(Ordering::Acquire) {
@@ -396,7 +377,7 @@ struct Pending {
 
 /// An executor that runs registered tasks on MPI worker processes (mpi4py's
 /// `MPIPoolExecutor` from [`spawn`](Pool::spawn), `MPICommExecutor` from
-/// [`split`](Pool::split)). See the [module docs](self) for how it makes progress.
+/// [`split`](Pool::split)).
 ///
 /// ```no_run
 /// use mpi4rs::futures::{run_worker, Pool, Registry};
@@ -414,6 +395,29 @@ struct Pending {
 /// // dropping the pool waits for outstanding work and stops the workers
 /// # Ok::<(), mpi4rs::Error>(())
 /// ```
+///
+/// # Progress
+///
+/// Where MPI provided `THREAD_MULTIPLE` (`Config::thread_level(ThreadLevel::Multiple)`, or
+/// `MPI4RS_RC_THREAD_LEVEL=multiple`), a pool with worker processes runs a **progress
+/// thread**: it hands queued work to workers as they finish and collects their results while
+/// the program computes, as mpi4py's manager thread does. It polls with a back-off (from a
+/// spin up to 250 µs between polls while work is out, asleep while none is) and stands aside
+/// while the program itself is inside a pool call, which then makes progress directly (so a
+/// `submit` + `result` round trip costs no thread hand-over). The thread ends when the pool
+/// shuts down waiting or is dropped: drop the pool before the `Environment` (as with any
+/// handle shared between threads, MPI must not be finalised while another thread uses it).
+///
+/// Below `THREAD_MULTIPLE` (the default is `THREAD_SINGLE`) only the thread that initialised MPI
+/// may call it, so the pool makes progress only inside its own calls: submitting, waiting on a
+/// future or a [`map`](Pool::map) iterator, [`Future::done`], and [`Pool::progress`]. A master
+/// that submits a batch and then computes without touching the pool leaves each worker idle
+/// after its current task; call [`Pool::progress`] now and then in the compute loop (it never
+/// waits) to keep them fed. [`Pool::has_progress_thread`] says which case applies, and
+/// [`PoolOptions::progress_thread`] turns the thread off.
+///
+/// Callbacks added with [`Future::add_done_callback`] always run on the program's thread,
+/// inside a pool call (or [`Pool::progress`]), never on the progress thread.
 pub struct Pool {
     registry: Registry,
     options: PoolOptions,
@@ -721,8 +725,8 @@ impl Pool {
         }
     }
 
-    /// Whether a progress thread feeds the workers while the program computes (see the
-    /// [module docs](self)); `false` before the workers start.
+    /// Whether a progress thread feeds the workers while the program computes (see
+    /// [Progress](Pool#progress)); `false` before the workers start.
     pub fn has_progress_thread(&self) -> bool {
         self.thread.borrow().is_some()
     }
