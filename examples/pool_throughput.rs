@@ -129,7 +129,7 @@ fn program(env: &mpi4rs::Environment) -> Result<()> {
 
     let version = mpi4rs::library_version()?;
     println!(
-        "# pool throughput: {tasks} empty tasks, {workers} {} workers, {:?}, progress thread: {} ({})",
+        "# pool throughput: {tasks} empty tasks, {workers} workers ({}), {:?}, progress thread: {} ({})",
         if spawn.is_some() { "spawned" } else { "split" },
         env.thread_level(),
         progress_thread,
