@@ -224,7 +224,7 @@ fn progress_thread(comm: Arc<MultiThreaded<InterComm>>, shared: Arc<Shared>) {
     let mut pause = Duration::ZERO;
     while !shared.stop.load(Ordering::Acquire) {
         if shared.master_busy.load(Ordering::Acquire) > 0 {
-            std::thread::sleep(Duration::from_micros(50));
+            std::thread::sleep(Duration::from_micros(200));
             continue;
         }
         let mut s = shared.lock();
@@ -762,6 +762,8 @@ impl Pool {
                 self.shared.wake.notify_one();
             }
         }
+        drop((s, backend, _busy));
+        self.run_callbacks();
         Ok(id)
     }
 
