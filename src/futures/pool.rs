@@ -35,6 +35,9 @@ const SPLIT_TAG: i32 = 31000;
 /// The job id of an initializer call (never a submitted job's).
 const INIT_ID: u64 = u64::MAX;
 
+/// A submission collects arrived results once every this many.
+const POLL_EVERY: u32 = 16;
+
 /// The longest pause of the progress thread between polls while work is out.
 const MAX_BACKOFF: Duration = Duration::from_micros(250);
 
@@ -92,6 +95,8 @@ struct State {
     thread_asleep: bool,
     /// The progress thread met an MPI error: the pool cannot go on.
     failed: Option<String>,
+    /// Submissions since one last collected results.
+    since_poll: u32,
 }
 
 impl State {
@@ -755,9 +760,17 @@ impl Pool {
         s.next_id += 1;
         s.queue.push_back(Job { id, task, args });
         if let Backend::Remote { link, .. } = &*backend {
-            // Also collect the results that have arrived, so the freed workers get more work
-            // while the program is still submitting.
-            step(link, &mut s, false)?;
+            // Every POLL_EVERY submissions, also collect the results that have arrived, so
+            // freed workers get more work while the program is still submitting (not at every
+            // one: a probe that finds nothing may yield the processor, e.g. Open MPI's
+            // `mpi_yield_when_idle`).
+            s.since_poll += 1;
+            if s.since_poll >= POLL_EVERY {
+                s.since_poll = 0;
+                step(link, &mut s, false)?;
+            } else {
+                dispatch(link, &mut s)?;
+            }
             if s.thread_asleep {
                 self.shared.wake.notify_one();
             }
