@@ -4,7 +4,10 @@
 //!
 //! `mpiexec -n W+1 target/release/examples/pool_throughput [-n TASKS]`: rank 0 is the master,
 //! the other W ranks are workers (`Pool::split`). At one rank the tasks run in the master.
-use mpi4rs::futures::{Pool, Registry};
+//! `mpiexec -n 1 target/release/examples/pool_throughput --spawn W [-n TASKS]`: W spawned
+//! workers (`Pool::spawn`) instead. `MPI4RS_RC_THREAD_LEVEL=multiple` runs the pool with its
+//! progress thread. `benches/mpi4py/pool_compare.sh` runs this against mpi4py.futures.
+use mpi4rs::futures::{run_worker, Pool, Registry};
 use mpi4rs::prelude::*;
 use mpi4rs::{Comm, Result};
 use std::hint::black_box;
@@ -59,7 +62,7 @@ fn raw_round_trips(world: &Comm, tasks: u64) -> Result<f64> {
 fn main() -> Result<()> {
     // `--help`/`-h` before MPI starts: usage, exit 0 (tests/examples.rs checks every example).
     if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
-        println!("Task throughput of the pool executor for an empty task, against a plain loop of the same calls and against raw MPI round trips in the same dispatch pattern (one 8-byte message out and one back per task, one task in flight per worker: the floor for one message per task).\n\nusage: mpiexec -n W+1 target/release/examples/pool_throughput [-n TASKS]");
+        println!("Task throughput of the pool executor for an empty task, against a plain loop of the same calls and against raw MPI round trips in the same dispatch pattern (one 8-byte message out and one back per task, one task in flight per worker: the floor for one message per task).\n\nusage: mpiexec -n W+1 target/release/examples/pool_throughput [-n TASKS]\n       mpiexec -n 1 target/release/examples/pool_throughput --spawn W [-n TASKS]");
         std::process::exit(0);
     }
     // Ends every rank if the program fails on one (a plain `Err` from main would leave the
@@ -76,12 +79,28 @@ fn program(env: &mpi4rs::Environment) -> Result<()> {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
+    let spawn: Option<usize> =
+        args.iter().position(|a| a == "--spawn").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok());
     let mut registry = Registry::new();
     let empty = registry.register("empty", empty_task)?;
+    if run_worker(&registry)? {
+        return Ok(()); // a spawned worker
+    }
 
-    let raw = raw_round_trips(world, tasks)?;
-    let Some(pool) = Pool::split(world, 0, &registry)? else { return Ok(()) };
+    let (raw, pool) = match spawn {
+        Some(n) => {
+            let pool = Pool::spawn(&registry, Some(n))?;
+            pool.bootup()?;
+            (0.0, pool)
+        }
+        None => {
+            let raw = raw_round_trips(world, tasks)?;
+            let Some(pool) = Pool::split(world, 0, &registry)? else { return Ok(()) };
+            (raw, pool)
+        }
+    };
     let workers = pool.workers();
+    let progress_thread = pool.has_progress_thread();
 
     // The same calls in a plain loop.
     let start = mpi4rs::wtime();
@@ -110,7 +129,10 @@ fn program(env: &mpi4rs::Environment) -> Result<()> {
 
     let version = mpi4rs::library_version()?;
     println!(
-        "# pool throughput: {tasks} empty tasks, {workers} workers ({})",
+        "# pool throughput: {tasks} empty tasks, {workers} workers ({}), {:?}, progress thread: {} ({})",
+        if spawn.is_some() { "spawned" } else { "split" },
+        env.thread_level(),
+        progress_thread,
         version.lines().next().unwrap_or("")
     );
     println!("# {:<24} {:>12} {:>10} {:>12}", "mode", "tasks/s", "us/task", "vs raw MPI");
@@ -120,7 +142,7 @@ fn program(env: &mpi4rs::Environment) -> Result<()> {
         println!("{name:<26} {:>12.0} {:>10.3} {:>12}", 1.0 / per, per * 1e6, ratio);
     };
     row("plain loop", plain);
-    if workers > 0 {
+    if raw > 0.0 {
         row("raw MPI round trips", raw);
     }
     row("submit + result", submit);

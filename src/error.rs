@@ -167,6 +167,10 @@ pub enum Error {
     /// The future's task was cancelled before it ran.
     #[error("the task was cancelled before it ran")]
     Cancelled,
+    /// A wait with a time limit ran out (a pool future's `result_timeout`, a map's or
+    /// `as_completed`'s timeout); what was waited for goes on.
+    #[error("timed out: {0}")]
+    Timeout(String),
     /// A one-sided operation or synchronisation that the window's epochs do not allow (an
     /// operation at a rank outside the open access epoch, a flush outside a lock, a second lock
     /// on the same rank, …): what `MPI_ERR_RMA_SYNC` means, reported alike on every MPI.

@@ -171,3 +171,14 @@ impl Environment {
         MultiThreaded::from_ref(self, self.self_comm())
     }
 }
+
+impl<T: Shareable> MultiThreaded<T> {
+    /// [`new`](Self::new) for library code that holds no [`Environment`]: the handle back as
+    /// `Err` unless MPI provided `THREAD_MULTIPLE` (or the level cannot be read).
+    pub(crate) fn if_multiple(handle: T) -> std::result::Result<MultiThreaded<T>, T> {
+        match crate::environment::query_thread() {
+            Ok(ThreadLevel::Multiple) => Ok(MultiThreaded(handle)),
+            _ => Err(handle),
+        }
+    }
+}

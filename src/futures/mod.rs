@@ -49,13 +49,26 @@
 //! | `executor.map(..., unordered=True)` | [`pool.map_unordered(&task, xs, c)`](Pool::map_unordered) |
 //! | `executor.starmap(fn, pairs)` | [`pool.starmap(&task, pairs, c)`](Pool::starmap) (a tuple argument) |
 //! | `executor.shutdown(wait, cancel_futures=…)` | [`pool.shutdown(wait, cancel_futures)`](Pool::shutdown) |
-//! | `executor.bootup()` | [`pool.bootup()`](Pool::bootup) |
+//! | `executor.bootup()`, `bootup(wait=False)` | [`pool.bootup()`](Pool::bootup), [`bootup_nowait()`](Pool::bootup_nowait) (waits below `THREAD_MULTIPLE`) |
 //! | `with MPIPoolExecutor() as executor:` | dropping the pool shuts it down, waiting |
+//! | `MPIPoolExecutor(initializer=f, initargs=a)` | [`Pool::spawn_with`]/[`split_with`](Pool::split_with) with [`PoolOptions::initializer(&task, &a)`](PoolOptions::initializer) |
+//! | `MPIPoolExecutor(path=…, wdir=…, env=…, hosts via info)` | [`PoolOptions`]: [`wdir`](PoolOptions::wdir), [`env`](PoolOptions::env), [`hosts`](PoolOptions::hosts), [`info`](PoolOptions::info) |
+//! | `future.result(timeout)`, `future.exception(timeout)` | [`Future::result_timeout`] (→ [`Error::Timeout`](crate::Error::Timeout)), [`Future::exception`] |
+//! | `future.add_done_callback(fn)` | [`Future::add_done_callback`] (runs on the program's thread) |
+//! | `concurrent.futures.wait(fs, timeout, return_when)` | [`wait(&fs, ReturnWhen::…, timeout)`](wait) → [`Waited`] |
+//! | `concurrent.futures.as_completed(fs, timeout)` | [`as_completed(fs, timeout)`](as_completed) |
+//! | `executor.map(…, timeout=t)` | [`pool.map(…)?.timeout(t)`](Map::timeout) |
+//! | the executor's manager thread | a progress thread under `THREAD_MULTIPLE`; below it [`Pool::progress`] (see [Progress](Pool#progress)) |
+//! | `mpiexec -n N python -m mpi4py.futures script.py` (every executor shares the workers) | [`SharedWorkers::split(comm, root, &registry)`](SharedWorkers::split), then [`workers.pool(options)`](SharedWorkers::pool) as often as needed |
 
 mod pool;
 mod registry;
+mod shared;
 mod worker;
 
-pub use pool::{Future, Map, Pool, MAX_WORKERS_ENV};
+pub use pool::{
+    as_completed, wait, AsCompleted, Future, Map, Pool, PoolOptions, ReturnWhen, Waited, MAX_WORKERS_ENV,
+};
 pub use registry::{Registry, Task};
+pub use shared::SharedWorkers;
 pub use worker::{run_worker, WORKER_ARG};

@@ -8,6 +8,9 @@
 //! - `JOB`, master → worker: `(job id, task index, [encoded argument, …])`, a chunk of calls.
 //! - `RESULT`, worker → master: `(job id, [Ok(encoded result) | Err((panicked, message)), …])`.
 //! - `STOP`, master → worker: `()`; the worker leaves its loop.
+//! - `SESSION`, master → worker, [`SharedWorkers`](super::SharedWorkers) only, on the shared
+//!   intercommunicator: `()`; both sides duplicate it for a new pool, and the worker serves that
+//!   pool (`HELLO`, `JOB`, … on the duplicate, `STOP` ending it) alongside the others.
 
 use super::registry::Registry;
 use crate::dynamic;
@@ -15,11 +18,13 @@ use crate::error::{Error, Result};
 use crate::intercomm::InterComm;
 use crate::object::{ObjectComm, OobBytes};
 use crate::p2p::{any_tag, PointToPoint};
+use std::time::Duration;
 
 pub(crate) const HELLO: i32 = 31001;
 pub(crate) const JOB: i32 = 31002;
 pub(crate) const RESULT: i32 = 31003;
 pub(crate) const STOP: i32 = 31004;
+pub(crate) const SESSION: i32 = 31005;
 
 /// A chunk of calls of one task.
 pub(crate) type JobMsg = (u64, u32, Vec<OobBytes>);
@@ -37,23 +42,85 @@ pub(crate) fn serve(master: &InterComm, registry: &Registry) -> Result<()> {
     master.send_obj(registry.names(), 0, HELLO)?;
     loop {
         let status = master.probe(0, any_tag())?;
-        match status.tag() {
-            STOP => {
-                master.recv_obj::<()>(0, STOP)?;
-                return Ok(());
-            }
-            JOB => {
-                let (id, task, args): JobMsg = master.recv_obj(0, JOB)?;
-                let outcomes: Vec<WireOutcome> =
-                    args.iter().map(|a| registry.run(task, a).map(OobBytes::from)).collect();
-                master.send_obj(&(id, outcomes), 0, RESULT)?;
-            }
-            tag => {
-                return Err(Error::InvalidArgument(format!(
-                    "pool worker: unexpected message with tag {tag}"
-                )));
+        if !serve_one(master, registry, status.tag())? {
+            return Ok(());
+        }
+    }
+}
+
+/// Serves the pools of a [`SharedWorkers`](super::SharedWorkers): each `SESSION` on `shared`
+/// opens one more pool (a duplicate of `shared`); returns once the master has stopped `shared`
+/// and every pool. Several communicators cannot be waited on at once, so this polls, pausing
+/// (up to 100 µs) once nothing has come for a while.
+pub(crate) fn serve_shared(shared: &InterComm, registry: &Registry) -> Result<()> {
+    shared.send_obj(registry.names(), 0, HELLO)?;
+    let mut sessions: Vec<InterComm> = Vec::new();
+    let mut closing = false;
+    let mut idle = 0u32;
+    while !(closing && sessions.is_empty()) {
+        let mut busy = false;
+        if !closing {
+            if let Some(status) = shared.iprobe(0, any_tag())? {
+                busy = true;
+                match status.tag() {
+                    STOP => {
+                        shared.recv_obj::<()>(0, STOP)?;
+                        closing = true;
+                    }
+                    SESSION => {
+                        shared.recv_obj::<()>(0, SESSION)?;
+                        let session = shared.dup()?;
+                        session.send_obj(registry.names(), 0, HELLO)?;
+                        sessions.push(session);
+                    }
+                    tag => return Err(unexpected(tag)),
+                }
             }
         }
+        let mut i = 0;
+        while i < sessions.len() {
+            let Some(status) = sessions[i].iprobe(0, any_tag())? else {
+                i += 1;
+                continue;
+            };
+            busy = true;
+            if !serve_one(&sessions[i], registry, status.tag())? {
+                sessions.swap_remove(i);
+            }
+        }
+        if busy {
+            idle = 0;
+        } else {
+            idle = idle.saturating_add(1);
+            match idle {
+                0..=1000 => std::hint::spin_loop(),
+                1001..=2000 => std::thread::yield_now(),
+                _ => std::thread::sleep(Duration::from_micros(u64::from(idle.min(2100) - 2000))),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unexpected(tag: i32) -> Error {
+    Error::InvalidArgument(format!("pool worker: unexpected message with tag {tag}"))
+}
+
+/// Handles the message with `tag` waiting from the master: `false` once it said stop.
+fn serve_one(master: &InterComm, registry: &Registry, tag: i32) -> Result<bool> {
+    match tag {
+        STOP => {
+            master.recv_obj::<()>(0, STOP)?;
+            Ok(false)
+        }
+        JOB => {
+            let (id, task, args): JobMsg = master.recv_obj(0, JOB)?;
+            let outcomes: Vec<WireOutcome> =
+                args.iter().map(|a| registry.run(task, a).map(OobBytes::from)).collect();
+            master.send_obj(&(id, outcomes), 0, RESULT)?;
+            Ok(true)
+        }
+        tag => Err(unexpected(tag)),
     }
 }
 
