@@ -130,14 +130,6 @@ fn int_attr(comm: MPI_Comm, key: c_int) -> Result<Option<i32>> {
     Ok(if flag != 0 && !value.is_null() { Some(unsafe { *value }) } else { None })
 }
 
-/// Rank in `COMM_WORLD`, for messages (-1 if it cannot be had).
-pub(crate) fn world_rank() -> i32 {
-    let mut r = -1;
-    // SAFETY: `r` outlives the call; used only while MPI is initialised (messages on abort).
-    unsafe { ffi::MPI_Comm_rank(ffi::COMM_WORLD(), &mut r) };
-    r
-}
-
 /// An intracommunicator. Freed on drop, except `COMM_WORLD` and `COMM_SELF`.
 pub struct Comm {
     raw: MPI_Comm,

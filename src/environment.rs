@@ -191,7 +191,7 @@ where
 
 /// Prints why this rank fails and aborts the job (exit code 1).
 fn abort_job(error: &str) -> ! {
-    let rank = if is_active() { crate::comm::world_rank() } else { -1 };
+    let rank = if is_active() { crate::runtime::world_rank() } else { -1 };
     eprintln!("mpi4rs: rank {rank} failed: {error}; aborting the job");
     // A moment for the launcher to forward the message before the job ends (as for panics).
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -268,7 +268,7 @@ fn install_panic_abort() {
         if active {
             // Said first: MPI_Abort kills the job at once, and a launcher (MPICH's hydra) may
             // drop output it has not forwarded yet, so the slow backtrace goes after it.
-            let rank = crate::comm::world_rank();
+            let rank = crate::runtime::world_rank();
             eprintln!(
                 "mpi4rs: rank {rank} panicked; aborting the job (MPI4RS_RC_ABORT_ON_PANIC=false to disable)"
             );

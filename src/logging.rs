@@ -69,10 +69,8 @@ fn rank() -> Option<i32> {
     static RANK: AtomicI32 = AtomicI32::new(-1);
     match RANK.load(Ordering::Relaxed) {
         -1 if crate::runtime::is_active() => {
-            let mut r = -1;
-            // SAFETY: MPI is initialised and not finalised; `r` outlives the call (a failure
-            // leaves -1, and the rank is asked again next time).
-            unsafe { crate::ffi::MPI_Comm_rank(crate::ffi::COMM_WORLD(), &mut r) };
+            // A failure gives -1, and the rank is asked again next time.
+            let r = crate::runtime::world_rank();
             RANK.store(r, Ordering::Relaxed);
             (r >= 0).then_some(r)
         }

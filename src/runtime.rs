@@ -162,3 +162,11 @@ pub(crate) fn is_active() -> bool {
     };
     ok && initialized != 0 && finalized == 0
 }
+
+/// Rank in `COMM_WORLD`, for messages (-1 if it cannot be had).
+pub(crate) fn world_rank() -> i32 {
+    let mut r = -1;
+    // SAFETY: `r` outlives the call; used only while MPI is initialised (messages on abort).
+    unsafe { ffi::MPI_Comm_rank(ffi::COMM_WORLD(), &mut r) };
+    r
+}

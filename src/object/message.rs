@@ -5,9 +5,9 @@
 
 use super::codec::{decode_error, EAGER};
 use super::p2p::{discard, finish, from_proc_null, mrecv, probed_bytes, RecvBuffer};
-use crate::environment::is_active;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Message};
+use crate::runtime::is_active;
 use crate::status::Status;
 use serde::de::DeserializeOwned;
 use std::ffi::c_int;
@@ -22,7 +22,7 @@ pub struct ObjMessage<'c> {
     comm: MPI_Comm,
     raw: MPI_Message,
     status: Status,
-    _comm: PhantomData<(&'c (), crate::thread::ThreadBound)>,
+    _comm: PhantomData<(&'c (), crate::runtime::ThreadBound)>,
 }
 
 impl<'c> ObjMessage<'c> {

@@ -23,10 +23,10 @@
 use super::codec::{decode_error, Encoded, EAGER};
 use super::message;
 use super::p2p::{finish, from_proc_null, probed_bytes, self_may_overflow, Pending, RecvBuffer};
-use crate::collective::bigcount::block;
-use crate::runtime::is_active;
+use crate::bigcount::block;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Request};
+use crate::runtime::is_active;
 use crate::scope::ScopeCore;
 use crate::status::Status;
 use serde::de::DeserializeOwned;
