@@ -49,6 +49,16 @@ pub(crate) fn check_tag_any(tag: i32, any: bool) -> Result<()> {
     }
 }
 
+/// Whether a receive from `source` on `comm` may match a message this process sent to itself
+/// on an MPI whose path for such messages writes past a smaller receive buffer (Open MPI: see
+/// `runtime::set_guard_self_receives`): intracommunicators, `source` this rank or any source.
+#[inline(always)]
+pub(crate) fn may_match_own_send<C: Communicator + ?Sized>(comm: &C, source: i32) -> bool {
+    crate::runtime::guard_self_receives()
+        && !comm.is_inter()
+        && (source == comm.rank() || source == ffi::ANY_SOURCE())
+}
+
 /// What every communicator offers; point-to-point lives in [`crate::PointToPoint`].
 pub trait Communicator {
     /// The raw MPI handle (still owned by `self`).

@@ -85,6 +85,7 @@ fn set_up(config: Config, universe: Option<mpi::environment::Universe>) -> Resul
     } else {
         runtime::record_init(thread_level, tag_ub);
     }
+    runtime::set_guard_self_receives(library_version().is_ok_and(|v| v.contains("Open MPI")));
     Ok(Environment { world, self_comm, thread_level, config, universe: universe.map(ManuallyDrop::new) })
 }
 

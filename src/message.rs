@@ -53,6 +53,23 @@ impl Message {
         Ok(spec)
     }
 
+    /// Receives the message into scratch memory and drops it (what `MPI_Recv` does with a
+    /// message that does not fit: it is consumed).
+    pub(crate) fn discard(&mut self) -> Result<()> {
+        if self.raw == ffi::MESSAGE_NULL() {
+            return Ok(());
+        }
+        let mut scratch = vec![0u8; self.bytes];
+        let count = crate::util::to_count("message bytes", self.bytes)?;
+        mpi_call!(MPI_Mrecv(
+            scratch.as_mut_ptr().cast(),
+            count,
+            ffi::BYTE(),
+            &mut self.raw,
+            ffi::STATUS_IGNORE()
+        ))
+    }
+
     /// Receives the message into `buf` (`MPI_Mrecv`).
     pub fn recv<B: BufferMut + ?Sized>(&mut self, buf: &mut B) -> Result<Status> {
         let mut t = Transfer::new("mrecv");

@@ -19,8 +19,8 @@
 
 use crate::buffer::{Buffer, BufferMut, Lend, LendMut};
 use crate::comm::Communicator;
-pub(crate) use crate::comm::{check_rank, check_tag, check_tag_any};
-use crate::error::{check, mpi_call, Result};
+use crate::comm::{check_rank, check_tag, check_tag_any, may_match_own_send};
+use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Datatype, MPI_Request};
 use crate::message::Message;
 use crate::request::{PersistentRequest, Request};
@@ -42,6 +42,29 @@ pub fn any_tag() -> i32 {
 /// The null process: sends to it and receives from it complete at once (`MPI_PROC_NULL`).
 pub fn proc_null() -> i32 {
     ffi::PROC_NULL()
+}
+
+/// A blocking receive that learns the message's size before any byte moves (`MPI_Mprobe`,
+/// then `MPI_Mrecv` through [`Message`]), for receives that may match a message this process
+/// sent to itself (see [`may_match_own_send`]). A message larger than `buf` is received into
+/// scratch memory (consumed, as `MPI_Recv` would) and reported as [`Error::Truncated`].
+#[cold]
+fn recv_probed<C, B>(comm: &C, buf: &mut B, source: i32, tag: i32) -> Result<Status>
+where
+    C: Communicator + ?Sized,
+    B: BufferMut + ?Sized,
+{
+    let mut raw = ffi::MESSAGE_NULL();
+    let mut probed = Status::default();
+    mpi_call!(MPI_Mprobe(source, tag, comm.as_raw(), &mut raw, &mut probed.0))?;
+    let mut msg = Message::new(raw, &probed)?;
+    match msg.recv(buf) {
+        Err(e @ Error::Truncated { .. }) => {
+            msg.discard()?;
+            Err(e)
+        }
+        other => other,
+    }
 }
 
 type SendFn = unsafe extern "C" fn(*const c_void, c_int, MPI_Datatype, c_int, c_int, MPI_Comm) -> c_int;
@@ -172,6 +195,9 @@ pub trait PointToPoint: Communicator {
     fn recv<B: BufferMut + ?Sized>(&self, buf: &mut B, source: i32, tag: i32) -> Result<Status> {
         check_rank(self, source, true)?;
         check_tag_any(tag, true)?;
+        if may_match_own_send(self, source) {
+            return recv_probed(self, buf, source, tag);
+        }
         let mut t = Transfer::new("recv");
         let s = t.write(buf, Fill::Received)?;
         let mut status = Status::default();
@@ -198,6 +224,14 @@ pub trait PointToPoint: Communicator {
         let mut t = Transfer::new("sendrecv");
         let s = t.read(sendbuf)?;
         let r = t.write(recvbuf, Fill::Received)?;
+        if dest == self.rank() && may_match_own_send(self, source) {
+            // The receive matches this very send (or an earlier one to self): one that cannot
+            // fit is refused before MPI's self path would write past the receive buffer.
+            let (message_bytes, buffer_bytes) = (s.data_bytes()?, r.data_bytes()?);
+            if message_bytes > buffer_bytes {
+                return Err(Error::Truncated { message_bytes, buffer_bytes });
+            }
+        }
         let mut status = Status::default();
         mpi_call!(MPI_Sendrecv(
             s.ptr,

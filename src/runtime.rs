@@ -46,6 +46,9 @@ pub(crate) type ThreadBound = PhantomData<*const ()>;
 /// `TAG_UB` of COMM_WORLD, read once at initialisation (tags are checked on every call).
 static TAG_UB: AtomicI32 = AtomicI32::new(32767);
 static ERRORS_FATAL: AtomicBool = AtomicBool::new(false);
+/// Whether a receive that may match a message this process sent to itself must learn the
+/// message's size first (see [`guard_self_receives`]).
+static GUARD_SELF_RECEIVES: AtomicBool = AtomicBool::new(false);
 /// Who may call MPI now: [`OPEN`] (any thread: MPI provided `THREAD_MULTIPLE`, or this library
 /// has not initialised it), [`INIT_THREAD_ONLY`] (a lower level: only the thread that
 /// initialised MPI) or [`FINALIZED`] (nobody; never left: MPI cannot be initialised again).
@@ -169,4 +172,18 @@ pub(crate) fn world_rank() -> i32 {
     // SAFETY: `r` outlives the call; used only while MPI is initialised (messages on abort).
     unsafe { ffi::MPI_Comm_rank(ffi::COMM_WORLD(), &mut r) };
     r
+}
+
+/// Set at initialisation on Open MPI: its path for messages a process sends to itself (the
+/// `self` BTL; seen on 4.1.4) copies the whole message into a smaller receive buffer, writing
+/// past its end, before it reports `MPI_ERR_TRUNCATE`. Receives that may match such a message
+/// then probe first (see `p2p`).
+pub(crate) fn set_guard_self_receives(on: bool) {
+    GUARD_SELF_RECEIVES.store(on, Ordering::Relaxed);
+}
+
+/// Whether receives that may match a message from this process itself must probe first.
+#[inline(always)]
+pub(crate) fn guard_self_receives() -> bool {
+    GUARD_SELF_RECEIVES.load(Ordering::Relaxed)
 }

@@ -157,9 +157,13 @@ fn truncated_transfer(env: &Environment) -> Result<Option<Result<Status>>> {
 fn truncation_returns_err(env: &Environment) -> Result<()> {
     ensure_eq!(env.config().error_policy(), ErrorPolicy::Return);
     if let Some(result) = truncated_transfer(env)? {
-        let e = ensure_err!(result, Error::Mpi { .. });
+        // From another rank MPI_Recv reports it; from this rank itself (one rank) on Open MPI
+        // the receive probes first and reports `Truncated` (see tests/errors.rs).
+        let e = ensure_err!(result, _);
         ensure_eq!(e.class(), Some(ErrorClass::Truncate));
-        ensure!(e.to_string().contains("MPI_Recv"), "{e}");
+        if let Error::Mpi { .. } = e {
+            ensure!(e.to_string().contains("MPI_Recv"), "{e}");
+        }
     }
     // The communicator still works afterwards.
     let (right, left) = common::neighbours(env);
