@@ -3,9 +3,8 @@
 //! followed by `msg.recv()`, as `pkl5` offers them. The probe matches an object's first
 //! message, so no other receive can take that object; its type is chosen when it is received.
 
-use super::codec::{decode_error, EAGER};
-use super::p2p::{discard, finish, from_proc_null, mrecv, probed_bytes, RecvBuffer};
-use crate::error::{mpi_call, Error, Result};
+use super::p2p::{check_matched, receive_matched, Incoming, RecvBuffer};
+use crate::error::{mpi_call, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Message};
 use crate::runtime::is_active;
 use crate::status::Status;
@@ -27,20 +26,9 @@ pub struct ObjMessage<'c> {
 
 impl<'c> ObjMessage<'c> {
     /// Checks the matched first message of an object (`raw`, `status`).
-    pub(crate) fn matched(comm: MPI_Comm, raw: MPI_Message, status: Status) -> Result<ObjMessage<'c>> {
-        if raw == ffi::MESSAGE_NO_PROC() {
-            return Err(from_proc_null());
-        }
-        let msg = ObjMessage { comm, raw, status, _comm: PhantomData };
-        let n = probed_bytes(&msg.status)?;
-        if n > EAGER {
-            let mut msg = msg;
-            discard(std::mem::replace(&mut msg.raw, ffi::MESSAGE_NULL()), n);
-            return Err(decode_error::<()>(format!(
-                "the matched message holds {n} bytes, more than the {EAGER} the first message of an object may (not an object message?)"
-            )));
-        }
-        Ok(msg)
+    pub(crate) fn matched(comm: MPI_Comm, mut raw: MPI_Message, status: Status) -> Result<ObjMessage<'c>> {
+        check_matched(&mut raw, &status)?;
+        Ok(ObjMessage { comm, raw, status, _comm: PhantomData })
     }
 
     /// The status of the object's first message: its source and tag.
@@ -74,20 +62,8 @@ impl<'c> ObjMessage<'c> {
     }
 
     /// Receives the frame and the payloads into `buf` (an error if already received).
-    pub(crate) fn take_into<T: ?Sized>(&mut self, buf: &mut RecvBuffer) -> Result<super::p2p::Incoming> {
-        if self.raw == ffi::MESSAGE_NULL() {
-            return Err(Error::InvalidArgument("this object message has already been received".into()));
-        }
-        let n = probed_bytes(&self.status)?;
-        let frame = &mut buf.frame;
-        frame.clear();
-        frame.reserve(EAGER);
-        // Checked in `matched`: n ≤ EAGER.
-        mrecv(&mut self.raw, frame.as_mut_ptr(), n)?;
-        self.raw = ffi::MESSAGE_NULL();
-        // SAFETY: MPI wrote the n bytes of the message.
-        unsafe { frame.set_len(n) };
-        finish::<T>(self.comm, self.status, buf)
+    pub(crate) fn take_into<T: ?Sized>(&mut self, buf: &mut RecvBuffer) -> Result<Incoming> {
+        receive_matched::<T>(self.comm, &mut self.raw, self.status, buf)
     }
 }
 

@@ -329,7 +329,9 @@ pub(crate) fn recv_incoming<T: ?Sized>(
 ) -> Result<Incoming> {
     if self_may_overflow(comm, source)? {
         // Matched first, so that the receive is of the message's own size.
-        return super::message::mprobe(comm, source, tag)?.take_into::<T>(buf);
+        let (mut raw, status) = mprobe(comm, source, tag)?;
+        check_matched(&mut raw, &status)?;
+        return receive_matched::<T>(comm, &mut raw, status, buf);
     }
     let frame = &mut buf.frame;
     frame.clear();
@@ -432,4 +434,45 @@ pub(crate) fn finish<T: ?Sized>(comm: MPI_Comm, status: Status, buf: &mut RecvBu
         payloads.push(p);
     }
     Ok(Incoming { header, payloads, status })
+}
+
+/// Checks the matched first message of an object (`raw`, `status`): not `PROC_NULL`'s, and no
+/// longer than the [`EAGER`] bytes a first message may hold (a longer one is received and
+/// dropped, and is an error).
+pub(crate) fn check_matched(raw: &mut MPI_Message, status: &Status) -> Result<()> {
+    if *raw == ffi::MESSAGE_NO_PROC() {
+        return Err(from_proc_null());
+    }
+    let n = probed_bytes(status)?;
+    if n > EAGER {
+        discard(std::mem::replace(raw, ffi::MESSAGE_NULL()), n);
+        return Err(decode_error::<()>(format!(
+            "the matched message holds {n} bytes, more than the {EAGER} the first message of an object may (not an object message?)"
+        )));
+    }
+    Ok(())
+}
+
+/// Receives a matched object (its first message `raw`, checked by [`check_matched`]) into
+/// `buf`: the frame, then the payloads; `raw` is `MESSAGE_NULL` afterwards (an error if it
+/// already was).
+pub(crate) fn receive_matched<T: ?Sized>(
+    comm: MPI_Comm,
+    raw: &mut MPI_Message,
+    status: Status,
+    buf: &mut RecvBuffer,
+) -> Result<Incoming> {
+    if *raw == ffi::MESSAGE_NULL() {
+        return Err(Error::InvalidArgument("this object message has already been received".into()));
+    }
+    let n = probed_bytes(&status)?;
+    let frame = &mut buf.frame;
+    frame.clear();
+    frame.reserve(EAGER);
+    // Checked in `check_matched`: n ≤ EAGER.
+    mrecv(raw, frame.as_mut_ptr(), n)?;
+    *raw = ffi::MESSAGE_NULL();
+    // SAFETY: MPI wrote the n bytes of the message.
+    unsafe { frame.set_len(n) };
+    finish::<T>(comm, status, buf)
 }
