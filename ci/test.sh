@@ -13,6 +13,11 @@ which="${MPI:-both}"
 start=$SECONDS
 
 cargo fmt --all -- --check
+echo "=== layers: no import cycles between files, every import downwards (src/lib.rs) ==="
+# module-cycles comes with shared/ beside the repository (as in CI); without it only the
+# layer table is checked, against the same import graph when the tool is found.
+if [ -f ../shared/tools/module-cycles ]; then python3 ../shared/tools/module-cycles src device/src; fi
+python3 ci/layers.py
 if [ "$which" != mpich ]; then
   echo "=== Open MPI: clippy, build, tests ==="
   cargo clippy --workspace --all-targets -- -D warnings

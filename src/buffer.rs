@@ -5,9 +5,9 @@
 //! Host buffers are a single value, a slice, an array or a `Vec` of a [`BufferElement`]. Types with an rsmpi [`Equivalence`] (including
 //! `#[derive(Equivalence)]` structs) travel wrapped in [`Equivalent`] / [`EquivalentMut`].
 
-use crate::datatype::mpi_datatype;
 use crate::error::Result;
 use crate::ffi::MPI_Datatype;
+use crate::predefined::mpi_datatype;
 use crate::util::to_count;
 use mpi::datatype::Equivalence;
 use mpi::raw::AsRaw;
@@ -21,7 +21,7 @@ pub enum ElementKind {
     /// One of the basic element types.
     Basic(DType),
     /// A value-index pair for `MAXLOC`/`MINLOC` ([`ValueIndex`](crate::ValueIndex)).
-    Pair(crate::value_index::PairType),
+    Pair(crate::predefined::PairType),
     /// A derived or user datatype (rsmpi `Equivalence`, [`Datatype`](crate::Datatype)):
     /// only user-defined operations reduce it.
     Derived,
@@ -368,14 +368,6 @@ impl<'s, B: Buffer + ?Sized> Lend<'s> for &'s B {
     }
 }
 
-impl<'s> Lend<'s> for crate::datatype::Typed<'s> {
-    type Target = crate::datatype::Typed<'s>;
-    #[inline(always)]
-    fn target(&self) -> &Self::Target {
-        self
-    }
-}
-
 /// A writable buffer lent for the scope's lifetime `'s`: `&'s mut B` for any [`BufferMut`],
 /// or a [`TypedMut`](crate::TypedMut) view by value (see [`Lend`]).
 pub trait LendMut<'s> {
@@ -389,14 +381,6 @@ impl<'s, B: BufferMut + ?Sized> LendMut<'s> for &'s mut B {
     type Target = B;
     #[inline(always)]
     fn target_mut(&mut self) -> &mut B {
-        self
-    }
-}
-
-impl<'s> LendMut<'s> for crate::datatype::TypedMut<'s> {
-    type Target = crate::datatype::TypedMut<'s>;
-    #[inline(always)]
-    fn target_mut(&mut self) -> &mut Self::Target {
         self
     }
 }

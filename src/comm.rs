@@ -1,38 +1,51 @@
 //! Communicators: the [`Communicator`] trait shared by intra- and intercommunicators, and
 //! [`Comm`], the intracommunicator (mpi4py's `Comm` and `Intracomm`).
 
-use crate::environment::{error_handler, is_active};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm};
+pub use crate::group::Comparison;
 use crate::group::Group;
-use crate::intercomm::InterComm;
+use crate::runtime::{error_handler, is_active, tag_ub};
 use crate::util::string_from_c;
 use std::ffi::{c_char, c_int, c_void};
 
-/// How two communicators or groups relate (`MPI_IDENT`, `MPI_CONGRUENT`, …).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Comparison {
-    /// The same object.
-    Identical,
-    /// Same members in the same order, different context.
-    Congruent,
-    /// Same members, different order.
-    Similar,
-    /// Different members.
-    Unequal,
+/// Checks a destination (`any = false`) or source (`any = true`) rank.
+#[inline(always)]
+pub(crate) fn check_rank<C: Communicator + ?Sized>(comm: &C, rank: i32, any: bool) -> Result<()> {
+    let size = comm.peer_count();
+    if (0..size).contains(&rank) || rank == ffi::PROC_NULL() || (any && rank == ffi::ANY_SOURCE()) {
+        Ok(())
+    } else {
+        Err(invalid_rank(rank, size, any))
+    }
 }
 
-impl Comparison {
-    pub(crate) fn from_raw(raw: c_int) -> Comparison {
-        if raw == ffi::IDENT() {
-            Comparison::Identical
-        } else if raw == ffi::CONGRUENT() {
-            Comparison::Congruent
-        } else if raw == ffi::SIMILAR() {
-            Comparison::Similar
-        } else {
-            Comparison::Unequal
-        }
+// The error values are built out of line, so the checks inline to a compare and a branch.
+#[cold]
+#[inline(never)]
+fn invalid_rank(rank: i32, size: i32, allows_any: bool) -> Error {
+    Error::InvalidRank { rank, size, allows_any }
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_tag(tag: i32, tag_ub: i32, allows_any: bool) -> Error {
+    Error::InvalidTag { tag, tag_ub, allows_any }
+}
+
+/// Checks a tag for sending: 0 ..= TAG_UB.
+#[inline(always)]
+pub(crate) fn check_tag(tag: i32) -> Result<()> {
+    check_tag_any(tag, false)
+}
+
+#[inline(always)]
+pub(crate) fn check_tag_any(tag: i32, any: bool) -> Result<()> {
+    let ub = tag_ub();
+    if (0..=ub).contains(&tag) || (any && tag == ffi::ANY_TAG()) {
+        Ok(())
+    } else {
+        Err(invalid_tag(tag, ub, any))
     }
 }
 
@@ -132,7 +145,7 @@ pub struct Comm {
     rank: i32,
     owned: bool,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 impl Comm {
@@ -209,32 +222,13 @@ impl Comm {
     /// Creates a communicator from a subgroup; collective over `group` only
     /// (`MPI_Comm_create_group`). Processes outside `group` get `None` without calling MPI.
     pub fn create_group(&self, group: &Group, tag: i32) -> Result<Option<Comm>> {
-        crate::p2p::check_tag(tag)?;
+        check_tag(tag)?;
         if group.rank()?.is_none() {
             return Ok(None);
         }
         let mut c = ffi::COMM_NULL();
         mpi_call!(MPI_Comm_create_group(self.raw, group.as_raw(), tag, &mut c))?;
         Comm::adopt(c)
-    }
-
-    /// Creates an intercommunicator with another group (`MPI_Intercomm_create`): this
-    /// communicator holds the local group, `peer` connects the two leaders.
-    pub fn create_intercomm(
-        &self,
-        local_leader: i32,
-        peer: &Comm,
-        remote_leader: i32,
-        tag: i32,
-    ) -> Result<InterComm> {
-        crate::p2p::check_rank(self, local_leader, false)?;
-        crate::p2p::check_tag(tag)?;
-        if self.rank == local_leader {
-            crate::p2p::check_rank(peer, remote_leader, false)?;
-        }
-        let mut c = ffi::COMM_NULL();
-        mpi_call!(MPI_Intercomm_create(self.raw, local_leader, peer.raw, remote_leader, tag, &mut c))?;
-        InterComm::adopt(c)
     }
 
     /// A duplicate of an rsmpi communicator, for code moving from rsmpi.

@@ -14,38 +14,11 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::ffi;
 use std::ffi::c_int;
 
-/// MPI thread support levels (`MPI_THREAD_*`), ordered from least to most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ThreadLevel {
-    /// Only one thread exists.
-    Single,
-    /// Only the main thread calls MPI.
-    Funneled,
-    /// Any thread calls MPI, one at a time.
-    Serialized,
-    /// Any thread calls MPI at any time.
-    Multiple,
-}
+pub use crate::runtime::ThreadLevel;
 
 impl ThreadLevel {
-    /// The four levels, from least to most.
-    pub(crate) const fn all() -> [ThreadLevel; 4] {
-        [ThreadLevel::Single, ThreadLevel::Funneled, ThreadLevel::Serialized, ThreadLevel::Multiple]
-    }
-
-    /// The raw `MPI_THREAD_*` value.
-    pub fn as_raw(self) -> c_int {
-        match self {
-            ThreadLevel::Single => ffi::THREAD_SINGLE(),
-            ThreadLevel::Funneled => ffi::THREAD_FUNNELED(),
-            ThreadLevel::Serialized => ffi::THREAD_SERIALIZED(),
-            ThreadLevel::Multiple => ffi::THREAD_MULTIPLE(),
-        }
-    }
-
     /// The level for a raw `MPI_THREAD_*` value.
     pub fn from_raw(raw: c_int) -> Result<ThreadLevel> {
         ThreadLevel::all()

@@ -2,57 +2,14 @@
 //! (`Init_thread`, `Finalize`, `Query_thread`, `Get_version`, `Wtime`, `Abort`, …).
 
 use crate::comm::{Comm, Communicator};
-use crate::config::{Config, ErrorPolicy, ThreadLevel};
-use crate::error::{mpi_call, Error, Result};
+use crate::config::{Config, ErrorPolicy};
+use crate::error::{mpi_call, require_active, Error, Result};
+use crate::runtime::{self, is_active, ThreadLevel};
 use crate::{datatype, ffi, util};
-use std::cell::Cell;
 use std::ffi::{c_char, c_int};
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
-/// `TAG_UB` of COMM_WORLD, read once at initialisation (tags are checked on every call).
-static TAG_UB: AtomicI32 = AtomicI32::new(32767);
-static ERRORS_FATAL: AtomicBool = AtomicBool::new(false);
-/// Who may call MPI now: [`OPEN`] (any thread: MPI provided `THREAD_MULTIPLE`, or this library
-/// has not initialised it), [`INIT_THREAD_ONLY`] (a lower level: only the thread that
-/// initialised MPI) or [`FINALIZED`] (nobody; never left: MPI cannot be initialised again).
-static CALLERS: AtomicU8 = AtomicU8::new(OPEN);
-const OPEN: u8 = 0;
-const INIT_THREAD_ONLY: u8 = 1;
-const FINALIZED: u8 = 2;
-/// The level MPI provided (as `ThreadLevel::to_index`), for the error message.
-static PROVIDED: AtomicU8 = AtomicU8::new(3);
-
-thread_local! {
-    /// Whether this thread initialised MPI (its "main thread").
-    static INIT_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the calling thread may call MPI now: `Err(NotInitialized)` once this library has
-/// finalised MPI, `Err(WrongThread)` from a thread other than the one that initialised MPI
-/// when it provided less than `THREAD_MULTIPLE`. Every MPI call goes through it (`mpi_call!`):
-/// one relaxed load, plus a thread-local read below `MULTIPLE`. This is what makes the thread
-/// levels sound for the calls that take no handle (handles themselves cannot leave their
-/// thread below `MULTIPLE`: see [`crate::thread`]).
-#[inline(always)]
-pub(crate) fn may_call() -> Result<()> {
-    match CALLERS.load(Ordering::Relaxed) {
-        OPEN => Ok(()),
-        INIT_THREAD_ONLY if INIT_THREAD.with(Cell::get) => Ok(()),
-        state => Err(refusal(state)),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn refusal(state: u8) -> Error {
-    if state == FINALIZED {
-        Error::NotInitialized
-    } else {
-        let provided = ThreadLevel::all()[usize::from(PROVIDED.load(Ordering::Relaxed) & 3)];
-        Error::WrongThread { provided }
-    }
-}
+pub use crate::runtime::tag_ub;
 
 /// MPI, initialised. Dropping it finalises MPI (`MPI_Finalize`).
 ///
@@ -93,23 +50,17 @@ pub fn init_with(config: Config) -> Result<Environment> {
         ThreadLevel::Multiple => mpi::Threading::Multiple,
     };
     let (universe, _) = mpi::initialize_with_threading(threading).ok_or(Error::AlreadyInitialized)?;
-    ERRORS_FATAL.store(config.error_policy() == ErrorPolicy::Fatal, Ordering::Relaxed);
+    runtime::set_errors_fatal(config.error_policy() == ErrorPolicy::Fatal);
     let world = Comm::predefined(ffi::COMM_WORLD())?;
     let self_comm = Comm::predefined(ffi::COMM_SELF())?;
-    if let Some(ub) = world.tag_ub()? {
-        TAG_UB.store(ub, Ordering::Relaxed);
-    }
+    let tag_ub = world.tag_ub()?;
     datatype::init_half_types()?;
     crate::op::init_half_ops()?;
     if config.aborts_on_panic() {
         install_panic_abort();
     }
     let thread_level = query_thread()?;
-    INIT_THREAD.with(|t| t.set(true));
-    PROVIDED.store(thread_level as u8, Ordering::Relaxed);
-    if thread_level < ThreadLevel::Multiple {
-        CALLERS.store(INIT_THREAD_ONLY, Ordering::Relaxed);
-    }
+    runtime::record_init(thread_level, tag_ub);
     Ok(Environment { world, self_comm, thread_level, config, universe: ManuallyDrop::new(universe) })
 }
 
@@ -219,25 +170,10 @@ impl Drop for Environment {
         }
         datatype::free_half_types();
         crate::op::free_half_ops();
-        CALLERS.store(FINALIZED, Ordering::Relaxed);
+        runtime::record_finalize();
         // SAFETY: dropped once, here; nothing uses `universe` afterwards.
         unsafe { ManuallyDrop::drop(&mut self.universe) };
     }
-}
-
-/// The error handler the configured policy installs on every communicator.
-pub(crate) fn error_handler() -> ffi::MPI_Errhandler {
-    if ERRORS_FATAL.load(Ordering::Relaxed) {
-        ffi::ERRORS_ARE_FATAL()
-    } else {
-        ffi::ERRORS_RETURN()
-    }
-}
-
-/// The largest valid tag (`TAG_UB` of COMM_WORLD).
-#[inline]
-pub fn tag_ub() -> i32 {
-    TAG_UB.load(Ordering::Relaxed)
 }
 
 fn install_panic_abort() {
@@ -274,26 +210,6 @@ pub fn is_finalized() -> Result<bool> {
     let mut flag: c_int = 0;
     mpi_call!(anytime MPI_Finalized(&mut flag))?;
     Ok(flag != 0)
-}
-
-/// True while MPI calls are allowed (initialised and not finalised).
-pub(crate) fn is_active() -> bool {
-    matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false)))
-}
-
-/// [`may_call`]: the check `mpi_call!` makes, for the few calls made without it.
-#[inline(always)]
-pub(crate) fn require_not_finalized() -> Result<()> {
-    may_call()
-}
-
-/// `Err(NotInitialized)` outside `init` … finalize, where most MPI calls would abort.
-pub(crate) fn require_active() -> Result<()> {
-    if is_active() {
-        Ok(())
-    } else {
-        Err(Error::NotInitialized)
-    }
 }
 
 /// The thread level MPI provides.

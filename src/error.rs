@@ -2,6 +2,7 @@
 //! catch safely are refused before MPI is called.
 
 use crate::ffi;
+use crate::runtime::{self, Refusal, ThreadLevel};
 use std::ffi::{c_char, c_int};
 
 /// The result type of every fallible mpi4rs call.
@@ -131,7 +132,7 @@ pub enum Error {
     #[error("MPI call from another thread than the one that initialised MPI, which provided {provided:?}; request ThreadLevel::Multiple (MPI4RS_RC_THREAD_LEVEL=multiple) to call MPI from several threads")]
     WrongThread {
         /// The thread level MPI provided.
-        provided: crate::ThreadLevel,
+        provided: ThreadLevel,
     },
     /// MPI is already initialised, so it cannot be initialised again.
     #[error("MPI is already initialised")]
@@ -226,7 +227,7 @@ pub fn error_string(code: i32) -> String {
     if unsafe { ffi::MPI_Error_string(code, buf.as_mut_ptr(), &mut len) } != ffi::SUCCESS() {
         return format!("unknown error code {code}");
     }
-    crate::util::string_from_c(&buf, len)
+    ffi::string_from_c(&buf, len)
 }
 
 /// `MPI_SUCCESS`: 0 in every MPI library, as the standard requires (a literal saves a load on
@@ -256,8 +257,8 @@ macro_rules! mpi_call {
         $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
     };
     ($f:ident($($arg:expr),* $(,)?)) => {
-        match $crate::environment::may_call() {
-            Err(e) => Err(e),
+        match $crate::runtime::may_call() {
+            Err(refusal) => Err($crate::error::Error::from(refusal)),
             // SAFETY: the caller passes the arguments the MPI function expects; MPI is not
             // finalised, and this thread may call it at the provided thread level.
             Ok(()) => $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) }),
@@ -265,6 +266,32 @@ macro_rules! mpi_call {
     };
 }
 pub(crate) use mpi_call;
+
+impl From<Refusal> for Error {
+    #[cold]
+    fn from(refusal: Refusal) -> Error {
+        match refusal {
+            Refusal::Finalized => Error::NotInitialized,
+            Refusal::WrongThread(provided) => Error::WrongThread { provided },
+        }
+    }
+}
+
+/// The gate of `mpi_call!` ([`runtime::may_call`]) as an `Err`, for the few calls made
+/// without the macro.
+#[inline(always)]
+pub(crate) fn require_not_finalized() -> Result<()> {
+    runtime::may_call().map_err(Error::from)
+}
+
+/// `Err(NotInitialized)` outside `init` … finalize, where most MPI calls would abort.
+pub(crate) fn require_active() -> Result<()> {
+    if runtime::is_active() {
+        Ok(())
+    } else {
+        Err(Error::NotInitialized)
+    }
+}
 
 macro_rules! error_classes {
     ($($name:ident = $doc:literal),* $(,)?) => {

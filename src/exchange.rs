@@ -33,10 +33,10 @@
 
 use crate::buffer::{BufferMut, ElementKind, LendMut, SpecMut};
 use crate::comm::Communicator;
+use crate::comm::{check_rank, check_tag_any};
 use crate::datatype::Datatype;
 use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Request};
-use crate::p2p::{check_rank, check_tag_any};
 use crate::region::{check_disjoint, runs, Part, Region, Runs};
 use crate::request::{PersistentRequest, RequestSet};
 use crate::scope::Scope;
@@ -149,7 +149,7 @@ impl Exchange {
         C: Communicator + ?Sized,
         B: BufferMut + ?Sized,
     {
-        crate::environment::require_not_finalized()?;
+        crate::error::require_not_finalized()?;
         for l in &self.legs {
             check_rank(comm, l.peer, l.recv)?;
             check_tag_any(l.tag, l.recv)?;
@@ -173,9 +173,9 @@ impl Exchange {
             // Complete (and free) what was already posted before reporting the error.
             for r in &mut reqs {
                 if persistent {
-                    let _ = crate::request::free_persistent(r, false);
+                    let _ = crate::completion::free_persistent(r, false);
                 } else {
-                    let _ = crate::request::wait_raw(r);
+                    let _ = crate::completion::wait_raw(r);
                 }
             }
             return Err(e);
@@ -237,7 +237,7 @@ impl Exchange {
         let mut t = Transfer::new("exchange");
         let s = self.prepare(comm, buf.target_mut(), &mut t)?;
         let reqs = self.post(comm, &s, false)?;
-        let staged = t.has_stages().then_some(t);
+        let staged = t.has_stages().then(|| Box::new(t) as Box<dyn crate::pending::Staged>);
         Ok(RequestSet::new(scope.core(), reqs, staged))
     }
 
@@ -261,7 +261,7 @@ impl Exchange {
         let reqs = self.post(comm, &s, true)?;
         if t.has_stages() {
             if let Some(last) = reqs.last() {
-                crate::transfer::pending::register(*last, t, true);
+                crate::pending::register(*last, Box::new(t), true);
             }
         }
         Ok(reqs.into_iter().map(|r| PersistentRequest::scoped(scope.core(), r)).collect())
@@ -322,7 +322,7 @@ where
     C: Communicator + ?Sized,
     B: BufferMut + ?Sized,
 {
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     check_rank(comm, dest, false)?;
     check_tag_any(sendtag, false)?;
     check_rank(comm, source, true)?;

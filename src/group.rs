@@ -1,11 +1,37 @@
 //! Process groups (mpi4py's `Group`): set operations, subsets and rank translation.
 
-use crate::comm::Comparison;
-use crate::environment::is_active;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Group};
+use crate::runtime::is_active;
 use crate::util::to_count;
 use std::ffi::c_int;
+
+/// How two communicators or groups relate (`MPI_IDENT`, `MPI_CONGRUENT`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Comparison {
+    /// The same object.
+    Identical,
+    /// Same members in the same order, different context.
+    Congruent,
+    /// Same members, different order.
+    Similar,
+    /// Different members.
+    Unequal,
+}
+
+impl Comparison {
+    pub(crate) fn from_raw(raw: c_int) -> Comparison {
+        if raw == ffi::IDENT() {
+            Comparison::Identical
+        } else if raw == ffi::CONGRUENT() {
+            Comparison::Congruent
+        } else if raw == ffi::SIMILAR() {
+            Comparison::Similar
+        } else {
+            Comparison::Unequal
+        }
+    }
+}
 
 /// A group of processes. Freed on drop.
 ///
@@ -21,7 +47,7 @@ use std::ffi::c_int;
 pub struct Group {
     raw: MPI_Group,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 impl Group {
@@ -60,7 +86,7 @@ impl Group {
         call: &'static str,
     ) -> Result<Group> {
         let mut g = ffi::GROUP_NULL();
-        crate::environment::require_not_finalized()?;
+        crate::error::require_not_finalized()?;
         // SAFETY: `f` is one of MPI's group constructors (two groups in, one out); both handles
         // are live groups and `g` outlives the call.
         crate::error::check(call, unsafe { f(self.raw, other.raw, &mut g) })?;

@@ -14,9 +14,10 @@
 //! windows, whose hints are mostly literals, take [`Hints`] (`&[("key", "value")]`) instead and
 //! return theirs as pairs; both are turned into an `Info` here, for the one call that needs it.
 
-use crate::environment::{is_active, require_active};
+use crate::error::require_active;
 use crate::error::{mpi_call, Result};
 use crate::ffi::{self, MPI_Info};
+use crate::runtime::is_active;
 use crate::util::string_from_c;
 use std::ffi::{c_char, c_int, CString};
 
@@ -25,7 +26,7 @@ pub struct Info {
     raw: MPI_Info,
     owned: bool,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 /// A key or value as a C string, checked against MPI's limits.

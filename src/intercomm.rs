@@ -1,10 +1,10 @@
 //! Intercommunicators (mpi4py's `Intercomm`): two groups, messages addressed by remote rank.
 
-use crate::comm::{Comm, Communicator};
-use crate::environment::{error_handler, is_active};
+use crate::comm::{check_rank, check_tag, Comm, Communicator};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm};
 use crate::group::Group;
+use crate::runtime::{error_handler, is_active};
 
 /// An intercommunicator. Point-to-point ranks name processes of the remote group.
 pub struct InterComm {
@@ -13,7 +13,7 @@ pub struct InterComm {
     rank: i32,
     remote_size: i32,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 impl InterComm {
@@ -89,5 +89,33 @@ impl Drop for InterComm {
             // SAFETY: an intercommunicator this value owns, freed once; MPI is active.
             unsafe { ffi::MPI_Comm_free(&mut self.raw) };
         }
+    }
+}
+
+impl Comm {
+    /// Creates an intercommunicator with another group (`MPI_Intercomm_create`): this
+    /// communicator holds the local group, `peer` connects the two leaders.
+    pub fn create_intercomm(
+        &self,
+        local_leader: i32,
+        peer: &Comm,
+        remote_leader: i32,
+        tag: i32,
+    ) -> Result<InterComm> {
+        check_rank(self, local_leader, false)?;
+        check_tag(tag)?;
+        if self.rank() == local_leader {
+            check_rank(peer, remote_leader, false)?;
+        }
+        let mut c = ffi::COMM_NULL();
+        mpi_call!(MPI_Intercomm_create(
+            self.as_raw(),
+            local_leader,
+            peer.as_raw(),
+            remote_leader,
+            tag,
+            &mut c
+        ))?;
+        InterComm::adopt(c)
     }
 }

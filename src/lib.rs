@@ -26,9 +26,32 @@
 //! rank then prints the error and aborts the whole job, where a plain return would finalise
 //! that rank and leave the others waiting for it.
 //!
-//! The layers follow cudarc's: [`ffi`] is raw (rsmpi's bindings plus the macro constants of
-//! `mpi.h`), [`error`] turns each return code into a `Result` in one place, and the rest is
-//! the safe API.
+//! ## Layers
+//!
+//! Every file imports only files of its own layer or of a layer below (no two files import
+//! each other, directly or round a loop), so each layer can be read knowing only those under
+//! it. The bottom follows cudarc's split: raw bindings, then one place that turns return codes
+//! into `Result`s, then the safe types. `ci/layers.py` checks this table against the imports
+//! (CI runs it, with `module-cycles`).
+//!
+//! | layer | what | modules |
+//! |---|---|---|
+//! | 1 | raw bindings | `ffi` |
+//! | 2 | process state: thread level, finalised or not, `TAG_UB`, error policy | `runtime` |
+//! | 3 | errors and checked calls (`mpi_call!`), settings, count helpers | `error`, `util`, `config`, `bigcount` |
+//! | 4 | element types and handles | `predefined`, `buffer`, `value_index`, `datatype`, `typed`, `info`, `status`, `group`, `op` |
+//! | 5 | completion and ownership | `pending`, `completion`, `scope`, `request`, `persistent` |
+//! | 6 | the transfer router, buffer regions | `transfer`, `region` |
+//! | 7 | communicators and initialisation | `comm`, `environment`, `packing`, `topology` |
+//! | 8 | point-to-point | `p2p`, `bsend`, `message`, `exchange` |
+//! | 9 | collectives | `collective`, `intercomm` |
+//! | 10 | one-sided, I/O, thread sharing | `win`, `file`, `thread` |
+//! | 11 | built on all of the above | `halo`, `object`, `dynamic`, `launcher`, `futures`, `sync` |
+//!
+//! Where a low layer must reach a higher one it is handed a value instead of naming it: the
+//! router leaves its staged buffers with a request as a `pending::Staged` trait object, so
+//! requests never import the router; [`Environment`] (layer 7) creates the `f16`/`bf16`
+//! types and operations of layer 4 and records what every call checks in layer 2.
 //!
 //! ## User types: `#[derive(Equivalence)]` without another dependency
 //!
@@ -63,10 +86,12 @@
 // clippy with -D warnings); test code is exempt.
 #![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc))]
 
+pub(crate) mod bigcount;
 pub mod bsend;
 pub mod buffer;
 pub mod collective;
 pub mod comm;
+mod completion;
 pub mod config;
 pub mod datatype;
 pub mod dynamic;
@@ -85,15 +110,20 @@ pub mod message;
 pub mod object;
 pub mod op;
 pub mod p2p;
+pub mod packing;
+mod pending;
 pub mod persistent;
+mod predefined;
 pub mod region;
 pub mod request;
+mod runtime;
 pub mod scope;
 pub mod status;
 pub mod sync;
 pub mod thread;
 pub mod topology;
 pub mod transfer;
+pub mod typed;
 mod util;
 pub mod value_index;
 pub mod win;
@@ -109,10 +139,7 @@ pub use collective::{
 };
 pub use comm::{Comm, Communicator, Comparison};
 pub use config::{Config, ErrorPolicy, ThreadLevel};
-pub use datatype::{
-    dtype_of_handle, pack, pack_size, parse_typestr, typestr, unpack, Darg, Datatype, Distrib, Order, Typed,
-    TypedMut, DARG_DEFAULT,
-};
+pub use datatype::{dtype_of_handle, parse_typestr, typestr, Darg, Datatype, Distrib, Order, DARG_DEFAULT};
 pub use environment::{
     abort, init, init_with, is_finalized, is_initialized, is_thread_main, library_version, processor_name,
     query_thread, run, run_with, tag_ub, version, wtick, wtime, Environment,
@@ -134,6 +161,7 @@ pub use mpi4rs_device::{DType, Element};
 pub use object::{ObjRecvRequest, ObjRequest, ObjectComm, OobBytes, OobVec, RecvBuffer};
 pub use op::{Builtin, Op, UserOp};
 pub use p2p::{any_source, any_tag, proc_null, PointToPoint};
+pub use packing::{pack, pack_size, unpack};
 pub use persistent::{OwnedBuffer, Persistent};
 pub use region::Region;
 pub use request::{
@@ -144,6 +172,7 @@ pub use scope::{scope, Scope};
 pub use status::Status;
 pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
+pub use typed::{Typed, TypedMut};
 pub use value_index::{PairValue, ValueIndex};
 pub use win::Win;
 

@@ -18,7 +18,7 @@ pub struct Message {
     raw: MPI_Message,
     bytes: usize,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 impl Message {

@@ -19,8 +19,8 @@
 
 use crate::buffer::{Buffer, BufferMut, Lend, LendMut};
 use crate::comm::Communicator;
-use crate::environment::tag_ub;
-use crate::error::{check, mpi_call, Error, Result};
+pub(crate) use crate::comm::{check_rank, check_tag, check_tag_any};
+use crate::error::{check, mpi_call, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Datatype, MPI_Request};
 use crate::message::Message;
 use crate::request::{PersistentRequest, Request};
@@ -42,46 +42,6 @@ pub fn any_tag() -> i32 {
 /// The null process: sends to it and receives from it complete at once (`MPI_PROC_NULL`).
 pub fn proc_null() -> i32 {
     ffi::PROC_NULL()
-}
-
-/// Checks a destination (`any = false`) or source (`any = true`) rank.
-#[inline(always)]
-pub(crate) fn check_rank<C: Communicator + ?Sized>(comm: &C, rank: i32, any: bool) -> Result<()> {
-    let size = comm.peer_count();
-    if (0..size).contains(&rank) || rank == ffi::PROC_NULL() || (any && rank == ffi::ANY_SOURCE()) {
-        Ok(())
-    } else {
-        Err(invalid_rank(rank, size, any))
-    }
-}
-
-// The error values are built out of line, so the checks inline to a compare and a branch.
-#[cold]
-#[inline(never)]
-fn invalid_rank(rank: i32, size: i32, allows_any: bool) -> Error {
-    Error::InvalidRank { rank, size, allows_any }
-}
-
-#[cold]
-#[inline(never)]
-fn invalid_tag(tag: i32, tag_ub: i32, allows_any: bool) -> Error {
-    Error::InvalidTag { tag, tag_ub, allows_any }
-}
-
-/// Checks a tag for sending: 0 ..= TAG_UB.
-#[inline(always)]
-pub(crate) fn check_tag(tag: i32) -> Result<()> {
-    check_tag_any(tag, false)
-}
-
-#[inline(always)]
-pub(crate) fn check_tag_any(tag: i32, any: bool) -> Result<()> {
-    let ub = tag_ub();
-    if (0..=ub).contains(&tag) || (any && tag == ffi::ANY_TAG()) {
-        Ok(())
-    } else {
-        Err(invalid_tag(tag, ub, any))
-    }
 }
 
 type SendFn = unsafe extern "C" fn(*const c_void, c_int, MPI_Datatype, c_int, c_int, MPI_Comm) -> c_int;
@@ -147,7 +107,7 @@ where
         crate::bsend::check_fits(s.data_bytes()?)?;
     }
     let (f, call) = mode.blocking();
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     // SAFETY: `s` describes the checked send buffer, borrowed for the call; MPI is active.
     check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw()) })?;
     t.blocking(None)
@@ -175,7 +135,7 @@ where
     }
     let (f, call) = if persistent { mode.persistent() } else { mode.immediate() };
     let mut req = ffi::REQUEST_NULL();
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     // SAFETY: `s` describes the checked buffer, lent to the request until `t` completes it;
     // MPI is active.
     check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw(), &mut req) })?;

@@ -38,11 +38,11 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
+use crate::completion::{test_raw, wait_raw};
 use crate::error::{Error, Result};
 use crate::ffi::{self, MPI_Request};
-use crate::request::{test_raw, wait_raw};
+use crate::pending;
 use crate::scope::{complete_slots, Scope, Slot};
-use crate::transfer::pending;
 use crate::util::to_count;
 
 /// A buffer that owns its memory, at an address that does not change when the value moves:
@@ -124,7 +124,7 @@ pub struct Persistent<B: OwnedBuffer> {
     identity: B::Identity,
     active: bool,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 impl<B: OwnedBuffer> Persistent<B> {
@@ -205,7 +205,7 @@ impl<B: OwnedBuffer> Persistent<B> {
                 now, self.identity
             )));
         }
-        crate::environment::require_not_finalized()?;
+        crate::error::require_not_finalized()?;
         let n = to_count("number of requests", self.raws.len())?;
         if pending::any() {
             for raw in &self.raws {
@@ -225,7 +225,7 @@ impl<B: OwnedBuffer> Persistent<B> {
         if !self.active {
             return Ok(());
         }
-        crate::environment::require_not_finalized()?;
+        crate::error::require_not_finalized()?;
         self.active = false;
         if !pending::any() {
             let n = to_count("number of requests", self.raws.len())?;

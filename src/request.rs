@@ -6,13 +6,13 @@
 //! itself if the request is forgotten, so no safe program can release memory MPI still uses
 //! (see [`scope()`](crate::scope())). Dropping an incomplete request waits for it.
 
-use crate::environment::is_active;
+use crate::completion::{free_persistent, test_raw, wait_raw};
 use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Request, MPI_Status};
+use crate::pending::{self, Staged};
+use crate::runtime::is_active;
 use crate::scope::ScopeCore;
 use crate::status::Status;
-use crate::transfer::pending;
-use crate::transfer::stage::Transfer;
 use crate::util::to_count;
 use std::cell::RefCell;
 use std::ffi::c_int;
@@ -155,7 +155,7 @@ impl<'s> PersistentRequest<'s> {
 
     /// Starts the operation (`MPI_Start`). Staged device buffers are copied in again first.
     pub fn start(&mut self) -> Result<()> {
-        crate::environment::require_not_finalized()?;
+        crate::error::require_not_finalized()?;
         if self.active {
             return Err(Error::InvalidArgument(
                 "the persistent request is already running (wait first)".into(),
@@ -238,7 +238,7 @@ pub struct RequestSet<'s> {
 
 struct SetInner {
     raws: Vec<MPI_Request>,
-    transfer: Option<Transfer>,
+    transfer: Option<Box<dyn Staged>>,
 }
 
 impl SetInner {
@@ -280,7 +280,11 @@ impl SetInner {
 
 impl<'s> RequestSet<'s> {
     /// The requests `raws`, with the staging of their buffers, recorded in `scope`.
-    pub(crate) fn new(scope: &'s ScopeCore, raws: Vec<MPI_Request>, transfer: Option<Transfer>) -> Self {
+    pub(crate) fn new(
+        scope: &'s ScopeCore,
+        raws: Vec<MPI_Request>,
+        transfer: Option<Box<dyn Staged>>,
+    ) -> Self {
         let inner = Rc::new(RefCell::new(SetInner { raws, transfer }));
         let kept = Rc::clone(&inner);
         scope.register_finisher(Box::new(move || kept.borrow_mut().wait()));
@@ -305,23 +309,10 @@ impl Drop for RequestSet<'_> {
     }
 }
 
-/// Waits for a persistent request if it is `active`, and frees it, with its staged buffers.
-pub(crate) fn free_persistent(raw: &mut MPI_Request, active: bool) -> Result<()> {
-    let key = pending::key(raw);
-    let waited = if active { wait_raw(raw).map(drop) } else { Ok(()) };
-    // SAFETY: `raw` is a persistent request that is not active (just waited for); freeing it
-    // once is what its owner does last.
-    let freed = check("MPI_Request_free", unsafe { ffi::MPI_Request_free(raw) });
-    if pending::any() {
-        pending::forget(key);
-    }
-    waited.and(freed)
-}
-
 /// Starts every persistent request (`MPI_Startall`).
 pub fn start_all(requests: &mut [PersistentRequest<'_>]) -> Result<()> {
     let n = to_count("number of requests", requests.len())?;
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     if let Some(i) = requests.iter().position(|r| r.active) {
         return Err(Error::InvalidArgument(format!(
             "persistent request {i} is already running (wait first)"
@@ -341,27 +332,6 @@ pub fn start_all(requests: &mut [PersistentRequest<'_>]) -> Result<()> {
         r.set_active(true);
     }
     Ok(())
-}
-
-pub(crate) fn wait_raw(raw: &mut MPI_Request) -> Result<Status> {
-    let mut status = Status::default();
-    let key = pending::key(raw);
-    mpi_call!(MPI_Wait(raw, &mut status.0))?;
-    if pending::any() {
-        pending::completed(key, Some(&status))?;
-    }
-    Ok(status)
-}
-
-pub(crate) fn test_raw(raw: &mut MPI_Request) -> Result<Option<Status>> {
-    let mut status = Status::default();
-    let mut flag: c_int = 0;
-    let key = pending::key(raw);
-    mpi_call!(MPI_Test(raw, &mut flag, &mut status.0))?;
-    if flag != 0 && pending::any() {
-        pending::completed(key, Some(&status))?;
-    }
-    Ok((flag != 0).then_some(status))
 }
 
 /// The table keys of `raws`, taken before MPI completes (and frees) them; empty when no
@@ -500,7 +470,7 @@ fn statuses(n: usize) -> Vec<MPI_Status> {
 pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
     let n = to_count("number of requests", requests.len())?;
     let mut st = statuses(requests.len());
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Waitall(n, raws.as_mut_ptr(), st.as_mut_ptr()) })
@@ -517,7 +487,7 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
     let n = to_count("number of requests", requests.len())?;
     let mut st = statuses(requests.len());
     let mut flag: c_int = 0;
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Testall(n, raws.as_mut_ptr(), &mut flag, st.as_mut_ptr()) })
@@ -535,7 +505,7 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
 /// Waits until one request completes (`MPI_Waitany`): its index and status, or `None` when
 /// no request is active.
 pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Status)>> {
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     let n = to_count("number of requests", requests.len())?;
     let mut status = Status::default();
     let mut index: c_int = 0;
@@ -553,7 +523,7 @@ pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
 /// Tests whether any request is complete (`MPI_Testany`): its index and status, or `None`
 /// when none is complete now (or none is active).
 pub fn test_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Status)>> {
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     let n = to_count("number of requests", requests.len())?;
     let mut status = Status::default();
     let mut index: c_int = 0;
@@ -578,7 +548,7 @@ fn some(
     let mut st = statuses(requests.len());
     let mut indices = vec![0 as c_int; requests.len()];
     let mut outcount: c_int = 0;
-    crate::environment::require_not_finalized()?;
+    crate::error::require_not_finalized()?;
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws`, `indices` and `st` hold `n` entries each.
         (keys(raws), unsafe { f(n, raws.as_mut_ptr(), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) })

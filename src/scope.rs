@@ -79,10 +79,10 @@
 //! loop) are owned instead: see [`Persistent`](crate::Persistent). The borrowing forms on a
 //! scope and the owning forms are the two shapes; neither needs `unsafe`.
 
-use crate::environment::is_active;
+use crate::completion::{free_persistent, wait_raw};
 use crate::error::{Error, Result};
 use crate::ffi::{self, MPI_Request};
-use crate::request::{free_persistent, wait_raw};
+use crate::runtime::is_active;
 use std::cell::RefCell;
 use std::marker::PhantomData;
 

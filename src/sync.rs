@@ -54,7 +54,7 @@ impl<T: BufferElement + PartialEq + Default> Counter<T> {
     /// the window of process `root` of `comm`; collective. `T` is an integer or floating-point
     /// type (`SUM` must apply to it).
     pub fn new(start: T, step: T, root: i32, comm: &Comm) -> Result<Counter<T>> {
-        crate::p2p::check_rank(comm, root, false)?;
+        crate::comm::check_rank(comm, root, false)?;
         if root == ffi::PROC_NULL() {
             return Err(Error::InvalidRank { rank: root, size: comm.size(), allows_any: false });
         }
@@ -223,7 +223,7 @@ impl MutexGuard<'_> {
 
 impl Drop for MutexGuard<'_> {
     fn drop(&mut self) {
-        if self.active && crate::environment::is_active() {
+        if self.active && crate::runtime::is_active() {
             let _ = self.mutex.release_impl();
         }
     }
@@ -293,7 +293,7 @@ impl SequentialTurn<'_> {
 
 impl Drop for SequentialTurn<'_> {
     fn drop(&mut self) {
-        if self.active && crate::environment::is_active() {
+        if self.active && crate::runtime::is_active() {
             let _ = self.seq.end_turn();
         }
     }

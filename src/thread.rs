@@ -72,10 +72,6 @@ use crate::comm::Comm;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::ThreadLevel;
-use std::marker::PhantomData;
-
-/// A zero-sized field that makes a handle neither `Send` nor `Sync`.
-pub(crate) type ThreadBound = PhantomData<*const ()>;
 
 mod sealed {
     pub trait Sealed {}

@@ -1,14 +1,9 @@
 //! Small helpers shared by the modules: C strings, count conversions, sizes in settings.
 
 use crate::error::{Error, Result};
-use std::ffi::{c_char, c_int};
+use std::ffi::c_int;
 
-/// The first `len` characters of a C buffer filled by MPI, as a `String` (lossy UTF-8).
-pub(crate) fn string_from_c(buf: &[c_char], len: c_int) -> String {
-    let len = (len.max(0) as usize).min(buf.len());
-    let bytes: Vec<u8> = buf[..len].iter().map(|&c| c as u8).take_while(|&b| b != 0).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
+pub(crate) use crate::ffi::string_from_c;
 
 /// Converts a length to an MPI `int` count, or says clearly that it does not fit.
 #[inline(always)]

@@ -13,7 +13,7 @@
 //! ```
 
 use crate::buffer::{BufferElement, ElementKind};
-use crate::ffi::{self, MPI_Datatype};
+use crate::ffi::MPI_Datatype;
 
 /// A value and the index (usually a rank) it came from, laid out as C's `struct { T; int; }`.
 #[repr(C)]
@@ -25,33 +25,7 @@ pub struct ValueIndex<T> {
     pub index: i32,
 }
 
-/// The value types MPI pairs with an `int` index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PairType {
-    /// `ValueIndex<i16>` (`MPI_SHORT_INT`).
-    I16,
-    /// `ValueIndex<i32>` (`MPI_2INT`).
-    I32,
-    /// `ValueIndex<i64>` (`MPI_LONG_INT`, `long` being 64 bits on the platforms we build for).
-    I64,
-    /// `ValueIndex<f32>` (`MPI_FLOAT_INT`).
-    F32,
-    /// `ValueIndex<f64>` (`MPI_DOUBLE_INT`).
-    F64,
-}
-
-impl PairType {
-    /// The predefined MPI datatype of the pair.
-    pub fn mpi_datatype(self) -> MPI_Datatype {
-        match self {
-            PairType::I16 => ffi::SHORT_INT(),
-            PairType::I32 => ffi::TWO_INT(),
-            PairType::I64 => ffi::LONG_INT(),
-            PairType::F32 => ffi::FLOAT_INT(),
-            PairType::F64 => ffi::DOUBLE_INT(),
-        }
-    }
-}
+pub use crate::predefined::PairType;
 
 mod sealed {
     pub trait Sealed {}

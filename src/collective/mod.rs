@@ -46,12 +46,14 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 
-pub(crate) mod bigcount;
 pub(crate) mod checks;
 mod neighbor;
 mod persistent;
+mod reduce_local;
+mod reduction;
 mod run;
 mod varying;
+mod vector;
 
 pub use neighbor::{NeighborCollective, NeighborExchange};
 pub use persistent::has_persistent_collectives;
@@ -67,7 +69,9 @@ use crate::op::Op;
 use crate::request::{PersistentRequest, Request};
 use crate::scope::Scope;
 use crate::transfer::stage::{Fill, Transfer};
-use run::{Blocks, Elementwise, Start};
+use reduction::Elementwise;
+use run::Start;
+use vector::Blocks;
 
 /// The root argument of the root process on an intercommunicator (`MPI_ROOT`).
 pub fn root() -> i32 {
@@ -102,6 +106,47 @@ impl<B: ?Sized> VaryingMut<'_, B> {
     }
 }
 
+/// Writes the three forms of a collective from one body: the blocking method, its
+/// nonblocking `i…` form (lends the buffers for the scope, returns a [`Request`]) and its
+/// persistent `…_init` form (a [`PersistentRequest`]; MPI-4, or `MPIX_` on Open MPI 4.1).
+/// Each parameter is written `name: blocking type => scoped type`; the body sees `start`
+/// ([`Start`]), the transfer `t` made by the constructor expression, and (if named) `blocking`.
+macro_rules! collective {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident, $iname:ident ($impi:literal), $init:ident ($mpi_init:literal);
+        [$($gens:tt)*] (&$this:ident $(, $p:ident: $tb:ty => $ts:ty)* $(,)?);
+        |$start:ident, $t:ident $(, $blocking:ident)?| $new:expr => $call:expr;
+    ) => {
+        $(#[$doc])*
+        fn $name<$($gens)*>(&$this $(, $p: $tb)*) -> Result<()> {
+            let $start = Start::Blocking;
+            $(let $blocking = true;)?
+            let mut $t = $new;
+            $call.and_then(|_| $t.blocking(None))
+        }
+
+        #[doc = concat!("Nonblocking [`", stringify!($name), "`](Self::", stringify!($name), ") (`", $impi,
+            "`): the buffers stay borrowed until the request completes.")]
+        fn $iname<'s, $($gens)*>(&$this, scope: &'s Scope<'s, '_> $(, $p: $ts)*) -> Result<Request<'s>> {
+            let $start = Start::Immediate;
+            $(let $blocking = false;)?
+            let mut $t = $new;
+            $call.map(|r| $t.request(scope, r))
+        }
+
+        #[doc = concat!("Persistent [`", stringify!($name), "`](Self::", stringify!($name), ") (`", $mpi_init,
+            "`, MPI-4; `MPIX_` on Open MPI 4.1): start it with\n[`PersistentRequest::start`] as often as needed. ",
+            "[`Error::Unsupported`] where the library has neither.")]
+        fn $init<'s, $($gens)*>(&$this, scope: &'s Scope<'s, '_> $(, $p: $ts)*) -> Result<PersistentRequest<'s>> {
+            let $start = Start::Persistent;
+            $(let $blocking = false;)?
+            let mut $t = $new;
+            $call.map(|r| $t.persistent(scope, r))
+        }
+    };
+}
+
 /// Collective operations, available on every [`Communicator`].
 pub trait Collective: Communicator {
     /// Blocks until every process of the communicator has called it. (`MPI_Barrier`)
@@ -120,729 +165,123 @@ pub trait Collective: Communicator {
         run::barrier(self, Start::Persistent).map(PersistentRequest::unscoped)
     }
 
-    /// Broadcasts `buf` from `root` to every process (on an intercommunicator, from the root group to the other). (`MPI_Bcast`)
-    fn bcast<B: BufferMut + ?Sized>(&self, buf: &mut B, root: i32) -> Result<()> {
-        let mut t = Transfer::new("bcast").pipelined();
-        run::bcast(self, Start::Blocking, t.write(buf, bcast_fill(self, root))?, root, &mut t)
-            .and_then(|_| t.blocking(None))
+    collective! {
+        /// Broadcasts `buf` from `root` to every process (on an intercommunicator, from the root group to the other). (`MPI_Bcast`)
+        fn bcast, ibcast ("MPI_Ibcast"), bcast_init ("MPI_Bcast_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, root: i32 => i32);
+        |start, t, blocking| Transfer::new("bcast").pipelined_if(blocking) => run::bcast(self, start, t.write(buf, bcast_fill(self, root))?, root, &mut t);
     }
 
-    /// Nonblocking [`bcast`](Self::bcast) (`MPI_Ibcast`): the buffers stay borrowed until the request completes.
-    fn ibcast<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("bcast");
-        run::bcast(self, Start::Immediate, t.write(buf, bcast_fill(self, root))?, root, &mut t)
-            .map(|r| t.request(scope, r))
+    collective! {
+        /// Scatters equal blocks of `send` (significant at the root only; `None` elsewhere) so that process *i* receives block *i* into `recv`. `send` must hold one block of `recv.len()` elements per process. On an intercommunicator `recv` is ignored at the root. (`MPI_Scatter`)
+        fn scatter, iscatter ("MPI_Iscatter"), scatter_init ("MPI_Scatter_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: Option<&S> => Option<&'s S>, recv: &mut R => &'s mut R, root: i32 => i32);
+        |start, t| Transfer::new("scatter") => run::scatter(self, start, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root);
     }
 
-    /// Persistent [`bcast`](Self::bcast) (`MPI_Bcast_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn bcast_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("bcast");
-        run::bcast(self, Start::Persistent, t.write(buf, bcast_fill(self, root))?, root, &mut t)
-            .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Scatter with `MPI_IN_PLACE`: at the root `buf` holds all blocks and its own stays where it is; elsewhere `buf` receives the block. (`MPI_Scatter`, in place)
+        fn scatter_in_place, iscatter_in_place ("MPI_Iscatter"), scatter_in_place_init ("MPI_Scatter_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, root: i32 => i32);
+        |start, t| Transfer::new("scatter") => { let b = t.write(buf, Fill::Update)?; run::scatter(self, start, Some(b.as_spec()), b, true, root) };
     }
 
-    /// Scatters equal blocks of `send` (significant at the root only; `None` elsewhere) so that process *i* receives block *i* into `recv`. `send` must hold one block of `recv.len()` elements per process. On an intercommunicator `recv` is ignored at the root. (`MPI_Scatter`)
-    fn scatter<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: Option<&S>,
-        recv: &mut R,
-        root: i32,
-    ) -> Result<()> {
-        let mut t = Transfer::new("scatter");
-        run::scatter(self, Start::Blocking, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root)
-            .and_then(|_| t.blocking(None))
+    collective! {
+        /// Gathers the equal blocks `send` of every process into `recv` at the root (significant there only; `None` elsewhere), block *i* from process *i*. (`MPI_Gather`)
+        fn gather, igather ("MPI_Igather"), gather_init ("MPI_Gather_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: Option<&mut R> => Option<&'s mut R>, root: i32 => i32);
+        |start, t| Transfer::new("gather") => run::gather(self, start, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root);
     }
 
-    /// Nonblocking [`scatter`](Self::scatter) (`MPI_Iscatter`): the buffers stay borrowed until the request completes.
-    fn iscatter<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: Option<&'s S>,
-        recv: &'s mut R,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("scatter");
-        run::scatter(self, Start::Immediate, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root)
-            .map(|r| t.request(scope, r))
+    collective! {
+        /// Gather with `MPI_IN_PLACE`: at the root `buf` receives all blocks and its own is already at its place; elsewhere `buf` is the block sent. (`MPI_Gather`, in place)
+        fn gather_in_place, igather_in_place ("MPI_Igather"), gather_in_place_init ("MPI_Gather_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, root: i32 => i32);
+        |start, t| Transfer::new("gather") => { let b = t.write(buf, Fill::Update)?; run::gather(self, start, b.as_spec(), Some(b), true, root) };
     }
 
-    /// Persistent [`scatter`](Self::scatter) (`MPI_Scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scatter_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: Option<&'s S>,
-        recv: &'s mut R,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("scatter");
-        run::scatter(self, Start::Persistent, t.read_opt(send)?, t.write(recv, Fill::Update)?, false, root)
-            .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Gathers the equal blocks `send` of every process into `recv` on every process. (`MPI_Allgather`)
+        fn allgather, iallgather ("MPI_Iallgather"), allgather_init ("MPI_Allgather_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R);
+        |start, t| Transfer::new("allgather") => run::allgather(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?);
     }
 
-    /// Scatter with `MPI_IN_PLACE`: at the root `buf` holds all blocks and its own stays where it is; elsewhere `buf` receives the block. (`MPI_Scatter`, in place)
-    fn scatter_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, root: i32) -> Result<()> {
-        let mut t = Transfer::new("scatter");
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::scatter(self, Start::Blocking, Some(b.as_spec()), b, true, root)
-        }
-        .and_then(|_| t.blocking(None))
+    collective! {
+        /// Allgather with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgather`, in place)
+        fn allgather_in_place, iallgather_in_place ("MPI_Iallgather"), allgather_in_place_init ("MPI_Allgather_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B);
+        |start, t| Transfer::new("allgather") => run::allgather(self, start, None, t.write(buf, Fill::Update)?);
     }
 
-    /// Nonblocking [`scatter_in_place`](Self::scatter_in_place) (`MPI_Iscatter`): the buffers stay borrowed until the request completes.
-    fn iscatter_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("scatter");
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::scatter(self, Start::Immediate, Some(b.as_spec()), b, true, root)
-        }
-        .map(|r| t.request(scope, r))
+    collective! {
+        /// Sends block *j* of `send` to process *j* and receives block *i* of `recv` from process *i*. (`MPI_Alltoall`)
+        fn alltoall, ialltoall ("MPI_Ialltoall"), alltoall_init ("MPI_Alltoall_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R);
+        |start, t| Transfer::new("alltoall") => run::alltoall(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?);
     }
 
-    /// Persistent [`scatter_in_place`](Self::scatter_in_place) (`MPI_Scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scatter_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("scatter");
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::scatter(self, Start::Persistent, Some(b.as_spec()), b, true, root)
-        }
-        .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Alltoall with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones. (`MPI_Alltoall`, in place)
+        fn alltoall_in_place, ialltoall_in_place ("MPI_Ialltoall"), alltoall_in_place_init ("MPI_Alltoall_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B);
+        |start, t| Transfer::new("alltoall") => run::alltoall(self, start, None, t.write(buf, Fill::Update)?);
     }
 
-    /// Gathers the equal blocks `send` of every process into `recv` at the root (significant there only; `None` elsewhere), block *i* from process *i*. (`MPI_Gather`)
-    fn gather<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &S,
-        recv: Option<&mut R>,
-        root: i32,
-    ) -> Result<()> {
-        let mut t = Transfer::new("gather");
-        run::gather(self, Start::Blocking, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root)
-            .and_then(|_| t.blocking(None))
+    collective! {
+        /// Scatters blocks of varying size: process *i* receives `counts[i]` elements from `displs[i]` of the root's `send` (significant at the root only). (`MPI_Scatterv`)
+        fn scatterv, iscatterv ("MPI_Iscatterv"), scatterv_init ("MPI_Scatterv_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: Option<&Varying<'_, S>> => Option<&'s Varying<'s, S>>, recv: &mut R => &'s mut R, root: i32 => i32);
+        |start, t| Transfer::new("scatterv") => vector::scatterv(self, start, match send { Some(v) => Some((t.read(v.buf)?, v.blocks())), None => None, }, t.write(recv, Fill::Update)?, root);
     }
 
-    /// Nonblocking [`gather`](Self::gather) (`MPI_Igather`): the buffers stay borrowed until the request completes.
-    fn igather<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: Option<&'s mut R>,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("gather");
-        run::gather(self, Start::Immediate, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root)
-            .map(|r| t.request(scope, r))
+    collective! {
+        /// Gathers blocks of varying size into `recv` at the root (significant there only): process *i*'s block lands at `displs[i]`. (`MPI_Gatherv`)
+        fn gatherv, igatherv ("MPI_Igatherv"), gatherv_init ("MPI_Gatherv_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: Option<&mut VaryingMut<'_, R>> => Option<&'s mut VaryingMut<'_, R>>, root: i32 => i32);
+        |start, t| Transfer::new("gatherv") => vector::gatherv(self, start, t.read(send)?, match recv { Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())), None => None, }, root);
     }
 
-    /// Persistent [`gather`](Self::gather) (`MPI_Gather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn gather_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: Option<&'s mut R>,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("gather");
-        run::gather(self, Start::Persistent, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, root)
-            .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Gathers blocks of varying size on every process. (`MPI_Allgatherv`)
+        fn allgatherv, iallgatherv ("MPI_Iallgatherv"), allgatherv_init ("MPI_Allgatherv_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut VaryingMut<'_, R> => &'s mut VaryingMut<'_, R>);
+        |start, t| Transfer::new("allgatherv") => vector::allgatherv(self, start, Some(t.read(send)?), t.write(recv.buf, Fill::Update)?, recv.blocks());
     }
 
-    /// Gather with `MPI_IN_PLACE`: at the root `buf` receives all blocks and its own is already at its place; elsewhere `buf` is the block sent. (`MPI_Gather`, in place)
-    fn gather_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, root: i32) -> Result<()> {
-        let mut t = Transfer::new("gather");
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::gather(self, Start::Blocking, b.as_spec(), Some(b), true, root)
-        }
-        .and_then(|_| t.blocking(None))
+    collective! {
+        /// Allgatherv with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgatherv`, in place)
+        fn allgatherv_in_place, iallgatherv_in_place ("MPI_Iallgatherv"), allgatherv_in_place_init ("MPI_Allgatherv_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut VaryingMut<'_, B> => &'s mut VaryingMut<'_, B>);
+        |start, t| Transfer::new("allgatherv") => vector::allgatherv(self, start, None, t.write(buf.buf, Fill::Update)?, buf.blocks());
     }
 
-    /// Nonblocking [`gather_in_place`](Self::gather_in_place) (`MPI_Igather`): the buffers stay borrowed until the request completes.
-    fn igather_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("gather");
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::gather(self, Start::Immediate, b.as_spec(), Some(b), true, root)
-        }
-        .map(|r| t.request(scope, r))
+    collective! {
+        /// All-to-all with blocks of varying size on both sides. (`MPI_Alltoallv`)
+        fn alltoallv, ialltoallv ("MPI_Ialltoallv"), alltoallv_init ("MPI_Alltoallv_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &Varying<'_, S> => &'s Varying<'s, S>, recv: &mut VaryingMut<'_, R> => &'s mut VaryingMut<'_, R>);
+        |start, t| Transfer::new("alltoallv") => vector::alltoallv(self, start, Some((t.read(send.buf)?, send.blocks())), t.write(recv.buf, Fill::Update)?, recv.blocks());
     }
 
-    /// Persistent [`gather_in_place`](Self::gather_in_place) (`MPI_Gather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn gather_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("gather");
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::gather(self, Start::Persistent, b.as_spec(), Some(b), true, root)
-        }
-        .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Alltoallv with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones in the same layout. (`MPI_Alltoallv`, in place)
+        fn alltoallv_in_place, ialltoallv_in_place ("MPI_Ialltoallv"), alltoallv_in_place_init ("MPI_Alltoallv_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut VaryingMut<'_, B> => &'s mut VaryingMut<'_, B>);
+        |start, t| Transfer::new("alltoallv") => vector::alltoallv(self, start, None, t.write(buf.buf, Fill::Update)?, buf.blocks());
     }
 
-    /// Gathers the equal blocks `send` of every process into `recv` on every process. (`MPI_Allgather`)
-    fn allgather<S: Buffer + ?Sized, R: BufferMut + ?Sized>(&self, send: &S, recv: &mut R) -> Result<()> {
-        let mut t = Transfer::new("allgather");
-        run::allgather(self, Start::Blocking, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .and_then(|_| t.blocking(None))
+    collective! {
+        /// Reduces `send` of every process with `op` into `recv` at the root (significant there only; `None` elsewhere). (`MPI_Reduce`)
+        fn reduce, ireduce ("MPI_Ireduce"), reduce_init ("MPI_Reduce_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: Option<&mut R> => Option<&'s mut R>, op: &Op => &'s Op, root: i32 => i32);
+        |start, t, blocking| Transfer::reduction("reduce", op, blocking) => reduction::reduce(self, start, t.read(send)?, t.write_opt(recv, Fill::Update)?, false, op, root, &mut t);
     }
 
-    /// Nonblocking [`allgather`](Self::allgather) (`MPI_Iallgather`): the buffers stay borrowed until the request completes.
-    fn iallgather<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("allgather");
-        run::allgather(self, Start::Immediate, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`allgather`](Self::allgather) (`MPI_Allgather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allgather_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("allgather");
-        run::allgather(self, Start::Persistent, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .map(|r| t.persistent(scope, r))
-    }
-
-    /// Allgather with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgather`, in place)
-    fn allgather_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B) -> Result<()> {
-        let mut t = Transfer::new("allgather");
-        run::allgather(self, Start::Blocking, None, t.write(buf, Fill::Update)?)
-            .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`allgather_in_place`](Self::allgather_in_place) (`MPI_Iallgather`): the buffers stay borrowed until the request completes.
-    fn iallgather_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("allgather");
-        run::allgather(self, Start::Immediate, None, t.write(buf, Fill::Update)?).map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`allgather_in_place`](Self::allgather_in_place) (`MPI_Allgather_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allgather_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("allgather");
-        run::allgather(self, Start::Persistent, None, t.write(buf, Fill::Update)?)
-            .map(|r| t.persistent(scope, r))
-    }
-
-    /// Sends block *j* of `send` to process *j* and receives block *i* of `recv` from process *i*. (`MPI_Alltoall`)
-    fn alltoall<S: Buffer + ?Sized, R: BufferMut + ?Sized>(&self, send: &S, recv: &mut R) -> Result<()> {
-        let mut t = Transfer::new("alltoall");
-        run::alltoall(self, Start::Blocking, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`alltoall`](Self::alltoall) (`MPI_Ialltoall`): the buffers stay borrowed until the request completes.
-    fn ialltoall<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("alltoall");
-        run::alltoall(self, Start::Immediate, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`alltoall`](Self::alltoall) (`MPI_Alltoall_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn alltoall_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("alltoall");
-        run::alltoall(self, Start::Persistent, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?)
-            .map(|r| t.persistent(scope, r))
-    }
-
-    /// Alltoall with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones. (`MPI_Alltoall`, in place)
-    fn alltoall_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B) -> Result<()> {
-        let mut t = Transfer::new("alltoall");
-        run::alltoall(self, Start::Blocking, None, t.write(buf, Fill::Update)?).and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`alltoall_in_place`](Self::alltoall_in_place) (`MPI_Ialltoall`): the buffers stay borrowed until the request completes.
-    fn ialltoall_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("alltoall");
-        run::alltoall(self, Start::Immediate, None, t.write(buf, Fill::Update)?).map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`alltoall_in_place`](Self::alltoall_in_place) (`MPI_Alltoall_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn alltoall_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("alltoall");
-        run::alltoall(self, Start::Persistent, None, t.write(buf, Fill::Update)?)
-            .map(|r| t.persistent(scope, r))
-    }
-
-    /// Scatters blocks of varying size: process *i* receives `counts[i]` elements from `displs[i]` of the root's `send` (significant at the root only). (`MPI_Scatterv`)
-    fn scatterv<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: Option<&Varying<'_, S>>,
-        recv: &mut R,
-        root: i32,
-    ) -> Result<()> {
-        let mut t = Transfer::new("scatterv");
-        run::scatterv(
-            self,
-            Start::Blocking,
-            match send {
-                Some(v) => Some((t.read(v.buf)?, v.blocks())),
-                None => None,
-            },
-            t.write(recv, Fill::Update)?,
-            root,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`scatterv`](Self::scatterv) (`MPI_Iscatterv`): the buffers stay borrowed until the request completes.
-    fn iscatterv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: Option<&'s Varying<'s, S>>,
-        recv: &'s mut R,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("scatterv");
-        run::scatterv(
-            self,
-            Start::Immediate,
-            match send {
-                Some(v) => Some((t.read(v.buf)?, v.blocks())),
-                None => None,
-            },
-            t.write(recv, Fill::Update)?,
-            root,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`scatterv`](Self::scatterv) (`MPI_Scatterv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scatterv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: Option<&'s Varying<'s, S>>,
-        recv: &'s mut R,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("scatterv");
-        run::scatterv(
-            self,
-            Start::Persistent,
-            match send {
-                Some(v) => Some((t.read(v.buf)?, v.blocks())),
-                None => None,
-            },
-            t.write(recv, Fill::Update)?,
-            root,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Gathers blocks of varying size into `recv` at the root (significant there only): process *i*'s block lands at `displs[i]`. (`MPI_Gatherv`)
-    fn gatherv<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &S,
-        recv: Option<&mut VaryingMut<'_, R>>,
-        root: i32,
-    ) -> Result<()> {
-        let mut t = Transfer::new("gatherv");
-        run::gatherv(
-            self,
-            Start::Blocking,
-            t.read(send)?,
-            match recv {
-                Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())),
-                None => None,
-            },
-            root,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`gatherv`](Self::gatherv) (`MPI_Igatherv`): the buffers stay borrowed until the request completes.
-    fn igatherv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: Option<&'s mut VaryingMut<'_, R>>,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("gatherv");
-        run::gatherv(
-            self,
-            Start::Immediate,
-            t.read(send)?,
-            match recv {
-                Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())),
-                None => None,
-            },
-            root,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`gatherv`](Self::gatherv) (`MPI_Gatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn gatherv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: Option<&'s mut VaryingMut<'_, R>>,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("gatherv");
-        run::gatherv(
-            self,
-            Start::Persistent,
-            t.read(send)?,
-            match recv {
-                Some(v) => Some((t.write(v.buf, Fill::Update)?, v.blocks())),
-                None => None,
-            },
-            root,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Gathers blocks of varying size on every process. (`MPI_Allgatherv`)
-    fn allgatherv<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &S,
-        recv: &mut VaryingMut<'_, R>,
-    ) -> Result<()> {
-        let mut t = Transfer::new("allgatherv");
-        run::allgatherv(
-            self,
-            Start::Blocking,
-            Some(t.read(send)?),
-            t.write(recv.buf, Fill::Update)?,
-            recv.blocks(),
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`allgatherv`](Self::allgatherv) (`MPI_Iallgatherv`): the buffers stay borrowed until the request completes.
-    fn iallgatherv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut VaryingMut<'_, R>,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("allgatherv");
-        run::allgatherv(
-            self,
-            Start::Immediate,
-            Some(t.read(send)?),
-            t.write(recv.buf, Fill::Update)?,
-            recv.blocks(),
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`allgatherv`](Self::allgatherv) (`MPI_Allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allgatherv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut VaryingMut<'_, R>,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("allgatherv");
-        run::allgatherv(
-            self,
-            Start::Persistent,
-            Some(t.read(send)?),
-            t.write(recv.buf, Fill::Update)?,
-            recv.blocks(),
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Allgatherv with `MPI_IN_PLACE`: each process's block is already at its place in `buf`. (`MPI_Allgatherv`, in place)
-    fn allgatherv_in_place<B: BufferMut + ?Sized>(&self, buf: &mut VaryingMut<'_, B>) -> Result<()> {
-        let mut t = Transfer::new("allgatherv");
-        run::allgatherv(self, Start::Blocking, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`allgatherv_in_place`](Self::allgatherv_in_place) (`MPI_Iallgatherv`): the buffers stay borrowed until the request completes.
-    fn iallgatherv_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingMut<'_, B>,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("allgatherv");
-        run::allgatherv(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`allgatherv_in_place`](Self::allgatherv_in_place) (`MPI_Allgatherv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allgatherv_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingMut<'_, B>,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("allgatherv");
-        run::allgatherv(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .map(|r| t.persistent(scope, r))
-    }
-
-    /// All-to-all with blocks of varying size on both sides. (`MPI_Alltoallv`)
-    fn alltoallv<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &Varying<'_, S>,
-        recv: &mut VaryingMut<'_, R>,
-    ) -> Result<()> {
-        let mut t = Transfer::new("alltoallv");
-        run::alltoallv(
-            self,
-            Start::Blocking,
-            Some((t.read(send.buf)?, send.blocks())),
-            t.write(recv.buf, Fill::Update)?,
-            recv.blocks(),
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`alltoallv`](Self::alltoallv) (`MPI_Ialltoallv`): the buffers stay borrowed until the request completes.
-    fn ialltoallv<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s Varying<'s, S>,
-        recv: &'s mut VaryingMut<'_, R>,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("alltoallv");
-        run::alltoallv(
-            self,
-            Start::Immediate,
-            Some((t.read(send.buf)?, send.blocks())),
-            t.write(recv.buf, Fill::Update)?,
-            recv.blocks(),
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`alltoallv`](Self::alltoallv) (`MPI_Alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn alltoallv_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s Varying<'s, S>,
-        recv: &'s mut VaryingMut<'_, R>,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("alltoallv");
-        run::alltoallv(
-            self,
-            Start::Persistent,
-            Some((t.read(send.buf)?, send.blocks())),
-            t.write(recv.buf, Fill::Update)?,
-            recv.blocks(),
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Alltoallv with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones in the same layout. (`MPI_Alltoallv`, in place)
-    fn alltoallv_in_place<B: BufferMut + ?Sized>(&self, buf: &mut VaryingMut<'_, B>) -> Result<()> {
-        let mut t = Transfer::new("alltoallv");
-        run::alltoallv(self, Start::Blocking, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`alltoallv_in_place`](Self::alltoallv_in_place) (`MPI_Ialltoallv`): the buffers stay borrowed until the request completes.
-    fn ialltoallv_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingMut<'_, B>,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("alltoallv");
-        run::alltoallv(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`alltoallv_in_place`](Self::alltoallv_in_place) (`MPI_Alltoallv_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn alltoallv_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingMut<'_, B>,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("alltoallv");
-        run::alltoallv(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, buf.blocks())
-            .map(|r| t.persistent(scope, r))
-    }
-
-    /// Reduces `send` of every process with `op` into `recv` at the root (significant there only; `None` elsewhere). (`MPI_Reduce`)
-    fn reduce<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &S,
-        recv: Option<&mut R>,
-        op: &Op,
-        root: i32,
-    ) -> Result<()> {
-        let mut t = Transfer::reduction("reduce", op, true);
-        run::reduce(
-            self,
-            Start::Blocking,
-            t.read(send)?,
-            t.write_opt(recv, Fill::Update)?,
-            false,
-            op,
-            root,
-            &mut t,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`reduce`](Self::reduce) (`MPI_Ireduce`): the buffers stay borrowed until the request completes.
-    fn ireduce<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: Option<&'s mut R>,
-        op: &'s Op,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("reduce", op, false);
-        run::reduce(
-            self,
-            Start::Immediate,
-            t.read(send)?,
-            t.write_opt(recv, Fill::Update)?,
-            false,
-            op,
-            root,
-            &mut t,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`reduce`](Self::reduce) (`MPI_Reduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: Option<&'s mut R>,
-        op: &'s Op,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("reduce", op, false);
-        run::reduce(
-            self,
-            Start::Persistent,
-            t.read(send)?,
-            t.write_opt(recv, Fill::Update)?,
-            false,
-            op,
-            root,
-            &mut t,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Reduce with `MPI_IN_PLACE`: at the root `buf` is its contribution and receives the result; elsewhere `buf` is the contribution. (`MPI_Reduce`, in place)
-    fn reduce_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op, root: i32) -> Result<()> {
-        let mut t = Transfer::reduction("reduce", op, true);
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::reduce(self, Start::Blocking, b.as_spec(), Some(b), true, op, root, &mut t)
-        }
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`reduce_in_place`](Self::reduce_in_place) (`MPI_Ireduce`): the buffers stay borrowed until the request completes.
-    fn ireduce_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-        root: i32,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("reduce", op, false);
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::reduce(self, Start::Immediate, b.as_spec(), Some(b), true, op, root, &mut t)
-        }
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`reduce_in_place`](Self::reduce_in_place) (`MPI_Reduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-        root: i32,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("reduce", op, false);
-        {
-            let b = t.write(buf, Fill::Update)?;
-            run::reduce(self, Start::Persistent, b.as_spec(), Some(b), true, op, root, &mut t)
-        }
-        .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Reduce with `MPI_IN_PLACE`: at the root `buf` is its contribution and receives the result; elsewhere `buf` is the contribution. (`MPI_Reduce`, in place)
+        fn reduce_in_place, ireduce_in_place ("MPI_Ireduce"), reduce_in_place_init ("MPI_Reduce_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op, root: i32 => i32);
+        |start, t, blocking| Transfer::reduction("reduce", op, blocking) => { let b = t.write(buf, Fill::Update)?; reduction::reduce(self, start, b.as_spec(), Some(b), true, op, root, &mut t) };
     }
 
     /// Reduces one value of every process with `op` and returns the result on every process
@@ -854,631 +293,90 @@ pub trait Collective: Communicator {
         Ok(out)
     }
 
-    /// Reduces `send` of every process with `op` into `recv` on every process. (`MPI_Allreduce`)
-    fn allreduce<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &S,
-        recv: &mut R,
-        op: &Op,
-    ) -> Result<()> {
-        let mut t = Transfer::reduction("allreduce", op, true);
-        run::elementwise(
-            self,
-            Start::Blocking,
-            Elementwise::Allreduce,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-            &mut t,
-        )
-        .and_then(|_| t.blocking(None))
+    collective! {
+        /// Reduces `send` of every process with `op` into `recv` on every process. (`MPI_Allreduce`)
+        fn allreduce, iallreduce ("MPI_Iallreduce"), allreduce_init ("MPI_Allreduce_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("allreduce", op, blocking) => reduction::elementwise(self, start, Elementwise::Allreduce, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op, &mut t);
     }
 
-    /// Nonblocking [`allreduce`](Self::allreduce) (`MPI_Iallreduce`): the buffers stay borrowed until the request completes.
-    fn iallreduce<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("allreduce", op, false);
-        run::elementwise(
-            self,
-            Start::Immediate,
-            Elementwise::Allreduce,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.request(scope, r))
+    collective! {
+        /// Allreduce with `MPI_IN_PLACE`: `buf` is this process's contribution and receives the result. (`MPI_Allreduce`, in place)
+        fn allreduce_in_place, iallreduce_in_place ("MPI_Iallreduce"), allreduce_in_place_init ("MPI_Allreduce_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("allreduce", op, blocking) => reduction::elementwise(self, start, Elementwise::Allreduce, None, t.write(buf, Fill::Update)?, op, &mut t);
     }
 
-    /// Persistent [`allreduce`](Self::allreduce) (`MPI_Allreduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allreduce_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("allreduce", op, false);
-        run::elementwise(
-            self,
-            Start::Persistent,
-            Elementwise::Allreduce,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Reduces `send` (one block per process) with `op` and scatters the result: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter_block`)
+        fn reduce_scatter_block, ireduce_scatter_block ("MPI_Ireduce_scatter_block"), reduce_scatter_block_init ("MPI_Reduce_scatter_block_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("reduce_scatter_block", op, blocking) => reduction::reduce_scatter_block(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op);
     }
 
-    /// Allreduce with `MPI_IN_PLACE`: `buf` is this process's contribution and receives the result. (`MPI_Allreduce`, in place)
-    fn allreduce_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op) -> Result<()> {
-        let mut t = Transfer::reduction("allreduce", op, true);
-        run::elementwise(
-            self,
-            Start::Blocking,
-            Elementwise::Allreduce,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .and_then(|_| t.blocking(None))
+    collective! {
+        /// Reduce_scatter_block with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result in its first block. (`MPI_Reduce_scatter_block`, in place)
+        fn reduce_scatter_block_in_place, ireduce_scatter_block_in_place ("MPI_Ireduce_scatter_block"), reduce_scatter_block_in_place_init ("MPI_Reduce_scatter_block_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("reduce_scatter_block", op, blocking) => reduction::reduce_scatter_block(self, start, None, t.write(buf, Fill::Update)?, op);
     }
 
-    /// Nonblocking [`allreduce_in_place`](Self::allreduce_in_place) (`MPI_Iallreduce`): the buffers stay borrowed until the request completes.
-    fn iallreduce_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("allreduce", op, false);
-        run::elementwise(
-            self,
-            Start::Immediate,
-            Elementwise::Allreduce,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.request(scope, r))
+    collective! {
+        /// Reduces `send` with `op` and scatters the result in blocks of `counts[i]` elements: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter`)
+        fn reduce_scatter, ireduce_scatter ("MPI_Ireduce_scatter"), reduce_scatter_init ("MPI_Reduce_scatter_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, counts: &[i32] => &'s [i32], op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("reduce_scatter", op, blocking) => reduction::reduce_scatter(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, counts, op);
     }
 
-    /// Persistent [`allreduce_in_place`](Self::allreduce_in_place) (`MPI_Allreduce_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn allreduce_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("allreduce", op, false);
-        run::elementwise(
-            self,
-            Start::Persistent,
-            Elementwise::Allreduce,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Reduce_scatter with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result at its start. (`MPI_Reduce_scatter`, in place)
+        fn reduce_scatter_in_place, ireduce_scatter_in_place ("MPI_Ireduce_scatter"), reduce_scatter_in_place_init ("MPI_Reduce_scatter_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, counts: &[i32] => &'s [i32], op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("reduce_scatter", op, blocking) => reduction::reduce_scatter(self, start, None, t.write(buf, Fill::Update)?, counts, op);
     }
 
-    /// Reduces `send` (one block per process) with `op` and scatters the result: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter_block`)
-    fn reduce_scatter_block<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &S,
-        recv: &mut R,
-        op: &Op,
-    ) -> Result<()> {
-        let mut t = Transfer::reduction("reduce_scatter_block", op, true);
-        run::reduce_scatter_block(
-            self,
-            Start::Blocking,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-        )
-        .and_then(|_| t.blocking(None))
+    collective! {
+        /// Inclusive prefix reduction: process *i* receives `send₀ op … op sendᵢ` in `recv`. (`MPI_Scan`)
+        fn scan, iscan ("MPI_Iscan"), scan_init ("MPI_Scan_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("scan", op, blocking) => reduction::elementwise(self, start, Elementwise::Scan, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op, &mut t);
     }
 
-    /// Nonblocking [`reduce_scatter_block`](Self::reduce_scatter_block) (`MPI_Ireduce_scatter_block`): the buffers stay borrowed until the request completes.
-    fn ireduce_scatter_block<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("reduce_scatter_block", op, false);
-        run::reduce_scatter_block(
-            self,
-            Start::Immediate,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-        )
-        .map(|r| t.request(scope, r))
+    collective! {
+        /// Scan with `MPI_IN_PLACE`. (`MPI_Scan`, in place)
+        fn scan_in_place, iscan_in_place ("MPI_Iscan"), scan_in_place_init ("MPI_Scan_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("scan", op, blocking) => reduction::elementwise(self, start, Elementwise::Scan, None, t.write(buf, Fill::Update)?, op, &mut t);
     }
 
-    /// Persistent [`reduce_scatter_block`](Self::reduce_scatter_block) (`MPI_Reduce_scatter_block_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_scatter_block_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("reduce_scatter_block", op, false);
-        run::reduce_scatter_block(
-            self,
-            Start::Persistent,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-        )
-        .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Exclusive prefix reduction: process *i* > 0 receives `send₀ op … op sendᵢ₋₁`; `recv` of process 0 is left as it was. (`MPI_Exscan`)
+        fn exscan, iexscan ("MPI_Iexscan"), exscan_init ("MPI_Exscan_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("exscan", op, blocking) => reduction::elementwise(self, start, Elementwise::Exscan, Some(t.read(send)?), t.write(recv, Fill::Update)?, op, &mut t);
     }
 
-    /// Reduce_scatter_block with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result in its first block. (`MPI_Reduce_scatter_block`, in place)
-    fn reduce_scatter_block_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op) -> Result<()> {
-        let mut t = Transfer::reduction("reduce_scatter_block", op, true);
-        run::reduce_scatter_block(self, Start::Blocking, None, t.write(buf, Fill::Update)?, op)
-            .and_then(|_| t.blocking(None))
+    collective! {
+        /// Exscan with `MPI_IN_PLACE`. (`MPI_Exscan`, in place)
+        fn exscan_in_place, iexscan_in_place ("MPI_Iexscan"), exscan_in_place_init ("MPI_Exscan_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
+        |start, t, blocking| Transfer::reduction("exscan", op, blocking) => reduction::elementwise(self, start, Elementwise::Exscan, None, t.write(buf, Fill::Update)?, op, &mut t);
     }
 
-    /// Nonblocking [`reduce_scatter_block_in_place`](Self::reduce_scatter_block_in_place) (`MPI_Ireduce_scatter_block`): the buffers stay borrowed until the request completes.
-    fn ireduce_scatter_block_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("reduce_scatter_block", op, false);
-        run::reduce_scatter_block(self, Start::Immediate, None, t.write(buf, Fill::Update)?, op)
-            .map(|r| t.request(scope, r))
+    collective! {
+        /// All-to-all with a count, byte displacement and datatype per process on both sides
+        /// (`MPI_Alltoallw`): every block is checked to lie inside its buffer.
+        fn alltoallw, ialltoallw ("MPI_Ialltoallw"), alltoallw_init ("MPI_Alltoallw_init");
+        [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &VaryingW<'_, S> => &'s VaryingW<'s, S>, recv: &mut VaryingWMut<'_, R> => &'s mut VaryingWMut<'_, R>);
+        |start, t| Transfer::new("alltoallw") => vector::alltoallw(self, start, Some((t.read(send.buf)?, &send.blocks)), t.write(recv.buf, Fill::Update)?, &recv.blocks);
     }
 
-    /// Persistent [`reduce_scatter_block_in_place`](Self::reduce_scatter_block_in_place) (`MPI_Reduce_scatter_block_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_scatter_block_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("reduce_scatter_block", op, false);
-        run::reduce_scatter_block(self, Start::Persistent, None, t.write(buf, Fill::Update)?, op)
-            .map(|r| t.persistent(scope, r))
-    }
-
-    /// Reduces `send` with `op` and scatters the result in blocks of `counts[i]` elements: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter`)
-    fn reduce_scatter<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &S,
-        recv: &mut R,
-        counts: &[i32],
-        op: &Op,
-    ) -> Result<()> {
-        let mut t = Transfer::reduction("reduce_scatter", op, true);
-        run::reduce_scatter(
-            self,
-            Start::Blocking,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            counts,
-            op,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`reduce_scatter`](Self::reduce_scatter) (`MPI_Ireduce_scatter`): the buffers stay borrowed until the request completes.
-    fn ireduce_scatter<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        counts: &'s [i32],
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("reduce_scatter", op, false);
-        run::reduce_scatter(
-            self,
-            Start::Immediate,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            counts,
-            op,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`reduce_scatter`](Self::reduce_scatter) (`MPI_Reduce_scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_scatter_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        counts: &'s [i32],
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("reduce_scatter", op, false);
-        run::reduce_scatter(
-            self,
-            Start::Persistent,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            counts,
-            op,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Reduce_scatter with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result at its start. (`MPI_Reduce_scatter`, in place)
-    fn reduce_scatter_in_place<B: BufferMut + ?Sized>(
-        &self,
-        buf: &mut B,
-        counts: &[i32],
-        op: &Op,
-    ) -> Result<()> {
-        let mut t = Transfer::reduction("reduce_scatter", op, true);
-        run::reduce_scatter(self, Start::Blocking, None, t.write(buf, Fill::Update)?, counts, op)
-            .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`reduce_scatter_in_place`](Self::reduce_scatter_in_place) (`MPI_Ireduce_scatter`): the buffers stay borrowed until the request completes.
-    fn ireduce_scatter_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        counts: &'s [i32],
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("reduce_scatter", op, false);
-        run::reduce_scatter(self, Start::Immediate, None, t.write(buf, Fill::Update)?, counts, op)
-            .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`reduce_scatter_in_place`](Self::reduce_scatter_in_place) (`MPI_Reduce_scatter_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn reduce_scatter_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        counts: &'s [i32],
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("reduce_scatter", op, false);
-        run::reduce_scatter(self, Start::Persistent, None, t.write(buf, Fill::Update)?, counts, op)
-            .map(|r| t.persistent(scope, r))
-    }
-
-    /// Inclusive prefix reduction: process *i* receives `send₀ op … op sendᵢ` in `recv`. (`MPI_Scan`)
-    fn scan<S: Buffer + ?Sized, R: BufferMut + ?Sized>(&self, send: &S, recv: &mut R, op: &Op) -> Result<()> {
-        let mut t = Transfer::reduction("scan", op, true);
-        run::elementwise(
-            self,
-            Start::Blocking,
-            Elementwise::Scan,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-            &mut t,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`scan`](Self::scan) (`MPI_Iscan`): the buffers stay borrowed until the request completes.
-    fn iscan<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("scan", op, false);
-        run::elementwise(
-            self,
-            Start::Immediate,
-            Elementwise::Scan,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`scan`](Self::scan) (`MPI_Scan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scan_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("scan", op, false);
-        run::elementwise(
-            self,
-            Start::Persistent,
-            Elementwise::Scan,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Overwrite)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Scan with `MPI_IN_PLACE`. (`MPI_Scan`, in place)
-    fn scan_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op) -> Result<()> {
-        let mut t = Transfer::reduction("scan", op, true);
-        run::elementwise(
-            self,
-            Start::Blocking,
-            Elementwise::Scan,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`scan_in_place`](Self::scan_in_place) (`MPI_Iscan`): the buffers stay borrowed until the request completes.
-    fn iscan_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("scan", op, false);
-        run::elementwise(
-            self,
-            Start::Immediate,
-            Elementwise::Scan,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`scan_in_place`](Self::scan_in_place) (`MPI_Scan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn scan_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("scan", op, false);
-        run::elementwise(
-            self,
-            Start::Persistent,
-            Elementwise::Scan,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Exclusive prefix reduction: process *i* > 0 receives `send₀ op … op sendᵢ₋₁`; `recv` of process 0 is left as it was. (`MPI_Exscan`)
-    fn exscan<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &S,
-        recv: &mut R,
-        op: &Op,
-    ) -> Result<()> {
-        let mut t = Transfer::reduction("exscan", op, true);
-        run::elementwise(
-            self,
-            Start::Blocking,
-            Elementwise::Exscan,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`exscan`](Self::exscan) (`MPI_Iexscan`): the buffers stay borrowed until the request completes.
-    fn iexscan<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("exscan", op, false);
-        run::elementwise(
-            self,
-            Start::Immediate,
-            Elementwise::Exscan,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`exscan`](Self::exscan) (`MPI_Exscan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn exscan_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s S,
-        recv: &'s mut R,
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("exscan", op, false);
-        run::elementwise(
-            self,
-            Start::Persistent,
-            Elementwise::Exscan,
-            Some(t.read(send)?),
-            t.write(recv, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Exscan with `MPI_IN_PLACE`. (`MPI_Exscan`, in place)
-    fn exscan_in_place<B: BufferMut + ?Sized>(&self, buf: &mut B, op: &Op) -> Result<()> {
-        let mut t = Transfer::reduction("exscan", op, true);
-        run::elementwise(
-            self,
-            Start::Blocking,
-            Elementwise::Exscan,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`exscan_in_place`](Self::exscan_in_place) (`MPI_Iexscan`): the buffers stay borrowed until the request completes.
-    fn iexscan_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::reduction("exscan", op, false);
-        run::elementwise(
-            self,
-            Start::Immediate,
-            Elementwise::Exscan,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`exscan_in_place`](Self::exscan_in_place) (`MPI_Exscan_init`, MPI-4; `MPIX_` on Open MPI 4.1): start it with
-    /// [`PersistentRequest::start`] as often as needed. [`Error::Unsupported`] where the library has neither.
-    fn exscan_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut B,
-        op: &'s Op,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::reduction("exscan", op, false);
-        run::elementwise(
-            self,
-            Start::Persistent,
-            Elementwise::Exscan,
-            None,
-            t.write(buf, Fill::Update)?,
-            op,
-            &mut t,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// All-to-all with a count, byte displacement and datatype per process on both sides
-    /// (`MPI_Alltoallw`): every block is checked to lie inside its buffer.
-    fn alltoallw<S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        send: &VaryingW<'_, S>,
-        recv: &mut VaryingWMut<'_, R>,
-    ) -> Result<()> {
-        let mut t = Transfer::new("alltoallw");
-        run::alltoallw(
-            self,
-            Start::Blocking,
-            Some((t.read(send.buf)?, &send.blocks)),
-            t.write(recv.buf, Fill::Update)?,
-            &recv.blocks,
-        )
-        .and_then(|_| t.blocking(None))
-    }
-
-    /// Alltoallw with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones
-    /// in the same layout (`MPI_Alltoallw`).
-    fn alltoallw_in_place<B: BufferMut + ?Sized>(&self, buf: &mut VaryingWMut<'_, B>) -> Result<()> {
-        let mut t = Transfer::new("alltoallw");
-        run::alltoallw(self, Start::Blocking, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
-            .and_then(|_| t.blocking(None))
-    }
-
-    /// Nonblocking [`alltoallw`](Self::alltoallw) (`MPI_Ialltoallw`).
-    fn ialltoallw<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s VaryingW<'s, S>,
-        recv: &'s mut VaryingWMut<'_, R>,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("alltoallw");
-        run::alltoallw(
-            self,
-            Start::Immediate,
-            Some((t.read(send.buf)?, &send.blocks)),
-            t.write(recv.buf, Fill::Update)?,
-            &recv.blocks,
-        )
-        .map(|r| t.request(scope, r))
-    }
-
-    /// Nonblocking [`alltoallw_in_place`](Self::alltoallw_in_place) (`MPI_Ialltoallw`).
-    fn ialltoallw_in_place<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingWMut<'_, B>,
-    ) -> Result<Request<'s>> {
-        let mut t = Transfer::new("alltoallw");
-        run::alltoallw(self, Start::Immediate, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
-            .map(|r| t.request(scope, r))
-    }
-
-    /// Persistent [`alltoallw`](Self::alltoallw) (`MPI_Alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
-    fn alltoallw_init<'s, S: Buffer + ?Sized, R: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        send: &'s VaryingW<'s, S>,
-        recv: &'s mut VaryingWMut<'_, R>,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("alltoallw");
-        run::alltoallw(
-            self,
-            Start::Persistent,
-            Some((t.read(send.buf)?, &send.blocks)),
-            t.write(recv.buf, Fill::Update)?,
-            &recv.blocks,
-        )
-        .map(|r| t.persistent(scope, r))
-    }
-
-    /// Persistent [`alltoallw_in_place`](Self::alltoallw_in_place) (`MPI_Alltoallw_init`, MPI-4; `MPIX_` on Open MPI 4.1).
-    fn alltoallw_in_place_init<'s, B: BufferMut + ?Sized>(
-        &self,
-        scope: &'s Scope<'s, '_>,
-        buf: &'s mut VaryingWMut<'_, B>,
-    ) -> Result<PersistentRequest<'s>> {
-        let mut t = Transfer::new("alltoallw");
-        run::alltoallw(self, Start::Persistent, None, t.write(buf.buf, Fill::Update)?, &buf.blocks)
-            .map(|r| t.persistent(scope, r))
+    collective! {
+        /// Alltoallw with `MPI_IN_PLACE`: `buf` holds the outgoing blocks and receives the incoming ones
+        /// in the same layout (`MPI_Alltoallw`).
+        fn alltoallw_in_place, ialltoallw_in_place ("MPI_Ialltoallw"), alltoallw_in_place_init ("MPI_Alltoallw_init");
+        [B: BufferMut + ?Sized] (&self, buf: &mut VaryingWMut<'_, B> => &'s mut VaryingWMut<'_, B>);
+        |start, t| Transfer::new("alltoallw") => vector::alltoallw(self, start, None, t.write(buf.buf, Fill::Update)?, &buf.blocks);
     }
 }
 

@@ -65,7 +65,7 @@ static PARENT_TAKEN: AtomicBool = AtomicBool::new(false);
 /// The returned value owns the handle, so it is handed out once: a second call while the
 /// link still exists is an error (keep and pass on the first value instead).
 pub fn get_parent() -> Result<Option<InterComm>> {
-    crate::environment::require_active()?;
+    crate::error::require_active()?;
     let mut raw = ffi::COMM_NULL();
     mpi_call!(MPI_Comm_get_parent(&mut raw))?;
     if raw == ffi::COMM_NULL() {

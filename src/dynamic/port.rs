@@ -3,11 +3,12 @@
 
 use super::{agree_at_root, c_string};
 use crate::comm::{Comm, Communicator};
-use crate::environment::{is_active, require_active};
+use crate::error::require_active;
 use crate::error::{mpi_call, Result};
 use crate::ffi;
 use crate::info::Info;
 use crate::intercomm::InterComm;
+use crate::runtime::is_active;
 use crate::util::string_from_c;
 use std::ffi::{c_char, c_int, CString};
 use std::os::fd::RawFd;

@@ -10,6 +10,13 @@ extern "C" {
     fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
 }
 
+/// The first `len` characters of a C buffer filled by MPI, as a `String` (lossy UTF-8).
+pub(crate) fn string_from_c(buf: &[c_char], len: c_int) -> String {
+    let len = (len.max(0) as usize).min(buf.len());
+    let bytes: Vec<u8> = buf[..len].iter().map(|&c| c as u8).take_while(|&b| b != 0).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// `dlsym(RTLD_DEFAULT, name)` (RTLD_DEFAULT is the null handle on glibc and musl): an MPI
 /// function outside `mpi.h` (MPI-4 calls on an MPI-3.1 library, `MPIX_` extensions), or null
 /// where the loaded library lacks it.

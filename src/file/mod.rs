@@ -70,11 +70,11 @@ pub use view::View;
 
 use crate::comm::{Comm, Communicator};
 use crate::datatype::Datatype;
-use crate::environment::{error_handler, is_active};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_File, MPI_Offset};
 use crate::group::Group;
 use crate::info::Info;
+use crate::runtime::{error_handler, is_active};
 use std::ffi::{c_int, CString};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -95,7 +95,7 @@ pub struct File {
     /// end-of-file checks.
     etype_size: AtomicUsize,
     /// Neither `Send` nor `Sync`: see [`crate::thread`].
-    _thread: crate::thread::ThreadBound,
+    _thread: crate::runtime::ThreadBound,
 }
 
 /// A byte count or offset as an `MPI_Offset`, or an error saying it does not fit.

@@ -569,7 +569,7 @@ impl Pool {
     /// [`spawn`](Pool::spawn) with [`PoolOptions`]: an initializer, where and how the workers
     /// start, whether to run a progress thread.
     pub fn spawn_with(registry: &Registry, options: PoolOptions) -> Result<Pool> {
-        crate::environment::require_active()?;
+        crate::error::require_active()?;
         let n = match options.max_workers {
             Some(0) => return Err(Error::InvalidArgument("a pool needs at least 1 worker".into())),
             Some(n) => n,
@@ -1028,7 +1028,7 @@ impl Drop for Pool {
     /// Shuts down waiting (mpi4py's `with MPIPoolExecutor() as pool:` block end), except
     /// while a panic unwinds; the progress thread is stopped in any case.
     fn drop(&mut self) {
-        if !std::thread::panicking() && crate::environment::is_active() {
+        if !std::thread::panicking() && crate::runtime::is_active() {
             let _ = self.shutdown(true, false);
         }
         self.stop_thread();

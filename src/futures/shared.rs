@@ -91,7 +91,7 @@ impl Drop for SharedWorkers {
     /// Lets the workers go (they return once the pools made here have shut down too).
     fn drop(&mut self) {
         if let Some(comm) = &self.comm {
-            if crate::environment::is_active() {
+            if crate::runtime::is_active() {
                 for worker in 0..comm.remote_size() {
                     let _ = comm.send_obj(&(), worker, STOP);
                 }

@@ -11,15 +11,15 @@
 //! with the same tag at the same time.
 //!
 //! Counts past 2^31 bytes go to MPI as one item of a big datatype
-//! ([`bigcount`](crate::collective::bigcount)), on both sides.
+//! ([`bigcount`](crate::bigcount)), on both sides.
 
 use super::codec::{decode_error, parse_header, Encoded, Header, Payload, EAGER, FLAG_CONTINUED, MAGIC};
-use crate::collective::bigcount::block;
+use crate::bigcount::block;
 use crate::comm::Communicator;
-use crate::environment::is_active;
+use crate::comm::{check_rank, check_tag};
 use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Message, MPI_Request};
-use crate::p2p::{check_rank, check_tag};
+use crate::runtime::is_active;
 use crate::status::Status;
 use std::ffi::{c_int, c_void};
 
@@ -148,7 +148,7 @@ pub(crate) fn send_parts<'p>(
     };
     for p in parts {
         let b = block(p.len(), ffi::BYTE())?;
-        crate::environment::require_not_finalized()?;
+        crate::error::require_not_finalized()?;
         // SAFETY: `p` is valid for reads for the whole (blocking) call.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm) })?;
     }
@@ -172,7 +172,7 @@ pub(crate) fn isend_parts<'p>(
     for p in parts {
         let b = block(p.len(), ffi::BYTE())?;
         let mut req = ffi::REQUEST_NULL();
-        crate::environment::require_not_finalized()?;
+        crate::error::require_not_finalized()?;
         // SAFETY: the caller keeps `p` alive until the request completes.
         check(call, unsafe { f(p.as_ptr().cast(), b.count, b.datatype, dest, tag, comm, &mut req) })?;
         pending.reqs.push(req);

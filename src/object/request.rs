@@ -81,7 +81,7 @@ pub struct ObjRecvRequest<'c, T> {
     source: i32,
     tag: i32,
     done: bool,
-    _comm: PhantomData<(&'c (), crate::thread::ThreadBound)>,
+    _comm: PhantomData<(&'c (), crate::runtime::ThreadBound)>,
     _value: PhantomData<fn() -> T>,
 }
 

@@ -30,7 +30,6 @@
 //! ```
 
 pub(crate) mod bools;
-pub(crate) mod pending;
 pub(crate) mod pipeline;
 pub(crate) mod stage;
 

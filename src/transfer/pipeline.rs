@@ -11,7 +11,7 @@
 
 use super::pipeline_chunk;
 use super::stage::Transfer;
-use crate::collective::bigcount::{chunked, extent, CHUNK};
+use crate::bigcount::{chunked, extent, CHUNK};
 use crate::error::Result;
 use crate::ffi::MPI_Datatype;
 use mpi4rs_device::staging::chunk_plan;

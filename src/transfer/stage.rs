@@ -1,7 +1,7 @@
 //! The per-operation router: [`Transfer`] takes an operation's buffers, decides each one's
 //! [`Path`], stages device buffers through pinned memory where needed, and copies results back
 //! when the operation completes (at once for a blocking call, at completion of the request
-//! otherwise: see [`pending`](super::pending)).
+//! otherwise: see [`pending`](crate::pending)).
 
 use super::bools::Shadow;
 use super::{emulated, path_for, pipeline_chunk, record_path, Path};
@@ -117,10 +117,10 @@ impl Transfer {
         }
     }
 
-    /// Marks the transfer as a blocking broadcast: large staged buffers are pipelined.
+    /// Lets large staged buffers be pipelined when `on` (blocking broadcasts).
     #[inline(always)]
-    pub(crate) fn pipelined(mut self) -> Self {
-        self.pipelinable = true;
+    pub(crate) fn pipelined_if(mut self, on: bool) -> Self {
+        self.pipelinable = on;
         self
     }
 
@@ -352,7 +352,7 @@ impl Transfer {
     #[inline(always)]
     pub(crate) fn request<'s>(self, scope: &'s Scope<'s, '_>, raw: MPI_Request) -> Request<'s> {
         if self.has_stages() {
-            super::pending::register(raw, self, false);
+            crate::pending::register(raw, Box::new(self), false);
         }
         Request::scoped(scope.core(), raw)
     }
@@ -362,7 +362,7 @@ impl Transfer {
     #[inline(always)]
     pub(crate) fn persistent<'s>(self, scope: &'s Scope<'s, '_>, raw: MPI_Request) -> PersistentRequest<'s> {
         if self.has_stages() {
-            super::pending::register(raw, self, true);
+            crate::pending::register(raw, Box::new(self), true);
         }
         PersistentRequest::scoped(scope.core(), raw)
     }
@@ -404,6 +404,15 @@ impl Transfer {
             stage.copy(r, false)?;
         }
         Ok(())
+    }
+}
+
+impl crate::pending::Staged for Transfer {
+    fn complete(&mut self, status: Option<&Status>) -> Result<()> {
+        Transfer::complete(self, status)
+    }
+    fn refill(&mut self) -> Result<()> {
+        Transfer::refill(self)
     }
 }
 
@@ -504,7 +513,7 @@ fn span(s: &Spec) -> Result<Span> {
     if matches!(s.kind, ElementKind::Basic(_)) {
         return Ok(Span { below: 0, bytes: s.bytes, layout: false });
     }
-    let (_, touched) = crate::datatype::size_and_span(s.datatype, s.count)?;
+    let (_, touched) = crate::typed::size_and_span(s.datatype, s.count)?;
     let Some((lo, hi)) = touched else { return Ok(Span { below: 0, bytes: 0, layout: true }) };
     let too_large =
         |_| Error::InvalidArgument(format!("a layout touching bytes {lo}..{hi} cannot be staged"));

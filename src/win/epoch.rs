@@ -30,10 +30,10 @@
 //! ```
 
 use super::{Core, Win};
-use crate::environment::is_active;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi;
 use crate::group::Group;
+use crate::runtime::is_active;
 use crate::scope::{Scope, ScopeCore};
 use crate::transfer::stage::Transfer;
 use std::cell::RefCell;
@@ -774,7 +774,7 @@ impl Exposure<'_> {
 
 impl Drop for Exposure<'_> {
     fn drop(&mut self) {
-        if self.open && crate::environment::is_active() {
+        if self.open && crate::runtime::is_active() {
             let _ = self.close();
         }
     }
@@ -847,7 +847,7 @@ impl LocalAccess<'_> {
 
 impl Drop for LocalAccess<'_> {
     fn drop(&mut self) {
-        if self.open && crate::environment::is_active() {
+        if self.open && crate::runtime::is_active() {
             let _ = unlock_rank(self.core, self.core.rank);
         }
     }

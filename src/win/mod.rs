@@ -128,12 +128,13 @@ pub use ops::Target;
 
 use crate::buffer::{BufferMut, ElementKind};
 use crate::comm::{Comm, Communicator};
-use crate::environment::{error_handler, is_active, require_active};
+use crate::error::require_active;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Win};
 use crate::group::Group;
 use crate::info::Info;
 use crate::persistent::OwnedBuffer;
+use crate::runtime::{error_handler, is_active};
 use crate::scope::{Scope, ScopeCore};
 use crate::util::string_from_c;
 use mpi4rs_device::{DType, MemoryKind};

@@ -7,13 +7,14 @@
 use super::epoch::Epoch;
 use super::Core;
 use crate::buffer::{Buffer, BufferElement, BufferMut, ElementKind, Spec};
-use crate::datatype::{size_and_span, Datatype};
+use crate::datatype::Datatype;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Datatype, MPI_Op};
 use crate::op::{Builtin, Op};
 use crate::request::Request;
 use crate::scope::Scope;
 use crate::transfer::stage::{Fill, Transfer};
+use crate::typed::size_and_span;
 use mpi4rs_device::DType;
 use std::ffi::c_int;
 

@@ -2,7 +2,6 @@
 //! then one MPI call in the blocking, immediate or persistent form (the same `start!` as the
 //! other collectives).
 
-use super::super::bigcount::block;
 use super::super::checks::{
     blocks_total, check_len, check_same_elements, check_typed_blocks, check_typed_receive, check_varying,
     length_error,
@@ -11,6 +10,7 @@ use super::super::persistent;
 use super::super::run::{start, Start};
 use super::super::varying::TypedBlocks;
 use super::super::Blocks;
+use crate::bigcount::block;
 use crate::buffer::{Spec, SpecMut};
 use crate::error::{check, mpi_call, Result};
 use crate::ffi::{self, MPI_Request};

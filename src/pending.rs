@@ -1,19 +1,31 @@
-//! Staged buffers of nonblocking and persistent operations, kept until their request
-//! completes. Requests stay bare `MPI_Request`s (so arrays of them go to `MPI_Waitall`
+//! Work that a request must finish when MPI completes it — the transfer router's staged
+//! buffers of nonblocking and persistent operations, written back to device memory — kept
+//! until then. Requests stay bare `MPI_Request`s (so arrays of them go to `MPI_Waitall`
 //! as they are); their staging lives here, keyed by the handle, and every completion path of
 //! [`request`](crate::request) hands completed handles to [`completed`]. Host-only programs
 //! pay one relaxed atomic load per completion.
+//!
+//! This module sits below the transfer router: the router hands its staging in as a
+//! [`Staged`] value, so requests never name the router.
 
-use super::stage::Transfer;
 use crate::error::Result;
 use crate::ffi::MPI_Request;
 use crate::status::Status;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+/// What the transfer router leaves with a request: staged buffers to copy back when it
+/// completes, and (for a persistent request) inputs to stage again at each start.
+pub(crate) trait Staged: Send {
+    /// The request completed with `status` (if known): copy the staged results back.
+    fn complete(&mut self, status: Option<&Status>) -> Result<()>;
+    /// A persistent request is about to start again: refresh the staged inputs.
+    fn refill(&mut self) -> Result<()>;
+}
+
 struct Entry {
     key: u64,
-    transfer: Transfer,
+    transfer: Box<dyn Staged>,
     persistent: bool,
 }
 
@@ -42,7 +54,7 @@ pub(crate) fn any() -> bool {
     COUNT.load(Ordering::Relaxed) != 0
 }
 
-pub(crate) fn register(raw: MPI_Request, transfer: Transfer, persistent: bool) {
+pub(crate) fn register(raw: MPI_Request, transfer: Box<dyn Staged>, persistent: bool) {
     let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
     table.push(Entry { key: key(&raw), transfer, persistent });
     COUNT.store(table.len(), Ordering::Relaxed);

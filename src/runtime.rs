@@ -1,0 +1,151 @@
+//! The process-wide MPI state that every call consults, kept below everything else: who may
+//! call MPI now (the thread level and whether MPI is finalised), the `TAG_UB` read at
+//! initialisation and the error policy's handler. [`crate::environment`] sets it when it
+//! initialises and finalises MPI; the gate of every checked call ([`crate::error::mpi_call`])
+//! reads it. Nothing here calls a layer above (it imports only [`crate::ffi`]).
+
+use crate::ffi;
+use std::cell::Cell;
+use std::ffi::c_int;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
+
+/// MPI thread support levels (`MPI_THREAD_*`), ordered from least to most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ThreadLevel {
+    /// Only one thread exists.
+    Single,
+    /// Only the main thread calls MPI.
+    Funneled,
+    /// Any thread calls MPI, one at a time.
+    Serialized,
+    /// Any thread calls MPI at any time.
+    Multiple,
+}
+
+impl ThreadLevel {
+    /// The four levels, from least to most.
+    pub(crate) const fn all() -> [ThreadLevel; 4] {
+        [ThreadLevel::Single, ThreadLevel::Funneled, ThreadLevel::Serialized, ThreadLevel::Multiple]
+    }
+
+    /// The raw `MPI_THREAD_*` value.
+    pub fn as_raw(self) -> c_int {
+        match self {
+            ThreadLevel::Single => ffi::THREAD_SINGLE(),
+            ThreadLevel::Funneled => ffi::THREAD_FUNNELED(),
+            ThreadLevel::Serialized => ffi::THREAD_SERIALIZED(),
+            ThreadLevel::Multiple => ffi::THREAD_MULTIPLE(),
+        }
+    }
+}
+
+/// A zero-sized field that makes a handle neither `Send` nor `Sync` (see [`crate::thread`]).
+pub(crate) type ThreadBound = PhantomData<*const ()>;
+
+/// `TAG_UB` of COMM_WORLD, read once at initialisation (tags are checked on every call).
+static TAG_UB: AtomicI32 = AtomicI32::new(32767);
+static ERRORS_FATAL: AtomicBool = AtomicBool::new(false);
+/// Who may call MPI now: [`OPEN`] (any thread: MPI provided `THREAD_MULTIPLE`, or this library
+/// has not initialised it), [`INIT_THREAD_ONLY`] (a lower level: only the thread that
+/// initialised MPI) or [`FINALIZED`] (nobody; never left: MPI cannot be initialised again).
+static CALLERS: AtomicU8 = AtomicU8::new(OPEN);
+const OPEN: u8 = 0;
+const INIT_THREAD_ONLY: u8 = 1;
+const FINALIZED: u8 = 2;
+/// The level MPI provided (as an index into [`ThreadLevel::all`]), for the error message.
+static PROVIDED: AtomicU8 = AtomicU8::new(3);
+
+thread_local! {
+    /// Whether this thread initialised MPI (its "main thread").
+    static INIT_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Why the calling thread may not call MPI now (made into an `Error` by [`crate::error`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// This library has finalised MPI.
+    Finalized,
+    /// Another thread than the one that initialised MPI, which provided this level.
+    WrongThread(ThreadLevel),
+}
+
+/// Whether the calling thread may call MPI now: refused once this library has finalised MPI,
+/// and from a thread other than the one that initialised MPI when it provided less than
+/// `THREAD_MULTIPLE`. Every MPI call goes through it (`mpi_call!`): one relaxed load, plus a
+/// thread-local read below `MULTIPLE`. This is what makes the thread levels sound for the
+/// calls that take no handle (handles themselves cannot leave their thread below `MULTIPLE`:
+/// see [`crate::thread`]).
+#[inline(always)]
+pub(crate) fn may_call() -> Result<(), Refusal> {
+    match CALLERS.load(Ordering::Relaxed) {
+        OPEN => Ok(()),
+        INIT_THREAD_ONLY if INIT_THREAD.with(Cell::get) => Ok(()),
+        state => Err(refusal(state)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn refusal(state: u8) -> Refusal {
+    if state == FINALIZED {
+        Refusal::Finalized
+    } else {
+        Refusal::WrongThread(ThreadLevel::all()[usize::from(PROVIDED.load(Ordering::Relaxed) & 3)])
+    }
+}
+
+/// Sets the error policy (before the first handle is made: each installs [`error_handler`]).
+pub(crate) fn set_errors_fatal(fatal: bool) {
+    ERRORS_FATAL.store(fatal, Ordering::Relaxed);
+}
+
+/// Records a successful initialisation on the calling thread: the level MPI provided and
+/// COMM_WORLD's `TAG_UB` (if it has one).
+pub(crate) fn record_init(provided: ThreadLevel, tag_ub: Option<i32>) {
+    if let Some(ub) = tag_ub {
+        TAG_UB.store(ub, Ordering::Relaxed);
+    }
+    INIT_THREAD.with(|t| t.set(true));
+    PROVIDED.store(provided as u8, Ordering::Relaxed);
+    if provided < ThreadLevel::Multiple {
+        CALLERS.store(INIT_THREAD_ONLY, Ordering::Relaxed);
+    }
+}
+
+/// Records that this library finalised MPI: every later call is refused.
+pub(crate) fn record_finalize() {
+    CALLERS.store(FINALIZED, Ordering::Relaxed);
+}
+
+/// Whether the error policy is `ERRORS_ARE_FATAL` (set at initialisation).
+pub(crate) fn errors_fatal() -> bool {
+    ERRORS_FATAL.load(Ordering::Relaxed)
+}
+
+/// The error handler the configured policy installs on every communicator.
+pub(crate) fn error_handler() -> ffi::MPI_Errhandler {
+    if errors_fatal() {
+        ffi::ERRORS_ARE_FATAL()
+    } else {
+        ffi::ERRORS_RETURN()
+    }
+}
+
+/// The largest valid tag (`TAG_UB` of COMM_WORLD).
+#[inline]
+pub fn tag_ub() -> i32 {
+    TAG_UB.load(Ordering::Relaxed)
+}
+
+/// True while MPI calls are allowed (initialised and not finalised). `MPI_Initialized` and
+/// `MPI_Finalized` may be called at any time, from any thread; a failing query counts as "no".
+pub(crate) fn is_active() -> bool {
+    let (mut initialized, mut finalized): (c_int, c_int) = (0, 0);
+    // SAFETY: plain out-parameters; both functions may be called before init and after finalize.
+    let ok = unsafe {
+        ffi::MPI_Initialized(&mut initialized) == ffi::SUCCESS()
+            && ffi::MPI_Finalized(&mut finalized) == ffi::SUCCESS()
+    };
+    ok && initialized != 0 && finalized == 0
+}
