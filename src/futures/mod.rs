@@ -61,14 +61,17 @@
 //! | the executor's manager thread | a progress thread under `THREAD_MULTIPLE`; below it [`Pool::progress`] (see [Progress](Pool#progress)) |
 //! | `mpiexec -n N python -m mpi4py.futures script.py` (every executor shares the workers) | [`SharedWorkers::split(comm, root, &registry)`](SharedWorkers::split), then [`workers.pool(options)`](SharedWorkers::pool) as often as needed |
 
+mod future;
+mod options;
 mod pool;
+mod progress;
 mod registry;
 mod shared;
 mod worker;
 
-pub use pool::{
-    as_completed, wait, AsCompleted, Future, Map, Pool, PoolOptions, ReturnWhen, Waited, MAX_WORKERS_ENV,
-};
+pub use future::{as_completed, wait, AsCompleted, Future, Map, ReturnWhen, Waited};
+pub use options::PoolOptions;
+pub use pool::{Pool, MAX_WORKERS_ENV};
 pub use registry::{Registry, Task};
 pub use shared::SharedWorkers;
 pub use worker::{run_worker, WORKER_ARG};

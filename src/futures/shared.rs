@@ -1,7 +1,8 @@
 //! [`SharedWorkers`]: one set of split workers serving several pools (what `mpiexec -n N python
 //! -m mpi4py.futures script.py` gives every `MPIPoolExecutor` the script makes).
 
-use super::pool::{handshake, split_sides, Backend, Pool, PoolOptions};
+use super::options::PoolOptions;
+use super::pool::{handshake, split_sides, Backend, Pool};
 use super::registry::Registry;
 use super::worker::{serve_shared, SESSION, STOP};
 use crate::comm::Comm;
