@@ -69,6 +69,16 @@ pub fn cuda_aware_source() -> &'static str {
 
 fn awareness() -> (bool, &'static str) {
     static AWARE: OnceLock<(bool, &'static str)> = OnceLock::new();
+    if let Some(known) = AWARE.get() {
+        return *known;
+    }
+    // The library's query may not be called before MPI is initialised (MPICH aborts the
+    // process), so before `init` the answer is "no" and nothing is remembered.
+    if !crate::runtime::is_active()
+        && !matches!(mpi4rs_device::env::bool_var("MPI4RS_CUDA_AWARE"), Ok(Some(_)))
+    {
+        return (false, "not known before MPI is initialised");
+    }
     *AWARE.get_or_init(|| {
         let (aware, why) = match mpi4rs_device::env::bool_var("MPI4RS_CUDA_AWARE") {
             Ok(Some(aware)) => (aware, "MPI4RS_CUDA_AWARE"),
