@@ -101,22 +101,34 @@ fn too_large(region: &Region<'_>) -> Error {
     ))
 }
 
-/// The runs one item of `dt` touches, relative to its origin: MPI unpacks `size` marker bytes
-/// through the datatype into zeroed scratch covering its true extent, and the marked bytes
-/// are the ones it touches (native representation copies bytes as they are).
+/// The runs one item of `dt` touches, relative to its origin (see [`touched_runs`]).
 fn item_runs(dt: &Datatype) -> Result<Vec<(isize, isize)>> {
     let size = dt.size();
     let (tlb, text) = dt.true_extent();
+    touched_runs(dt.as_raw(), size, tlb, text)?
+        .ok_or_else(|| Error::InvalidArgument(format!("a datatype of {size} bytes is too large to map")))
+}
+
+/// The byte runs one item of the committed datatype `dt` (`size` bytes of data, true lower
+/// bound `tlb`, true extent `text`) touches, relative to its origin: MPI unpacks `size` marker
+/// bytes through the datatype into zeroed scratch covering its true extent, and the marked
+/// bytes are the ones it touches (native representation copies bytes as they are). `None`
+/// when `size` is too large for one `MPI_Unpack` (more than `c_int::MAX` bytes).
+pub(crate) fn touched_runs(
+    dt: ffi::MPI_Datatype,
+    size: usize,
+    tlb: isize,
+    text: isize,
+) -> Result<Option<Vec<(isize, isize)>>> {
     if text <= 0 {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     }
     if text as usize == size {
-        return Ok(vec![(tlb, tlb + text)]);
+        return Ok(Some(vec![(tlb, tlb + text)]));
     }
+    let Ok(insize) = c_int::try_from(size) else { return Ok(None) };
     let mut scratch = vec![0u8; text as usize];
     let marks = vec![0xFFu8; size];
-    let insize = c_int::try_from(size)
-        .map_err(|_| Error::InvalidArgument(format!("a datatype of {size} bytes is too large to map")))?;
     let mut position: c_int = 0;
     // The origin of the item lies `-tlb` bytes from the scratch's start, so that the touched
     // bytes [tlb, tlb + text) fall exactly on the scratch; the pointer is only formed for MPI.
@@ -127,7 +139,7 @@ fn item_runs(dt: &Datatype) -> Result<Vec<(isize, isize)>> {
         &mut position,
         origin.cast(),
         1,
-        dt.as_raw(),
+        dt,
         ffi::COMM_SELF()
     ))?;
     let mut runs = Vec::new();
@@ -143,7 +155,7 @@ fn item_runs(dt: &Datatype) -> Result<Vec<(isize, isize)>> {
         }
         runs.push((tlb + start as isize, tlb + i as isize));
     }
-    Ok(runs)
+    Ok(Some(runs))
 }
 
 /// One region of a call, for [`check_disjoint`]: its runs, whether it is received into, and a

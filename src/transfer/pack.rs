@@ -18,7 +18,7 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Datatype};
 use mpi4rs_device::kernels::{gather_blocks, scatter_blocks};
 use mpi4rs_device::{MemoryKind, Placement, StreamRef};
-use std::ffi::{c_int, c_void};
+use std::ffi::c_void;
 
 /// The bytes of a staged range that a layout touches: sorted, disjoint, non-adjacent
 /// `(offset, length)` blocks counted from the range's first byte.
@@ -105,42 +105,8 @@ fn item_runs(
     tlb: isize,
     text: isize,
 ) -> Result<Option<Vec<(isize, isize)>>> {
-    if text <= 0 {
-        return Ok(Some(Vec::new()));
-    }
-    if text as i128 == size as i128 {
-        return Ok(Some(vec![(tlb, tlb + text)]));
-    }
-    let Ok(insize) = c_int::try_from(size) else { return Ok(None) };
-    let mut scratch = vec![0u8; text as usize];
-    let marks = vec![0xFFu8; size as usize];
-    let mut position: c_int = 0;
-    // The item's origin lies `-tlb` bytes from the scratch's start, so that the touched bytes
-    // [tlb, tlb + text) fall exactly on the scratch; the pointer is only formed for MPI.
-    let origin = scratch.as_mut_ptr().wrapping_offset(-tlb);
-    mpi_call!(MPI_Unpack(
-        marks.as_ptr().cast(),
-        insize,
-        &mut position,
-        origin.cast(),
-        1,
-        dt,
-        ffi::COMM_SELF()
-    ))?;
-    let mut runs = Vec::new();
-    let mut i = 0;
-    while i < scratch.len() {
-        if scratch[i] == 0 {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < scratch.len() && scratch[i] != 0 {
-            i += 1;
-        }
-        runs.push((tlb + start as isize, tlb + i as isize));
-    }
-    Ok(Some(runs))
+    let Ok(size) = usize::try_from(size) else { return Ok(None) };
+    crate::region::touched_runs(dt, size, tlb, text)
 }
 
 fn device_and_stream(place: &Placement) -> Result<(i32, StreamRef)> {
