@@ -27,6 +27,12 @@ if [ "$which" != mpich ]; then
   # directory: the verification build of the unpacked crate gets the same fingerprints as the
   # workspace's, and would leave a build-script output (without the C bench loops) that the
   # next workspace build takes as fresh.
+  # cargo unpacks the just-packaged mpi4rs-device into $CARGO_HOME/registry/src/-<hash of the
+  # temporary registry's path>/ and reuses an unpacking already there: a cargo home kept between
+  # runs of a clone at the same path would build the verification against an old
+  # mpi4rs-device (CI failed so: "no `env` in `mpi4rs_device`"). Remove those unpackings first.
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/mpi4rs-device-* \
+         "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/mpi4rs-[0-9]*
   (export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/package-check"
    cargo package --workspace --allow-dirty 2>&1 | grep -v "^warning: ignoring .* not included in the published package"
    cargo publish --dry-run -p mpi4rs-device --allow-dirty)
