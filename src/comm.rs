@@ -50,13 +50,42 @@ pub(crate) fn check_tag_any(tag: i32, any: bool) -> Result<()> {
 }
 
 /// Whether a receive from `source` on `comm` may match a message this process sent to itself
-/// on an MPI whose path for such messages writes past a smaller receive buffer (Open MPI: see
-/// `runtime::set_guard_self_receives`): intracommunicators, `source` this rank or any source.
+/// on an MPI whose path for such messages writes past a smaller receive buffer (see
+/// [`crate::loopback`]): intracommunicators, `source` this rank or any source.
 #[inline(always)]
 pub(crate) fn may_match_own_send<C: Communicator + ?Sized>(comm: &C, source: i32) -> bool {
     crate::runtime::guard_self_receives()
         && !comm.is_inter()
         && (source == comm.rank() || source == ffi::ANY_SOURCE())
+}
+
+/// Refuses a receive that is posted before its message exists (`what`) when it may match a
+/// message this process sent to itself on an MPI that writes such a message past a smaller
+/// receive buffer (see [`crate::loopback`]): its size could not be checked first.
+#[inline(always)]
+pub(crate) fn refuse_unprobed_self_receive<C: Communicator + ?Sized>(
+    comm: &C,
+    source: i32,
+    what: &str,
+) -> crate::error::Result<()> {
+    if may_match_own_send(comm, source) {
+        return Err(unprobed_self_receive(what, source));
+    }
+    Ok(())
+}
+
+#[cold]
+fn unprobed_self_receive(what: &str, source: i32) -> crate::error::Error {
+    let from = if source == ffi::ANY_SOURCE() { "any source" } else { "this rank itself" };
+    crate::error::Error::Unsupported(format!(
+        "{what} from {from}: this MPI writes a message a process sends to itself past the end of \
+         a smaller receive buffer (Open MPI's self transport with RDMA), so such receives must \
+         learn the message's size first, which a receive posted ahead cannot. Use a blocking \
+         recv, mprobe or a named other source, or lift the limit: set \
+         {}=send,inplace in the job's environment (mpiexec -x), or call mpi4rs::init before \
+         starting other threads, which sets it",
+        crate::loopback::SELF_FLAGS_VAR
+    ))
 }
 
 /// What every communicator offers; point-to-point lives in [`crate::PointToPoint`].

@@ -33,7 +33,7 @@
 
 use crate::buffer::{BufferMut, ElementKind, LendMut, SpecMut};
 use crate::comm::Communicator;
-use crate::comm::{check_rank, check_tag_any};
+use crate::comm::{check_rank, check_tag_any, refuse_unprobed_self_receive};
 use crate::datatype::Datatype;
 use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Request};
@@ -153,6 +153,9 @@ impl Exchange {
         for l in &self.legs {
             check_rank(comm, l.peer, l.recv)?;
             check_tag_any(l.tag, l.recv)?;
+            if l.recv {
+                refuse_unprobed_self_receive(comm, l.peer, "an exchange's receive")?;
+            }
         }
         let s = buf.spec_mut()?;
         check_buffer(&s, self.min_bytes(), self.legs.iter().filter(|l| l.recv).map(|l| &l.datatype))?;
@@ -327,6 +330,7 @@ where
     check_tag_any(sendtag, false)?;
     check_rank(comm, source, true)?;
     check_tag_any(recvtag, true)?;
+    refuse_unprobed_self_receive(comm, source, "sendrecv_within")?;
     let (send_runs, _) = runs(&send)?;
     let (recv_runs, self_overlap) = runs(&recv)?;
     if self_overlap {

@@ -174,10 +174,11 @@ pub(crate) fn world_rank() -> i32 {
     r
 }
 
-/// Set at initialisation on Open MPI: its path for messages a process sends to itself (the
-/// `self` BTL; seen on 4.1.4) copies the whole message into a smaller receive buffer, writing
-/// past its end, before it reports `MPI_ERR_TRUNCATE`. Receives that may match such a message
-/// then probe first (see `p2p`).
+/// Set at initialisation where MPI's path for messages a process sends to itself copies the
+/// whole message into a smaller receive buffer, writing past its end, before it reports
+/// `MPI_ERR_TRUNCATE` (Open MPI's `self` transport with RDMA; measured by
+/// `loopback::truncation_overflows`). Receives that may match such a message then probe first
+/// or are refused (see `loopback`).
 pub(crate) fn set_guard_self_receives(on: bool) {
     GUARD_SELF_RECEIVES.store(on, Ordering::Relaxed);
 }

@@ -36,6 +36,11 @@ pub struct VersionInfo {
     pub nvrtc: Result<(String, (i32, i32)), String>,
     /// The thread level MPI provides (`None` while MPI is not running).
     pub thread_level: Option<ThreadLevel>,
+    /// Whether receives that may match a message this process sent to itself are guarded,
+    /// because this MPI writes such a message past the end of a smaller receive buffer (then
+    /// some are refused: see the guide's "Messages to oneself"); `None` while MPI is not
+    /// running.
+    pub self_messages_guarded: Option<bool>,
     /// The device synchronisation policy.
     pub sync_policy: SyncPolicy,
     /// Blocking staged reductions/broadcasts from this size are pipelined (0: never).
@@ -72,6 +77,9 @@ pub fn version_info() -> VersionInfo {
         cuda: mpi4rs_device::cuda::probe().map_err(|e| e.to_string()),
         nvrtc,
         thread_level: crate::environment::query_thread().ok(),
+        self_messages_guarded: crate::error::require_active()
+            .is_ok()
+            .then(crate::runtime::guard_self_receives),
         sync_policy: mpi4rs_device::sync_policy(),
         pipeline_min_bytes: crate::transfer::pipeline_min_bytes(),
         pipeline_chunk_bytes: crate::transfer::pipeline_chunk_bytes(),
@@ -128,6 +136,15 @@ impl fmt::Display for VersionInfo {
         match self.thread_level {
             Some(l) => writeln!(f, "  thread level:      {l:?}")?,
             None => writeln!(f, "  thread level:      MPI not running")?,
+        }
+        match self.self_messages_guarded {
+            Some(false) => writeln!(f, "  self-messages:     truncated safely by MPI")?,
+            Some(true) => writeln!(
+                f,
+                "  self-messages:     guarded (MPI writes a long one past a smaller receive; \
+                 receives posted ahead from oneself are refused)"
+            )?,
+            None => writeln!(f, "  self-messages:     MPI not running")?,
         }
         writeln!(f, "  device sync:       {:?}", self.sync_policy)?;
         let pipeline = match self.pipeline_min_bytes {

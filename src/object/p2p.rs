@@ -359,14 +359,12 @@ pub(crate) fn recv_incoming<T: ?Sized>(
 }
 
 /// Whether a receive of `EAGER` bytes from `source` on `comm` could match a longer message
-/// this process sent itself, on Open MPI: its `self` path writes a truncated message past the
-/// end of the receive buffer (Open MPI 4.1.4: a 5000-byte message into a 4096-byte receive
-/// writes 904 bytes past it, posted or not), where other paths report the truncation only.
-/// Such receives match first (`MPI_Mprobe`) and receive the message at its size.
+/// this process sent itself, on an MPI that writes such a message past the end of a smaller
+/// receive buffer (see `crate::loopback`; Open MPI's `self` transport when its RDMA paths
+/// could not be switched off). Such receives match first (`MPI_Mprobe`) and receive the
+/// message at its size.
 pub(crate) fn self_may_overflow(comm: MPI_Comm, source: i32) -> Result<bool> {
-    static OPEN_MPI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if !*OPEN_MPI.get_or_init(|| crate::environment::library_version().is_ok_and(|v| v.contains("Open MPI")))
-    {
+    if !crate::runtime::guard_self_receives() {
         return Ok(false);
     }
     if source == ffi::PROC_NULL() {
