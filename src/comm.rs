@@ -51,7 +51,7 @@ pub(crate) fn check_tag_any(tag: i32, any: bool) -> Result<()> {
 
 /// Whether a receive from `source` on `comm` may match a message this process sent to itself
 /// on an MPI whose path for such messages writes past a smaller receive buffer (see
-/// [`crate::loopback`]): intracommunicators, `source` this rank or any source.
+/// [`crate::truncation`]): intracommunicators, `source` this rank or any source.
 #[inline(always)]
 pub(crate) fn may_match_own_send<C: Communicator + ?Sized>(comm: &C, source: i32) -> bool {
     crate::runtime::guard_self_receives()
@@ -61,7 +61,7 @@ pub(crate) fn may_match_own_send<C: Communicator + ?Sized>(comm: &C, source: i32
 
 /// Refuses a receive that is posted before its message exists (`what`) when it may match a
 /// message this process sent to itself on an MPI that writes such a message past a smaller
-/// receive buffer (see [`crate::loopback`]): its size could not be checked first.
+/// receive buffer (see [`crate::truncation`]): its size could not be checked first.
 #[inline(always)]
 pub(crate) fn refuse_unprobed_self_receive<C: Communicator + ?Sized>(
     comm: &C,
@@ -84,7 +84,7 @@ fn unprobed_self_receive(what: &str, source: i32) -> crate::error::Error {
          recv, mprobe or a named other source, or lift the limit: set \
          {}=send,inplace in the job's environment (mpiexec -x), or call mpi4rs::init before \
          starting other threads, which sets it",
-        crate::loopback::SELF_FLAGS_VAR
+        crate::truncation::SELF_FLAGS_VAR
     ))
 }
 

@@ -57,7 +57,7 @@ pub fn init_with(config: Config) -> Result<Environment> {
         ThreadLevel::Serialized => mpi::Threading::Serialized,
         ThreadLevel::Multiple => mpi::Threading::Multiple,
     };
-    let prepared = crate::loopback::prepare_before_init(&library_version().unwrap_or_default());
+    let prepared = crate::truncation::prepare_before_init(&library_version().unwrap_or_default());
     let (universe, _) = mpi::initialize_with_threading(threading).ok_or(Error::AlreadyInitialized)?;
     crate::logging::mpi_log!(Debug, "init", "self transport before MPI_Init: {prepared:?}");
     set_up(config, Some(universe))
@@ -93,7 +93,7 @@ fn set_up(config: Config, universe: Option<mpi::environment::Universe>) -> Resul
     } else {
         runtime::record_init(thread_level, tag_ub);
     }
-    let overflows = crate::loopback::truncation_overflows()?;
+    let overflows = crate::truncation::truncation_overflows()?;
     crate::logging::mpi_log!(Debug, "init", "self-messages overflow a smaller receive: {overflows}");
     runtime::set_guard_self_receives(overflows);
     Ok(Environment { world, self_comm, thread_level, config, universe: universe.map(ManuallyDrop::new) })

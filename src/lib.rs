@@ -39,7 +39,7 @@
 //! | 1 | raw bindings | `ffi` |
 //! | 2 | process state: thread level, finalised or not, `TAG_UB`, error policy | `runtime` |
 //! | 3 | errors and checked calls (`mpi_call!`), settings, logging, count helpers | `error`, `util`, `config`, `logging`, `bigcount` |
-//! | 4 | element types and handles; what MPI does with self-messages | `predefined`, `buffer`, `value_index`, `datatype`, `typed`, `info`, `status`, `group`, `op`, `loopback` |
+//! | 4 | element types and handles; what MPI does with self-messages | `predefined`, `buffer`, `value_index`, `datatype`, `typed`, `info`, `status`, `group`, `op`, `truncation` |
 //! | 5 | completion and ownership | `pending`, `completion`, `scope`, `request`, `persistent`, `owned`, `alloc_mem` |
 //! | 6 | the transfer router, buffer regions | `transfer`, `region` |
 //! | 7 | communicators and initialisation | `comm`, `comm_ext`, `environment`, `vendor`, `packing`, `datatype_ext`, `topology` |
@@ -112,7 +112,6 @@ pub mod info;
 pub mod intercomm;
 pub mod launcher;
 pub mod logging;
-mod loopback;
 pub mod message;
 pub mod object;
 pub mod op;
@@ -131,6 +130,7 @@ pub mod sync;
 pub mod thread;
 pub mod topology;
 pub mod transfer;
+mod truncation;
 pub mod typed;
 mod util;
 pub mod value_index;

@@ -177,8 +177,8 @@ pub(crate) fn world_rank() -> i32 {
 /// Set at initialisation where MPI's path for messages a process sends to itself copies the
 /// whole message into a smaller receive buffer, writing past its end, before it reports
 /// `MPI_ERR_TRUNCATE` (Open MPI's `self` transport with RDMA; measured by
-/// `loopback::truncation_overflows`). Receives that may match such a message then probe first
-/// or are refused (see `loopback`).
+/// `truncation::truncation_overflows`). Receives that may match such a message then probe first
+/// or are refused (see `truncation`).
 pub(crate) fn set_guard_self_receives(on: bool) {
     GUARD_SELF_RECEIVES.store(on, Ordering::Relaxed);
 }

@@ -11,6 +11,7 @@ fn main() {
         .case("invalid_ranks", invalid_ranks)
         .case("invalid_tags", invalid_tags)
         .case("truncated_receive", truncated_receive)
+        .case("truncated_from_another_rank", truncated_from_another_rank)
         .case("truncated_matched_message_can_be_retried", truncated_matched_message_can_be_retried)
         .case("status_count_not_whole", status_count_not_whole)
         .case("buffered_send_buffer_misuse", buffered_send_buffer_misuse)
@@ -19,6 +20,7 @@ fn main() {
         .case("bool_receives_are_checked", bool_receives_are_checked)
         .check("calls_before_init_are_errors", calls_before_init_are_errors)
         .check("self_messages_guarded_when_rdma_stays", self_messages_guarded_when_rdma_stays)
+        .check("transport_with_cma", transport_with_cma)
         .run();
 }
 
@@ -197,6 +199,60 @@ fn nonblocking_self_receives(env: &Environment, guarded: bool) -> Result<()> {
             untouched(&memory, 8),
             "sendrecv_replace: a {sent}-byte message wrote past the 8-byte buffer"
         );
+    }
+    Ok(())
+}
+
+/// A message from another rank longer than an 8-byte receive posted before it: an error of
+/// class `Truncate`, and not one byte past the buffer written (Open MPI's shared-memory
+/// transport with a single-copy mechanism writes it past the buffer: see `transport_with_cma`).
+fn truncated_from_another_rank(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    if n < 2 {
+        return Ok(());
+    }
+    for sent in [16usize, 5000, 70_000] {
+        let mut memory = vec![0xABu8; 8 + 100_000];
+        let message = vec![7u8; sent];
+        match me {
+            0 => {
+                world.barrier()?;
+                world.send(&message[..], 1, 50)?;
+            }
+            1 => {
+                let received = mpi4rs::scope(|s| {
+                    let recv = world.irecv(s, &mut memory[..8], 0, 50)?;
+                    world.barrier()?;
+                    Ok(recv.wait())
+                })?;
+                let e = ensure_err!(received, _);
+                ensure_eq!(e.class(), Some(ErrorClass::Truncate));
+                ensure!(
+                    untouched(&memory, 8),
+                    "a {sent}-byte message from rank 0 wrote past the 8-byte buffer"
+                );
+            }
+            _ => world.barrier()?,
+        }
+    }
+    Ok(())
+}
+
+/// Open MPI's shared-memory transport with a single-copy mechanism (CMA), which many nodes have
+/// by default: the library takes its RDMA off, so truncation between processes stays safe.
+fn transport_with_cma(suite: &common::Suite) -> std::result::Result<(), String> {
+    let cma = [("OMPI_MCA_btl_vader_single_copy_mechanism", "cma")];
+    let out = suite.job(2, Some("truncated_from_another_rank"), &cma);
+    let text = out.text().to_ascii_lowercase();
+    if !out.success()
+        && text.contains("cma")
+        && (text.contains("permission") || text.contains("not permitted"))
+    {
+        return Err(format!("{}Open MPI could not use CMA here", common::SKIPPED));
+    }
+    if !out.success() {
+        return Err(format!("job failed:\n{}", out.text()));
     }
     Ok(())
 }

@@ -360,7 +360,7 @@ pub(crate) fn recv_incoming<T: ?Sized>(
 
 /// Whether a receive of `EAGER` bytes from `source` on `comm` could match a longer message
 /// this process sent itself, on an MPI that writes such a message past the end of a smaller
-/// receive buffer (see `crate::loopback`; Open MPI's `self` transport when its RDMA paths
+/// receive buffer (see `crate::truncation`; Open MPI's `self` transport when its RDMA paths
 /// could not be switched off). Such receives match first (`MPI_Mprobe`) and receive the
 /// message at its size.
 pub(crate) fn self_may_overflow(comm: MPI_Comm, source: i32) -> Result<bool> {

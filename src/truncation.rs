@@ -1,35 +1,41 @@
-//! Messages a process sends to itself: whether this MPI truncates them safely, and what the
-//! library does where it does not.
+//! What MPI does with a message longer than its receive buffer, and what the library does
+//! where MPI writes it past the buffer's end.
 //!
 //! MPI promises that a message longer than the receive buffer is an error of class
-//! `MPI_ERR_TRUNCATE` and that no byte past the buffer is written. Open MPI 4.1's `self`
-//! transport breaks that promise: a message above its eager limit (about 1 KiB) travels by
-//! RDMA put or get, which copies the *whole* message into the receive buffer (a 5000-byte
-//! message into a 4096-byte receive writes 904 bytes past it, whether the receive was posted
-//! first or the message arrived first). Between two processes, and on MPICH, truncation is
-//! correct. From safe code that would be undefined behaviour: `irecv` of 8 bytes, `isend` of
-//! 5000 to oneself.
+//! `MPI_ERR_TRUNCATE` and that no byte past the buffer is written. Open MPI 4.1's `ob1`
+//! point-to-point layer breaks that promise on every transport that offers RDMA put or get:
+//! above the eager limit it moves the *whole* message into the receive buffer (measured: a
+//! 5000-byte message into an 8-byte receive writes 4992 bytes past it), whether the receive was
+//! posted first or the message arrived first. Such transports are the `self` transport (a
+//! process's messages to itself; always there) and the shared-memory one (`vader`, `sm` in
+//! Open MPI 5) once it has a single-copy mechanism (CMA, XPMEM, KNEM), as on most Linux nodes.
+//! Without put and get (`btl_<name>_flags=send,inplace`) both truncate correctly at every size;
+//! MPICH does too. From safe code the overflow would be undefined behaviour.
 //!
 //! The library closes it in two steps:
-//! 1. **Before `MPI_Init`** ([`prepare_before_init`]): on Open MPI, unless the user set it,
-//!    `OMPI_MCA_btl_self_flags=send,inplace` goes into the environment, which takes the RDMA
-//!    paths off the `self` transport (measured: every size then truncates correctly). This is
-//!    done only while the process has a single thread (`/proc/self/status`), because changing
-//!    the environment while another thread may read it (C's `getenv`) is a data race.
-//! 2. **After initialisation** ([`truncation_overflows`]): a test, whatever the MPI and
-//!    whoever initialised it: a process sends itself messages of 4 KiB and 256 KiB into a
-//!    1-byte receive at the head of a buffer as long as the message, on a private duplicate of
-//!    `COMM_SELF`, and looks at the bytes after the first. When any changed, the library
-//!    guards every receive that may match a message from the process itself
+//! 1. **Before `MPI_Init`** ([`prepare_before_init`]): on Open MPI, unless the user set these
+//!    transports' capabilities (the variables in [`USER_CHOICES`]), it sets
+//!    `OMPI_MCA_btl_self_flags` and `OMPI_MCA_btl_vader_flags` (`btl_sm_flags` on Open MPI 5)
+//!    to `send,inplace`. This is done only while the process has a single thread
+//!    (`/proc/self/status`), because changing the environment while another thread may read it
+//!    (C's `getenv`) is a data race. The cost: large messages between processes of one node lose
+//!    the single copy (where the node has one), and Open MPI's `osc/rdma` one-sided component,
+//!    which needs RDMA, cannot serve `Win::create`/`Win::create_dynamic` (`Win::allocate` and
+//!    `allocate_shared` use `osc/sm`).
+//! 2. **After initialisation** ([`truncation_overflows`]), whatever the MPI and whoever
+//!    initialised it: the process sends itself messages of 4 KiB and 256 KiB into a 1-byte
+//!    receive at the head of a buffer as long as the message, on a private duplicate of
+//!    `COMM_SELF`, and looks at the bytes after the first. When any changed, the library guards
+//!    every receive that may match a message from the process itself
 //!    (`runtime::guard_self_receives`): blocking receives and `sendrecv` learn the size first
 //!    (`MPI_Mprobe`), object receives match by probe, and receives that are posted before the
 //!    message exists (`irecv`, `recv_init`, `Exchange`, `sendrecv_replace`,
-//!    `sendrecv_within`) are refused with an error that says how to lift it. So a guarded
-//!    process can never have a posted receive that a message from itself matches without its
-//!    size being known first.
+//!    `sendrecv_within`) are refused with an error that says how to lift it.
 //!
-//! The guard applies only where step 1 could not: MPI initialised by someone else, threads
-//! started before [`init`](crate::init), or a user's own `btl_self_flags`.
+//! Not covered: a user who sets these flags back to RDMA (for `osc/rdma`, say) gets Open MPI's
+//! overflow on receives from other processes of the node that are shorter than their message
+//! (no test at init can see another process's transport); likewise Open MPI's RDMA network
+//! transports (`openib`, `uct`) under `ob1`. The guide says so.
 
 use crate::error::{check, Result};
 use crate::ffi;
@@ -37,18 +43,23 @@ use std::ffi::c_int;
 
 /// The Open MPI parameter that names the `self` transport's capabilities.
 pub(crate) const SELF_FLAGS_VAR: &str = "OMPI_MCA_btl_self_flags";
-/// Its value without the RDMA put and get capabilities.
-const SELF_FLAGS_COPY_ONLY: &str = "send,inplace";
+/// The transports' capabilities without RDMA put and get.
+const COPY_ONLY: &str = "send,inplace";
+/// The variables by which a user sets the capabilities of the `self` and shared-memory
+/// transports: when any is set, the library leaves all of them alone (the user's choice; a
+/// single-copy mechanism chosen without them is kept, and unused by point-to-point).
+pub(crate) const USER_CHOICES: [&str; 3] =
+    [SELF_FLAGS_VAR, "OMPI_MCA_btl_vader_flags", "OMPI_MCA_btl_sm_flags"];
 
-/// What [`prepare_before_init`] did, for the log and [`crate::version_info`]-style reports.
+/// What [`prepare_before_init`] did, for the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Preparation {
     /// The library is not Open MPI: nothing to do.
     NotOpenMpi,
-    /// `OMPI_MCA_btl_self_flags` was set here.
+    /// The transports were set to copy only.
     Set,
-    /// The user had set it already: left as it is.
-    UserSet,
+    /// The user had set them (the variable named): left as they are.
+    UserSet(&'static str),
     /// Other threads ran (or their number was unknown): the environment was left alone.
     Threads,
 }
@@ -61,22 +72,30 @@ fn single_threaded() -> bool {
 }
 
 /// Called before `MPI_Init` with the library's version string: on Open MPI, takes the RDMA
-/// paths off its `self` transport when that can be done without a race (see the module
-/// documentation).
+/// paths off its `self` and shared-memory transports when that can be done without a race
+/// and the user did not set them (see the module documentation).
 pub(crate) fn prepare_before_init(library: &str) -> Preparation {
     if !library.contains("Open MPI") {
         return Preparation::NotOpenMpi;
     }
-    if std::env::var_os(SELF_FLAGS_VAR).is_some() {
-        return Preparation::UserSet;
+    if let Some(var) = USER_CHOICES.iter().find(|v| std::env::var_os(v).is_some()) {
+        return Preparation::UserSet(var);
     }
     if !single_threaded() {
         return Preparation::Threads;
     }
-    // This thread is the only one (checked just above; no other can start before this call
-    // returns, since only this thread could start it), so no other thread reads or writes the
-    // environment while it changes.
-    std::env::set_var(SELF_FLAGS_VAR, SELF_FLAGS_COPY_ONLY);
+    // Open MPI 5 renamed the shared-memory transport `sm` (`vader` is an alias there).
+    let shared_memory = if library.contains("Open MPI v4") || library.contains("Open MPI v3") {
+        "OMPI_MCA_btl_vader_flags"
+    } else {
+        "OMPI_MCA_btl_sm_flags"
+    };
+    for var in [SELF_FLAGS_VAR, shared_memory] {
+        // This thread is the only one (checked just above; no other can start before this call
+        // returns, since only this thread could start it), so no other thread reads or writes
+        // the environment while it changes.
+        std::env::set_var(var, COPY_ONLY);
+    }
     Preparation::Set
 }
 
