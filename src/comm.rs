@@ -81,9 +81,9 @@ fn unprobed_self_receive(what: &str, source: i32) -> crate::error::Error {
         "{what} from {from}: this MPI writes a message a process sends to itself past the end of \
          a smaller receive buffer (Open MPI's self transport with RDMA), so such receives must \
          learn the message's size first, which a receive posted ahead cannot. Use a blocking \
-         recv, mprobe or a named other source, or lift the limit: set \
-         {}=send,inplace in the job's environment (mpiexec -x), or call mpi4rs::init before \
-         starting other threads, which sets it",
+         recv, mprobe or a named other source, or lift the limit: call mpi4rs::init before \
+         starting other threads and leave {} unset (init then sets it to send,inplace), or set \
+         it to send,inplace yourself (mpiexec -x)",
         crate::truncation::SELF_FLAGS_VAR
     ))
 }

@@ -38,7 +38,7 @@ pub struct VersionInfo {
     pub thread_level: Option<ThreadLevel>,
     /// Whether receives that may match a message this process sent to itself are guarded,
     /// because this MPI writes such a message past the end of a smaller receive buffer (then
-    /// some are refused: see the guide's "Messages to oneself"); `None` while MPI is not
+    /// some are refused: see the guide's "Truncation on Open MPI"); `None` while MPI is not
     /// running.
     pub self_messages_guarded: Option<bool>,
     /// The device synchronisation policy.

@@ -299,10 +299,12 @@ fn creation_error(e: Error) -> Error {
     let open_mpi = crate::environment::library_version().is_ok_and(|v| v.contains("Open MPI"));
     match &e {
         Error::Mpi { class: crate::ErrorClass::Win, .. } if open_mpi => Error::Unsupported(format!(
-            "{e}. Open MPI found no one-sided (osc) component for this window: osc/rdma needs RDMA, which \
-             on one node means a single-copy mechanism (OMPI_MCA_btl_vader_single_copy_mechanism=cma or \
-             xpmem); osc/pt2pt refuses MPI_THREAD_MULTIPLE and is disabled in Debian's build; osc/sm \
-             serves only Win::allocate and Win::allocate_shared"
+            "{e}. Open MPI found no one-sided (osc) component for this window: osc/rdma needs RDMA \
+             transports, whose point-to-point truncation writes past receive buffers, so mpi4rs \
+             switches their RDMA off (see the guide's \"Truncation on Open MPI\"); osc/pt2pt refuses \
+             MPI_THREAD_MULTIPLE and is disabled in Debian's build; osc/sm serves only Win::allocate \
+             and Win::allocate_shared. Where Open MPI has UCX, OMPI_MCA_osc=ucx,sm in the job's \
+             environment serves every window through osc/ucx"
         )),
         _ => e,
     }
