@@ -48,7 +48,7 @@ pub fn init() -> Result<Environment> {
 /// On Open MPI it first sets `OMPI_MCA_btl_self_flags=send,inplace` in the process's
 /// environment, unless the variable is set already or other threads run: Open MPI's `self`
 /// transport with RDMA writes a message a process sends to itself past the end of a smaller
-/// receive buffer (see the guide's "Messages to oneself"; [`version_info`](crate::version_info)
+/// receive buffer (see the guide's "Messages to oneself"; [`version_info`](crate::version_info())
 /// says whether receives from oneself are guarded instead).
 pub fn init_with(config: Config) -> Result<Environment> {
     if is_initialized()? {
