@@ -6,8 +6,12 @@ use crate::config::{Config, ErrorPolicy};
 use crate::error::{mpi_call, require_active, Error, Result};
 use crate::runtime::{self, is_active, ThreadLevel};
 use crate::{datatype, ffi, util};
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int};
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 pub use crate::runtime::tag_ub;
 
@@ -41,11 +45,12 @@ pub fn init() -> Result<Environment> {
 /// the configured thread level, installs the error policy on `COMM_WORLD` and `COMM_SELF`,
 /// and, unless switched off, a panic hook that aborts the job so no rank waits forever.
 ///
-/// On Open MPI it first sets `OMPI_MCA_btl_self_flags=send,inplace` in the process's
-/// environment, unless the variable is set already or other threads run: Open MPI's `self`
-/// transport with RDMA writes a message a process sends to itself past the end of a smaller
-/// receive buffer (see the guide's "Truncation on Open MPI"; [`version_info`](crate::version_info)
-/// says whether receives from oneself are guarded instead).
+/// On Open MPI it first sets `OMPI_MCA_btl_self_flags` and `OMPI_MCA_btl_vader_flags`
+/// (`btl_sm_flags` on Open MPI 5) to `send,inplace` in the process's environment, unless you
+/// set one of them or other threads run: with RDMA, Open MPI writes a message longer than the
+/// receive buffer past its end (see the guide's "Truncation on Open MPI";
+/// [`version_info`](crate::version_info()) says whether receives from oneself are guarded
+/// instead).
 pub fn init_with(config: Config) -> Result<Environment> {
     if is_initialized()? {
         return Err(Error::AlreadyInitialized);
@@ -96,6 +101,10 @@ fn set_up(config: Config, universe: Option<mpi::environment::Universe>) -> Resul
     let overflows = crate::truncation::truncation_overflows()?;
     crate::logging::mpi_log!(Debug, "init", "self-messages overflow a smaller receive: {overflows}");
     runtime::set_guard_self_receives(overflows);
+    if !adopted {
+        OWNER_LIVE.store(true, Ordering::SeqCst);
+        OWNER_THREAD.with(|t| t.set(true));
+    }
     Ok(Environment { world, self_comm, thread_level, config, universe: universe.map(ManuallyDrop::new) })
 }
 
@@ -131,10 +140,15 @@ pub fn adopt() -> Result<Environment> {
 
 /// [`adopt`] with an explicit configuration (its thread level is not used: MPI already has
 /// one). [`Error::NotInitialized`] if MPI is not initialised or already finalised.
+///
+/// While the environment [`init`] returned lives, only its thread may adopt (others get
+/// [`Error::InvalidArgument`]): dropping that environment finalises MPI, and an adopted
+/// environment on another thread could not keep it from doing so while still in use.
 pub fn adopt_with(config: Config) -> Result<Environment> {
     if !is_initialized()? || is_finalized()? {
         return Err(Error::NotInitialized);
     }
+    require_owner_thread("adopt")?;
     set_up(config, None)
 }
 
@@ -264,11 +278,184 @@ impl Drop for Environment {
         // An adopted MPI stays initialised, with this library's datatypes and operations (its
         // owner may adopt it again, and finalising frees them).
         let Some(universe) = self.universe.as_mut() else { return };
+        // The library's own threads that call MPI (pool progress, spawning) end first, so
+        // none overlaps MPI_Finalize; threads of the program that use MPI handles are scoped
+        // ones that have ended already (`MultiThreaded` borrows this environment).
+        run_finalize_hooks();
+        stop_library_threads();
+        OWNER_LIVE.store(false, Ordering::SeqCst);
+        OWNER_THREAD.with(|t| t.set(false));
         datatype::free_half_types();
         crate::op::free_half_ops();
         runtime::record_finalize();
         // SAFETY: dropped once, here; nothing uses `universe` afterwards.
         unsafe { ManuallyDrop::drop(universe) };
+    }
+}
+
+/// Whether the environment [`init`] returned (the one that finalises MPI) lives.
+static OWNER_LIVE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Whether this thread holds the environment [`init`] returned.
+    static OWNER_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the environment [`init`] returned lives (so dropping it will finalise MPI).
+pub(crate) fn owner_is_live() -> bool {
+    OWNER_LIVE.load(Ordering::SeqCst)
+}
+
+/// `Err` when called off the thread that holds the environment [`init`] returned, while it
+/// lives: for the calls that make a communicator out of nothing (`get_parent`, `join`,
+/// `Pool::spawn`), whose handles could otherwise be used on a thread that outlives the
+/// environment (see [`crate::thread`]). Without such an environment (MPI adopted from its
+/// owner) every thread may.
+pub(crate) fn require_owner_thread(what: &str) -> Result<()> {
+    if owner_is_live() && !OWNER_THREAD.with(Cell::get) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: only on the thread that holds the Environment (dropping it finalises MPI, which this thread might outlive); share a communicator with MultiThreaded and scoped threads instead"
+        )));
+    }
+    Ok(())
+}
+
+/// What a library object does if the environment is dropped before it ([`FinalizeHook`]).
+type LocalHook = Box<dyn FnOnce()>;
+
+thread_local! {
+    /// What library objects of this thread (pools, shared workers) do when the environment is
+    /// dropped before them: let their worker processes go, which would otherwise wait for
+    /// them in `MPI_Finalize`.
+    static FINALIZE_HOOKS: RefCell<Vec<(u64, LocalHook)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_HOOK: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A registered [`FinalizeHook::register`] action; dropping it unregisters the action.
+pub(crate) struct FinalizeHook(u64);
+
+impl FinalizeHook {
+    /// Runs `action` on this thread if the environment is dropped (here: it is not `Send`)
+    /// while the returned value lives, before `MPI_Finalize`; latest registered first.
+    pub(crate) fn register(action: impl FnOnce() + 'static) -> FinalizeHook {
+        let id = NEXT_HOOK.with(|n| n.replace(n.get() + 1));
+        FINALIZE_HOOKS.with(|h| h.borrow_mut().push((id, Box::new(action))));
+        FinalizeHook(id)
+    }
+}
+
+impl Drop for FinalizeHook {
+    fn drop(&mut self) {
+        // `try_with`: a hook dropped while this thread's locals are destroyed has nothing to do.
+        let _ = FINALIZE_HOOKS.try_with(|h| {
+            if let Ok(mut hooks) = h.try_borrow_mut() {
+                hooks.retain(|(id, _)| *id != self.0);
+            }
+        });
+    }
+}
+
+/// Runs this thread's finalize hooks, latest first (each may drop library objects, whose own
+/// hooks are gone by then).
+fn run_finalize_hooks() {
+    while let Some((_, action)) = FINALIZE_HOOKS.with(|h| h.borrow_mut().pop()) {
+        action();
+    }
+}
+
+/// A stop-and-join of a library thread, run before `MPI_Finalize`.
+type StopHook = Box<dyn FnOnce() + Send>;
+
+/// The threads this library started that call MPI, each with how to stop it; `closed` once
+/// MPI is being finalised (no thread starts after that).
+struct Threads {
+    next_id: u64,
+    hooks: Vec<(u64, StopHook)>,
+    closed: bool,
+}
+
+static LIBRARY_THREADS: Mutex<Threads> = Mutex::new(Threads { next_id: 0, hooks: Vec::new(), closed: false });
+
+fn library_threads() -> MutexGuard<'static, Threads> {
+    LIBRARY_THREADS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Stops and joins every [`LibraryThread`] (before finalising MPI), and lets no new one start.
+fn stop_library_threads() {
+    let hooks = {
+        let mut threads = library_threads();
+        threads.closed = true;
+        std::mem::take(&mut threads.hooks)
+    };
+    for (_, stop) in hooks {
+        stop();
+    }
+}
+
+/// A thread this library starts that calls MPI (a pool's progress thread, its spawning
+/// thread): registered so that dropping the [`Environment`] first stops it (with the `stop`
+/// given to [`spawn`](Self::spawn)) and joins it, before `MPI_Finalize`. Dropping the
+/// `LibraryThread` unregisters it without joining.
+pub(crate) struct LibraryThread<T> {
+    handle: Arc<Mutex<Option<JoinHandle<T>>>>,
+    id: u64,
+}
+
+impl<T: Send + 'static> LibraryThread<T> {
+    /// Starts `body` on a thread called `name`. When the environment is dropped first,
+    /// `stop` must make the thread return soon, and `leftover` gets what it returned (both
+    /// run on the thread that drops the environment, before `MPI_Finalize`).
+    /// [`Error::NotInitialized`] once MPI is being finalised.
+    pub(crate) fn spawn(
+        name: &str,
+        stop: impl FnOnce() + Send + 'static,
+        leftover: impl FnOnce(T) + Send + 'static,
+        body: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<LibraryThread<T>> {
+        let mut threads = library_threads();
+        if threads.closed {
+            return Err(Error::NotInitialized);
+        }
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(body)
+            .map_err(|e| Error::InvalidArgument(format!("cannot start a thread: {e}")))?;
+        let handle = Arc::new(Mutex::new(Some(handle)));
+        let joined = handle.clone();
+        let id = threads.next_id;
+        threads.next_id += 1;
+        threads.hooks.push((
+            id,
+            Box::new(move || {
+                stop();
+                // Locked while joining, so a `join` elsewhere that took the handle first has
+                // finished before this returns.
+                let mut slot = joined.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(Ok(value)) = slot.take().map(JoinHandle::join) {
+                    leftover(value);
+                }
+            }),
+        ));
+        Ok(LibraryThread { handle, id })
+    }
+
+    /// Whether the thread may still run (neither joined nor stopped by the environment).
+    pub(crate) fn is_joinable(&self) -> bool {
+        self.handle.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Waits for the thread: `None` if the environment already stopped and joined it (MPI is
+    /// finalised), `Some(Err)` if it panicked.
+    pub(crate) fn join(self) -> Option<std::thread::Result<T>> {
+        // Locked while joining (see the stop hook in `spawn`).
+        let mut slot = self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        slot.take().map(JoinHandle::join)
+    }
+}
+
+impl<T> Drop for LibraryThread<T> {
+    fn drop(&mut self) {
+        library_threads().hooks.retain(|(id, _)| *id != self.id);
     }
 }
 

@@ -63,9 +63,12 @@ static PARENT_TAKEN: AtomicBool = AtomicBool::new(false);
 /// `None` when this process was not spawned (or the parent link was disconnected).
 ///
 /// The returned value owns the handle, so it is handed out once: a second call while the
-/// link still exists is an error (keep and pass on the first value instead).
+/// link still exists is an error (keep and pass on the first value instead). Only on the
+/// thread that holds the [`Environment`](crate::Environment) (else
+/// [`Error::InvalidArgument`]), as the handle must not outlive it.
 pub fn get_parent() -> Result<Option<InterComm>> {
     crate::error::require_active()?;
+    crate::environment::require_owner_thread("get_parent")?;
     let mut raw = ffi::COMM_NULL();
     mpi_call!(MPI_Comm_get_parent(&mut raw))?;
     if raw == ffi::COMM_NULL() {

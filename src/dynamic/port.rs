@@ -129,9 +129,11 @@ pub fn lookup_name(service: &str, info: Option<&Info>) -> Result<String> {
 
 /// An intercommunicator between this process and the one at the other end of the connected
 /// socket `fd` (`MPI_Comm_join`); both call it. The socket is only used to set the link up
-/// and stays open (the caller closes it).
+/// and stays open (the caller closes it). Only on the thread that holds the
+/// [`Environment`](crate::Environment) (else [`Error::InvalidArgument`](crate::Error)).
 pub fn join(fd: RawFd) -> Result<InterComm> {
     require_active()?;
+    crate::environment::require_owner_thread("join")?;
     let mut raw = ffi::COMM_NULL();
     mpi_call!(MPI_Comm_join(fd, &mut raw))?;
     InterComm::adopt(raw)

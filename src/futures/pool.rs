@@ -9,6 +9,7 @@ use super::registry::{decode, Outcome, Registry};
 use super::worker::{serve, ResultMsg, HELLO, JOB, RESULT, STOP, WORKER_ARG};
 use crate::collective::checks::check_root;
 use crate::comm::{Comm, Communicator};
+use crate::environment::{FinalizeHook, LibraryThread};
 use crate::error::{Error, Result};
 use crate::ffi;
 use crate::info::Info;
@@ -18,9 +19,9 @@ use crate::thread::MultiThreaded;
 use serde::de::DeserializeOwned;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The environment variable that sets how many workers [`Pool::spawn`] starts when no number
@@ -40,7 +41,7 @@ pub(super) const POLL_EVERY: u32 = 16;
 /// thread.
 pub(super) enum Link {
     Own(InterComm),
-    Threaded(Arc<MultiThreaded<InterComm>>),
+    Threaded(Arc<MultiThreaded<'static, InterComm>>),
 }
 
 impl std::ops::Deref for Link {
@@ -58,7 +59,7 @@ pub(super) enum Backend {
     /// Workers not started yet: [`Pool::spawn`] starts this many at the first use.
     Unspawned(usize),
     /// [`Pool::bootup_nowait`]: this many workers being spawned by a thread.
-    Booting(usize, JoinHandle<Result<MultiThreaded<InterComm>>>),
+    Booting(usize, LibraryThread<Result<MultiThreaded<'static, InterComm>>>),
     /// Workers at the remote ranks of `link`; `spawned` ones are disconnected at the end.
     Remote { link: Link, spawned: bool },
     /// No worker processes: a one-process split runs the tasks in this process.
@@ -122,8 +123,11 @@ pub(super) struct Pending {
 /// spin up to 250 µs between polls while work is out, asleep while none is) and stands aside
 /// while the program itself is inside a pool call, which then makes progress directly (so a
 /// `submit` + `result` round trip costs no thread hand-over). The thread ends when the pool
-/// shuts down waiting or is dropped: drop the pool before the `Environment` (as with any
-/// handle shared between threads, MPI must not be finalised while another thread uses it).
+/// shuts down waiting or is dropped. Drop the pool before the `Environment`: dropping the
+/// environment first stops and joins the thread before `MPI_Finalize` (so it never calls MPI
+/// while or after MPI is finalised), then collects the work the workers are running, cancels
+/// the queued work and tells the workers to stop (with or without a progress thread), so the
+/// job still ends; the pool can do nothing more.
 ///
 /// Below `THREAD_MULTIPLE` (the default is `THREAD_SINGLE`) only the thread that initialised MPI
 /// may call it, so the pool makes progress only inside its own calls: submitting, waiting on a
@@ -138,10 +142,11 @@ pub(super) struct Pending {
 pub struct Pool {
     pub(super) registry: Registry,
     pub(super) options: PoolOptions,
-    pub(super) backend: RefCell<Backend>,
+    pub(super) backend: Rc<RefCell<Backend>>,
     pub(super) shared: Arc<Shared>,
-    pub(super) thread: RefCell<Option<JoinHandle<()>>>,
     pub(super) callbacks: RefCell<HashMap<u64, Pending>>,
+    /// Lets the workers go if the environment is dropped first.
+    pub(super) _at_finalize: FinalizeHook,
 }
 
 impl std::fmt::Debug for Pool {
@@ -245,18 +250,23 @@ pub(super) fn timeout_error(what: &str, timeout: Duration) -> Error {
 
 impl Pool {
     pub(super) fn with_backend(registry: &Registry, options: PoolOptions, backend: Backend) -> Pool {
+        let backend = Rc::new(RefCell::new(backend));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            master_busy: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            finalizing: AtomicBool::new(false),
+            thread: Mutex::new(None),
+        });
+        let (weak, state) = (Rc::downgrade(&backend), shared.clone());
         Pool {
             registry: registry.clone(),
             options,
-            backend: RefCell::new(backend),
-            shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
-                wake: Condvar::new(),
-                master_busy: AtomicUsize::new(0),
-                stop: AtomicBool::new(false),
-            }),
-            thread: RefCell::new(None),
+            backend,
+            shared,
             callbacks: RefCell::new(HashMap::new()),
+            _at_finalize: FinalizeHook::register(move || let_go_at_finalize(&weak, &state)),
         }
     }
 
@@ -269,7 +279,10 @@ impl Pool {
     /// [`run_worker`](super::run_worker) at the start of `main`. `max_workers`: `None` reads
     /// [`MAX_WORKERS_ENV`], else the universe size less the size of `COMM_WORLD` (at least 1).
     ///
-    /// The workers start at the first submission or at [`bootup`](Pool::bootup).
+    /// The workers start at the first submission or at [`bootup`](Pool::bootup). Only on the
+    /// thread that holds the [`Environment`](crate::Environment) (else
+    /// [`Error::InvalidArgument`]): the pool must not outlive it. In a scoped thread,
+    /// [`split`](Pool::split) a [`MultiThreaded`] communicator instead.
     pub fn spawn(registry: &Registry, max_workers: Option<usize>) -> Result<Pool> {
         let mut options = PoolOptions::new();
         options.max_workers = max_workers;
@@ -280,6 +293,7 @@ impl Pool {
     /// start, whether to run a progress thread.
     pub fn spawn_with(registry: &Registry, options: PoolOptions) -> Result<Pool> {
         crate::error::require_active()?;
+        crate::environment::require_owner_thread("Pool::spawn")?;
         let n = match options.max_workers {
             Some(0) => return Err(Error::InvalidArgument("a pool needs at least 1 worker".into())),
             Some(n) => n,
@@ -357,15 +371,35 @@ impl Pool {
         let workers = comm.remote_size();
         self.lock().idle = (0..workers).rev().collect();
         let link = if self.options.progress_thread {
-            match MultiThreaded::if_multiple(comm) {
+            // SAFETY: the communicator is used by this pool's thread (the program's) and by a
+            // `LibraryThread`, which dropping the environment stops and joins before
+            // finalising MPI.
+            match unsafe { MultiThreaded::if_multiple(comm) } {
                 Ok(shared) => {
                     let shared = Arc::new(shared);
-                    let (comm, state) = (shared.clone(), self.shared.clone());
-                    let handle = std::thread::Builder::new()
-                        .name("mpi4rs-pool".into())
-                        .spawn(move || progress_thread(comm, state))
-                        .map_err(|e| Error::InvalidArgument(format!("pool: cannot start its thread: {e}")))?;
-                    *self.thread.borrow_mut() = Some(handle);
+                    let (comm, state, stopping) = (shared.clone(), self.shared.clone(), self.shared.clone());
+                    let thread = LibraryThread::spawn(
+                        "mpi4rs-pool",
+                        move || stopping.stop_for_finalize(),
+                        drop, // it let the workers go itself
+                        move || progress_thread(comm, state),
+                    );
+                    match thread {
+                        Ok(thread) => {
+                            *self.shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread)
+                        }
+                        Err(e) => {
+                            let comm = Arc::try_unwrap(shared).map(MultiThreaded::into_inner);
+                            if let Ok(comm) = comm {
+                                let _ = stop_workers(&comm);
+                                if spawned {
+                                    let _ = comm.disconnect();
+                                }
+                            }
+                            *self.backend.borrow_mut() = Backend::Stopped;
+                            return Err(e);
+                        }
+                    }
                     Link::Threaded(shared)
                 }
                 Err(comm) => Link::Own(comm),
@@ -390,10 +424,15 @@ impl Pool {
         };
         let Some(n) = unspawned else {
             let booting = std::mem::replace(&mut *self.backend.borrow_mut(), Backend::Stopped);
-            let Backend::Booting(_, handle) = booting else { unreachable!("checked above") };
-            let comm = handle.join().unwrap_or_else(|_| {
-                Err(Error::InvalidArgument("pool: the spawning thread panicked".into()))
-            })?;
+            let Backend::Booting(_, thread) = booting else { unreachable!("checked above") };
+            let comm = match thread.join() {
+                Some(Ok(comm)) => comm?,
+                Some(Err(_)) => {
+                    return Err(Error::InvalidArgument("pool: the spawning thread panicked".into()))
+                }
+                // The environment joined it (and freed the communicator) before finalising.
+                None => return Err(Error::NotInitialized),
+            };
             return self.attach(comm.into_inner(), true);
         };
         let comm = spawn_workers(&program_path()?, n, &self.options.spawn_hints())?;
@@ -417,16 +456,28 @@ impl Pool {
             return self.bootup();
         }
         let (exe, hints) = (program_path()?, self.options.spawn_hints());
-        let handle = std::thread::Builder::new()
-            .name("mpi4rs-pool-spawn".into())
-            .spawn(move || {
+        // Nothing can stop a spawn half-way: dropping the environment waits for it, then lets
+        // the new workers go (they wait for their first message from this pool).
+        let let_go = |spawned: Result<MultiThreaded<'static, InterComm>>| {
+            if let Ok(comm) = spawned {
+                let _ = stop_workers(&comm);
+                let _ = comm.into_inner().disconnect();
+            }
+        };
+        let thread = LibraryThread::spawn(
+            "mpi4rs-pool-spawn",
+            || {},
+            let_go,
+            move || {
                 let comm = spawn_workers(&exe, n, &hints)?;
-                MultiThreaded::if_multiple(comm).map_err(|_| {
+                // SAFETY: this thread is a `LibraryThread` (joined before MPI is finalised); the
+                // pool that joins it hands the communicator to another one (see `attach`).
+                unsafe { MultiThreaded::if_multiple(comm) }.map_err(|_| {
                     Error::InvalidArgument("pool: MPI no longer provides THREAD_MULTIPLE".into())
                 })
-            })
-            .map_err(|e| Error::InvalidArgument(format!("pool: cannot start a thread: {e}")))?;
-        *self.backend.borrow_mut() = Backend::Booting(n, handle);
+            },
+        )?;
+        *self.backend.borrow_mut() = Backend::Booting(n, thread);
         Ok(())
     }
 
@@ -443,7 +494,7 @@ impl Pool {
     /// Whether a progress thread feeds the workers while the program computes (see
     /// [Progress](Pool#progress)); `false` before the workers start.
     pub fn has_progress_thread(&self) -> bool {
-        self.thread.borrow().is_some()
+        self.shared.has_thread()
     }
 
     /// Makes progress without waiting: hands queued work to idle workers, collects the
@@ -584,13 +635,7 @@ impl Pool {
 
     /// Stops the progress thread, if any, and waits for it.
     pub(super) fn stop_thread(&self) {
-        let Some(handle) = self.thread.borrow_mut().take() else { return };
-        self.shared.stop.store(true, Ordering::Release);
-        {
-            let _s = self.lock();
-            self.shared.wake.notify_all();
-        }
-        let _ = handle.join();
+        self.shared.stop_thread();
     }
 
     /// Stops taking tasks (mpi4py's `shutdown`). With `cancel_futures`, work no worker has
@@ -645,6 +690,33 @@ impl Pool {
             _ => Ok(()),
         };
         waited.and(failed).and(stopped)
+    }
+}
+
+/// The environment is dropped before the pool ([`FinalizeHook`]), on this thread: stops the
+/// progress thread, collects the work the workers are running, cancels the queued work and
+/// lets the workers go (disconnecting spawned ones), so that none waits for this process in
+/// `MPI_Finalize`. A pool still spawning is let go by its spawning thread's own hook.
+fn let_go_at_finalize(backend: &Weak<RefCell<Backend>>, shared: &Shared) {
+    shared.stop_thread();
+    let Some(backend) = backend.upgrade() else { return };
+    let Ok(mut backend) = backend.try_borrow_mut() else { return };
+    if !matches!(*backend, Backend::Remote { .. }) {
+        return;
+    }
+    let Backend::Remote { link, spawned } = std::mem::replace(&mut *backend, Backend::Stopped) else {
+        unreachable!("checked above")
+    };
+    let comm = match link {
+        Link::Own(comm) => comm,
+        Link::Threaded(comm) => match Arc::try_unwrap(comm) {
+            Ok(comm) => comm.into_inner(),
+            Err(_) => return, // the thread is joined: nothing else holds it
+        },
+    };
+    let_go_before_finalize(&comm, shared);
+    if spawned {
+        let _ = comm.disconnect();
     }
 }
 

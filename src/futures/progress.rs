@@ -2,7 +2,8 @@
 //! results ([`step`]), inside pool calls or on a progress thread under `THREAD_MULTIPLE`.
 
 use super::registry::Outcome;
-use super::worker::{ResultMsg, JOB, RESULT};
+use super::worker::{ResultMsg, JOB, RESULT, STOP};
+use crate::environment::LibraryThread;
 use crate::error::{Error, Result};
 use crate::intercomm::InterComm;
 use crate::object::{ObjectComm, OobBytes};
@@ -108,11 +109,44 @@ pub(super) struct Shared {
     /// Pool calls of the program now running: the progress thread stands aside meanwhile.
     pub(super) master_busy: AtomicUsize,
     pub(super) stop: AtomicBool,
+    /// MPI is about to be finalised (the environment is dropped before the pool): the
+    /// progress thread lets the workers go before it returns.
+    pub(super) finalizing: AtomicBool,
+    /// The progress thread, while it runs.
+    pub(super) thread: Mutex<Option<LibraryThread<()>>>,
 }
 
 impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Tells the progress thread to return (soon: it checks between polls and sleeps at most
+    /// 50 ms).
+    pub(super) fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        let _s = self.lock();
+        self.wake.notify_all();
+    }
+
+    /// Stops the progress thread, if any, and waits for it.
+    pub(super) fn stop_thread(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread {
+            self.stop();
+            let _ = thread.join();
+        }
+    }
+
+    /// Whether a progress thread runs.
+    pub(super) fn has_thread(&self) -> bool {
+        self.thread.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(LibraryThread::is_joinable)
+    }
+
+    /// [`stop`](Self::stop) because the environment is being dropped while the pool lives.
+    pub(super) fn stop_for_finalize(&self) {
+        self.finalizing.store(true, Ordering::Release);
+        self.stop();
     }
 }
 
@@ -169,7 +203,7 @@ pub(super) fn step(comm: &InterComm, s: &mut State, block: bool) -> Result<bool>
 }
 
 /// The progress thread's loop (see [Progress](Pool#progress)).
-pub(super) fn progress_thread(comm: Arc<MultiThreaded<InterComm>>, shared: Arc<Shared>) {
+pub(super) fn progress_thread(comm: Arc<MultiThreaded<'static, InterComm>>, shared: Arc<Shared>) {
     let mut pause = Duration::ZERO;
     while !shared.stop.load(Ordering::Acquire) {
         if shared.master_busy.load(Ordering::Acquire) > 0 {
@@ -200,6 +234,35 @@ pub(super) fn progress_thread(comm: Arc<MultiThreaded<InterComm>>, shared: Arc<S
                 s.failed = Some(e.to_string());
                 return;
             }
+        }
+    }
+    if shared.finalizing.load(Ordering::Acquire) {
+        let_go_before_finalize(&comm, &shared);
+    }
+}
+
+/// The environment is dropped while the pool lives, and MPI is about to be finalised (which
+/// waits for the workers): collects the work the workers are running, drops what is queued,
+/// and tells them to stop, as dropping the pool first would have (without waiting for the
+/// queued work). The pool can do nothing afterwards; its calls say MPI is finalised.
+pub(super) fn let_go_before_finalize(comm: &InterComm, shared: &Shared) {
+    let mut s = shared.lock();
+    let queued: Vec<u64> = s.queue.drain(..).map(|j| j.id).collect();
+    for id in queued {
+        if !s.abandoned.remove(&id) {
+            s.cancelled.insert(id);
+        }
+    }
+    s.closed = true;
+    while s.failed.is_none() && !s.busy.is_empty() {
+        if let Err(e) = step(comm, &mut s, true) {
+            s.failed = Some(e.to_string());
+        }
+    }
+    for worker in 0..comm.remote_size() {
+        if let Err(e) = comm.send_obj(&(), worker, STOP) {
+            s.failed = Some(e.to_string());
+            return;
         }
     }
 }

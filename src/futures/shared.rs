@@ -6,9 +6,18 @@ use super::pool::{handshake, split_sides, Backend, Pool};
 use super::registry::Registry;
 use super::worker::{serve_shared, SESSION, STOP};
 use crate::comm::Comm;
+use crate::environment::FinalizeHook;
 use crate::error::Result;
 use crate::intercomm::InterComm;
 use crate::object::ObjectComm;
+use std::rc::Rc;
+
+/// Tells every worker that no more pools come.
+fn stop(comm: &InterComm) {
+    for worker in 0..comm.remote_size() {
+        let _ = comm.send_obj(&(), worker, STOP);
+    }
+}
 
 /// The processes of a communicator split into a master and workers that serve any number of
 /// [`Pool`]s the master makes, one after another or at the same time (mpi4py's
@@ -36,7 +45,9 @@ use crate::object::ObjectComm;
 pub struct SharedWorkers {
     registry: Registry,
     /// `None` on a one-process communicator: pools then run their tasks in the master.
-    comm: Option<InterComm>,
+    comm: Option<Rc<InterComm>>,
+    /// Lets the workers go if the environment is dropped first.
+    _at_finalize: Option<FinalizeHook>,
 }
 
 impl std::fmt::Debug for SharedWorkers {
@@ -51,7 +62,7 @@ impl SharedWorkers {
     /// value. Collective over `comm`; every process builds the same `registry`.
     pub fn split(comm: &Comm, root: i32, registry: &Registry) -> Result<Option<SharedWorkers>> {
         let Some((master, inter)) = split_sides(comm, root)? else {
-            return Ok(Some(SharedWorkers { registry: registry.clone(), comm: None }));
+            return Ok(Some(SharedWorkers { registry: registry.clone(), comm: None, _at_finalize: None }));
         };
         if !master {
             serve_shared(&inter, registry)?;
@@ -63,7 +74,20 @@ impl SharedWorkers {
             }
             return Err(e);
         }
-        Ok(Some(SharedWorkers { registry: registry.clone(), comm: Some(inter) }))
+        let comm = Rc::new(inter);
+        let weak = Rc::downgrade(&comm);
+        // Dropping the environment first: the pools made here let their sessions go (their
+        // hooks run first), then this lets the workers go.
+        let at_finalize = FinalizeHook::register(move || {
+            if let Some(comm) = weak.upgrade() {
+                stop(&comm);
+            }
+        });
+        Ok(Some(SharedWorkers {
+            registry: registry.clone(),
+            comm: Some(comm),
+            _at_finalize: Some(at_finalize),
+        }))
     }
 
     /// The number of worker processes (0 on a one-process communicator).
@@ -93,9 +117,7 @@ impl Drop for SharedWorkers {
     fn drop(&mut self) {
         if let Some(comm) = &self.comm {
             if crate::runtime::is_active() {
-                for worker in 0..comm.remote_size() {
-                    let _ = comm.send_obj(&(), worker, STOP);
-                }
+                stop(comm);
             }
         }
     }
