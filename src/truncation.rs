@@ -19,9 +19,11 @@
 //!    to `send,inplace`. This is done only while the process has a single thread
 //!    (`/proc/self/status`), because changing the environment while another thread may read it
 //!    (C's `getenv`) is a data race. The cost: large messages between processes of one node lose
-//!    the single copy (where the node has one), and Open MPI's `osc/rdma` one-sided component,
-//!    which needs RDMA, cannot serve `Win::create`/`Win::create_dynamic` (`Win::allocate` and
-//!    `allocate_shared` use `osc/sm`).
+//!    the single copy (where the node has one), and Open MPI 4's `osc/rdma` one-sided
+//!    component, which needs RDMA, cannot serve windows: unless the user picked the components
+//!    (`OMPI_MCA_osc`), it is excluded (`OMPI_MCA_osc=^rdma`), so that `osc/ucx` serves
+//!    `Win::create`/`Win::create_dynamic` where Open MPI has UCX (and `osc/sm` `Win::allocate`
+//!    and `allocate_shared` on one node).
 //! 2. **After initialisation** ([`truncation_overflows`]), whatever the MPI and whoever
 //!    initialised it: the process sends itself messages of 4 KiB and 256 KiB into a 1-byte
 //!    receive at the head of a buffer as long as the message, on a private duplicate of
@@ -43,6 +45,8 @@ use std::ffi::c_int;
 
 /// The Open MPI parameter that names the `self` transport's capabilities.
 pub(crate) const SELF_FLAGS_VAR: &str = "OMPI_MCA_btl_self_flags";
+/// The Open MPI parameter that picks the one-sided components.
+const OSC_VAR: &str = "OMPI_MCA_osc";
 /// The transports' capabilities without RDMA put and get.
 const COPY_ONLY: &str = "send,inplace";
 /// The variables by which a user sets the capabilities of the `self` and shared-memory
@@ -85,16 +89,18 @@ pub(crate) fn prepare_before_init(library: &str) -> Preparation {
         return Preparation::Threads;
     }
     // Open MPI 5 renamed the shared-memory transport `sm` (`vader` is an alias there).
-    let shared_memory = if library.contains("Open MPI v4") || library.contains("Open MPI v3") {
-        "OMPI_MCA_btl_vader_flags"
-    } else {
-        "OMPI_MCA_btl_sm_flags"
-    };
+    let before_5 = library.contains("Open MPI v4") || library.contains("Open MPI v3");
+    let shared_memory = if before_5 { "OMPI_MCA_btl_vader_flags" } else { "OMPI_MCA_btl_sm_flags" };
+    // This thread is the only one (checked just above; no other can start before this call
+    // returns, since only this thread could start it), so no other thread reads or writes the
+    // environment while it changes.
     for var in [SELF_FLAGS_VAR, shared_memory] {
-        // This thread is the only one (checked just above; no other can start before this call
-        // returns, since only this thread could start it), so no other thread reads or writes
-        // the environment while it changes.
         std::env::set_var(var, COPY_ONLY);
+    }
+    // Open MPI 4's osc/rdma needs those transports' RDMA and, picked first, fails every
+    // `Win::create`; without it osc/ucx (where Open MPI has UCX) serves every window.
+    if before_5 && std::env::var_os(OSC_VAR).is_none() {
+        std::env::set_var(OSC_VAR, "^rdma");
     }
     Preparation::Set
 }

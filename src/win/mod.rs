@@ -303,8 +303,8 @@ fn creation_error(e: Error) -> Error {
              transports, whose point-to-point truncation writes past receive buffers, so mpi4rs \
              switches their RDMA off (see the guide's \"Truncation on Open MPI\"); osc/pt2pt refuses \
              MPI_THREAD_MULTIPLE and is disabled in Debian's build; osc/sm serves only Win::allocate \
-             and Win::allocate_shared. Where Open MPI has UCX, OMPI_MCA_osc=ucx,sm in the job's \
-             environment serves every window through osc/ucx"
+             and Win::allocate_shared. Where Open MPI has UCX, osc/ucx serves every window \
+             (OMPI_MCA_osc=ucx,sm; mpi4rs::init sets OMPI_MCA_osc=^rdma when OMPI_MCA_osc is unset)"
         )),
         _ => e,
     }
