@@ -74,7 +74,7 @@ mod tests;
 pub use dlpack_rs::ffi;
 
 pub use export::{export, export_mut, export_with_shape, ExportedTensor};
-pub use import::{DlpackTensor, DlpackTensorMut};
+pub use import::{DlpackTensor, DlpackTensorMut, StridedTensor};
 
 use crate::{DType, MemoryKind};
 #[cfg(doc)]
