@@ -32,6 +32,7 @@
 
 pub(crate) mod bools;
 pub(crate) mod pack;
+pub(crate) mod packed;
 pub(crate) mod pipeline;
 pub(crate) mod stage;
 
