@@ -187,9 +187,9 @@ pub use request::{
 };
 pub use scope::{scope, Scope};
 pub use status::Status;
+pub use strided::{Strided, StridedMut};
 pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
-pub use strided::{Strided, StridedMut};
 pub use typed::{Typed, TypedMut};
 pub use value_index::{PairValue, ValueIndex};
 pub use vendor::vendor;

@@ -43,7 +43,13 @@ fn fortran(r: i32) -> Vec<f64> {
 }
 
 /// Imports `data` as a DLPack tensor with `shape`, `strides`, first element at `offset`.
-fn tensor(data: Vec<f64>, shape: &[usize], strides: &[isize], offset: usize, writable: bool) -> Result<StridedTensor> {
+fn tensor(
+    data: Vec<f64>,
+    shape: &[usize],
+    strides: &[isize],
+    offset: usize,
+    writable: bool,
+) -> Result<StridedTensor> {
     let mut e = if writable { export_mut(data) } else { export(data) };
     e.restride(shape, strides, offset)?;
     // SAFETY: straight from export, handed over once.
@@ -217,7 +223,7 @@ fn refusals(_env: &Environment) -> Result<()> {
     ensure_err!(Strided::over(&v, 9, &[0], &[1]), Error::InvalidArgument(_));
     ensure_err!(Strided::over(&v, 0, &[2, 2], &[1]), Error::InvalidArgument(_));
     ensure!(Strided::over(&v, 8, &[0, 3], &[1, 1]).is_ok()); // empty, at the end
-    // bool elements cannot be written through a layout.
+                                                             // bool elements cannot be written through a layout.
     let mut flags = vec![false; 4];
     ensure!(invalid(StridedMut::over(&mut flags, 0, &[2], &[2]))?.contains("bool"));
     ensure!(Strided::over(&flags, 0, &[2], &[2]).is_ok());
@@ -332,7 +338,8 @@ fn real_cuda_strided_tensors(env: &Environment) -> Result<()> {
     let stream = ctx.default_stream();
     let device = ctx.ordinal() as i32;
     let sref = StreamRef(stream.cu_stream().cast());
-    let cerr = |e: mpi4rs::device::cudarc::driver::DriverError| Error::InvalidArgument(format!("cudarc: {e:?}"));
+    let cerr =
+        |e: mpi4rs::device::cudarc::driver::DriverError| Error::InvalidArgument(format!("cudarc: {e:?}"));
     let import = |data: &[f64], shape: &[usize], strides: &[isize], offset: usize| -> Result<StridedTensor> {
         let slice = stream.clone_htod(data).map_err(cerr)?;
         let mut e = export_mut(slice);
@@ -367,7 +374,13 @@ fn real_cuda_strided_tensors(env: &Environment) -> Result<()> {
                 // SAFETY: element `k` of the allocation, a hole of the view the receive lends;
                 // the source outlives the synchronisation below.
                 unsafe {
-                    copy_to_device_async(device, (data + 8 * k) as *mut _, holes[k..].as_ptr().cast(), 8, sref)?
+                    copy_to_device_async(
+                        device,
+                        (data + 8 * k) as *mut _,
+                        holes[k..].as_ptr().cast(),
+                        8,
+                        sref,
+                    )?
                 };
             }
             stream_synchronize(device, sref)?;

@@ -718,6 +718,9 @@ impl StridedTensor {
     }
 
     /// The tensor as a [`DlpackTensor`] if its elements are compact row-major, else itself.
+    // The error hands the tensor back unchanged (like `Rc::try_unwrap`); boxing it would cost
+    // an allocation for nothing.
+    #[allow(clippy::result_large_err)]
     pub fn into_contiguous(self) -> Result<DlpackTensor, StridedTensor> {
         if self.is_contiguous() {
             Ok(self.tensor)

@@ -704,12 +704,13 @@ fn gather_f64(t: &StridedTensor) -> Vec<f64> {
 #[test]
 fn strided_imports_transposed_sliced_reversed_and_broadcast_tensors() {
     // (shape, strides, byte_offset, elements in index order, (below, span))
-    let cases: [(&[i64], &[i64], u64, &[f64], (usize, usize)); 5] = [
+    type Case<'a> = (&'a [i64], &'a [i64], u64, &'a [f64], (usize, usize));
+    let cases: [Case; 5] = [
         (&[3, 2], &[1, 3], 0, &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0], (0, 48)), // transpose (Fortran order)
-        (&[2], &[3], 8, &[1.0, 4.0], (0, 32)),                             // column 1
+        (&[2], &[3], 8, &[1.0, 4.0], (0, 32)),                           // column 1
         (&[2, 3], &[-3, -1], 40, &[5.0, 4.0, 3.0, 2.0, 1.0, 0.0], (40, 48)), // reversed both ways
-        (&[2, 3], &[0, 1], 0, &[0.0, 1.0, 2.0, 0.0, 1.0, 2.0], (0, 24)),  // broadcast rows
-        (&[2, 3], &[3, 1], 0, &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], (0, 48)),  // contiguous
+        (&[2, 3], &[0, 1], 0, &[0.0, 1.0, 2.0, 0.0, 1.0, 2.0], (0, 24)), // broadcast rows
+        (&[2, 3], &[3, 1], 0, &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], (0, 48)), // contiguous
     ];
     for (shape, strides, offset, want, span) in cases {
         let mut p = Producer::new((0..6).map(|i| (i as f64).to_bits()).collect(), F64, shape);
@@ -780,9 +781,12 @@ fn export_restride_round_trips_and_is_checked() {
     let t = unsafe { StridedTensor::from_legacy(e.into_raw_legacy()) }.unwrap();
     assert_eq!(gather_f64(&t), [9.0, 5.0, 1.0]);
     let mut e = export(data);
-    for (shape, strides, offset) in
-        [(&[3][..], &[-4][..], 7), (&[4, 3][..], &[1, 4][..], 1), (&[2][..], &[1, 1][..], 0), (&[1][..], &[1][..], 13)]
-    {
+    for (shape, strides, offset) in [
+        (&[3][..], &[-4][..], 7),
+        (&[4, 3][..], &[1, 4][..], 1),
+        (&[2][..], &[1, 1][..], 0),
+        (&[1][..], &[1][..], 13),
+    ] {
         let err = e.restride(shape, strides, offset).unwrap_err().to_string();
         assert!(err.contains("outside the buffer") || err.contains("differ in length"), "{err}");
     }
