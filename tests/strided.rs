@@ -1,13 +1,13 @@
 //! Strided tensors (DLPack `StridedTensor`s and `Strided::over` views) in every kind of
 //! operation: Fortran-ordered, sliced, reversed and broadcast layouts sent and received with
 //! the holes of the memory untouched, reductions (packed into contiguous elements), the same on
-//! emulated device memory and, under the CUDA driver double or a GPU, on real device memory;
-//! and every refusal.
+//! emulated device memory (real device memory: `real_cuda_strided_tensors` in
+//! `tests/device.rs`, run under the CUDA driver double and on a GPU); and every refusal.
 mod common;
 
 use common::emu::{Emu, EmuRaw};
 use common::{neighbours, rank_size, Suite};
-use mpi4rs::device::dlpack::{export, export_mut, StridedTensor};
+use mpi4rs::device::dlpack::{export_mut, StridedTensor};
 use mpi4rs::device::DeviceError;
 use mpi4rs::prelude::*;
 use mpi4rs::transfer::{self, Path};
@@ -22,65 +22,10 @@ fn main() {
         .case("refusals", refusals)
         .case("emulated_device_p2p_holes_untouched", emulated_device_p2p_holes_untouched)
         .case("emulated_device_reductions", emulated_device_reductions)
-        .case("real_cuda_strided_tensors", real_cuda_strided_tensors)
         .run();
 }
 
-/// The value of logical element `(i, j)` of rank `r`'s 3 x 4 tensor.
-fn value(r: i32, i: usize, j: usize) -> f64 {
-    (r * 1000) as f64 + (i * 10 + j) as f64
-}
-
-/// Rank `r`'s 3 x 4 tensor stored in Fortran (column-major) order.
-fn fortran(r: i32) -> Vec<f64> {
-    let mut v = vec![0.0; 12];
-    for i in 0..3 {
-        for j in 0..4 {
-            v[j * 3 + i] = value(r, i, j);
-        }
-    }
-    v
-}
-
-/// Imports `data` as a DLPack tensor with `shape`, `strides`, first element at `offset`.
-fn tensor(
-    data: Vec<f64>,
-    shape: &[usize],
-    strides: &[isize],
-    offset: usize,
-    writable: bool,
-) -> Result<StridedTensor> {
-    let mut e = if writable { export_mut(data) } else { export(data) };
-    e.restride(shape, strides, offset)?;
-    // SAFETY: straight from export, handed over once.
-    Ok(unsafe { StridedTensor::from_versioned(e.into_raw()) }?)
-}
-
-/// The whole storage of a host tensor exported from a vector of `n` f64.
-fn storage(t: &StridedTensor, n: usize) -> Vec<f64> {
-    // SAFETY: the tensor's data is the exported vector of `n` elements, alive with `t`, and no
-    // operation is writing it now.
-    unsafe { std::slice::from_raw_parts(t.dl_tensor().data.cast::<f64>(), n) }.to_vec()
-}
-
-/// Where logical element `(i, j)` of the views below lies in their storage.
-const SLICE: (usize, [isize; 2], usize) = (7, [6, 1], 30); // rows 1..4, columns 1..5 of 5 x 6
-const REVERSED: (usize, [isize; 2], usize) = (11, [-1, -3], 12); // a Fortran 3 x 4, both axes reversed
-
-fn at(view: (usize, [isize; 2], usize), i: usize, j: usize) -> usize {
-    (view.0 as isize + i as isize * view.1[0] + j as isize * view.1[1]) as usize
-}
-
-/// `fill` everywhere but the view's elements, which hold rank `r`'s values.
-fn expected(view: (usize, [isize; 2], usize), fill: f64, r: impl Fn(usize, usize) -> f64) -> Vec<f64> {
-    let mut want = vec![fill; view.2];
-    for i in 0..3 {
-        for j in 0..4 {
-            want[at(view, i, j)] = r(i, j);
-        }
-    }
-    want
-}
+use common::strided::{at, expected, fortran, storage, tensor, value, REVERSED, SLICE};
 
 /// A Fortran-ordered DLPack tensor sent to the right, received into a column slice of a
 /// bigger matrix (blocking) and into a reversed view (nonblocking, views lent by value); a
@@ -309,103 +254,5 @@ fn emulated_device_reductions(env: &Environment) -> Result<()> {
     }
     ensure_eq!(m.0, expected(SLICE, -1.0, sum));
     common::emu::emulate(false);
-    Ok(())
-}
-
-/// Strided DLPack tensors in real device memory (`kDLCUDA`, cudarc allocations): a receive
-/// into a column slice whose holes are written on the stream while it is in flight, and an
-/// allreduce into a reversed view. Runs under the CUDA driver double (`bash
-/// ci/device-double.sh`) or on a GPU; skipped elsewhere.
-#[cfg(feature = "cuda")]
-fn real_cuda_strided_tensors(env: &Environment) -> Result<()> {
-    use mpi4rs::device::cuda::{copy_to_device_async, copy_to_host_async, stream_synchronize};
-    use mpi4rs::device::StreamRef;
-    let info = match mpi4rs::device::cuda::probe() {
-        Ok(info) => info,
-        Err(e) => {
-            if env.world().rank() == 0 {
-                println!("real_cuda_strided_tensors: skipped, no GPU ({e})");
-            }
-            return Ok(());
-        }
-    };
-    common::emu::emulate(false);
-    let world = env.world();
-    let (right, left) = neighbours(env);
-    let (me, n) = rank_size(env);
-    let node = world.split_shared(0)?;
-    let ctx = mpi4rs::device::cuda::context(node.rank() % info.devices)?;
-    let stream = ctx.default_stream();
-    let device = ctx.ordinal() as i32;
-    let sref = StreamRef(stream.cu_stream().cast());
-    let cerr =
-        |e: mpi4rs::device::cudarc::driver::DriverError| Error::InvalidArgument(format!("cudarc: {e:?}"));
-    let import = |data: &[f64], shape: &[usize], strides: &[isize], offset: usize| -> Result<StridedTensor> {
-        let slice = stream.clone_htod(data).map_err(cerr)?;
-        let mut e = export_mut(slice);
-        e.restride(shape, strides, offset)?;
-        // SAFETY: straight from export, handed over once.
-        Ok(unsafe { StridedTensor::from_versioned(e.into_raw()) }?.with_stream(sref))
-    };
-    let read_back = |t: &StridedTensor, len: usize| -> Result<Vec<f64>> {
-        let mut host = vec![0.0f64; len];
-        // SAFETY: the tensor's allocation holds `len` f64 from its data pointer; `host` lives
-        // until the synchronisation.
-        unsafe {
-            copy_to_host_async(device, host.as_mut_ptr().cast(), t.dl_tensor().data, 8 * len, sref)?;
-        }
-        stream_synchronize(device, sref)?;
-        Ok(host)
-    };
-    ensure!(import(&[0.0; 4], &[2], &[2], 0)?.memory() == mpi4rs::device::MemoryKind::Cuda { device });
-
-    // Receive into a column slice; holes written on the stream while the receive is in flight.
-    let send = import(&fortran(me), &[3, 4], &[1, 3], 0)?;
-    let mut slice = import(&vec![-9.0; SLICE.2], &[3, 4], &SLICE.1, SLICE.0)?;
-    let data = slice.dl_tensor().data as usize;
-    let holes: Vec<f64> = (0..SLICE.2).map(hole_value).collect();
-    let in_view: Vec<usize> = (0..3).flat_map(|i| (0..4).map(move |j| at(SLICE, i, j))).collect();
-    {
-        let view = StridedMut::new(&mut slice)?;
-        let sview = Strided::new(&send)?;
-        mpi4rs::scope(|sc| {
-            let recv = world.irecv(sc, view, left, 6)?;
-            for k in (0..SLICE.2).filter(|k| !in_view.contains(k)) {
-                // SAFETY: element `k` of the allocation, a hole of the view the receive lends;
-                // the source outlives the synchronisation below.
-                unsafe {
-                    copy_to_device_async(
-                        device,
-                        (data + 8 * k) as *mut _,
-                        holes[k..].as_ptr().cast(),
-                        8,
-                        sref,
-                    )?
-                };
-            }
-            stream_synchronize(device, sref)?;
-            world.send(&sview, right, 6)?;
-            recv.wait().map(drop)
-        })?;
-    }
-    ensure_eq!(transfer::last_path(), Some(if transfer::cuda_aware() { Path::Direct } else { Path::Staged }));
-    let mut want = holes.clone();
-    for i in 0..3 {
-        for j in 0..4 {
-            want[at(SLICE, i, j)] = value(left, i, j);
-        }
-    }
-    ensure_eq!(read_back(&slice, SLICE.2)?, want);
-
-    // Allreduce into a reversed view of device memory.
-    let sum = |i: usize, j: usize| (0..n).map(|r| value(r, i, j)).sum::<f64>();
-    let mut rev = import(&[-1.0; 12], &[3, 4], &REVERSED.1, REVERSED.0)?;
-    world.allreduce(&Strided::new(&send)?, &mut StridedMut::new(&mut rev)?, &Op::SUM)?;
-    ensure_eq!(read_back(&rev, 12)?, expected(REVERSED, -1.0, sum));
-    Ok(())
-}
-
-#[cfg(not(feature = "cuda"))]
-fn real_cuda_strided_tensors(_env: &Environment) -> Result<()> {
     Ok(())
 }
