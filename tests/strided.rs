@@ -113,6 +113,17 @@ fn host_reductions(env: &Environment) -> Result<()> {
         ensure_eq!(at_root, vec![-1.0; 12]);
     }
 
+    // Scan, and a local reduction between two strided views.
+    let mut prefix = vec![0.0f64; 12];
+    world.scan(&src, &mut prefix, &Op::SUM)?;
+    ensure_eq!(
+        prefix,
+        (0..12).map(|k| (0..=me).map(|r| value(r, k / 4, k % 4)).sum::<f64>()).collect::<Vec<_>>()
+    );
+    let mut local = expected(SLICE, -1.0, |i, j| value(me, i, j));
+    Op::PROD.reduce_local(&src, &mut StridedMut::over(&mut local, SLICE.0, &[3, 4], &SLICE.1)?)?;
+    ensure_eq!(local, expected(SLICE, -1.0, |i, j| value(me, i, j) * value(me, i, j)));
+
     // A Typed column of a row-major 3 x 4 matrix, reduced with a predefined operation.
     let column = Datatype::vector(3, 1, 4, &Datatype::of::<f64>()?)?;
     let rows: Vec<f64> = (0..12).map(|k| (me * 100 + k) as f64).collect();
