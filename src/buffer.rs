@@ -23,7 +23,9 @@ pub enum ElementKind {
     /// A value-index pair for `MAXLOC`/`MINLOC` ([`ValueIndex`](crate::ValueIndex)).
     Pair(crate::predefined::PairType),
     /// A derived or user datatype (rsmpi `Equivalence`, [`Datatype`](crate::Datatype)):
-    /// only user-defined operations reduce it.
+    /// user-defined operations created for it reduce it, and predefined ones do where its
+    /// type map is one basic type (a [`Typed`](crate::Typed) column, a
+    /// [`Strided`](crate::Strided) tensor: packed into contiguous elements first).
     Derived,
 }
 
