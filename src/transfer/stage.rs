@@ -152,10 +152,16 @@ impl Transfer {
 
     /// Routes the spec of a buffer MPI reads.
     #[inline(always)]
-    pub(crate) fn read_spec(&mut self, mut s: Spec) -> Result<Spec> {
-        if self.builtin && s.kind == ElementKind::Derived && s.base.is_some() {
+    pub(crate) fn read_spec(&mut self, s: Spec) -> Result<Spec> {
+        if self.builtin && s.kind == ElementKind::Derived && s.base.is_some() && holds_data(&s)? {
             return self.pack_read(s);
         }
+        self.read_plain(s)
+    }
+
+    /// Routes the spec of a buffer MPI reads as it is.
+    #[inline(always)]
+    fn read_plain(&mut self, mut s: Spec) -> Result<Spec> {
         if s.place.memory == MemoryKind::Host {
             s.ptr = real_address(s.ptr, s.count, s.bytes, s.kind, s.datatype);
             return Ok(s);
@@ -183,7 +189,7 @@ impl Transfer {
     /// Routes the spec of a buffer MPI writes.
     #[inline(always)]
     pub(crate) fn write_spec(&mut self, mut s: SpecMut, fill: Fill) -> Result<SpecMut> {
-        if self.builtin && s.kind == ElementKind::Derived && s.base.is_some() {
+        if self.builtin && s.kind == ElementKind::Derived && s.base.is_some() && holds_data(&s.as_spec())? {
             return self.pack_write(s, fill);
         }
         if s.kind == ElementKind::Basic(DType::Bool)
@@ -632,6 +638,20 @@ fn span(s: &Spec) -> Result<Span> {
     // A layout starting above its origin is staged from the origin: the bytes in between are
     // inside the borrowed buffer too, and the view's origin must lie inside the staging buffer.
     Ok(Span { below, bytes: below + above, layout: true })
+}
+
+/// Whether a derived layout holds data: items of zero size, or none, are left to the
+/// operation's own checks unpacked (they reduce nothing, and their count may exceed what a
+/// packed buffer could describe).
+#[cold]
+#[inline(never)]
+fn holds_data(s: &Spec) -> Result<bool> {
+    if s.count == 0 {
+        return Ok(false);
+    }
+    let mut size: crate::ffi::MPI_Count = 0;
+    crate::error::mpi_call!(MPI_Type_size_x(s.datatype, &mut size))?;
+    Ok(size > 0)
 }
 
 /// The spec of `n` packed elements of `base` at `ptr`.
