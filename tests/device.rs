@@ -1353,6 +1353,23 @@ fn real_cuda_strided_tensors(env: &Environment) -> Result<()> {
     let mut rev = import(&[-1.0; 12], &[3, 4], &REVERSED.1, REVERSED.0)?;
     world.allreduce(&Strided::new(&send)?, &mut StridedMut::new(&mut rev)?, &Op::SUM)?;
     ensure_eq!(read_back(&rev, 12)?, expected(REVERSED, -1.0, sum));
+
+    // Managed memory (kDLCUDAManaged): synchronised and packed on the host, never staged.
+    let managed =
+        |data: &[f64], shape: &[usize], strides: &[isize], offset: usize| -> Result<StridedTensor> {
+            let mut e = export_mut(mpi4rs::device::ManagedBuffer::from_slice(device, data)?);
+            e.restride(shape, strides, offset)?;
+            // SAFETY: straight from export, handed over once.
+            Ok(unsafe { StridedTensor::from_versioned(e.into_raw()) }?)
+        };
+    let staged_before = transfer::stats().staged;
+    let msend = managed(&fortran(me), &[3, 4], &[1, 3], 0)?;
+    let mut mrev = managed(&[-1.0; 12], &[3, 4], &REVERSED.1, REVERSED.0)?;
+    ensure_eq!(mrev.memory(), mpi4rs::device::MemoryKind::CudaManaged { device });
+    world.allreduce(&Strided::new(&msend)?, &mut StridedMut::new(&mut mrev)?, &Op::SUM)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Direct));
+    ensure!(transfer::stats().staged == staged_before, "managed memory was staged");
+    ensure_eq!(read_back(&mrev, 12)?, expected(REVERSED, -1.0, sum));
     Ok(())
 }
 

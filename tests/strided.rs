@@ -7,7 +7,7 @@ mod common;
 
 use common::emu::{Emu, EmuRaw};
 use common::{neighbours, rank_size, Suite};
-use mpi4rs::device::dlpack::{export_mut, StridedTensor};
+use mpi4rs::device::dlpack::{export, export_mut, StridedTensor};
 use mpi4rs::device::DeviceError;
 use mpi4rs::prelude::*;
 use mpi4rs::transfer::{self, Path};
@@ -48,6 +48,20 @@ fn host_p2p_fortran_sliced_reversed(env: &Environment) -> Result<()> {
         recv.wait().map(drop)
     })?;
     ensure_eq!(storage(&rev, 12), expected(REVERSED, -1.0, |i, j| value(left, i, j)));
+
+    // A kDLCUDAHost (pinned host) tensor is host memory to MPI: sent as it is.
+    let mut e = export(fortran(me));
+    e.restride(&[3, 4], &[1, 3], 0)?;
+    let raw = e.into_raw();
+    // SAFETY: the exported tensor, not handed over yet; it claims pinned host memory (host
+    // memory either way, no CUDA needed).
+    unsafe { (*raw).dl_tensor.device.device_type = mpi4rs::device::dlpack::ffi::DLDeviceType::kDLCUDAHost };
+    // SAFETY: handed over once.
+    let pinned = unsafe { StridedTensor::from_versioned(raw) }?;
+    ensure_eq!(pinned.memory(), mpi4rs::device::MemoryKind::PinnedHost);
+    let mut flat = [0.0f64; 12];
+    world.sendrecv(&Strided::new(&pinned)?, right, 7, &mut flat, left, 7)?;
+    ensure_eq!(flat.to_vec(), (0..12).map(|k| value(left, k / 4, k % 4)).collect::<Vec<_>>());
 
     // Column 1 of a 3 x 4 row-major matrix, bottom up, into three contiguous values.
     let m: Vec<f64> = (0..12).map(|k| (me * 100 + k) as f64).collect();
