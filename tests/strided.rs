@@ -19,6 +19,7 @@ fn main() {
         .case("host_p2p_fortran_sliced_reversed", host_p2p_fortran_sliced_reversed)
         .case("host_reductions", host_reductions)
         .case("broadcast_views_send", broadcast_views_send)
+        .case("file_io_and_one_sided", file_io_and_one_sided)
         .case("refusals", refusals)
         .case("emulated_device_p2p_holes_untouched", emulated_device_p2p_holes_untouched)
         .case("emulated_device_reductions", emulated_device_reductions)
@@ -164,6 +165,52 @@ fn broadcast_views_send(env: &Environment) -> Result<()> {
     let (_, n) = rank_size(env);
     let ranks = (n * (n - 1) / 2) as f64;
     ensure_eq!(sum, [ranks, n as f64, 2.0 * n as f64, ranks, n as f64, 2.0 * n as f64]);
+    Ok(())
+}
+
+/// A file written from a Fortran tensor holds its elements in index order, and reads back into
+/// a reversed view; one-sided operations from a strided view.
+fn file_io_and_one_sided(env: &Environment) -> Result<()> {
+    use mpi4rs::{AccessMode, File};
+    let world = env.world();
+    let me = world.rank();
+    let send = tensor(fortran(me), &[3, 4], &[1, 3], 0, false)?;
+    let path = std::env::temp_dir().join(format!("mpi4rs-strided-{}-{me}", std::process::id()));
+    let file = File::open(env.self_comm(), &path, AccessMode::RDWR | AccessMode::CREATE)?;
+    let result = (|| {
+        file.write_at(0, &Strided::new(&send)?)?;
+        file.sync()?;
+        let mut flat = [0.0f64; 12];
+        file.read_at(0, &mut flat)?;
+        ensure_eq!(flat.to_vec(), (0..12).map(|k| value(me, k / 4, k % 4)).collect::<Vec<_>>());
+        let mut rev = vec![-1.0f64; 12];
+        file.read_at(0, &mut StridedMut::over(&mut rev, REVERSED.0, &[3, 4], &REVERSED.1)?)?;
+        ensure_eq!(rev, expected(REVERSED, -1.0, |i, j| value(me, i, j)));
+        Ok(())
+    })();
+    file.close()?;
+    let _ = std::fs::remove_file(&path);
+    result?;
+
+    // One-sided: a put with a plain displacement gives the target the origin's layout (the
+    // target datatype defaults to the origin's, as in mpi4py); an accumulate with a contiguous
+    // target datatype lands in index order.
+    let (right, left) = neighbours(env);
+    let win = mpi4rs::win::Win::allocate(12 * 8, 8, &[], &world)?;
+    let src = Strided::new(&send)?;
+    let f64t = Datatype::of::<f64>()?;
+    mpi4rs::scope(|s| {
+        let e = win.lock_all(s, mpi4rs::win::Assert::NONE)?;
+        e.put(&src, right, 0)?;
+        e.flush(right)?;
+        e.accumulate(&src, right, mpi4rs::win::Target::new(0, 12, &f64t), &Op::SUM)?;
+        e.end()
+    })?;
+    world.barrier()?;
+    let local = win.local_access()?;
+    let want: Vec<f64> =
+        fortran(left).iter().enumerate().map(|(k, x)| x + value(left, k / 4, k % 4)).collect();
+    ensure_eq!(local.as_slice::<f64>()?, &want[..]);
     Ok(())
 }
 
