@@ -196,7 +196,7 @@ fn file_io_and_one_sided(env: &Environment) -> Result<()> {
     // target datatype defaults to the origin's, as in mpi4py); an accumulate with a contiguous
     // target datatype lands in index order.
     let (right, left) = neighbours(env);
-    let win = mpi4rs::win::Win::allocate(12 * 8, 8, &[], &world)?;
+    let win = mpi4rs::win::Win::allocate(12 * 8, 8, &[], world)?;
     let src = Strided::new(&send)?;
     let f64t = Datatype::of::<f64>()?;
     mpi4rs::scope(|s| {
