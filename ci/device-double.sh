@@ -3,8 +3,9 @@
 # of the CUDA driver (tests/cuda-double, for tests only), puts it where cudarc loads libcuda.so
 # from (LD_LIBRARY_PATH), and runs
 #   - the device suite (tests/device.rs) with real CudaSlice buffers: p2p, collectives,
-#     requests, the pipeline, derived layouts, reduce_local's host fallback, and the proofs that
-#     the double catches a skipped stream synchronisation and a host read of device memory;
+#     requests, the pipeline, derived layouts, strided DLPack tensors, reduce_local's host
+#     fallback, and the proofs that the double catches a skipped stream synchronisation and a
+#     host read of device memory;
 #   - the device crate's tests (DLPack, staging pool, kernels' host fallbacks);
 #   - the main job on device arrays: allreduce -a cuda, whose table header names device arrays
 #     and the staged path;

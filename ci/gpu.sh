@@ -8,7 +8,8 @@
 #   - the device crate's unit tests (every reduction and pack kernel against the host
 #     fallback, compiled by NVRTC for this GPU; DLPack on CUDA memory);
 #   - the device suite (tests/device.rs: real cudarc buffers through p2p, collectives,
-#     requests, the pipeline and derived layouts, plus the emulated cases);
+#     requests, the pipeline, derived layouts and strided DLPack tensors, plus the emulated
+#     cases);
 #   - the allreduce example on device arrays (staged, and direct when the MPI is CUDA-aware);
 #   - the device bench (benches/device.rs, 2 ranks): staged allreduce (pipelined, unpipelined)
 #     and ping-pong of device arrays from 8 B to 256 MiB against the pinned D2H+H2D copy bound

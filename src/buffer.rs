@@ -23,7 +23,9 @@ pub enum ElementKind {
     /// A value-index pair for `MAXLOC`/`MINLOC` ([`ValueIndex`](crate::ValueIndex)).
     Pair(crate::predefined::PairType),
     /// A derived or user datatype (rsmpi `Equivalence`, [`Datatype`](crate::Datatype)):
-    /// only user-defined operations reduce it.
+    /// user-defined operations created for it reduce it, and predefined ones do where its
+    /// type map is one basic type (a [`Typed`](crate::Typed) column, a
+    /// [`Strided`](crate::Strided) tensor: packed into contiguous elements first).
     Derived,
 }
 
@@ -36,6 +38,9 @@ pub struct Spec {
     pub(crate) datatype: MPI_Datatype,
     pub(crate) bytes: usize,
     pub(crate) kind: ElementKind,
+    /// For a derived layout, the one basic element type it consists of, where known: a
+    /// reduction with a predefined operation packs such a layout into contiguous elements.
+    pub(crate) base: Option<DType>,
     pub(crate) place: Placement,
 }
 
@@ -48,6 +53,9 @@ pub struct SpecMut {
     pub(crate) datatype: MPI_Datatype,
     pub(crate) bytes: usize,
     pub(crate) kind: ElementKind,
+    /// For a derived layout, the one basic element type it consists of, where known: a
+    /// reduction with a predefined operation packs such a layout into contiguous elements.
+    pub(crate) base: Option<DType>,
     pub(crate) place: Placement,
 }
 
@@ -123,6 +131,7 @@ impl SpecMut {
             datatype: self.datatype,
             bytes: self.bytes,
             kind: self.kind,
+            base: self.base,
             place: self.place,
         }
     }
@@ -174,6 +183,7 @@ fn slice_spec<T: BufferElement>(s: &[T]) -> Spec {
         datatype: T::datatype(),
         bytes: std::mem::size_of_val(s),
         kind: T::kind(),
+        base: None,
         place: Placement::HOST,
     }
 }
@@ -187,6 +197,7 @@ fn slice_spec_mut<T: BufferElement>(s: &mut [T]) -> SpecMut {
         datatype: T::datatype(),
         bytes,
         kind: T::kind(),
+        base: None,
         place: Placement::HOST,
     }
 }
@@ -236,6 +247,7 @@ pub(crate) fn view_spec(v: mpi4rs_device::BufferView) -> Spec {
         datatype: mpi_datatype(v.dtype),
         bytes: v.bytes(),
         kind: ElementKind::Basic(v.dtype),
+        base: None,
         place: v.place,
     }
 }
@@ -249,6 +261,7 @@ pub(crate) fn view_spec_mut(v: mpi4rs_device::BufferViewMut) -> SpecMut {
         datatype: mpi_datatype(v.dtype),
         bytes: v.bytes(),
         kind: ElementKind::Basic(v.dtype),
+        base: None,
         place: v.place,
     }
 }
@@ -330,6 +343,7 @@ unsafe impl<T: Equivalence> Buffer for Equivalent<'_, T> {
             datatype: T::equivalent_datatype().as_raw(),
             bytes: std::mem::size_of_val(self.0),
             kind: ElementKind::Derived,
+            base: None,
             place: Placement::HOST,
         })
     }
@@ -345,6 +359,7 @@ unsafe impl<T: Equivalence> BufferMut for EquivalentMut<'_, T> {
             datatype: T::equivalent_datatype().as_raw(),
             bytes: std::mem::size_of_val(self.0),
             kind: ElementKind::Derived,
+            base: None,
             place: Placement::HOST,
         })
     }

@@ -41,7 +41,7 @@
 //! | 3 | errors and checked calls (`mpi_call!`), settings, logging, count helpers | `error`, `util`, `config`, `logging`, `bigcount` |
 //! | 4 | element types and handles; what MPI does with self-messages | `predefined`, `buffer`, `value_index`, `datatype`, `typed`, `info`, `status`, `group`, `op`, `truncation` |
 //! | 5 | completion and ownership | `pending`, `completion`, `scope`, `request`, `persistent`, `owned`, `alloc_mem` |
-//! | 6 | the transfer router, buffer regions | `transfer`, `region` |
+//! | 6 | the transfer router, buffer regions, strided tensor views | `transfer`, `region`, `strided` |
 //! | 7 | communicators and initialisation | `comm`, `comm_ext`, `environment`, `vendor`, `packing`, `datatype_ext`, `topology` |
 //! | 8 | point-to-point | `p2p`, `bsend`, `message`, `exchange` |
 //! | 9 | collectives | `collective`, `intercomm` |
@@ -126,6 +126,7 @@ pub mod request;
 mod runtime;
 pub mod scope;
 pub mod status;
+pub mod strided;
 pub mod sync;
 pub mod thread;
 pub mod topology;
@@ -186,6 +187,7 @@ pub use request::{
 };
 pub use scope::{scope, Scope};
 pub use status::Status;
+pub use strided::{Strided, StridedMut};
 pub use thread::MultiThreaded;
 pub use topology::{compute_dims, topo_test, CartComm, DistGraphComm, GraphComm, Topology, TopologyKind};
 pub use typed::{Typed, TypedMut};

@@ -38,7 +38,7 @@ pub(crate) fn size_and_span(raw: MPI_Datatype, count: usize) -> Result<(usize, O
 /// from there on that the view may access. That is 0 when the range ends at or below the
 /// origin, which does not make the view empty: "empty" is zero items or items of zero size
 /// (the router passes MPI the real address unless the view is empty in that sense).
-fn check_fits(count: usize, datatype: &Datatype, offset: usize, bytes: usize) -> Result<usize> {
+pub(crate) fn check_fits(count: usize, datatype: &Datatype, offset: usize, bytes: usize) -> Result<usize> {
     if offset > bytes {
         return Err(invalid(format!("offset {offset} is past the end of the {bytes}-byte buffer")));
     }
@@ -139,6 +139,7 @@ unsafe impl Buffer for Typed<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
+            base: self.datatype.base,
             place: self.place,
         })
     }
@@ -243,6 +244,7 @@ unsafe impl Buffer for TypedMut<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
+            base: self.datatype.base,
             place: self.place,
         })
     }
@@ -258,6 +260,7 @@ unsafe impl BufferMut for TypedMut<'_> {
             datatype: self.datatype.raw,
             bytes: self.bytes,
             kind: self.datatype.kind,
+            base: self.datatype.base,
             place: self.place,
         })
     }

@@ -40,6 +40,7 @@ fn main() {
         .case("real_cuda_typed_layouts", real_cuda_typed_layouts)
         .case("real_cuda_holes_untouched", real_cuda_holes_untouched)
         .case("real_cuda_managed_memory", real_cuda_managed_memory)
+        .case("real_cuda_strided_tensors", real_cuda_strided_tensors)
         .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
         // Last: it installs a logger for the rest of the process.
         .case("log_facade_reports_routing", log_facade_reports_routing)
@@ -1256,5 +1257,123 @@ fn mpi4rs_log_without_a_logger(suite: &Suite) -> std::result::Result<(), String>
             return Err(format!("expected {want:?} on stderr:\n{text}"));
         }
     }
+    Ok(())
+}
+
+/// Strided DLPack tensors in real device memory (`kDLCUDA`, cudarc allocations): a receive
+/// into a column slice whose holes are written on the stream while it is in flight, and an
+/// allreduce into a reversed view. Runs under the CUDA driver double (`bash
+/// ci/device-double.sh`) or on a GPU; skipped elsewhere.
+#[cfg(feature = "cuda")]
+fn real_cuda_strided_tensors(env: &Environment) -> Result<()> {
+    use common::strided::{at, expected, fortran, value, REVERSED, SLICE};
+    use mpi4rs::device::cuda::{copy_to_device_async, copy_to_host_async, stream_synchronize};
+    use mpi4rs::device::dlpack::{export_mut, StridedTensor};
+    use mpi4rs::device::StreamRef;
+    use mpi4rs::{Strided, StridedMut};
+    let info = match mpi4rs::device::cuda::probe() {
+        Ok(info) => info,
+        Err(e) => {
+            if env.world().rank() == 0 {
+                println!("real_cuda_strided_tensors: skipped, no GPU ({e})");
+            }
+            return Ok(());
+        }
+    };
+    common::emu::emulate(false);
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let (me, n) = rank_size(env);
+    let node = world.split_shared(0)?;
+    let ctx = mpi4rs::device::cuda::context(node.rank() % info.devices)?;
+    let stream = ctx.default_stream();
+    let device = ctx.ordinal() as i32;
+    let sref = StreamRef(stream.cu_stream().cast());
+    let cerr =
+        |e: mpi4rs::device::cudarc::driver::DriverError| Error::InvalidArgument(format!("cudarc: {e:?}"));
+    let import = |data: &[f64], shape: &[usize], strides: &[isize], offset: usize| -> Result<StridedTensor> {
+        let slice = stream.clone_htod(data).map_err(cerr)?;
+        let mut e = export_mut(slice);
+        e.restride(shape, strides, offset)?;
+        // SAFETY: straight from export, handed over once.
+        Ok(unsafe { StridedTensor::from_versioned(e.into_raw()) }?.with_stream(sref))
+    };
+    let read_back = |t: &StridedTensor, len: usize| -> Result<Vec<f64>> {
+        let mut host = vec![0.0f64; len];
+        // SAFETY: the tensor's allocation holds `len` f64 from its data pointer; `host` lives
+        // until the synchronisation.
+        unsafe {
+            copy_to_host_async(device, host.as_mut_ptr().cast(), t.dl_tensor().data, 8 * len, sref)?;
+        }
+        stream_synchronize(device, sref)?;
+        Ok(host)
+    };
+    ensure!(import(&[0.0; 4], &[2], &[2], 0)?.memory() == mpi4rs::device::MemoryKind::Cuda { device });
+
+    // Receive into a column slice; holes written on the stream while the receive is in flight.
+    let send = import(&fortran(me), &[3, 4], &[1, 3], 0)?;
+    let mut slice = import(&vec![-9.0; SLICE.2], &[3, 4], &SLICE.1, SLICE.0)?;
+    let data = slice.dl_tensor().data as usize;
+    let holes: Vec<f64> = (0..SLICE.2).map(hole_value).collect();
+    let in_view: Vec<usize> = (0..3).flat_map(|i| (0..4).map(move |j| at(SLICE, i, j))).collect();
+    {
+        let view = StridedMut::new(&mut slice)?;
+        let sview = Strided::new(&send)?;
+        mpi4rs::scope(|sc| {
+            let recv = world.irecv(sc, view, left, 6)?;
+            for k in (0..SLICE.2).filter(|k| !in_view.contains(k)) {
+                // SAFETY: element `k` of the allocation, a hole of the view the receive lends;
+                // the source outlives the synchronisation below.
+                unsafe {
+                    copy_to_device_async(
+                        device,
+                        (data + 8 * k) as *mut _,
+                        holes[k..].as_ptr().cast(),
+                        8,
+                        sref,
+                    )?
+                };
+            }
+            stream_synchronize(device, sref)?;
+            world.send(&sview, right, 6)?;
+            recv.wait().map(drop)
+        })?;
+    }
+    ensure_eq!(transfer::last_path(), Some(if transfer::cuda_aware() { Path::Direct } else { Path::Staged }));
+    let mut want = holes.clone();
+    for i in 0..3 {
+        for j in 0..4 {
+            want[at(SLICE, i, j)] = value(left, i, j);
+        }
+    }
+    ensure_eq!(read_back(&slice, SLICE.2)?, want);
+
+    // Allreduce into a reversed view of device memory.
+    let sum = |i: usize, j: usize| (0..n).map(|r| value(r, i, j)).sum::<f64>();
+    let mut rev = import(&[-1.0; 12], &[3, 4], &REVERSED.1, REVERSED.0)?;
+    world.allreduce(&Strided::new(&send)?, &mut StridedMut::new(&mut rev)?, &Op::SUM)?;
+    ensure_eq!(read_back(&rev, 12)?, expected(REVERSED, -1.0, sum));
+
+    // Managed memory (kDLCUDAManaged): synchronised and packed on the host, never staged.
+    let managed =
+        |data: &[f64], shape: &[usize], strides: &[isize], offset: usize| -> Result<StridedTensor> {
+            let mut e = export_mut(mpi4rs::device::ManagedBuffer::from_slice(device, data)?);
+            e.restride(shape, strides, offset)?;
+            // SAFETY: straight from export, handed over once.
+            Ok(unsafe { StridedTensor::from_versioned(e.into_raw()) }?)
+        };
+    let staged_before = transfer::stats().staged;
+    let msend = managed(&fortran(me), &[3, 4], &[1, 3], 0)?;
+    let mut mrev = managed(&[-1.0; 12], &[3, 4], &REVERSED.1, REVERSED.0)?;
+    ensure_eq!(mrev.memory(), mpi4rs::device::MemoryKind::CudaManaged { device });
+    world.allreduce(&Strided::new(&msend)?, &mut StridedMut::new(&mut mrev)?, &Op::SUM)?;
+    ensure_eq!(transfer::last_path(), Some(Path::Direct));
+    ensure!(transfer::stats().staged == staged_before, "managed memory was staged");
+    ensure_eq!(read_back(&mrev, 12)?, expected(REVERSED, -1.0, sum));
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_strided_tensors(_env: &Environment) -> Result<()> {
     Ok(())
 }

@@ -40,7 +40,7 @@ mod view;
 #[cfg(feature = "cuda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 pub use cudarc;
-pub use dlpack::{DlpackTensor, DlpackTensorMut, ExportedTensor};
+pub use dlpack::{DlpackTensor, DlpackTensorMut, ExportedTensor, StridedTensor};
 pub use dtype::{DType, Element};
 pub use error::{DeviceError, DeviceResult};
 pub use managed::ManagedBuffer;

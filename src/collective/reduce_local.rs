@@ -20,7 +20,7 @@ impl Op {
         if let Some(done) = self.reduce_local_on_device(input, inout)? {
             return Ok(done);
         }
-        let mut t = Transfer::host_reduction("reduce_local");
+        let mut t = Transfer::host_reduction("reduce_local", self.builtin().is_some());
         let (s, r) = (t.read(input)?, t.write(inout, Fill::Update)?);
         check_same_elements(s.kind, r.kind)?;
         check_len("inout buffer", s.count, r.count)?;

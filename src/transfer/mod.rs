@@ -17,6 +17,11 @@
 //! memory would be undefined behaviour. Writable derived layouts over `bool` memory and
 //! one-sided reads into it are refused; use `u8` there.
 //!
+//! Reductions with a predefined operation over a derived layout of one basic type (a strided
+//! tensor, a [`Typed`](crate::Typed) column) pack the layout into contiguous elements in its
+//! type-map order and unpack the result (MPI libraries apply predefined operations to
+//! contiguous elements only); device memory is staged for that even with a CUDA-aware MPI.
+//!
 //! Reductions whose operation runs as host code (user operations, the library's `f16`/`bf16`
 //! operations) are always staged: MPI would call that code on device pointers.
 //!
@@ -32,6 +37,7 @@
 
 pub(crate) mod bools;
 pub(crate) mod pack;
+pub(crate) mod packed;
 pub(crate) mod pipeline;
 pub(crate) mod stage;
 

@@ -4,6 +4,7 @@
 //! otherwise: see [`pending`](crate::pending)).
 
 use super::bools::Shadow;
+use super::packed::Packed;
 use super::{emulated, path_for, pipeline_chunk, record_path, Path};
 use crate::buffer::{Buffer, BufferMut, ElementKind, Spec, SpecMut};
 use crate::error::{Error, Result};
@@ -77,6 +78,10 @@ pub(crate) struct Transfer {
     stages: Vec<Stage>,
     /// Host `bool` buffers MPI writes, shadowed by bytes (see [`bools`](super::bools)).
     bools: Vec<Shadow>,
+    /// A reduction with a predefined operation: derived layouts of one basic type are packed.
+    builtin: bool,
+    /// Derived layouts packed into contiguous elements (see [`packed`](super::packed)).
+    packed: Vec<Packed>,
 }
 
 impl Transfer {
@@ -90,6 +95,8 @@ impl Transfer {
             pipelinable: false,
             stages: Vec::new(),
             bools: Vec::new(),
+            builtin: false,
+            packed: Vec::new(),
         }
     }
 
@@ -103,12 +110,14 @@ impl Transfer {
             pipelinable: blocking,
             stages: Vec::new(),
             bools: Vec::new(),
+            builtin: operation.builtin().is_some(),
+            packed: Vec::new(),
         }
     }
 
     /// A transfer for a reduction computed by host code whatever the MPI (`MPI_Reduce_local`):
-    /// device buffers are always staged.
-    pub(crate) fn host_reduction(op: &'static str) -> Self {
+    /// device buffers are always staged. `builtin`: the operation is a predefined one.
+    pub(crate) fn host_reduction(op: &'static str, builtin: bool) -> Self {
         Transfer {
             op,
             host_op: true,
@@ -116,6 +125,8 @@ impl Transfer {
             pipelinable: false,
             stages: Vec::new(),
             bools: Vec::new(),
+            builtin,
+            packed: Vec::new(),
         }
     }
 
@@ -141,7 +152,16 @@ impl Transfer {
 
     /// Routes the spec of a buffer MPI reads.
     #[inline(always)]
-    pub(crate) fn read_spec(&mut self, mut s: Spec) -> Result<Spec> {
+    pub(crate) fn read_spec(&mut self, s: Spec) -> Result<Spec> {
+        if self.builtin && s.kind == ElementKind::Derived && s.base.is_some() && holds_data(&s)? {
+            return self.pack_read(s);
+        }
+        self.read_plain(s)
+    }
+
+    /// Routes the spec of a buffer MPI reads as it is.
+    #[inline(always)]
+    fn read_plain(&mut self, mut s: Spec) -> Result<Spec> {
         if s.place.memory == MemoryKind::Host {
             s.ptr = real_address(s.ptr, s.count, s.bytes, s.kind, s.datatype);
             return Ok(s);
@@ -169,6 +189,9 @@ impl Transfer {
     /// Routes the spec of a buffer MPI writes.
     #[inline(always)]
     pub(crate) fn write_spec(&mut self, mut s: SpecMut, fill: Fill) -> Result<SpecMut> {
+        if self.builtin && s.kind == ElementKind::Derived && s.base.is_some() && holds_data(&s.as_spec())? {
+            return self.pack_write(s, fill);
+        }
         if s.kind == ElementKind::Basic(DType::Bool)
             && s.count > 0
             && (s.place.memory.host_accessible() || emulated())
@@ -185,6 +208,64 @@ impl Transfer {
             return Ok(s);
         }
         self.route_write(s, fill)
+    }
+
+    /// A derived layout of one basic type in a reduction with a predefined operation: routed
+    /// as a layout (staged from device memory), then packed into contiguous elements, which
+    /// MPI reduces.
+    #[cold]
+    #[inline(never)]
+    fn pack_read(&mut self, s: Spec) -> Result<Spec> {
+        let base = s.base.unwrap_or(DType::U8);
+        let r = self.route_layout(s, None)?;
+        let (mut p, n) = Packed::new(r.ptr.cast_mut(), r.count, r.datatype, base, true, false)?;
+        let spec = packed_spec(p.ptr(), n, base);
+        self.packed.push(p);
+        Ok(Spec { ptr: real_address(spec.ptr, n, spec.bytes, spec.kind, spec.datatype), ..spec })
+    }
+
+    /// [`pack_read`](Self::pack_read) for a buffer MPI writes: unpacked into the layout when
+    /// the operation completes, before a staged copy goes back to the device.
+    #[cold]
+    #[inline(never)]
+    fn pack_write(&mut self, s: SpecMut, fill: Fill) -> Result<SpecMut> {
+        let base = s.base.unwrap_or(DType::U8);
+        let r = self.route_layout(s.as_spec(), Some(fill))?;
+        let copy_in = matches!(fill, Fill::Update | Fill::Unchanged);
+        let copy_out = fill != Fill::Unchanged;
+        let (mut p, n) = Packed::new(r.ptr.cast_mut(), r.count, r.datatype, base, copy_in, copy_out)?;
+        let spec = packed_spec(p.ptr(), n, base);
+        self.packed.push(p);
+        let ptr = real_address(spec.ptr, n, spec.bytes, spec.kind, spec.datatype).cast_mut();
+        Ok(SpecMut {
+            ptr,
+            count: spec.count,
+            datatype: spec.datatype,
+            bytes: spec.bytes,
+            kind: spec.kind,
+            base: None,
+            place: Placement::HOST,
+        })
+    }
+
+    /// Routes a layout to be packed so that the CPU can address it: host memory as it is,
+    /// device memory staged (managed memory synchronised); `fill` for a buffer MPI writes.
+    fn route_layout(&mut self, s: Spec, fill: Option<Fill>) -> Result<Spec> {
+        if s.place.memory == MemoryKind::Host {
+            return Ok(Spec { ptr: real_address(s.ptr, s.count, s.bytes, s.kind, s.datatype), ..s });
+        }
+        let path = match path_for(s.place.memory) {
+            Path::Direct if !matches!(s.place.memory, MemoryKind::CudaManaged { .. }) => Path::Staged,
+            p => p,
+        };
+        record_path(self.op, path, s.place.memory, s.bytes);
+        let copy_in = matches!(fill, None | Some(Fill::Update | Fill::Unchanged));
+        let copy_out = fill.filter(|&f| f != Fill::Unchanged);
+        let stage = self.stage(&s, path, copy_in, copy_out)?;
+        Ok(match stage {
+            Some(ptr) => Spec { ptr, place: Placement::HOST, ..s },
+            None => s,
+        })
     }
 
     /// MPI never writes into `bool` memory: it gets bytes, checked when the operation
@@ -325,7 +406,7 @@ impl Transfer {
     /// that the transfer must be kept until the operation completes.
     #[inline(always)]
     pub(crate) fn has_stages(&self) -> bool {
-        !self.stages.is_empty() || !self.bools.is_empty()
+        !self.stages.is_empty() || !self.bools.is_empty() || !self.packed.is_empty()
     }
 
     /// Copies every stage's device bytes in again (a persistent operation's restart).
@@ -334,7 +415,7 @@ impl Transfer {
             stage.fill_all()?;
         }
         self.bools.iter_mut().for_each(Shadow::refill);
-        Ok(())
+        self.packed.iter_mut().try_for_each(Packed::pack)
     }
 
     /// Finishes the copies of a completed operation: writes staged results back to the device
@@ -344,6 +425,10 @@ impl Transfer {
             Some(st) if self.stages.iter().any(|s| s.copy_out == Some(Fill::Received)) => Some(st.bytes()?),
             _ => None,
         };
+        // Packed layouts first: they unpack into staging copies that then go to the device.
+        for p in &mut self.packed {
+            p.unpack()?;
+        }
         for stage in &mut self.stages {
             stage.write_back(received)?;
         }
@@ -553,6 +638,33 @@ fn span(s: &Spec) -> Result<Span> {
     // A layout starting above its origin is staged from the origin: the bytes in between are
     // inside the borrowed buffer too, and the view's origin must lie inside the staging buffer.
     Ok(Span { below, bytes: below + above, layout: true })
+}
+
+/// Whether a derived layout holds data: items of zero size, or none, are left to the
+/// operation's own checks unpacked (they reduce nothing, and their count may exceed what a
+/// packed buffer could describe).
+#[cold]
+#[inline(never)]
+fn holds_data(s: &Spec) -> Result<bool> {
+    if s.count == 0 {
+        return Ok(false);
+    }
+    let mut size: crate::ffi::MPI_Count = 0;
+    crate::error::mpi_call!(MPI_Type_size_x(s.datatype, &mut size))?;
+    Ok(size > 0)
+}
+
+/// The spec of `n` packed elements of `base` at `ptr`.
+fn packed_spec(ptr: *mut c_void, n: usize, base: DType) -> Spec {
+    Spec {
+        ptr,
+        count: n,
+        datatype: crate::predefined::mpi_datatype(base),
+        bytes: n * base.size(),
+        kind: ElementKind::Basic(base),
+        base: None,
+        place: Placement::HOST,
+    }
 }
 
 /// An event after the work queued so far on the buffer's stream (`None` when emulated: the

@@ -14,6 +14,7 @@
 
 pub mod emu;
 pub mod spawn;
+pub mod strided;
 
 use mpi4rs::launcher::{JobOutput, Launcher};
 use mpi4rs::{Collective, Communicator, Environment};

@@ -63,7 +63,8 @@ unsafe extern "C" fn delete_legacy(managed: *mut DLManagedTensor) {
 /// happens, so the buffer is dropped exactly once.
 ///
 /// The tensor is compact row-major, 1-D by default ([`reshape`](Self::reshape) changes the
-/// shape), with explicit strides (DLPack 1.2 requires them) and `byte_offset` 0. DLPack has no
+/// shape), with explicit strides (DLPack 1.2 requires them) and `byte_offset` 0;
+/// [`restride`](Self::restride) makes it a strided view of the buffer instead. DLPack has no
 /// stream field: for device memory, the consumer must order its work after the buffer's
 /// stream ([`stream`](Self::stream)), or the caller synchronises it before handing it over.
 ///
@@ -211,6 +212,52 @@ impl ExportedTensor {
         // SAFETY: owned and not handed over.
         let ctx = unsafe { self.ctx.as_mut() };
         (ctx.shape, ctx.strides) = (dims, strides);
+        ctx.versioned.dl_tensor.byte_offset = 0;
+        ctx.legacy.dl_tensor.byte_offset = 0;
+        self.point_at_arrays();
+        Ok(())
+    }
+
+    /// Gives the tensor any shape and element strides, with its first element `offset`
+    /// elements into the buffer (DLPack's `byte_offset`): a transposed, sliced, reversed
+    /// (negative strides) or broadcast (stride 0) view of the buffer, for consumers that take
+    /// strided tensors. Every element the view addresses must lie inside the buffer.
+    pub fn restride(&mut self, shape: &[usize], strides: &[isize], offset: usize) -> DeviceResult<()> {
+        let len = self.len();
+        let bad = |why: String| Err(DeviceError::Unsupported(why));
+        if shape.len() != strides.len() {
+            return bad(format!("shape {shape:?} and strides {strides:?} differ in length"));
+        }
+        if i32::try_from(shape.len()).is_err() {
+            return bad(format!("{} dimensions are too many", shape.len()));
+        }
+        let empty = shape.contains(&0);
+        // The elements addressed, relative to the first: [lo, hi].
+        let (mut lo, mut hi) = (0i128, 0i128);
+        for (&d, &s) in shape.iter().zip(strides) {
+            let reach = (d as i128 - 1).saturating_mul(s as i128);
+            if reach < 0 {
+                lo = lo.saturating_add(reach);
+            } else {
+                hi = hi.saturating_add(reach);
+            }
+        }
+        let (first, last) = (offset as i128 + lo, offset as i128 + hi);
+        if offset > len || (!empty && (first < 0 || last >= len as i128)) {
+            return bad(format!(
+                "shape {shape:?} with strides {strides:?} from element {offset} addresses elements \
+                 {first}..={last}, outside the buffer's {len}"
+            ));
+        }
+        // Bounded by the buffer's length (or a 0 dimension with strides that fit in i64).
+        let dims: Box<[i64]> = shape.iter().map(|&d| d as i64).collect();
+        let steps: Box<[i64]> = strides.iter().map(|&s| s as i64).collect();
+        let byte_offset = (offset * self.dtype().size()) as u64;
+        // SAFETY: owned and not handed over.
+        let ctx = unsafe { self.ctx.as_mut() };
+        (ctx.shape, ctx.strides) = (dims, steps);
+        ctx.versioned.dl_tensor.byte_offset = byte_offset;
+        ctx.legacy.dl_tensor.byte_offset = byte_offset;
         self.point_at_arrays();
         Ok(())
     }
@@ -220,7 +267,7 @@ impl ExportedTensor {
         self.ctx().shape.iter().map(|&d| d as usize).collect()
     }
 
-    /// The number of elements.
+    /// The number of elements of the buffer.
     pub fn len(&self) -> usize {
         self.ctx().view.len
     }

@@ -121,11 +121,27 @@ fn check_device(t: &DLTensor) -> DeviceResult<MemoryKind> {
     }
 }
 
+/// What import learned from a tensor's description.
+struct Checked {
+    dtype: DType,
+    shape: Vec<usize>,
+    /// Element strides (row-major ones where the producer gave `NULL`).
+    strides: Vec<isize>,
+    len: usize,
+    /// The first element (data + `byte_offset`).
+    ptr: *mut c_void,
+    /// Bytes of the touched span below `ptr` (negative strides).
+    below: usize,
+    /// Length in bytes of the touched span (0 for an empty tensor).
+    span: usize,
+}
+
 /// Validates everything but the version and the device: dtype, shape, strides, address.
+/// Unless `strided`, the strides must be the compact row-major ones.
 ///
 /// # Safety
 /// `t.shape` and a non-null `t.strides` point to `t.ndim` values.
-unsafe fn check_layout(t: &DLTensor) -> DeviceResult<(DType, Vec<usize>, usize, *mut c_void)> {
+unsafe fn check_layout(t: &DLTensor, strided: bool) -> DeviceResult<Checked> {
     let dt = t.dtype;
     if dt.lanes != 1 {
         return refuse(format!("vector dtypes are not supported (lanes = {}, must be 1)", dt.lanes));
@@ -165,10 +181,26 @@ unsafe fn check_layout(t: &DLTensor) -> DeviceResult<(DType, Vec<usize>, usize, 
         _ => return refuse(format!("{len} elements of {dtype} exceed the address space")),
     };
 
-    if !t.strides.is_null() && ndim > 0 && len > 0 {
-        let strides = std::slice::from_raw_parts(t.strides, ndim);
+    let given: Option<&[i64]> =
+        (!t.strides.is_null() && ndim > 0).then(|| std::slice::from_raw_parts(t.strides, ndim));
+    if let (Some(strides), false, true) = (given, strided, len > 0) {
         check_strides(dims, strides)?;
     }
+    let strides = match given {
+        Some(s) => match s.iter().map(|&x| isize::try_from(x)).collect::<Result<Vec<_>, _>>() {
+            Ok(v) => v,
+            Err(_) => return refuse(format!("strides {s:?} exceed the address space")),
+        },
+        None => row_major(&shape),
+    };
+    // The bytes the elements touch, relative to the first one: [lo, hi).
+    let (below, above) = if len == 0 {
+        (0, 0)
+    } else if !strided {
+        (0, bytes)
+    } else {
+        span_of(&shape, &strides, dtype.size())?
+    };
 
     let Ok(offset) = usize::try_from(t.byte_offset) else {
         return refuse(format!("byte_offset {} exceeds the address space", t.byte_offset));
@@ -180,9 +212,16 @@ unsafe fn check_layout(t: &DLTensor) -> DeviceResult<(DType, Vec<usize>, usize, 
         // An empty tensor may have no storage: a dangling, aligned address that is never read.
         std::ptr::null_mut::<u8>().wrapping_add(align_of(dtype)).cast()
     } else {
+        if below > offset {
+            return refuse(format!(
+                "strides {strides:?} for shape {shape:?} reach {below} bytes below the first element, but \
+                 byte_offset is only {offset}: the elements would lie below the data pointer, outside \
+                 the tensor's memory"
+            ));
+        }
         let start = (t.data as usize).checked_add(offset);
-        if start.and_then(|s| s.checked_add(bytes)).is_none() {
-            return refuse(format!("data + byte_offset {offset} + {bytes} bytes overflow the address space"));
+        if start.and_then(|s| s.checked_add(above)).is_none() {
+            return refuse(format!("data + byte_offset {offset} + {above} bytes overflow the address space"));
         }
         let ptr = t.data.cast::<u8>().wrapping_add(offset).cast::<c_void>();
         if !(ptr as usize).is_multiple_of(align_of(dtype)) {
@@ -194,7 +233,7 @@ unsafe fn check_layout(t: &DLTensor) -> DeviceResult<(DType, Vec<usize>, usize, 
         }
         ptr
     };
-    Ok((dtype, shape, len, ptr))
+    Ok(Checked { dtype, shape, strides, len, ptr, below, span: below + above })
 }
 
 /// Accepts strides equal to the compact row-major ones, where size-1 dimensions may have any
@@ -220,10 +259,44 @@ fn check_strides(shape: &[i64], strides: &[i64]) -> DeviceResult<()> {
         };
         return refuse(format!(
             "{what}: strides {strides:?} for shape {shape:?} are not compact row-major (expected \
-             {expected:?}); only contiguous tensors are accepted, make a contiguous copy first"
+             {expected:?}); a DlpackTensor must be contiguous: import it as a StridedTensor (any strides) or make a contiguous copy first"
         ));
     }
     Ok(())
+}
+
+/// The compact row-major element strides of `shape`.
+fn row_major(shape: &[usize]) -> Vec<isize> {
+    let mut strides = vec![1isize; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1].saturating_mul(shape[i + 1].max(1) as isize);
+    }
+    strides
+}
+
+/// The bytes the elements of a non-empty tensor touch around its first element: how many lie
+/// below it and how many from it on (the last element's end), refusing a span that does not
+/// fit in the address space.
+fn span_of(shape: &[usize], strides: &[isize], size: usize) -> DeviceResult<(usize, usize)> {
+    let (mut lo, mut hi) = (0i128, 0i128);
+    for (&d, &s) in shape.iter().zip(strides) {
+        // At most 2^63 * 2^63 * 16 = 2^130 in magnitude: saturating i128 sums stay far out of
+        // range when any part is huge, and the check below refuses them.
+        let reach = (d as i128 - 1).saturating_mul(s as i128).saturating_mul(size as i128);
+        if reach < 0 {
+            lo = lo.saturating_add(reach);
+        } else {
+            hi = hi.saturating_add(reach);
+        }
+    }
+    let hi = hi.saturating_add(size as i128);
+    if hi.saturating_sub(lo) > isize::MAX as i128 {
+        return refuse(format!(
+            "strides {strides:?} for shape {shape:?} span {} bytes, more than the address space",
+            hi.saturating_sub(lo)
+        ));
+    }
+    Ok(((-lo) as usize, hi as usize))
 }
 
 /// A tensor imported through DLPack: it owns the producer's managed tensor, calls its deleter
@@ -312,10 +385,21 @@ impl DlpackTensor {
 
     /// Validates an owned tensor; an error drops `managed`, which calls the deleter.
     unsafe fn checked(managed: Managed, read_only: bool, version: Option<(u32, u32)>) -> DeviceResult<Self> {
+        Ok(Self::checked_layout(managed, read_only, version, false)?.0)
+    }
+
+    /// Validates an owned tensor, with any strides when `strided` (then the returned tensor's
+    /// `ptr` and `len` are the first element and the element count, not a contiguous view).
+    unsafe fn checked_layout(
+        managed: Managed,
+        read_only: bool,
+        version: Option<(u32, u32)>,
+        strided: bool,
+    ) -> DeviceResult<(Self, Vec<isize>, usize, usize)> {
         let t = managed.dl_tensor();
         let memory = check_device(t)?;
-        let (dtype, shape, len, ptr) = check_layout(t)?;
-        Ok(DlpackTensor {
+        let Checked { dtype, shape, strides, len, ptr, below, span } = check_layout(t, strided)?;
+        let tensor = DlpackTensor {
             managed,
             ptr,
             len,
@@ -326,7 +410,8 @@ impl DlpackTensor {
             policy: None,
             read_only,
             version,
-        })
+        };
+        Ok((tensor, strides, below, span))
     }
 
     /// The stream on which the producer made the data ready (the stream passed to the
@@ -456,5 +541,199 @@ unsafe impl DeviceBufferMut for DlpackTensorMut<'_> {
     fn view_mut(&mut self) -> BufferViewMut {
         let t = &*self.tensor;
         BufferViewMut { ptr: t.ptr, len: t.len, dtype: t.dtype, place: t.place() }
+    }
+}
+
+/// A tensor imported through DLPack with any strides: transposed (Fortran-ordered), sliced
+/// (gapped), reversed (negative strides) or broadcast (stride 0), as well as contiguous.
+///
+/// Its elements need not be contiguous, so it is not a [`DeviceBuffer`]; the MPI crate lends it
+/// to any operation through a derived datatype built from its shape and strides
+/// (`mpi4rs::Strided`), which moves only the bytes the elements occupy. A contiguous one
+/// becomes a [`DlpackTensor`] with [`into_contiguous`](Self::into_contiguous).
+///
+/// Import checks everything [`DlpackTensor`] checks except compactness, and that the span of
+/// bytes the elements touch, from the lowest to the end of the highest, fits in the address
+/// space and does not reach below `data` (DLPack's `data` is where the producer's memory
+/// begins; elements below it would lie outside the tensor). Stride 0 repeats elements: such a
+/// tensor can be sent, but receiving into it is refused (one element would be written twice).
+///
+/// ```
+/// use mpi4rs_device::dlpack::{export_mut, StridedTensor};
+///
+/// // Column 1 of a 3 x 4 row-major matrix, exported as a strided view...
+/// let mut e = export_mut((0..12).map(|i| i as f64).collect::<Vec<_>>());
+/// e.restride(&[3], &[4], 1).unwrap();
+/// // ...and imported: three elements, four apart.
+/// let t = unsafe { StridedTensor::from_versioned(e.into_raw()) }.unwrap();
+/// assert_eq!((t.shape(), t.strides(), t.is_contiguous()), (&[3usize][..], &[4isize][..], false));
+/// assert_eq!(t.byte_span(), (0, 72)); // bytes 0..72 from the first element, which is 8 into the data
+/// let col: Vec<f64> = (0..3).map(|i| unsafe { *t.origin().cast::<f64>().add(4 * i) }).collect();
+/// assert_eq!(col, [1.0, 5.0, 9.0]);
+/// ```
+#[derive(Debug)]
+pub struct StridedTensor {
+    /// The tensor, whose `ptr` is the first element and `len` the element count (its
+    /// contiguous view is never handed out unless the strides are compact).
+    tensor: DlpackTensor,
+    strides: Vec<isize>,
+    below: usize,
+    span: usize,
+}
+
+impl StridedTensor {
+    /// Imports a DLPack 1.x `DLManagedTensorVersioned` with any strides, taking ownership of it
+    /// (on error the deleter has already been called).
+    ///
+    /// # Safety
+    /// As for [`DlpackTensor::from_versioned`]; `data` must be the start of memory that holds
+    /// every element the shape and strides address from `data + byte_offset`.
+    pub unsafe fn from_versioned(managed: *mut DLManagedTensorVersioned) -> DeviceResult<Self> {
+        let Some(p) = NonNull::new(managed) else {
+            return refuse("the DLManagedTensorVersioned pointer is NULL");
+        };
+        let managed = Managed(Raw::Versioned(p));
+        let (version, flags) = ((*p.as_ptr()).version, (*p.as_ptr()).flags);
+        if version.major != MAJOR_VERSION {
+            return refuse(format!(
+                "DLPack version {}.{} is not supported (major version must be {MAJOR_VERSION})",
+                version.major, version.minor
+            ));
+        }
+        let version = Some((version.major, version.minor));
+        Self::new(DlpackTensor::checked_layout(managed, flags & FLAG_READ_ONLY != 0, version, true)?)
+    }
+
+    /// Imports a legacy (pre-1.0) `DLManagedTensor` with any strides, taking ownership of it.
+    ///
+    /// # Safety
+    /// As for [`from_versioned`](Self::from_versioned).
+    pub unsafe fn from_legacy(managed: *mut DLManagedTensor) -> DeviceResult<Self> {
+        let Some(p) = NonNull::new(managed) else {
+            return refuse("the DLManagedTensor pointer is NULL");
+        };
+        Self::new(DlpackTensor::checked_layout(Managed(Raw::Legacy(p)), false, None, true)?)
+    }
+
+    fn new((tensor, strides, below, span): (DlpackTensor, Vec<isize>, usize, usize)) -> DeviceResult<Self> {
+        Ok(StridedTensor { tensor, strides, below, span })
+    }
+
+    /// See [`DlpackTensor::with_stream`].
+    pub fn with_stream(mut self, stream: StreamRef) -> Self {
+        self.tensor.stream = stream;
+        self
+    }
+
+    /// See [`DlpackTensor::with_policy`].
+    pub fn with_policy(mut self, policy: SyncPolicy) -> Self {
+        self.tensor.policy = Some(policy);
+        self
+    }
+
+    /// Marks the tensor read-only: it can no longer be written (e.g. received into).
+    pub fn read_only(mut self) -> Self {
+        self.tensor.read_only = true;
+        self
+    }
+
+    /// The shape (logical, row-major order of the indices; empty for a scalar).
+    pub fn shape(&self) -> &[usize] {
+        &self.tensor.shape
+    }
+
+    /// The strides in elements, one per dimension (the row-major ones when the producer gave
+    /// none). They may be negative or zero.
+    pub fn strides(&self) -> &[isize] {
+        &self.strides
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.tensor.shape.len()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.tensor.dtype
+    }
+
+    /// The number of elements (the product of the shape).
+    pub fn len(&self) -> usize {
+        self.tensor.len
+    }
+
+    /// True when the tensor has no element.
+    pub fn is_empty(&self) -> bool {
+        self.tensor.len == 0
+    }
+
+    /// Whether the elements are compact row-major (the strides a [`DlpackTensor`] accepts).
+    pub fn is_contiguous(&self) -> bool {
+        let shape = &self.tensor.shape;
+        self.is_empty()
+            || row_major(shape).iter().zip(&self.strides).zip(shape).all(|((e, s), &d)| d == 1 || e == s)
+    }
+
+    /// The address of the first element (`data + byte_offset`, the element of index 0).
+    pub fn origin(&self) -> *mut c_void {
+        self.tensor.ptr
+    }
+
+    /// The bytes the elements touch, around [`origin`](Self::origin): `(below, len)` for
+    /// `[origin - below, origin - below + len)`; `(0, 0)` for an empty tensor.
+    pub fn byte_span(&self) -> (usize, usize) {
+        (self.below, self.span)
+    }
+
+    /// True when the tensor is read-only (see [`DlpackTensor::is_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.tensor.read_only
+    }
+
+    /// Where the bytes live.
+    pub fn memory(&self) -> MemoryKind {
+        self.tensor.memory
+    }
+
+    /// The stream of the data: `Some` for CUDA memory, `None` for host memory.
+    pub fn stream(&self) -> Option<StreamRef> {
+        self.tensor.stream()
+    }
+
+    /// Where the bytes live, their stream and synchronisation policy, as a buffer view carries
+    /// them.
+    pub fn placement(&self) -> Placement {
+        self.tensor.place()
+    }
+
+    /// The DLPack version `(major, minor)` of a versioned tensor; `None` for a legacy one.
+    pub fn version(&self) -> Option<(u32, u32)> {
+        self.tensor.version
+    }
+
+    /// The producer's tensor description, as it came.
+    pub fn dl_tensor(&self) -> &DLTensor {
+        self.tensor.dl_tensor()
+    }
+
+    /// The tensor as a [`DlpackTensor`] if its elements are compact row-major, else itself.
+    // The error hands the tensor back unchanged (like `Rc::try_unwrap`); boxing it would cost
+    // an allocation for nothing.
+    #[allow(clippy::result_large_err)]
+    pub fn into_contiguous(self) -> Result<DlpackTensor, StridedTensor> {
+        if self.is_contiguous() {
+            Ok(self.tensor)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl From<DlpackTensor> for StridedTensor {
+    fn from(tensor: DlpackTensor) -> Self {
+        let strides = row_major(&tensor.shape);
+        let span = tensor.bytes();
+        StridedTensor { tensor, strides, below: 0, span }
     }
 }

@@ -3,6 +3,11 @@
 //! * **Import** ([`DlpackTensor`]): take a `DLManagedTensorVersioned` (DLPack 1.x) or a legacy
 //!   `DLManagedTensor` from a producer, validate it, and use it as a [`DeviceBuffer`] (and,
 //!   through [`DlpackTensor::writable`], as a [`DeviceBufferMut`] receive buffer).
+//! * **Strided import** ([`StridedTensor`]): the same with any strides (transposed or
+//!   Fortran-ordered, sliced, reversed, broadcast); not a [`DeviceBuffer`] (its elements are not
+//!   contiguous) but lent to MPI operations through a derived datatype (`mpi4rs::Strided`,
+//!   `mpi4rs::StridedMut`), which moves only the elements. [`ExportedTensor::restride`] exports
+//!   such views.
 //! * **Export** ([`export`], [`export_mut`], [`ExportedTensor`]): hand any buffer of this
 //!   crate to a consumer as a managed tensor whose deleter drops the buffer.
 //!
@@ -22,10 +27,14 @@
 //!   `kDLFloat` with 16, 32 or 64, `kDLBfloat` with 16, `kDLComplex` with 64 or 128, `kDLBool`
 //!   with 8; and vector types (`lanes != 1`);
 //! * a negative `ndim`, a negative dimension, an element count or byte size that overflows;
-//! * a layout that is not compact row-major: `NULL` strides mean row-major; explicit strides
-//!   must equal the row-major ones, except that a dimension of size 1 may have any stride (and
-//!   a tensor with no element any strides). Negative (reversed), zero (broadcast), gapped
-//!   (sliced) and column-major strides are refused: make the tensor contiguous first;
+//! * for [`DlpackTensor`], a layout that is not compact row-major: `NULL` strides mean
+//!   row-major; explicit strides must equal the row-major ones, except that a dimension of size
+//!   1 may have any stride (and a tensor with no element any strides). Negative (reversed), zero
+//!   (broadcast), gapped (sliced) and column-major strides are refused there: import such a
+//!   tensor as a [`StridedTensor`] instead (or make it contiguous);
+//! * for [`StridedTensor`], strides whose span of touched bytes overflows the address space or
+//!   reaches below `data` (negative strides need a `byte_offset` that covers them: DLPack's
+//!   `data` is where the producer's memory starts);
 //! * a `NULL` data pointer with elements, a `byte_offset` that overflows, and a first element
 //!   (data + `byte_offset`) that is not aligned for its dtype.
 //!
@@ -74,7 +83,7 @@ mod tests;
 pub use dlpack_rs::ffi;
 
 pub use export::{export, export_mut, export_with_shape, ExportedTensor};
-pub use import::{DlpackTensor, DlpackTensorMut};
+pub use import::{DlpackTensor, DlpackTensorMut, StridedTensor};
 
 use crate::{DType, MemoryKind};
 #[cfg(doc)]

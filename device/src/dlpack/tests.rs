@@ -669,3 +669,130 @@ fn cuda_slice_round_trip_when_a_gpu_is_present() {
     drop(t); // frees the CudaSlice through the deleter
     stream.synchronize().unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Strided tensors
+
+impl Producer {
+    fn import_strided(&mut self) -> DeviceResult<StridedTensor> {
+        unsafe { StridedTensor::from_versioned(self.versioned()) }
+    }
+    fn import_strided_legacy(&mut self) -> DeviceResult<StridedTensor> {
+        unsafe { StridedTensor::from_legacy(self.legacy()) }
+    }
+}
+
+/// The elements of a strided host tensor in row-major index order.
+fn gather_f64(t: &StridedTensor) -> Vec<f64> {
+    let mut out = Vec::new();
+    let (shape, strides) = (t.shape(), t.strides());
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..t.len() {
+        let off: isize = idx.iter().zip(strides).map(|(&i, &s)| i as isize * s).sum();
+        out.push(unsafe { *t.origin().cast::<f64>().offset(off) });
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+#[test]
+fn strided_imports_transposed_sliced_reversed_and_broadcast_tensors() {
+    // (shape, strides, byte_offset, elements in index order, (below, span))
+    type Case<'a> = (&'a [i64], &'a [i64], u64, &'a [f64], (usize, usize));
+    let cases: [Case; 5] = [
+        (&[3, 2], &[1, 3], 0, &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0], (0, 48)), // transpose (Fortran order)
+        (&[2], &[3], 8, &[1.0, 4.0], (0, 32)),                           // column 1
+        (&[2, 3], &[-3, -1], 40, &[5.0, 4.0, 3.0, 2.0, 1.0, 0.0], (40, 48)), // reversed both ways
+        (&[2, 3], &[0, 1], 0, &[0.0, 1.0, 2.0, 0.0, 1.0, 2.0], (0, 24)), // broadcast rows
+        (&[2, 3], &[3, 1], 0, &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], (0, 48)), // contiguous
+    ];
+    for (shape, strides, offset, want, span) in cases {
+        let mut p = Producer::new((0..6).map(|i| (i as f64).to_bits()).collect(), F64, shape);
+        p.strides(strides);
+        p.edit(|t| t.byte_offset = offset);
+        let t = p.import_strided().unwrap();
+        assert_eq!(t.strides(), strides.iter().map(|&s| s as isize).collect::<Vec<_>>());
+        assert_eq!(gather_f64(&t), want, "shape {shape:?} strides {strides:?}");
+        assert_eq!(t.byte_span(), span);
+        let contiguous = strides == [3, 1];
+        assert_eq!(t.is_contiguous(), contiguous);
+        match t.into_contiguous() {
+            Ok(c) => assert!(contiguous && read::<f64>(&c) == want),
+            Err(t) => assert!(!contiguous && t.len() == want.len()),
+        }
+        assert_eq!(p.calls(), 1);
+        drop(p.import_strided_legacy().unwrap());
+        assert_eq!(p.calls(), 2);
+        // DlpackTensor still refuses every non-compact layout, naming StridedTensor.
+        if !contiguous {
+            p.refused("import it as a StridedTensor");
+        }
+    }
+    // NULL strides: row-major.
+    let mut p = Producer::f64_2x3();
+    let t = p.import_strided().unwrap();
+    assert_eq!((t.strides(), t.is_contiguous()), (&[3isize, 1][..], true));
+}
+
+#[test]
+fn strided_refuses_elements_below_data_and_huge_spans() {
+    let mut p = Producer::f64_2x3();
+    p.strides(&[-3, 1]);
+    let before = p.calls();
+    let e = p.import_strided().unwrap_err().to_string();
+    assert!(e.contains("reach 24 bytes below the first element") && e.contains("outside"), "{e}");
+    assert_eq!(p.calls(), before + 1);
+    p.edit(|t| t.byte_offset = 16); // still 8 bytes short
+    assert!(p.import_strided().is_err());
+    p.edit(|t| t.byte_offset = 24);
+    assert_eq!(gather_f64(&p.import_strided().unwrap()), [3.0, 4.0, 5.0, 0.0, 1.0, 2.0]);
+
+    let mut p = Producer::f64_2x3();
+    p.strides(&[i64::MAX / 2, 1]);
+    let e = p.import_strided().unwrap_err().to_string();
+    assert!(e.contains("more than the address space"), "{e}");
+    let mut p = Producer::f64_2x3();
+    p.strides(&[3, 1]);
+    p.edit(|t| t.byte_offset = 4);
+    assert!(p.import_strided().unwrap_err().to_string().contains("not aligned"));
+    // Read-only flag and marking carry over.
+    let mut p = Producer::f64_2x3();
+    unsafe { (*p.versioned()).flags = FLAG_READ_ONLY };
+    assert!(p.import_strided().unwrap().is_read_only());
+    assert!(p.import_strided_legacy().unwrap().read_only().is_read_only());
+}
+
+#[test]
+fn export_restride_round_trips_and_is_checked() {
+    let data: Vec<f64> = (0..12).map(|i| i as f64).collect();
+    let mut e = export_mut(data.clone());
+    e.restride(&[4, 3], &[1, 4], 0).unwrap(); // the transpose of a 3 x 4 matrix
+    let t = unsafe { StridedTensor::from_versioned(e.into_raw()) }.unwrap();
+    assert_eq!(gather_f64(&t), [0.0, 4.0, 8.0, 1.0, 5.0, 9.0, 2.0, 6.0, 10.0, 3.0, 7.0, 11.0]);
+    assert!(!t.is_read_only());
+    let mut e = export(data.clone());
+    e.restride(&[3], &[-4], 9).unwrap(); // column 1, bottom up
+    let t = unsafe { StridedTensor::from_legacy(e.into_raw_legacy()) }.unwrap();
+    assert_eq!(gather_f64(&t), [9.0, 5.0, 1.0]);
+    let mut e = export(data);
+    for (shape, strides, offset) in [
+        (&[3][..], &[-4][..], 7),
+        (&[4, 3][..], &[1, 4][..], 1),
+        (&[2][..], &[1, 1][..], 0),
+        (&[1][..], &[1][..], 13),
+    ] {
+        let err = e.restride(shape, strides, offset).unwrap_err().to_string();
+        assert!(err.contains("outside the buffer") || err.contains("differ in length"), "{err}");
+    }
+    // Empty views may sit anywhere up to the end.
+    e.restride(&[0, 5], &[100, 1], 12).unwrap();
+    e.reshape(&[12]).unwrap();
+    let t = unsafe { DlpackTensor::from_versioned(e.into_raw()) }.unwrap();
+    assert_eq!(read::<f64>(&t)[11], 11.0);
+}
