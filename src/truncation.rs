@@ -79,6 +79,31 @@ fn single_threaded() -> bool {
 /// paths off its `self` and shared-memory transports when that can be done without a race
 /// and the user did not set them (see the module documentation).
 pub(crate) fn prepare_before_init(library: &str) -> Preparation {
+    let prepared = prepare(library);
+    let _ = PREPARED.set(prepared);
+    prepared
+}
+
+/// What [`prepare_before_init`] did in this process, if it ran.
+static PREPARED: std::sync::OnceLock<Preparation> = std::sync::OnceLock::new();
+
+/// What `init` did to Open MPI's transports in this process, in words (`None` where it did not
+/// run: MPI adopted, or not initialised yet).
+pub(crate) fn preparation() -> Option<String> {
+    let set_now = || {
+        let vars = USER_CHOICES.iter().chain(std::iter::once(&OSC_VAR));
+        let set: Vec<String> = vars.filter_map(|v| Some(format!("{v}={}", std::env::var(v).ok()?))).collect();
+        set.join(" ")
+    };
+    PREPARED.get().map(|p| match p {
+        Preparation::NotOpenMpi => "nothing to do (not Open MPI)".to_string(),
+        Preparation::Set => format!("RDMA off for point-to-point: {}", set_now()),
+        Preparation::UserSet(var) => format!("left as you set them ({var})"),
+        Preparation::Threads => "left alone: other threads ran at init".to_string(),
+    })
+}
+
+fn prepare(library: &str) -> Preparation {
     if !library.contains("Open MPI") {
         return Preparation::NotOpenMpi;
     }

@@ -41,6 +41,9 @@ pub struct VersionInfo {
     /// some are refused: see the guide's "Truncation on Open MPI"); `None` while MPI is not
     /// running.
     pub self_messages_guarded: Option<bool>,
+    /// What `init` did to Open MPI's transports before `MPI_Init` (see the guide's "Truncation
+    /// on Open MPI"); `None` where it did not run (MPI adopted or not initialised).
+    pub open_mpi_transports: Option<String>,
     /// The device synchronisation policy.
     pub sync_policy: SyncPolicy,
     /// Blocking staged reductions/broadcasts from this size are pipelined (0: never).
@@ -80,6 +83,7 @@ pub fn version_info() -> VersionInfo {
         self_messages_guarded: crate::error::require_active()
             .is_ok()
             .then(crate::runtime::guard_self_receives),
+        open_mpi_transports: crate::truncation::preparation(),
         sync_policy: mpi4rs_device::sync_policy(),
         pipeline_min_bytes: crate::transfer::pipeline_min_bytes(),
         pipeline_chunk_bytes: crate::transfer::pipeline_chunk_bytes(),
@@ -145,6 +149,9 @@ impl fmt::Display for VersionInfo {
                  receives posted ahead from oneself are refused)"
             )?,
             None => writeln!(f, "  self-messages:     MPI not running")?,
+        }
+        if let Some(t) = &self.open_mpi_transports {
+            writeln!(f, "  transports:        {t}")?;
         }
         writeln!(f, "  device sync:       {:?}", self.sync_policy)?;
         let pipeline = match self.pipeline_min_bytes {
