@@ -21,7 +21,7 @@ fn main() {
         .case("broadcast_views_send", broadcast_views_send)
         .case("file_io_and_one_sided", file_io_and_one_sided)
         .case("refusals", refusals)
-        .case("review_wrapping_spans", review_wrapping_spans)
+        .case("huge_strides_are_refused", huge_strides_are_refused)
         .case("emulated_device_p2p_holes_untouched", emulated_device_p2p_holes_untouched)
         .case("emulated_device_reductions", emulated_device_reductions)
         .run();
@@ -330,9 +330,10 @@ fn emulated_device_reductions(env: &Environment) -> Result<()> {
     Ok(())
 }
 
-/// Review: shapes and strides whose byte span overflows 64 bits must be refused, not laid
-/// over a small buffer through a datatype whose MPI-computed extent wrapped around.
-fn review_wrapping_spans(_env: &Environment) -> Result<()> {
+/// Shapes and strides whose byte span overflows 64 bits are refused, not laid over a small
+/// buffer through a datatype whose extent, as MPI computes it, wrapped around (MPI reports 5
+/// elements 2^62 bytes apart as one element's 8 bytes).
+fn huge_strides_are_refused(_env: &Environment) -> Result<()> {
     let v = [0.0f64; 1];
     for (shape, strides) in [(&[5usize][..], &[1isize << 59][..]), (&[2, 2][..], &[1 << 59, 1 << 59][..])] {
         match Strided::over(&v, 0, shape, strides) {
@@ -348,11 +349,5 @@ fn review_wrapping_spans(_env: &Environment) -> Result<()> {
     // An empty view is empty whatever its other dimensions (they are not merged into an
     // overflow first).
     ensure!(Strided::over(&v, 0, &[0, 1 << 40, 1 << 40], &[0, 1 << 40, 1]).is_ok());
-    // restride cannot export a shape a DLPack consumer cannot count (int64_t dimensions).
-    let mut e = export_mut(vec![0.0f64; 4]);
-    ensure!(e.restride(&[usize::MAX], &[0], 0).is_err());
-    ensure!(e.restride(&[0, usize::MAX], &[1, 1], 0).is_err());
-    ensure!(e.restride(&[1 << 40, 1 << 40], &[0, 0], 0).is_err());
-    ensure!(e.restride(&[1 << 20, 4], &[0, 1], 0).is_ok());
     Ok(())
 }
