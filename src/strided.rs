@@ -31,6 +31,9 @@ use std::marker::PhantomData;
 /// contiguous is plain elements.
 fn tensor_datatype(dtype: DType, shape: &[usize], strides: &[isize]) -> Result<(Datatype, usize)> {
     let size = dtype.size() as isize;
+    if shape.contains(&0) {
+        return Ok((Datatype::from_dtype(dtype)?, 0));
+    }
     // (size, element stride), innermost first.
     let mut dims: Vec<(usize, isize)> = Vec::new();
     for (&d, &s) in shape.iter().zip(strides).rev().filter(|(&d, _)| d != 1) {
@@ -44,9 +47,6 @@ fn tensor_datatype(dtype: DType, shape: &[usize], strides: &[isize]) -> Result<(
         dims.push((d, s));
     }
     let mut dt = Datatype::from_dtype(dtype)?;
-    if shape.contains(&0) {
-        return Ok((dt, 0));
-    }
     match dims[..] {
         [] => return Ok((dt, 1)),
         [(d, 1)] => return Ok((dt, d)),
@@ -60,6 +60,26 @@ fn tensor_datatype(dtype: DType, shape: &[usize], strides: &[isize]) -> Result<(
         };
     }
     Ok((dt, 1))
+}
+
+/// The bytes the elements of a non-empty tensor touch around its first element, `[lo, hi)`,
+/// computed exactly; `None` when the elements, counted with their repeats, would not fit in
+/// the address space (MPI could not count their bytes).
+fn byte_range(size: usize, shape: &[usize], strides: &[isize]) -> Option<(i128, i128)> {
+    let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
+    elements.checked_mul(size).filter(|&b| b <= isize::MAX as usize)?;
+    let (mut lo, mut hi) = (0i128, size as i128);
+    for (&d, &s) in shape.iter().zip(strides) {
+        // |d - 1| < 2^64, |s| <= 2^63, size <= 16: at most 2^131, so saturate (any such reach
+        // is refused by the caller's bounds anyway).
+        let reach = (d as i128 - 1).saturating_mul(s as i128).saturating_mul(size as i128);
+        if reach < 0 {
+            lo = lo.saturating_add(reach);
+        } else {
+            hi = hi.saturating_add(reach);
+        }
+    }
+    Some((lo, hi))
 }
 
 fn too_large(shape: &[usize]) -> crate::Error {
@@ -117,6 +137,19 @@ fn parts(
         return Err(invalid(format!(
             "shape {shape:?} and strides {strides:?} have different numbers of dimensions"
         )));
+    }
+    // Checked here, exactly, before MPI sees the layout: MPI computes a datatype's bounds in
+    // 64-bit arithmetic that wraps (5 elements 2^62 bytes apart report a true extent of one
+    // element), so its bounds alone cannot be trusted for strides this code takes from users.
+    if !shape.contains(&0) {
+        let (lo, hi) = byte_range(dtype.size(), shape, strides).ok_or_else(|| too_large(shape))?;
+        let (first, end) = (byte_offset as i128 + lo, byte_offset as i128 + hi);
+        if first < 0 || end > bytes as i128 {
+            return Err(invalid(format!(
+                "shape {shape:?} with strides {strides:?} from byte {byte_offset} touches bytes \
+                 {first}..{end}, outside the {bytes}-byte buffer"
+            )));
+        }
     }
     let (datatype, count) = tensor_datatype(dtype, shape, strides)?;
     let end = check_fits(count, &datatype, byte_offset, bytes)?;

@@ -21,6 +21,8 @@ fn main() {
         .case("broadcast_views_send", broadcast_views_send)
         .case("file_io_and_one_sided", file_io_and_one_sided)
         .case("refusals", refusals)
+        .case("huge_strides_are_refused", huge_strides_are_refused)
+        .case("forgotten_reductions_unpack", forgotten_reductions_unpack)
         .case("emulated_device_p2p_holes_untouched", emulated_device_p2p_holes_untouched)
         .case("emulated_device_reductions", emulated_device_reductions)
         .run();
@@ -326,5 +328,58 @@ fn emulated_device_reductions(env: &Environment) -> Result<()> {
     }
     ensure_eq!(m.0, expected(SLICE, -1.0, sum));
     common::emu::emulate(false);
+    Ok(())
+}
+
+/// Shapes and strides whose byte span overflows 64 bits are refused, not laid over a small
+/// buffer through a datatype whose extent, as MPI computes it, wrapped around (MPI reports 5
+/// elements 2^62 bytes apart as one element's 8 bytes).
+fn huge_strides_are_refused(_env: &Environment) -> Result<()> {
+    let v = [0.0f64; 1];
+    for (shape, strides) in [(&[5usize][..], &[1isize << 59][..]), (&[2, 2][..], &[1 << 59, 1 << 59][..])] {
+        match Strided::over(&v, 0, shape, strides) {
+            Err(_) => {}
+            Ok(s) => {
+                let (lb, ext) = s.datatype().true_extent();
+                return Err(Error::InvalidArgument(format!(
+                    "shape {shape:?} strides {strides:?} over 8 bytes accepted: MPI says true lb {lb}, true extent {ext}"
+                )));
+            }
+        }
+    }
+    // An empty view is empty whatever its other dimensions (they are not merged into an
+    // overflow first).
+    ensure!(Strided::over(&v, 0, &[0, 1 << 40, 1 << 40], &[0, 1 << 40, 1]).is_ok());
+    Ok(())
+}
+
+/// Nonblocking and persistent reductions into a strided view whose requests are forgotten:
+/// the scope completes them, and the packed results still land in the view.
+fn forgotten_reductions_unpack(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let sum = |i: usize, j: usize| (0..n).map(|r| value(r, i, j)).sum::<f64>();
+    let send = tensor(fortran(me), &[3, 4], &[1, 3], 0, false)?;
+    let src = Strided::new(&send)?;
+    let mut acc = vec![-1.0f64; 12];
+    {
+        let mut dst = StridedMut::over(&mut acc, REVERSED.0, &[3, 4], &REVERSED.1)?;
+        mpi4rs::scope(|sc| {
+            std::mem::forget(world.iallreduce(sc, &src, &mut dst, &Op::SUM)?);
+            Ok(())
+        })?;
+    }
+    ensure_eq!(acc, expected(REVERSED, -1.0, sum));
+    let mut acc = vec![-1.0f64; 12];
+    {
+        let mut dst = StridedMut::over(&mut acc, REVERSED.0, &[3, 4], &REVERSED.1)?;
+        mpi4rs::scope(|sc| {
+            let mut req = world.allreduce_init(sc, &src, &mut dst, &Op::SUM)?;
+            req.start()?;
+            std::mem::forget(req);
+            Ok(())
+        })?;
+    }
+    ensure_eq!(acc, expected(REVERSED, -1.0, sum));
     Ok(())
 }

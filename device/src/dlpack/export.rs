@@ -231,6 +231,13 @@ impl ExportedTensor {
         if i32::try_from(shape.len()).is_err() {
             return bad(format!("{} dimensions are too many", shape.len()));
         }
+        // DLPack's shape is `int64_t`, and consumers count the elements (and their bytes) in
+        // 64 bits: a broadcast (stride 0) or empty view could otherwise claim any shape.
+        let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        let fits = |n: usize| n.checked_mul(self.dtype().size()).is_some_and(|b| b <= isize::MAX as usize);
+        if shape.iter().any(|&d| i64::try_from(d).is_err()) || !elements.is_some_and(fits) {
+            return bad(format!("shape {shape:?} has more elements than a tensor can count"));
+        }
         let empty = shape.contains(&0);
         // The elements addressed, relative to the first: [lo, hi].
         let (mut lo, mut hi) = (0i128, 0i128);
@@ -249,7 +256,7 @@ impl ExportedTensor {
                  {first}..={last}, outside the buffer's {len}"
             ));
         }
-        // Bounded by the buffer's length (or a 0 dimension with strides that fit in i64).
+        // Each dimension fits in i64 (checked above); strides are isize, i64 on 64-bit targets.
         let dims: Box<[i64]> = shape.iter().map(|&d| d as i64).collect();
         let steps: Box<[i64]> = strides.iter().map(|&s| s as i64).collect();
         let byte_offset = (offset * self.dtype().size()) as u64;

@@ -790,6 +790,13 @@ fn export_restride_round_trips_and_is_checked() {
         let err = e.restride(shape, strides, offset).unwrap_err().to_string();
         assert!(err.contains("outside the buffer") || err.contains("differ in length"), "{err}");
     }
+    // Shapes a DLPack consumer cannot count (int64_t dimensions, 64-bit element and byte
+    // counts) are refused, even where stride 0 or a 0 dimension keeps them inside the buffer.
+    for shape in [&[usize::MAX][..], &[0, usize::MAX][..], &[1 << 40, 1 << 40][..]] {
+        let err = e.restride(shape, &[0, 0][..shape.len()], 0).unwrap_err().to_string();
+        assert!(err.contains("more elements than"), "{err}");
+    }
+    e.restride(&[1 << 20, 4], &[0, 1], 0).unwrap();
     // Empty views may sit anywhere up to the end.
     e.restride(&[0, 5], &[100, 1], 12).unwrap();
     e.reshape(&[12]).unwrap();
