@@ -35,7 +35,7 @@ use crate::buffer::{BufferMut, ElementKind, LendMut, SpecMut};
 use crate::comm::Communicator;
 use crate::comm::{check_rank, check_tag_any, refuse_unprobed_self_receive};
 use crate::datatype::Datatype;
-use crate::error::{check, mpi_call, Error, Result};
+use crate::error::{check, Error, Result};
 use crate::ffi::{self, MPI_Request};
 use crate::region::{check_disjoint, runs, Part, Region, Runs};
 use crate::request::{PersistentRequest, RequestSet};
@@ -224,8 +224,8 @@ impl Exchange {
         let mut t = Transfer::new("exchange");
         let s = self.prepare(comm, buf, &mut t)?;
         let mut reqs = self.post(comm, &s, false)?;
-        let n = to_count("number of requests", reqs.len())?;
-        mpi_call!(MPI_Waitall(n, reqs.as_mut_ptr(), ffi::STATUSES_IGNORE()))?;
+        // After an error every request is still waited for: `buf` is released on return.
+        crate::completion::wait_all_drained(&mut reqs)?;
         t.blocking(None)
     }
 

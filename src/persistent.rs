@@ -228,9 +228,9 @@ impl<B: OwnedBuffer> Persistent<B> {
         crate::error::require_not_finalized()?;
         self.active = false;
         if !pending::any() {
-            let n = to_count("number of requests", self.raws.len())?;
-            // Waiting leaves persistent requests allocated (inactive) in place.
-            return crate::error::mpi_call!(MPI_Waitall(n, self.raws.as_mut_ptr(), ffi::STATUSES_IGNORE()));
+            // Waiting leaves persistent requests allocated (inactive) in place; after an error
+            // each is still waited for (`active` is already false: the buffer is released).
+            return crate::completion::wait_all_drained(&mut self.raws);
         }
         // Staged device buffers are written back as each request completes.
         let mut first = None;

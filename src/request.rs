@@ -247,9 +247,8 @@ impl SetInner {
             self.raws.clear();
             return Ok(());
         }
-        let n = to_count("number of requests", self.raws.len())?;
-        let waited = mpi_call!(MPI_Waitall(n, self.raws.as_mut_ptr(), ffi::STATUSES_IGNORE()));
-        // Every request is complete (or failed) now: none is waited for again.
+        // Every request is complete (or failed) after this: none is waited for again.
+        let waited = crate::completion::wait_all_drained(&mut self.raws);
         self.raws.clear();
         waited?;
         match self.transfer.take() {
@@ -450,6 +449,20 @@ fn mark<R: AnyRequest>(requests: &mut [R], done: impl Iterator<Item = usize>) {
     }
 }
 
+/// After `MPI_Waitall`/`MPI_Testall` reported `MPI_ERR_IN_STATUS`: the requests whose status
+/// is not `MPI_ERR_PENDING` ended (some with an error), and their staged work ends with them
+/// (its memory is still lent here; a handle MPI freed may be given to the next request at
+/// once, which must not find this one's staged work). Errors of that work are dropped: the
+/// call's own error is the one reported.
+fn ended_with_errors<R: AnyRequest>(requests: &mut [R], keys: &[u64], code: c_int, statuses: &[MPI_Status]) {
+    if code != ffi::ERR_IN_STATUS() {
+        return;
+    }
+    let ended = || statuses.iter().enumerate().filter(|(_, s)| s.MPI_ERROR != ffi::ERR_PENDING());
+    mark(requests, ended().map(|(i, _)| i));
+    let _ = finish(keys, ended().map(|(i, s)| (i, Status(*s))));
+}
+
 /// Turns `MPI_ERR_IN_STATUS` into the error of the first failed request.
 fn in_status(call: &'static str, code: c_int, statuses: &[MPI_Status]) -> Result<()> {
     if code == ffi::ERR_IN_STATUS() {
@@ -475,6 +488,7 @@ pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
         // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Waitall(n, raws.as_mut_ptr(), st.as_mut_ptr()) })
     });
+    ended_with_errors(requests, &keys, code, &st);
     in_status("MPI_Waitall", code, &st)?;
     requests.iter_mut().for_each(sealed::Sealed::completed);
     let st: Vec<Status> = st.into_iter().map(Status).collect();
@@ -492,6 +506,7 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
         // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Testall(n, raws.as_mut_ptr(), &mut flag, st.as_mut_ptr()) })
     });
+    ended_with_errors(requests, &keys, code, &st);
     in_status("MPI_Testall", code, &st)?;
     if flag == 0 {
         return Ok(None);
@@ -513,8 +528,13 @@ pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
         // SAFETY: `raws` holds `n` entries; `index` and `status` outlive the call.
         (keys(raws), unsafe { ffi::MPI_Waitany(n, raws.as_mut_ptr(), &mut index, &mut status.0) })
     });
-    check("MPI_Waitany", code)?;
     let done = (index != ffi::UNDEFINED()).then_some((index as usize, status));
+    if code != ffi::SUCCESS() {
+        // The request at `index` ended with an error: its staged work ends too.
+        mark(requests, done.iter().map(|d| d.0));
+        let _ = finish(&keys, done.iter().cloned());
+    }
+    check("MPI_Waitany", code)?;
     mark(requests, done.iter().map(|d| d.0));
     finish(&keys, done.iter().cloned())?;
     Ok(done)
@@ -532,8 +552,12 @@ pub fn test_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
         // SAFETY: `raws` holds `n` entries; `index`, `flag` and `status` outlive the call.
         (keys(raws), unsafe { ffi::MPI_Testany(n, raws.as_mut_ptr(), &mut index, &mut flag, &mut status.0) })
     });
-    check("MPI_Testany", code)?;
     let done = (flag != 0 && index != ffi::UNDEFINED()).then_some((index as usize, status));
+    if code != ffi::SUCCESS() {
+        mark(requests, done.iter().map(|d| d.0));
+        let _ = finish(&keys, done.iter().cloned());
+    }
+    check("MPI_Testany", code)?;
     mark(requests, done.iter().map(|d| d.0));
     finish(&keys, done.iter().cloned())?;
     Ok(done)
@@ -554,11 +578,14 @@ fn some(
         (keys(raws), unsafe { f(n, raws.as_mut_ptr(), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) })
     });
     let done = if outcount == ffi::UNDEFINED() { 0 } else { outcount.max(0) as usize };
-    in_status(call, code, &st[..done])?;
+    let failed = in_status(call, code, &st[..done]);
     let done: Vec<(usize, Status)> =
         indices[..done].iter().zip(st).map(|(&i, s)| (i as usize, Status(s))).collect();
+    // Those at `done` ended, with or without an error: their staged work ends with them.
     mark(requests, done.iter().map(|d| d.0));
-    finish(&keys, done.iter().cloned())?;
+    let finished = finish(&keys, done.iter().cloned());
+    failed?;
+    finished?;
     Ok(done)
 }
 

@@ -23,6 +23,7 @@ fn main() {
         .case("refusals", refusals)
         .case("huge_strides_are_refused", huge_strides_are_refused)
         .case("forgotten_reductions_unpack", forgotten_reductions_unpack)
+        .case("failed_wait_leaves_no_pending_entry", failed_wait_leaves_no_pending_entry)
         .case("emulated_device_p2p_holes_untouched", emulated_device_p2p_holes_untouched)
         .case("emulated_device_reductions", emulated_device_reductions)
         .run();
@@ -382,4 +383,32 @@ fn forgotten_reductions_unpack(env: &Environment) -> Result<()> {
     }
     ensure_eq!(acc, expected(REVERSED, -1.0, sum));
     Ok(())
+}
+
+/// A receive whose wait fails (truncation) must not leave its staged work (here the byte
+/// shadow of a `bool` buffer) in the pending table: the next request that gets the same
+/// handle (Open MPI reuses them at once) would complete it, writing into memory whose scope
+/// has ended, and its own result would never arrive (found in review; failed before the fix).
+fn failed_wait_leaves_no_pending_entry(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    if n < 2 {
+        return Ok(());
+    }
+    if me == 0 {
+        world.send(&[true; 8][..], 1, 9)?;
+        world.send(&[true; 4][..], 1, 10)?;
+    } else if me == 1 {
+        let mut old = vec![false; 4];
+        let failed = mpi4rs::scope(|sc| Ok(world.irecv(sc, &mut old[..], 0, 9)?.wait().is_err()))?;
+        ensure!(failed, "the truncated receive was expected to fail");
+        let snapshot = old.clone();
+        let mut new = vec![false; 4];
+        mpi4rs::scope(|sc| world.irecv(sc, &mut new[..], 0, 10)?.wait().map(drop))?;
+        // Observed on Open MPI 4.1.4: old == [true; 4] (written after its scope ended),
+        // new == [false; 4] (never written back).
+        ensure_eq!(old, snapshot);
+        ensure_eq!(new, vec![true; 4]);
+    }
+    world.barrier()
 }
