@@ -161,6 +161,46 @@ pub(crate) fn invalid(msg: String) -> Error {
     Error::InvalidArgument(msg)
 }
 
+/// The byte offsets an item of a layout may reach, lowest and highest, from both its bounds
+/// and its true bounds, exactly (`i128`).
+fn hull(l: &Layout) -> (i128, i128) {
+    let (lb, true_lb) = (l.lb as i128, l.true_lb as i128);
+    (lb.min(true_lb), (lb + l.extent as i128).max(true_lb + l.true_extent as i128))
+}
+
+/// The lowest and highest of the offsets `k * step`, `k` in `0..n` (`(0, 0)` when `n` is 0).
+fn steps(n: i128, step: i128) -> (i128, i128) {
+    let last = (n - 1).max(0) * step;
+    (last.min(0), last.max(0))
+}
+
+/// Refuses a new layout whose items may reach bytes `lo..hi` beyond what MPI's address-sized
+/// integers hold with room to spare: MPI computes bounds in 64 bits, which wrap, and a wrapped
+/// extent would let a view pass its bounds checks while MPI reads or writes far outside it.
+/// Every constructor checks its hull here, exactly (`i128`), before MPI is called.
+fn check_reach(what: &str, lo: i128, hi: i128) -> Result<()> {
+    const LIMIT: i128 = (isize::MAX / 4) as i128;
+    if lo < -LIMIT || hi > LIMIT {
+        return Err(invalid(format!(
+            "{what}: the layout's items reach bytes {lo} to {hi}, beyond +-{LIMIT} (MPI's 64-bit bounds would wrap)"
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_reach`] of blocks `len[k]` items of `old` at byte offsets `at[k]`.
+fn check_blocks(what: &str, old: &Layout, blocks: impl Iterator<Item = (i128, i128)>) -> Result<()> {
+    let (h_lo, h_hi) = hull(old);
+    let e = old.extent as i128;
+    let (mut lo, mut hi) = (0i128, 0i128);
+    for (at, len) in blocks {
+        let (s_lo, s_hi) = steps(len, e);
+        lo = lo.min(at + s_lo);
+        hi = hi.max(at + s_hi);
+    }
+    check_reach(what, h_lo + lo, h_hi + hi)
+}
+
 /// Converts an MPI address-sized integer (isize for Open MPI, c_long for MPICH) to `isize`.
 #[inline(always)]
 #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
@@ -211,6 +251,16 @@ pub(crate) fn query_layout(raw: MPI_Datatype) -> Result<Layout> {
         true_lb: from_aint(true_lb),
         true_extent: from_aint(true_extent),
     })
+}
+
+/// [`check_reach`] of a whole array of `sizes` items of `old` (the extent of a subarray or
+/// darray type, which covers the whole array).
+fn check_whole_array(what: &str, sizes: &[usize], old: &Layout) -> Result<()> {
+    let items = sizes.iter().try_fold(1i128, |acc, &n| acc.checked_mul(n as i128));
+    let Some(items) = items else {
+        return Err(invalid(format!("{what}: the array's item count overflows")));
+    };
+    check_blocks(what, old, std::iter::once((0, items)))
 }
 
 /// Follows `MPI_Type_dup` chains down to a predefined type.
@@ -311,6 +361,7 @@ impl Datatype {
     pub fn contiguous(count: usize, old: &Datatype) -> Result<Datatype> {
         require_active()?;
         let count = to_count("contiguous count", count)?;
+        check_blocks("contiguous", &old.layout, std::iter::once((0, count.into())))?;
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_contiguous(count, old.raw, &mut t))?;
         Datatype::adopt(t, old.base)
@@ -322,6 +373,13 @@ impl Datatype {
         require_active()?;
         let count = to_count("vector count", count)?;
         let blocklength = to_count("vector blocklength", blocklength)?;
+        let e = old.layout.extent as i128;
+        let (s_lo, s_hi) = steps(count.into(), i128::from(stride) * e);
+        check_blocks(
+            "vector",
+            &old.layout,
+            [(s_lo, blocklength.into()), (s_hi, blocklength.into())].into_iter(),
+        )?;
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_vector(count, blocklength, stride, old.raw, &mut t))?;
         Datatype::adopt(t, old.base)
@@ -337,6 +395,12 @@ impl Datatype {
         require_active()?;
         let count = to_count("hvector count", count)?;
         let blocklength = to_count("hvector blocklength", blocklength)?;
+        let (s_lo, s_hi) = steps(count.into(), stride_bytes as i128);
+        check_blocks(
+            "hvector",
+            &old.layout,
+            [(s_lo, blocklength.into()), (s_hi, blocklength.into())].into_iter(),
+        )?;
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_create_hvector(count, blocklength, to_aint(stride_bytes), old.raw, &mut t))?;
         Datatype::adopt(t, old.base)
@@ -349,6 +413,9 @@ impl Datatype {
         same_len("indexed blocklengths and displacements", blocklengths.len(), displacements.len())?;
         let n = to_count("indexed block count", blocklengths.len())?;
         let lens = counts("indexed blocklength", blocklengths)?;
+        let e = old.layout.extent as i128;
+        let blocks = displacements.iter().zip(&lens).map(|(&d, &l)| (i128::from(d) * e, i128::from(l)));
+        check_blocks("indexed", &old.layout, blocks)?;
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_indexed(n, lens.as_ptr(), displacements.as_ptr(), old.raw, &mut t))?;
         Datatype::adopt(t, old.base)
@@ -364,6 +431,8 @@ impl Datatype {
         same_len("hindexed blocklengths and displacements", blocklengths.len(), byte_displacements.len())?;
         let n = to_count("hindexed block count", blocklengths.len())?;
         let lens = counts("hindexed blocklength", blocklengths)?;
+        let blocks = byte_displacements.iter().zip(&lens).map(|(&d, &l)| (d as i128, i128::from(l)));
+        check_blocks("hindexed", &old.layout, blocks)?;
         let disps: Vec<MPI_Aint> = byte_displacements.iter().map(|&d| to_aint(d)).collect();
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_create_hindexed(n, lens.as_ptr(), disps.as_ptr(), old.raw, &mut t))?;
@@ -376,6 +445,9 @@ impl Datatype {
         require_active()?;
         let n = to_count("indexed_block block count", displacements.len())?;
         let blocklength = to_count("indexed_block blocklength", blocklength)?;
+        let e = old.layout.extent as i128;
+        let blocks = displacements.iter().map(|&d| (i128::from(d) * e, i128::from(blocklength)));
+        check_blocks("indexed_block", &old.layout, blocks)?;
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_create_indexed_block(n, blocklength, displacements.as_ptr(), old.raw, &mut t))?;
         Datatype::adopt(t, old.base)
@@ -391,6 +463,8 @@ impl Datatype {
         require_active()?;
         let n = to_count("hindexed_block block count", byte_displacements.len())?;
         let blocklength = to_count("hindexed_block blocklength", blocklength)?;
+        let blocks = byte_displacements.iter().map(|&d| (d as i128, i128::from(blocklength)));
+        check_blocks("hindexed_block", &old.layout, blocks)?;
         let disps: Vec<MPI_Aint> = byte_displacements.iter().map(|&d| to_aint(d)).collect();
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_create_hindexed_block(n, blocklength, disps.as_ptr(), old.raw, &mut t))?;
@@ -415,6 +489,9 @@ impl Datatype {
         same_len("create_struct blocklengths and types", blocklengths.len(), types.len())?;
         let n = to_count("create_struct block count", blocklengths.len())?;
         let lens = counts("create_struct blocklength", blocklengths)?;
+        for ((&d, &l), t) in byte_displacements.iter().zip(&lens).zip(types) {
+            check_blocks("create_struct", &t.layout, std::iter::once((d as i128, i128::from(l))))?;
+        }
         let disps: Vec<MPI_Aint> = byte_displacements.iter().map(|&d| to_aint(d)).collect();
         let raws: Vec<MPI_Datatype> = types.iter().map(|t| t.raw).collect();
         let mut t = ffi::DATATYPE_NULL();
@@ -446,6 +523,7 @@ impl Datatype {
                 )));
             }
         }
+        check_whole_array("subarray", sizes, &old.layout)?;
         let ndims = to_count("subarray dimensions", sizes.len())?;
         let (sizes, subsizes, starts) = (
             counts("subarray size", sizes)?,
@@ -521,6 +599,7 @@ impl Datatype {
                 _ => {}
             }
         }
+        check_whole_array("darray", gsizes, &old.layout)?;
         let ndims = to_count("darray dimensions", gsizes.len())?;
         let gs = counts("darray global size", gsizes)?;
         let ps = counts("darray process grid size", psizes)?;
@@ -554,6 +633,9 @@ impl Datatype {
     /// of an array of records.
     pub fn resized(lb: isize, extent: isize, old: &Datatype) -> Result<Datatype> {
         require_active()?;
+        let (t_lo, t_hi) =
+            (old.layout.true_lb as i128, old.layout.true_lb as i128 + old.layout.true_extent as i128);
+        check_reach("resized", t_lo.min(lb as i128), t_hi.max(lb as i128 + extent as i128))?;
         let mut t = ffi::DATATYPE_NULL();
         mpi_call!(MPI_Type_create_resized(old.raw, to_aint(lb), to_aint(extent), &mut t))?;
         Datatype::adopt(t, old.base)

@@ -24,6 +24,7 @@ fn main() {
         .case("huge_strides_are_refused", huge_strides_are_refused)
         .case("forgotten_reductions_unpack", forgotten_reductions_unpack)
         .case("failed_wait_leaves_no_pending_entry", failed_wait_leaves_no_pending_entry)
+        .case("typed_wrapping_extent_refused", typed_wrapping_extent_refused)
         .case("emulated_device_p2p_holes_untouched", emulated_device_p2p_holes_untouched)
         .case("emulated_device_reductions", emulated_device_reductions)
         .run();
@@ -411,4 +412,26 @@ fn failed_wait_leaves_no_pending_entry(env: &Environment) -> Result<()> {
         ensure_eq!(new, vec![true; 4]);
     }
     world.barrier()
+}
+
+/// Layouts whose bounds MPI's 64-bit arithmetic would wrap are refused when they are made
+/// (found in review: 5 f64 2^62 bytes apart reported a true extent of 8 bytes, so a `Typed`
+/// view over one f64 was accepted and MPI would have read 2^62 bytes away).
+fn typed_wrapping_extent_refused(_env: &Environment) -> Result<()> {
+    let f64t = Datatype::of::<f64>()?;
+    ensure_err!(Datatype::hvector(5, 1, 1 << 62, &f64t), Error::InvalidArgument(_));
+    ensure_err!(Datatype::vector(1 << 30, 1, 1 << 30, &f64t), Error::InvalidArgument(_));
+    ensure_err!(Datatype::resized(0, 1 << 62, &f64t), Error::InvalidArgument(_));
+    ensure_err!(Datatype::create_struct(&[1], &[1 << 62], &[&f64t]), Error::InvalidArgument(_));
+    ensure_err!(Datatype::hindexed(&[1, 1], &[0, -(1 << 62)], &f64t), Error::InvalidArgument(_));
+    ensure_err!(
+        Datatype::subarray(&[1 << 30, 1 << 30, 1 << 4], &[1, 1, 1], &[0, 0, 0], mpi4rs::Order::C, &f64t),
+        Error::InvalidArgument(_)
+    );
+    // Growth through nesting is seen at each step: this one fits, four of it do not.
+    let big = Datatype::hvector(2, 1, 1 << 59, &f64t)?;
+    ensure_err!(Datatype::contiguous(4, &big), Error::InvalidArgument(_));
+    let v = [0.0f64; 1];
+    ensure!(Typed::new(&v[..], 1, &big).is_err(), "a view of 2^59 + 8 bytes over 8 bytes was accepted");
+    Ok(())
 }
