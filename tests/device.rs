@@ -1079,6 +1079,38 @@ fn real_cuda_managed_memory(env: &Environment) -> Result<()> {
     let mut host = [0.0f64; 8];
     world.sendrecv(&tensor, right, 31, &mut host, left, 31)?;
     ensure_eq!(host, [left as f64 + 0.5; 8]);
+    // A persistent send of managed memory, started again after the producer queued new values:
+    // every start waits for the producer (the first one did at creation).
+    let mut back = vec![0.0f64; N];
+    let rounds = (1..=2)
+        .map(|round| {
+            let values: Vec<f64> = (0..N).map(|i| (i % 5) as f64 + (me * 10 + round) as f64).collect();
+            mpi4rs::device::PinnedBuffer::from_slice(&values)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    mpi4rs::scope(|sc| {
+        let mut sending = world.send_init(sc, &send, right, 32)?;
+        let mut receiving = world.recv_init(sc, &mut back[..], left, 32)?;
+        for values in &rounds {
+            // SAFETY: as above; `values` lives until the end of the case.
+            unsafe {
+                cuda::copy_to_device_async(
+                    device,
+                    send.as_device_ptr(),
+                    values.as_ptr().cast(),
+                    N * 8,
+                    StreamRef::DEFAULT,
+                )?
+            };
+            receiving.start()?;
+            sending.start()?;
+            receiving.wait()?;
+            sending.wait()?;
+        }
+        Ok(())
+    })?;
+    let want: Vec<f64> = (0..N).map(|i| (i % 5) as f64 + (left * 10 + 2) as f64).collect();
+    ensure!(back == want, "a restarted persistent send read managed memory before its producer was done");
     ensure!(transfer::stats().staged == staged_before, "managed memory was staged");
     Ok(())
 }

@@ -409,10 +409,20 @@ impl Transfer {
         !self.stages.is_empty() || !self.bools.is_empty() || !self.packed.is_empty()
     }
 
-    /// Copies every stage's device bytes in again (a persistent operation's restart).
+    /// Copies every stage's device bytes in again (a persistent operation's restart), after
+    /// waiting for the producer where the first start did: memory MPI reads or writes itself
+    /// (direct device or managed memory), and staged copies under the `Device` policy. Between
+    /// two starts the program may have queued new work on the buffer.
     pub(crate) fn refill(&mut self) -> Result<()> {
-        for stage in self.stages.iter_mut().filter(|s| s.copy_in && s.staging.is_some()) {
-            stage.fill_all()?;
+        for stage in &mut self.stages {
+            let direct = stage.staging.is_none();
+            let device_policy = stage.place.effective_policy() == mpi4rs_device::SyncPolicy::Device;
+            if (direct || (device_policy && (stage.copy_in || stage.copy_out.is_some()))) && !emulated() {
+                mpi4rs_device::wait_for_producer(&stage.place)?;
+            }
+            if stage.copy_in && !direct {
+                stage.fill_all()?;
+            }
         }
         self.bools.iter_mut().for_each(Shadow::refill);
         self.packed.iter_mut().try_for_each(Packed::pack)
