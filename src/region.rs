@@ -127,8 +127,10 @@ pub(crate) fn touched_runs(
         return Ok(Some(vec![(tlb, tlb + text)]));
     }
     let Ok(insize) = c_int::try_from(size) else { return Ok(None) };
-    let mut scratch = vec![0u8; text as usize];
-    let marks = vec![0xFFu8; size];
+    let mut scratch = zeroed_scratch(text as usize)?;
+    let mut marks = Vec::new();
+    marks.try_reserve_exact(size).map_err(|_| no_scratch(size))?;
+    marks.resize(size, 0xFFu8);
     let mut position: c_int = 0;
     // The origin of the item lies `-tlb` bytes from the scratch's start, so that the touched
     // bytes [tlb, tlb + text) fall exactly on the scratch; the pointer is only formed for MPI.
@@ -156,6 +158,30 @@ pub(crate) fn touched_runs(
         runs.push((tlb + start as isize, tlb + i as isize));
     }
     Ok(Some(runs))
+}
+
+/// `len` zeroed bytes (left to the allocator's zeroed pages, so a sparse layout's scratch costs
+/// little real memory), or an error where the allocator has not that much: never an abort.
+fn zeroed_scratch(len: usize) -> Result<Vec<u8>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).map_err(|_| no_scratch(len))?;
+    // SAFETY: `layout` has a nonzero size (`len > 0`).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return Err(no_scratch(len));
+    }
+    // SAFETY: `ptr` comes from the global allocator with `layout` (`len` bytes, alignment 1),
+    // every byte initialised (zeroed); length and capacity are both `len`.
+    Ok(unsafe { Vec::from_raw_parts(ptr, len, len) })
+}
+
+#[cold]
+fn no_scratch(len: usize) -> Error {
+    Error::InvalidArgument(format!(
+        "finding the bytes a layout touches needs {len} bytes of scratch memory, which could not be allocated"
+    ))
 }
 
 /// One region of a call, for [`check_disjoint`]: its runs, whether it is received into, and a
