@@ -209,6 +209,8 @@ impl Error {
     /// Builds the error for an MPI return code (cold path).
     #[cold]
     #[inline(never)]
+    // Called right after the failed MPI call, still under its gate (`mpi_call!`'s guard, or
+    // the caller's `_call`), or inside an error handler (inside that call).
     pub(crate) fn from_code(call: &'static str, code: c_int) -> Error {
         let mut class = code;
         // SAFETY: plain out-parameter; works before init and after finalize too.
@@ -249,7 +251,8 @@ pub(crate) fn check(call: &'static str, code: c_int) -> Result<()> {
 /// After `MPI_Finalize` no MPI function may be called (most would abort the job), so once the
 /// [`Environment`](crate::Environment) has finalised MPI this returns
 /// [`Error::NotInitialized`] without calling it: every call on every handle that outlived the
-/// environment is an error, not an abort. (`anytime` calls the few functions MPI allows at any
+/// environment is an error, not an abort. The gate's guard is held across the call, so a call
+/// another thread has begun ends before `MPI_Finalize` starts (see [`runtime::may_call`]). (`anytime` calls the few functions MPI allows at any
 /// time: `MPI_Initialized`, `MPI_Finalized`, `MPI_Get_version`, `MPI_Get_library_version`.)
 macro_rules! mpi_call {
     (anytime $f:ident($($arg:expr),* $(,)?)) => {
@@ -260,8 +263,9 @@ macro_rules! mpi_call {
         match $crate::runtime::may_call() {
             Err(refusal) => Err($crate::error::Error::from(refusal)),
             // SAFETY: the caller passes the arguments the MPI function expects; MPI is not
-            // finalised, and this thread may call it at the provided thread level.
-            Ok(()) => $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) }),
+            // finalised, and this thread may call it at the provided thread level. `_call` is
+            // held across the call, so finalising waits for it.
+            Ok(_call) => $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) }),
         }
     };
 }
@@ -278,9 +282,10 @@ impl From<Refusal> for Error {
 }
 
 /// The gate of `mpi_call!` ([`runtime::may_call`]) as an `Err`, for the few calls made
-/// without the macro.
+/// without the macro: hold the guard across the MPI call
+/// (`let _call = require_not_finalized()?;`), so that finalising waits for it.
 #[inline(always)]
-pub(crate) fn require_not_finalized() -> Result<()> {
+pub(crate) fn require_not_finalized() -> Result<runtime::Call> {
     runtime::may_call().map_err(Error::from)
 }
 
