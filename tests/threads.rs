@@ -10,7 +10,7 @@ mod common;
 use common::{describe, Suite};
 use mpi4rs::futures::{Pool, PoolOptions, Registry, SharedWorkers};
 use mpi4rs::prelude::*;
-use mpi4rs::{Datatype, Environment, Error, Info, MultiThreaded, Result, ThreadLevel};
+use mpi4rs::{Datatype, Environment, Error, Info, MultiThreaded, Result, ThreadLevel, UserOp};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,9 +26,9 @@ const NAP_MS: u64 = 300;
 /// `bootup_nowait`'s thread spawns the workers.
 const POOL_BOOTING: &str = "MPI4RS_TEST_POOL_BOOTING_AT_FINALIZE";
 const POOL_BOOTING_OK: &str = "MARKER: the spawning thread ended before MPI_Finalize";
-/// Set by the `unscoped_thread_at_finalize_…` checks (to `datatype` or `info`): a thread from
+/// Set by the `unscoped_thread_…` checks (to `datatype` or `info`: a thread from
 /// `std::thread::spawn` makes and frees that handle in a loop while the main thread drops the
-/// environment.
+/// environment; `op`: such a thread is inside `MPI_Reduce_local` then).
 const UNSCOPED: &str = "MPI4RS_TEST_UNSCOPED_THREAD_AT_FINALIZE";
 const UNSCOPED_OK: &str = "MARKER: the unscoped thread was refused after MPI_Finalize";
 /// Jobs per variant: the race is timing-dependent.
@@ -51,7 +51,11 @@ fn main() {
         return;
     }
     if let Ok(variant) = std::env::var(UNSCOPED) {
-        unscoped_thread_at_finalize(&variant);
+        if variant == "op" {
+            unscoped_thread_in_mpi_at_finalize();
+        } else {
+            unscoped_thread_at_finalize(&variant);
+        }
         return;
     }
     Suite::new("threads")
@@ -82,6 +86,7 @@ fn main() {
         })
         .check("unscoped_thread_at_finalize_datatype_np2", |s| unscoped(s, "datatype"))
         .check("unscoped_thread_at_finalize_info_np2", |s| unscoped(s, "info"))
+        .check("unscoped_thread_in_mpi_at_finalize_np2", |s| unscoped(s, "op"))
         .run();
 }
 
@@ -356,4 +361,51 @@ fn unscoped_thread_at_finalize(variant: &str) {
     let made = thread.join().expect("the thread panicked").expect("the thread failed");
     assert!(made >= 100, "{made} handles made");
     println!("{UNSCOPED_OK} ({made} handles made)");
+}
+
+/// Set while the user operation of [`unscoped_thread_in_mpi_at_finalize`] runs inside MPI.
+static IN_CALLBACK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set when it returns.
+static CALLBACK_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A thread from `std::thread::spawn` is inside `MPI_Reduce_local` (a handle-free call: its
+/// user operation sleeps `NAP_MS`) when the main thread drops the environment: dropping it
+/// waits for that call to return before `MPI_Finalize`, and the thread's next call is refused.
+/// (Unguarded, `MPI_Finalize` ran while the thread was still inside MPI.)
+fn unscoped_thread_in_mpi_at_finalize() {
+    let env = mpi4rs::init().expect("init");
+    if env.thread_level() < ThreadLevel::Multiple {
+        common::spawn::say_unsupported(
+            &env,
+            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
+        );
+        return;
+    }
+    let thread = std::thread::spawn(|| -> Result<()> {
+        let slow = UserOp::new(true, |input: &[f64], inout: &mut [f64]| {
+            IN_CALLBACK.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(NAP_MS));
+            for (y, x) in inout.iter_mut().zip(input) {
+                *y += x;
+            }
+            CALLBACK_DONE.store(true, Ordering::SeqCst);
+        })?;
+        let mut acc = [2.0f64];
+        slow.reduce_local(&[1.0f64], &mut acc)?;
+        ensure_eq!(acc[0], 3.0);
+        ensure_err!(slow.reduce_local(&[1.0f64], &mut acc), Error::NotInitialized);
+        Ok(())
+    });
+    while !IN_CALLBACK.load(Ordering::SeqCst) {
+        if thread.is_finished() {
+            panic!("the thread ended early: {:?}", thread.join());
+        }
+        std::thread::yield_now();
+    }
+    let started = std::time::Instant::now();
+    drop(env); // MPI_Finalize, once the call in flight has returned
+    assert!(CALLBACK_DONE.load(Ordering::SeqCst), "MPI was finalised under a call in flight");
+    assert!(started.elapsed() >= Duration::from_millis(NAP_MS / 2), "{:?}", started.elapsed());
+    thread.join().expect("the thread panicked").expect("the thread failed");
+    println!("{UNSCOPED_OK} (the call in flight ended first)");
 }
