@@ -381,7 +381,8 @@ pub(crate) fn init_half_ops() -> Result<()> {
 pub(crate) fn free_half_ops() {
     if let Some(ops) = HALF_OPS.get() {
         for mut op in ops.0.into_iter().flatten() {
-            // SAFETY: operations this library created; nothing is in flight at finalize.
+            // SAFETY: operations this library created; nothing is in flight at finalize
+            // (called after `runtime::record_finalize`, which refuses every other thread).
             unsafe { ffi::MPI_Op_free(&mut op) };
         }
     }
