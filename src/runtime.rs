@@ -108,8 +108,32 @@ impl Drop for Call {
 #[inline(always)]
 pub(crate) fn may_call() -> Result<Call, Refusal> {
     match CALLERS.load(Ordering::Relaxed) {
-        OPEN | INIT_THREAD_ONLY if INIT_THREAD.with(Cell::get) => Ok(Call { counted: false }),
+        state if state <= INIT_THREAD_ONLY && INIT_THREAD.with(Cell::get) => Ok(Call { counted: false }),
         state => enter(state),
+    }
+}
+
+/// What the gate says about one call, for `mpi_call!` and `gated!`, which write the call out
+/// in both allowed arms so that the thread that initialised MPI carries no guard at all (not
+/// even the flag a [`Call`] holds).
+pub(crate) enum Gate {
+    /// The thread that initialised MPI: nothing to hold.
+    Free,
+    /// Another thread: the call is counted while this guard lives.
+    Counted(Call),
+    /// Refused.
+    Refused(Refusal),
+}
+
+/// [`may_call`] as a [`Gate`].
+#[inline(always)]
+pub(crate) fn gate() -> Gate {
+    match CALLERS.load(Ordering::Relaxed) {
+        state if state <= INIT_THREAD_ONLY && INIT_THREAD.with(Cell::get) => Gate::Free,
+        state => match enter(state) {
+            Ok(call) => Gate::Counted(call),
+            Err(refusal) => Gate::Refused(refusal),
+        },
     }
 }
 
