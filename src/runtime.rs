@@ -98,10 +98,10 @@ impl Drop for Call {
 
 /// Whether the calling thread may call MPI now: refused once this library has finalised MPI,
 /// and from a thread other than the one that initialised MPI when it provided less than
-/// `THREAD_MULTIPLE`. Every MPI call goes through it (`mpi_call!`) and holds the returned
-/// [`Call`] across the call: one relaxed load and a thread-local read on the thread that
-/// initialised MPI; other threads under `THREAD_MULTIPLE` (or before this library initialised
-/// MPI) also count the call in flight ([`enter`]). This is what makes the thread levels sound
+/// `THREAD_MULTIPLE`. Every MPI call goes through it (or its twin [`gate`], which `mpi_call!`
+/// uses) and holds the returned [`Call`] across the call: one relaxed load and a thread-local
+/// read on the thread that initialised MPI; other threads under `THREAD_MULTIPLE` (or before
+/// this library initialised MPI) also count the call in flight ([`enter`]). This is what makes the thread levels sound
 /// for the calls that take no handle (handles themselves cannot leave their thread below
 /// `MULTIPLE`: see [`crate::thread`]), and what keeps `MPI_Finalize` from starting under a
 /// call of another thread.
@@ -310,14 +310,14 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    /// A gate of its own for each test (the process-wide one belongs to MPI).
-    fn gate() -> Arc<(AtomicU8, AtomicUsize)> {
+    /// A state and count of its own for each test (the process-wide ones belong to MPI).
+    fn fresh_gate() -> Arc<(AtomicU8, AtomicUsize)> {
         Arc::new((AtomicU8::new(OPEN), AtomicUsize::new(0)))
     }
 
     #[test]
     fn counted_calls_enter_and_leave() {
-        let g = gate();
+        let g = fresh_gate();
         assert_eq!(enter_counted(&g.0, &g.1), Ok(()));
         assert_eq!(enter_counted(&g.0, &g.1), Ok(()));
         assert_eq!(g.1.load(Ordering::SeqCst), 2);
@@ -330,7 +330,7 @@ mod tests {
 
     #[test]
     fn closing_waits_for_a_call_in_flight() {
-        let g = gate();
+        let g = fresh_gate();
         assert_eq!(enter_counted(&g.0, &g.1), Ok(()));
         let g2 = Arc::clone(&g);
         let caller = std::thread::spawn(move || {
@@ -349,7 +349,7 @@ mod tests {
     #[test]
     fn no_call_runs_after_close_returns() {
         for _ in 0..20 {
-            let g = gate();
+            let g = fresh_gate();
             let closed = Arc::new(AtomicBool::new(false));
             let threads: Vec<_> = (0..4)
                 .map(|_| {
