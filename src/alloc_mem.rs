@@ -114,9 +114,11 @@ impl<T: BufferElement> std::ops::DerefMut for MpiMem<T> {
 
 impl<T: BufferElement> Drop for MpiMem<T> {
     fn drop(&mut self) {
-        if self.len == 0 || std::mem::size_of::<T>() == 0 || !crate::runtime::is_active() {
+        if self.len == 0 || std::mem::size_of::<T>() == 0 {
             return;
         }
+        // Freed from the thread that drops it, which may not be the main one.
+        let Some(_call) = crate::runtime::enter_if_active() else { return };
         // SAFETY: memory from MPI_Alloc_mem, freed once, here.
         unsafe { ffi::MPI_Free_mem(self.ptr.as_ptr().cast()) };
     }

@@ -223,9 +223,7 @@ impl<T: Clone + 'static> Keyval<T> {
 
 impl<T: Clone + 'static> Drop for Keyval<T> {
     fn drop(&mut self) {
-        if !crate::runtime::is_active() {
-            return;
-        }
+        let Some(_call) = crate::runtime::enter_if_active() else { return };
         // SAFETY: a keyval this value owns; MPI keeps it until its attributes are gone.
         unsafe {
             match self.target {

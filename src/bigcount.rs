@@ -27,7 +27,11 @@ pub(crate) struct Block {
 
 impl Drop for Block {
     fn drop(&mut self) {
-        if self.owned {
+        if !self.owned {
+            return;
+        }
+        // Built on this thread, which may not be the main one: freed under the gate.
+        if let Some(_call) = crate::runtime::enter_if_active() {
             // SAFETY: built and committed by `block`; MPI lets a datatype be freed while
             // operations started with it are pending.
             unsafe { ffi::MPI_Type_free(&mut self.datatype) };
@@ -107,6 +111,10 @@ impl Temps {
 
 impl Drop for Temps {
     fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let Some(_call) = crate::runtime::enter_if_active() else { return };
         for t in &mut self.0 {
             // SAFETY: uncommitted intermediates this module built.
             unsafe { ffi::MPI_Type_free(t) };

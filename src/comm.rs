@@ -5,7 +5,7 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm};
 pub use crate::group::Comparison;
 use crate::group::Group;
-use crate::runtime::{error_handler, is_active, tag_ub};
+use crate::runtime::{error_handler, tag_ub};
 use crate::util::string_from_c;
 use std::ffi::{c_char, c_int, c_void};
 
@@ -303,7 +303,10 @@ impl Communicator for Comm {
 
 impl Drop for Comm {
     fn drop(&mut self) {
-        if self.owned && is_active() {
+        if !self.owned {
+            return;
+        }
+        if let Some(_call) = crate::runtime::enter_if_active() {
             // SAFETY: owned, live handle; errors cannot be reported from drop.
             unsafe { ffi::MPI_Comm_free(&mut self.raw) };
         }

@@ -47,9 +47,7 @@ impl PendingComm<'_> {
 
 impl Drop for PendingComm<'_> {
     fn drop(&mut self) {
-        if !crate::runtime::is_active() {
-            return;
-        }
+        let Some(_call) = crate::runtime::enter_if_active() else { return };
         if self.request != ffi::REQUEST_NULL() && wait_raw(&mut self.request).is_err() {
             return;
         }

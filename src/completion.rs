@@ -12,9 +12,11 @@ use std::ffi::c_int;
 pub(crate) fn free_persistent(raw: &mut MPI_Request, active: bool) -> Result<()> {
     let key = pending::key(raw);
     let waited = if active { wait_raw(raw).map(drop) } else { Ok(()) };
-    // SAFETY: `raw` is a persistent request that is not active (just waited for); freeing it
-    // once is what its owner does last.
-    let freed = check("MPI_Request_free", unsafe { ffi::MPI_Request_free(raw) });
+    let freed = crate::error::require_not_finalized().and_then(|_call| {
+        // SAFETY: `raw` is a persistent request that is not active (just waited for); freeing
+        // it once is what its owner does last.
+        check("MPI_Request_free", unsafe { ffi::MPI_Request_free(raw) })
+    });
     if pending::any() {
         pending::forget(key);
     }

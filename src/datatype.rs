@@ -28,7 +28,7 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Aint, MPI_Datatype};
 pub use crate::predefined::{dtype_of_handle, mpi_datatype, parse_typestr, typestr};
 pub(crate) use crate::predefined::{free_half_types, init_half_types};
-use crate::runtime::is_active;
+use crate::runtime::enter_if_active;
 use crate::util::{string_from_c, to_count};
 use mpi4rs_device::DType;
 use std::ffi::{c_char, c_int};
@@ -135,7 +135,10 @@ pub struct Datatype {
 impl Drop for Datatype {
     fn drop(&mut self) {
         // After finalize no MPI call is allowed; the handle dies with the library.
-        if self.owned && is_active() {
+        if !self.owned {
+            return;
+        }
+        if let Some(_call) = enter_if_active() {
             // SAFETY: a committed type owned by this value; MPI keeps it alive for pending
             // operations and for types derived from it.
             unsafe { ffi::MPI_Type_free(&mut self.raw) };
@@ -268,9 +271,11 @@ fn decode_dtype(raw: MPI_Datatype, depth: u32) -> Option<DType> {
     if let Some(d) = dtype_of_handle(raw) {
         return Some(d);
     }
-    if depth >= 8 || !is_active() {
+    if depth >= 8 {
         return None;
     }
+    // Held across the raw `MPI_Type_free` below too (datatypes are made on any thread).
+    let _call = enter_if_active()?;
     let (mut ni, mut na, mut nd, mut combiner): (c_int, c_int, c_int, c_int) = (0, 0, 0, 0);
     mpi_call!(MPI_Type_get_envelope(raw, &mut ni, &mut na, &mut nd, &mut combiner)).ok()?;
     if combiner != ffi::COMBINER_DUP() || ni != 0 || na != 0 || nd != 1 {

@@ -216,16 +216,30 @@ where
 
 /// Prints why this rank fails and aborts the job (exit code 1).
 fn abort_job(error: &str) -> ! {
-    let rank = if is_active() { crate::runtime::world_rank() } else { -1 };
+    // Held until the process ends: MPI_Finalize cannot start under it (see `abort_gate`).
+    let active = abort_gate();
+    let rank = if active.is_some() { crate::runtime::world_rank() } else { -1 };
     eprintln!("mpi4rs: rank {rank} failed: {error}; aborting the job");
     // A moment for the launcher to forward the message before the job ends (as for panics).
     std::thread::sleep(std::time::Duration::from_millis(100));
-    if is_active() {
+    if active.is_some() {
         // SAFETY: MPI is initialised and not finalised.
         unsafe { ffi::MPI_Abort(ffi::COMM_WORLD(), 1) };
     }
     // MPI_Abort does not return; should a library return anyway, still end here.
     std::process::exit(1)
+}
+
+/// `Some` where this thread may call `MPI_Abort` now: MPI is active and not being finalised by
+/// this library. The gate is held (on a thread other than the main one, finalising waits for
+/// it); below `THREAD_MULTIPLE` another thread than the main one still aborts (`None` inside
+/// means no gate is held), since ending the job beats leaving it hanging.
+fn abort_gate() -> Option<Option<runtime::Call>> {
+    match runtime::may_call() {
+        Ok(call) => is_active().then_some(Some(call)),
+        Err(runtime::Refusal::WrongThread(_)) => is_active().then_some(None),
+        Err(runtime::Refusal::Finalized) => None,
+    }
 }
 
 impl Environment {
@@ -285,9 +299,12 @@ impl Drop for Environment {
         stop_library_threads();
         OWNER_LIVE.store(false, Ordering::SeqCst);
         OWNER_THREAD.with(|t| t.set(false));
+        // Every later call is refused, and those other threads have in flight end first
+        // (threads not scoped may hold no borrow of this environment: see `crate::thread`).
+        runtime::record_finalize();
+        // Then no other thread can be using them; this thread's raw calls are not gated.
         datatype::free_half_types();
         crate::op::free_half_ops();
-        runtime::record_finalize();
         // SAFETY: dropped once, here; nothing uses `universe` afterwards.
         unsafe { ManuallyDrop::drop(universe) };
     }
@@ -462,7 +479,9 @@ impl<T> Drop for LibraryThread<T> {
 fn install_panic_abort() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let active = is_active();
+        // Held until the process ends (MPI_Abort) or the hook returns.
+        let gate = abort_gate();
+        let active = gate.is_some();
         if active {
             // Said first: MPI_Abort kills the job at once, and a launcher (MPICH's hydra) may
             // drop output it has not forwarded yet, so the slow backtrace goes after it.

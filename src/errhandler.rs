@@ -108,6 +108,8 @@ fn key(raw: MPI_Errhandler) -> u64 {
 
 /// Runs the closure registered for `eh` (a handle MPI just returned from `*_get_errhandler`,
 /// freed here), catching a panic.
+/// Like every raw call in these handlers, it runs inside the MPI call that failed, under that
+/// call's gate (`mpi_call!`).
 fn dispatch(mut eh: MPI_Errhandler, code: c_int) {
     let callback = table().lock().ok().and_then(|t| t.get(&key(eh)).cloned());
     // SAFETY: `eh` is a reference MPI handed out by *_get_errhandler; freeing it releases that
@@ -201,6 +203,7 @@ impl Errhandler {
     /// A communicator error handler that calls `f` (`MPI_Comm_create_errhandler`).
     pub fn for_comm<F: Fn(&Error) + Send + Sync + 'static>(f: F) -> Result<Errhandler> {
         Errhandler::create(ErrhandlerKind::Comm, Arc::new(f), |raw| {
+            let _call = crate::error::require_not_finalized()?;
             // SAFETY: `comm_handler` only forwards to the registered closure.
             let rc = unsafe { ffi::mpi4rs_comm_create_errhandler(comm_handler, raw) };
             crate::error::check("MPI_Comm_create_errhandler", rc)
@@ -210,6 +213,7 @@ impl Errhandler {
     /// A window error handler that calls `f` (`MPI_Win_create_errhandler`).
     pub fn for_win<F: Fn(&Error) + Send + Sync + 'static>(f: F) -> Result<Errhandler> {
         Errhandler::create(ErrhandlerKind::Win, Arc::new(f), |raw| {
+            let _call = crate::error::require_not_finalized()?;
             // SAFETY: `win_handler` only forwards to the registered closure.
             let rc = unsafe { ffi::mpi4rs_win_create_errhandler(win_handler, raw) };
             crate::error::check("MPI_Win_create_errhandler", rc)
@@ -219,6 +223,7 @@ impl Errhandler {
     /// A file error handler that calls `f` (`MPI_File_create_errhandler`).
     pub fn for_file<F: Fn(&Error) + Send + Sync + 'static>(f: F) -> Result<Errhandler> {
         Errhandler::create(ErrhandlerKind::File, Arc::new(f), |raw| {
+            let _call = crate::error::require_not_finalized()?;
             // SAFETY: `file_handler` only forwards to the registered closure.
             let rc = unsafe { ffi::mpi4rs_file_create_errhandler(file_handler, raw) };
             crate::error::check("MPI_File_create_errhandler", rc)
@@ -273,7 +278,10 @@ impl Drop for Errhandler {
     fn drop(&mut self) {
         // Predefined handlers are never freed here (MPI allows freeing them as references, but
         // `fatal()`/`returning()` took none). References from `*_get_errhandler` are freed.
-        if self.kind != ErrhandlerKind::Predefined && crate::runtime::is_active() {
+        if self.kind == ErrhandlerKind::Predefined {
+            return;
+        }
+        if let Some(_call) = crate::runtime::enter_if_active() {
             // SAFETY: a user handler this value owns one reference to; MPI keeps it alive
             // while handles still use it.
             unsafe { ffi::MPI_Errhandler_free(&mut self.raw) };

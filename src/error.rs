@@ -209,6 +209,8 @@ impl Error {
     /// Builds the error for an MPI return code (cold path).
     #[cold]
     #[inline(never)]
+    // Called right after the failed MPI call, still under its gate (`mpi_call!`'s guard, or
+    // the caller's `_call`), or inside an error handler (inside that call).
     pub(crate) fn from_code(call: &'static str, code: c_int) -> Error {
         let mut class = code;
         // SAFETY: plain out-parameter; works before init and after finalize too.
@@ -249,23 +251,52 @@ pub(crate) fn check(call: &'static str, code: c_int) -> Result<()> {
 /// After `MPI_Finalize` no MPI function may be called (most would abort the job), so once the
 /// [`Environment`](crate::Environment) has finalised MPI this returns
 /// [`Error::NotInitialized`] without calling it: every call on every handle that outlived the
-/// environment is an error, not an abort. (`anytime` calls the few functions MPI allows at any
-/// time: `MPI_Initialized`, `MPI_Finalized`, `MPI_Get_version`, `MPI_Get_library_version`.)
+/// environment is an error, not an abort. A call from another thread than the one that
+/// initialised MPI is counted while in flight, so that finalising waits for it (see
+/// [`runtime::may_call`]). (`anytime` calls the few functions MPI allows at any time:
+/// `MPI_Initialized`, `MPI_Finalized`, `MPI_Get_version`, `MPI_Get_library_version`.)
 macro_rules! mpi_call {
     (anytime $f:ident($($arg:expr),* $(,)?)) => {
         // SAFETY: the caller passes the arguments the MPI function expects.
         $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
     };
     ($f:ident($($arg:expr),* $(,)?)) => {
-        match $crate::runtime::may_call() {
-            Err(refusal) => Err($crate::error::Error::from(refusal)),
-            // SAFETY: the caller passes the arguments the MPI function expects; MPI is not
-            // finalised, and this thread may call it at the provided thread level.
-            Ok(()) => $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) }),
+        // The call is written out in both allowed arms, so that the thread that initialised
+        // MPI pays only the gate's loads; `check` runs under the guard too.
+        match $crate::runtime::gate() {
+            $crate::runtime::Gate::Free => {
+                // SAFETY: the caller passes the arguments the MPI function expects; MPI is not
+                // finalised, and this thread may call it at the provided thread level.
+                $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
+            }
+            $crate::runtime::Gate::Counted(_call) => {
+                // SAFETY: as above; `_call` is held across the call, so finalising waits for it.
+                $crate::error::check(stringify!($f), unsafe { $crate::ffi::$f($($arg),*) })
+            }
+            $crate::runtime::Gate::Refused(refusal) => Err($crate::error::Error::from(refusal)),
         }
     };
 }
 pub(crate) use mpi_call;
+
+/// Evaluates an MPI call (`gated!(check(name, unsafe { f(..) }))`) if the gate
+/// ([`runtime::gate`]) lets this thread call MPI now, holding the guard of a counted call
+/// across it (finalising waits for it): `Ok(its value)`, or the refusal as an `Err`. The
+/// expression is written out in both allowed arms, as in `mpi_call!`: for the hot calls made
+/// through function pointers, where `let _call = require_not_finalized()?;` would keep a
+/// flag.
+macro_rules! gated {
+    ($e:expr) => {
+        match $crate::runtime::gate() {
+            $crate::runtime::Gate::Free => Ok($e),
+            $crate::runtime::Gate::Counted(_call) => Ok($e),
+            $crate::runtime::Gate::Refused(refusal) => {
+                Err::<_, $crate::error::Error>($crate::error::Error::from(refusal))
+            }
+        }
+    };
+}
+pub(crate) use gated;
 
 impl From<Refusal> for Error {
     #[cold]
@@ -278,9 +309,10 @@ impl From<Refusal> for Error {
 }
 
 /// The gate of `mpi_call!` ([`runtime::may_call`]) as an `Err`, for the few calls made
-/// without the macro.
+/// without the macro: hold the guard across the MPI call
+/// (`let _call = require_not_finalized()?;`), so that finalising waits for it.
 #[inline(always)]
-pub(crate) fn require_not_finalized() -> Result<()> {
+pub(crate) fn require_not_finalized() -> Result<runtime::Call> {
     runtime::may_call().map_err(Error::from)
 }
 

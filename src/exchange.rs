@@ -149,7 +149,7 @@ impl Exchange {
         C: Communicator + ?Sized,
         B: BufferMut + ?Sized,
     {
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         for l in &self.legs {
             check_rank(comm, l.peer, l.recv)?;
             check_tag_any(l.tag, l.recv)?;
@@ -193,6 +193,7 @@ impl Exchange {
         persistent: bool,
         reqs: &mut Vec<MPI_Request>,
     ) -> Result<()> {
+        let _call = crate::error::require_not_finalized()?;
         for l in self.legs.iter().filter(|l| l.recv).chain(self.legs.iter().filter(|l| !l.recv)) {
             // The leg lies inside the buffer (checked in `prepare` against `min_bytes`).
             let ptr = s.ptr.cast::<u8>().wrapping_add(l.offset).cast::<c_void>();
@@ -325,7 +326,7 @@ where
     C: Communicator + ?Sized,
     B: BufferMut + ?Sized,
 {
-    crate::error::require_not_finalized()?;
+    let _call = crate::error::require_not_finalized()?;
     check_rank(comm, dest, false)?;
     check_tag_any(sendtag, false)?;
     check_rank(comm, source, true)?;

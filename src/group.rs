@@ -2,7 +2,7 @@
 
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Group};
-use crate::runtime::is_active;
+use crate::runtime::enter_if_active;
 use crate::util::to_count;
 use std::ffi::c_int;
 
@@ -86,7 +86,7 @@ impl Group {
         call: &'static str,
     ) -> Result<Group> {
         let mut g = ffi::GROUP_NULL();
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         // SAFETY: `f` is one of MPI's group constructors (two groups in, one out); both handles
         // are live groups and `g` outlives the call.
         crate::error::check(call, unsafe { f(self.raw, other.raw, &mut g) })?;
@@ -193,7 +193,10 @@ impl Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        if self.raw != ffi::GROUP_EMPTY() && self.raw != ffi::GROUP_NULL() && is_active() {
+        if self.raw == ffi::GROUP_EMPTY() || self.raw == ffi::GROUP_NULL() {
+            return;
+        }
+        if let Some(_call) = enter_if_active() {
             // SAFETY: a group this value owns, freed once; MPI is active.
             unsafe { ffi::MPI_Group_free(&mut self.raw) };
         }

@@ -17,7 +17,7 @@
 use crate::error::require_active;
 use crate::error::{mpi_call, Result};
 use crate::ffi::{self, MPI_Info};
-use crate::runtime::is_active;
+use crate::runtime::enter_if_active;
 use crate::util::string_from_c;
 use std::ffi::{c_char, c_int, CString};
 
@@ -165,7 +165,10 @@ impl Info {
 
 impl Drop for Info {
     fn drop(&mut self) {
-        if self.owned && is_active() {
+        if !self.owned {
+            return;
+        }
+        if let Some(_call) = enter_if_active() {
             // SAFETY: owned, live handle; errors cannot be reported from drop.
             unsafe { ffi::MPI_Info_free(&mut self.raw) };
         }

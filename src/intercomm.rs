@@ -4,7 +4,7 @@ use crate::comm::{check_rank, check_tag, Comm, Communicator};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm};
 use crate::group::Group;
-use crate::runtime::{error_handler, is_active};
+use crate::runtime::error_handler;
 
 /// An intercommunicator. Point-to-point ranks name processes of the remote group.
 pub struct InterComm {
@@ -85,7 +85,7 @@ impl Communicator for InterComm {
 
 impl Drop for InterComm {
     fn drop(&mut self) {
-        if is_active() {
+        if let Some(_call) = crate::runtime::enter_if_active() {
             // SAFETY: an intercommunicator this value owns, freed once; MPI is active.
             unsafe { ffi::MPI_Comm_free(&mut self.raw) };
         }

@@ -68,13 +68,14 @@ pub(crate) fn enabled(level: Level) -> bool {
 fn rank() -> Option<i32> {
     static RANK: AtomicI32 = AtomicI32::new(-1);
     match RANK.load(Ordering::Relaxed) {
-        -1 if crate::runtime::is_active() => {
+        // Logged from any thread: the rank is read under the gate, as every call.
+        -1 => {
+            let _call = crate::runtime::enter_if_active()?;
             // A failure gives -1, and the rank is asked again next time.
             let r = crate::runtime::world_rank();
             RANK.store(r, Ordering::Relaxed);
             (r >= 0).then_some(r)
         }
-        -1 => None,
         r => Some(r),
     }
 }

@@ -29,7 +29,7 @@
 use crate::buffer::{BufferElement, ElementKind};
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Datatype, MPI_Op};
-use crate::runtime::is_active;
+use crate::runtime::enter_if_active;
 use mpi4rs_device::DType;
 use std::ffi::{c_int, c_void};
 use std::sync::{Mutex, OnceLock, RwLock};
@@ -381,7 +381,8 @@ pub(crate) fn init_half_ops() -> Result<()> {
 pub(crate) fn free_half_ops() {
     if let Some(ops) = HALF_OPS.get() {
         for mut op in ops.0.into_iter().flatten() {
-            // SAFETY: operations this library created; nothing is in flight at finalize.
+            // SAFETY: operations this library created; nothing is in flight at finalize
+            // (called after `runtime::record_finalize`, which refuses every other thread).
             unsafe { ffi::MPI_Op_free(&mut op) };
         }
     }
@@ -533,7 +534,7 @@ impl std::ops::Deref for UserOp {
 impl Drop for UserOp {
     fn drop(&mut self) {
         if let Repr::User { mut raw, .. } = self.op.0 {
-            if is_active() {
+            if let Some(_call) = enter_if_active() {
                 // SAFETY: created by MPI_Op_create; every operation using it has completed
                 // (nonblocking ones borrow it).
                 unsafe { ffi::MPI_Op_free(&mut raw) };

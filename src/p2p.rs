@@ -163,9 +163,10 @@ where
         crate::bsend::check_fits(s.data_bytes()?)?;
     }
     let (f, call) = mode.blocking();
-    crate::error::require_not_finalized()?;
     // SAFETY: `s` describes the checked send buffer, borrowed for the call; MPI is active.
-    check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw()) })?;
+    crate::error::gated!(check(call, unsafe {
+        f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw())
+    }))??;
     t.blocking(None)
 }
 
@@ -191,10 +192,11 @@ where
     }
     let (f, call) = if persistent { mode.persistent() } else { mode.immediate() };
     let mut req = ffi::REQUEST_NULL();
-    crate::error::require_not_finalized()?;
     // SAFETY: `s` describes the checked buffer, lent to the request until `t` completes it;
     // MPI is active.
-    check(call, unsafe { f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw(), &mut req) })?;
+    crate::error::gated!(check(call, unsafe {
+        f(s.ptr, s.c_count()?, s.datatype, dest, tag, comm.as_raw(), &mut req)
+    }))??;
     Ok((req, t))
 }
 

@@ -205,7 +205,7 @@ impl<B: OwnedBuffer> Persistent<B> {
                 now, self.identity
             )));
         }
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         let n = to_count("number of requests", self.raws.len())?;
         if pending::any() {
             for raw in &self.raws {
@@ -225,7 +225,7 @@ impl<B: OwnedBuffer> Persistent<B> {
         if !self.active {
             return Ok(());
         }
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         self.active = false;
         if !pending::any() {
             // Waiting leaves persistent requests allocated (inactive) in place; after an error

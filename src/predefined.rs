@@ -46,7 +46,8 @@ pub(crate) fn free_half_types() {
     if let Some(types) = HALF_TYPES.get() {
         for t in types {
             let mut raw = t.0;
-            // SAFETY: committed types this library created; nothing is in flight at finalize.
+            // SAFETY: committed types this library created; nothing is in flight at finalize
+            // (called after `runtime::record_finalize`, which refuses every other thread).
             unsafe { ffi::MPI_Type_free(&mut raw) };
         }
     }

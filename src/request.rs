@@ -155,7 +155,7 @@ impl<'s> PersistentRequest<'s> {
 
     /// Starts the operation (`MPI_Start`). Staged device buffers are copied in again first.
     pub fn start(&mut self) -> Result<()> {
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         if self.active {
             return Err(Error::InvalidArgument(
                 "the persistent request is already running (wait first)".into(),
@@ -263,6 +263,7 @@ impl SetInner {
         }
         let n = to_count("number of requests", self.raws.len())?;
         let mut flag: c_int = 0;
+        let _call = crate::error::require_not_finalized()?;
         // SAFETY: as in `wait`.
         let code = unsafe { ffi::MPI_Testall(n, self.raws.as_mut_ptr(), &mut flag, ffi::STATUSES_IGNORE()) };
         check("MPI_Testall", code)?;
@@ -311,7 +312,7 @@ impl Drop for RequestSet<'_> {
 /// Starts every persistent request (`MPI_Startall`).
 pub fn start_all(requests: &mut [PersistentRequest<'_>]) -> Result<()> {
     let n = to_count("number of requests", requests.len())?;
-    crate::error::require_not_finalized()?;
+    let _call = crate::error::require_not_finalized()?;
     if let Some(i) = requests.iter().position(|r| r.active) {
         return Err(Error::InvalidArgument(format!(
             "persistent request {i} is already running (wait first)"
@@ -483,7 +484,7 @@ fn statuses(n: usize) -> Vec<MPI_Status> {
 pub fn wait_all<R: AnyRequest>(requests: &mut [R]) -> Result<Vec<Status>> {
     let n = to_count("number of requests", requests.len())?;
     let mut st = statuses(requests.len());
-    crate::error::require_not_finalized()?;
+    let _call = crate::error::require_not_finalized()?;
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Waitall(n, raws.as_mut_ptr(), st.as_mut_ptr()) })
@@ -501,7 +502,7 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
     let n = to_count("number of requests", requests.len())?;
     let mut st = statuses(requests.len());
     let mut flag: c_int = 0;
-    crate::error::require_not_finalized()?;
+    let _call = crate::error::require_not_finalized()?;
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws` and `st` hold `n` entries each.
         (keys(raws), unsafe { ffi::MPI_Testall(n, raws.as_mut_ptr(), &mut flag, st.as_mut_ptr()) })
@@ -520,7 +521,7 @@ pub fn test_all<R: AnyRequest>(requests: &mut [R]) -> Result<Option<Vec<Status>>
 /// Waits until one request completes (`MPI_Waitany`): its index and status, or `None` when
 /// no request is active.
 pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Status)>> {
-    crate::error::require_not_finalized()?;
+    let _call = crate::error::require_not_finalized()?;
     let n = to_count("number of requests", requests.len())?;
     let mut status = Status::default();
     let mut index: c_int = 0;
@@ -543,7 +544,7 @@ pub fn wait_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Stat
 /// Tests whether any request is complete (`MPI_Testany`): its index and status, or `None`
 /// when none is complete now (or none is active).
 pub fn test_any<R: AnyRequest>(requests: &mut [R]) -> Result<Option<(usize, Status)>> {
-    crate::error::require_not_finalized()?;
+    let _call = crate::error::require_not_finalized()?;
     let n = to_count("number of requests", requests.len())?;
     let mut status = Status::default();
     let mut index: c_int = 0;
@@ -572,7 +573,7 @@ fn some(
     let mut st = statuses(requests.len());
     let mut indices = vec![0 as c_int; requests.len()];
     let mut outcount: c_int = 0;
-    crate::error::require_not_finalized()?;
+    let _call = crate::error::require_not_finalized()?;
     let (keys, code) = with_raws(requests, |raws| {
         // SAFETY: `raws`, `indices` and `st` hold `n` entries each.
         (keys(raws), unsafe { f(n, raws.as_mut_ptr(), &mut outcount, indices.as_mut_ptr(), st.as_mut_ptr()) })

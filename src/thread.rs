@@ -46,9 +46,10 @@
 //! - **Calls without a handle are checked at run time**: creating a datatype, an info object
 //!   or a group, `pack`, ports, and every other MPI call go through one check: below
 //!   `THREAD_MULTIPLE`, a call from a thread other than the one that initialised MPI returns
-//!   [`Error::WrongThread`] without calling MPI (one relaxed atomic load per call, and a
-//!   thread-local read below `MULTIPLE`). Only [`wtime`](crate::wtime)/[`wtick`](crate::wtick)
-//!   and the queries MPI allows at any time (`is_initialized`, `version`, …) skip it.
+//!   [`Error::WrongThread`] without calling MPI (one relaxed atomic load and a thread-local
+//!   read per call on the thread that initialised MPI, at every level). Only
+//!   [`wtime`](crate::wtime)/[`wtick`](crate::wtick) and the queries MPI allows at any time
+//!   (`is_initialized`, `version`, …) skip it.
 //!
 //! `THREAD_SERIALIZED` is treated as `THREAD_FUNNELED` (one thread, the initialising one):
 //! proving "one at a time" across threads would need a lock per call, which is what
@@ -85,14 +86,12 @@
 //! # Ok::<(), mpi4rs::Error>(())
 //! ```
 //!
-//! Why a lifetime and not a run-time check: every checked call refuses to run once MPI is
-//! finalised, but that check and `MPI_Finalize` on the main thread could interleave (the
-//! check passes, the main thread finalises, the call runs), and closing that at run time would
-//! cost a shared counter on every call of every thread. The borrow costs nothing: it makes the
-//! order (threads end, then MPI is finalised) a rule of the types, as `std::thread::scope`
-//! does for borrowed data. `std::mem::forget` of a `MultiThreaded` cannot break it (a
-//! forgotten handle is never used again, and the borrow still ends before the environment can
-//! be dropped). A `'static` handle for `std::thread::spawn` needs a `'static` environment,
+//! Why a lifetime and not only the run-time check below: the borrow costs nothing and makes
+//! the order (threads end, then MPI is finalised) a rule of the types, as `std::thread::scope`
+//! does for borrowed data, so communication between threads cannot be cut off by
+//! `MPI_Finalize` (a thread waiting for a message while MPI is finalised would wait forever).
+//! `std::mem::forget` of a `MultiThreaded` cannot break it (a forgotten handle is never used
+//! again, and the borrow still ends before the environment can be dropped). A `'static` handle for `std::thread::spawn` needs a `'static` environment,
 //! e.g. `Box::leak(Box::new(mpi4rs::init()?))`, but a leaked environment never finalises MPI,
 //! which `mpiexec` reports as a failure: scoped threads are the pattern.
 //!
@@ -111,24 +110,36 @@
 //! `MPI_Finalize`; the pool can do nothing afterwards. Drop pools before the environment all
 //! the same: their queued work is lost otherwise.
 //!
+//! - **Calls in flight end before `MPI_Finalize`**: under `THREAD_MULTIPLE` a thread that is
+//!   not scoped (`std::thread::spawn`) may still call MPI without a handle or on handles that
+//!   need no communicator (make and free a datatype, an info, a group, `pack`, the queries),
+//!   and drop such handles, while the environment is dropped on the main thread. Every MPI
+//!   call holds a guard from the check it passes until it returns; on a thread other than the
+//!   one that initialised MPI (and only under `THREAD_MULTIPLE`, the only level where such a
+//!   thread may call MPI) the guard counts the call in flight (one atomic increment and
+//!   decrement, then a second load of the state). Dropping the environment first marks MPI
+//!   finalised, so every later call returns [`Error::NotInitialized`] and every later `Drop`
+//!   leaves its handle to MPI, then waits until no call is in flight, and only then calls
+//!   `MPI_Finalize`: no call of the library runs during or after it (`tests/threads.rs`,
+//!   `unscoped_thread_at_finalize_*`). The thread that initialised MPI pays nothing more (it is
+//!   the one that finalises). A thread *blocked* in MPI at that moment (waiting for a message
+//!   that will not come) keeps the environment's drop waiting; after a few seconds it says so
+//!   once on stderr and goes on waiting, since finalising under it would be undefined
+//!   behaviour. The calls that make a *communicator* out of nothing
+//!   ([`get_parent`](crate::dynamic::get_parent), [`dynamic::join`](crate::dynamic::join),
+//!   [`Pool::spawn`](crate::futures::Pool::spawn)) and [`adopt`](crate::adopt) are refused off
+//!   the environment's thread while it lives, so no thread that might outlive it can wait in a
+//!   communication.
+//!
+//! Not covered: MPI finalised by someone else (an [`adopt`](crate::adopt)ed MPI, whose owner
+//! calls `MPI_Finalize` without this library's knowledge) while other threads still call it.
+//!
 //! Limits — what the types cannot see and MPI does not check: under `THREAD_MULTIPLE`, two
 //! threads must not start collective operations on the same communicator (or window, or
 //! file) at the same time, since MPI matches collectives by their order on each process, nor
 //! wait on the same request (requests cannot leave their thread, so this one is enforced).
 //! [`Info`](crate::Info) stays on its thread even under `MULTIPLE` (setting and reading keys
 //! concurrently is not something MPI promises to make safe).
-//!
-//! Not closed yet: under `THREAD_MULTIPLE`, a thread that is not scoped (`std::thread::spawn`)
-//! may still make handles that need no communicator (a datatype, an info, a group, `pack`,
-//! the queries) and call MPI on them while the environment is dropped on the main thread; the
-//! check each call makes cannot stop a call that passed it just before `MPI_Finalize`.
-//! Closing that takes a count of the calls in flight from threads other than the main one,
-//! which finalising waits for (an atomic operation per call on those threads only). The calls
-//! that make a *communicator* out of nothing ([`get_parent`](crate::dynamic::get_parent),
-//! [`dynamic::join`](crate::dynamic::join),
-//! [`Pool::spawn`](crate::futures::Pool::spawn)) and [`adopt`](crate::adopt) are refused off
-//! the environment's thread while it lives, so no thread that might outlive it can wait in a
-//! communication.
 
 use crate::comm::Comm;
 use crate::environment::Environment;

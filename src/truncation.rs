@@ -132,7 +132,8 @@ fn prepare(library: &str) -> Preparation {
 
 /// Whether MPI writes past the end of a receive buffer when a message the process sent to
 /// itself is longer than it. Run once MPI is initialised (any thread level: the calls are on
-/// a private communicator, and its `MPI_Comm_dup` is what every rank's initialisation does).
+/// a private communicator, and its `MPI_Comm_dup` is what every rank's initialisation does),
+/// by `init` on the thread that initialises MPI, so its raw calls need no gate.
 pub(crate) fn truncation_overflows() -> Result<bool> {
     let mut comm = ffi::COMM_NULL();
     // SAFETY: MPI is initialised (the caller's contract: called from initialisation);

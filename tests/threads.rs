@@ -1,14 +1,18 @@
 //! Threads and the end of MPI: handles shared with `MultiThreaded` reach only scoped threads
-//! (which end before the environment can finalise MPI), and the library's own threads (a
-//! pool's progress thread) are stopped and joined before `MPI_Finalize` when the environment
-//! is dropped first. Both need `THREAD_MULTIPLE` (`MPI4RS_RC_THREAD_LEVEL=multiple`) and are
-//! skipped where MPI does not provide it.
+//! (which end before the environment can finalise MPI), the library's own threads (a pool's
+//! progress thread) are stopped and joined before `MPI_Finalize` when the environment is
+//! dropped first, and a thread that is not scoped and calls MPI without a handle (making and
+//! freeing datatypes or info objects) while the environment is dropped is waited for, then
+//! refused. All need `THREAD_MULTIPLE` (`MPI4RS_RC_THREAD_LEVEL=multiple`) and are skipped
+//! where MPI does not provide it.
 mod common;
 
 use common::{describe, Suite};
 use mpi4rs::futures::{Pool, PoolOptions, Registry, SharedWorkers};
 use mpi4rs::prelude::*;
-use mpi4rs::{Environment, Error, MultiThreaded, Result, ThreadLevel};
+use mpi4rs::{Datatype, Environment, Error, Info, MultiThreaded, Result, ThreadLevel, UserOp};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 const MULTIPLE: (&str, &str) = ("MPI4RS_RC_THREAD_LEVEL", "multiple");
@@ -22,6 +26,13 @@ const NAP_MS: u64 = 300;
 /// `bootup_nowait`'s thread spawns the workers.
 const POOL_BOOTING: &str = "MPI4RS_TEST_POOL_BOOTING_AT_FINALIZE";
 const POOL_BOOTING_OK: &str = "MARKER: the spawning thread ended before MPI_Finalize";
+/// Set by the `unscoped_thread_…` checks (to `datatype` or `info`: a thread from
+/// `std::thread::spawn` makes and frees that handle in a loop while the main thread drops the
+/// environment; `op`: such a thread is inside `MPI_Reduce_local` then).
+const UNSCOPED: &str = "MPI4RS_TEST_UNSCOPED_THREAD_AT_FINALIZE";
+const UNSCOPED_OK: &str = "MARKER: the unscoped thread was refused after MPI_Finalize";
+/// Jobs per variant: the race is timing-dependent.
+const UNSCOPED_RUNS: usize = 3;
 
 fn main() {
     // A worker that `pool_booting_at_finalize` spawned: serve until let go.
@@ -37,6 +48,14 @@ fn main() {
     }
     if std::env::var_os(POOL_BOOTING).is_some() {
         pool_booting_at_finalize();
+        return;
+    }
+    if let Ok(variant) = std::env::var(UNSCOPED) {
+        if variant == "op" {
+            unscoped_thread_in_mpi_at_finalize();
+        } else {
+            unscoped_thread_at_finalize(&variant);
+        }
         return;
     }
     Suite::new("threads")
@@ -65,7 +84,22 @@ fn main() {
             }
             Ok(())
         })
+        .check("unscoped_thread_at_finalize_datatype_np2", |s| unscoped(s, "datatype"))
+        .check("unscoped_thread_at_finalize_info_np2", |s| unscoped(s, "info"))
+        .check("unscoped_thread_in_mpi_at_finalize_np2", |s| unscoped(s, "op"))
         .run();
+}
+
+/// Runs `unscoped_thread_at_finalize(variant)` at np=2, [`UNSCOPED_RUNS`] times.
+fn unscoped(suite: &Suite, variant: &str) -> std::result::Result<(), String> {
+    for run in 0..UNSCOPED_RUNS {
+        let out = suite.job_within(2, None, &[MULTIPLE, (UNSCOPED, variant)], Duration::from_secs(60));
+        skipped(&out)?;
+        if !out.success() || out.stdout.matches(UNSCOPED_OK).count() != 2 {
+            return Err(format!("run {run}: {}", describe(&out)));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `pool_outlives_environment` at `np` ranks.
@@ -271,4 +305,107 @@ fn pool_booting_at_finalize() {
     assert!(matches!(pool.bootup(), Err(Error::NotInitialized)), "{:?}", pool.bootup());
     drop(pool);
     println!("{POOL_BOOTING_OK}");
+}
+
+/// A thread from `std::thread::spawn` (it borrows nothing, so it may outlive the environment)
+/// makes and frees a datatype or an info object in a loop, a call in flight at almost every
+/// moment, while the main thread drops the environment. `MPI_Finalize` waits for the call in
+/// flight, and every later one is refused with `NotInitialized`, also freeing the handle the
+/// thread still holds (it is left to MPI): the thread ends with that error, and the job ends
+/// cleanly. (Before calls in flight were counted, such a call could pass the check just before
+/// `MPI_Finalize` and run during or after it.)
+fn unscoped_thread_at_finalize(variant: &str) {
+    let env = mpi4rs::init().expect("init");
+    if env.thread_level() < ThreadLevel::Multiple {
+        common::spawn::say_unsupported(
+            &env,
+            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
+        );
+        return;
+    }
+    let calls = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&calls);
+    let info = variant == "info";
+    let thread = std::thread::spawn(move || -> Result<u64> {
+        let base = Datatype::of::<f64>()?;
+        // Held across the end of MPI: dropped (and left to MPI) once the calls are refused.
+        let mut kept = (Datatype::contiguous(2, &base)?, Info::new()?);
+        loop {
+            let made = if info {
+                Info::from_pairs([("key", "value")]).map(|i| kept.1 = i)
+            } else {
+                Datatype::contiguous(4, &base).map(|t| kept.0 = t)
+            };
+            match made {
+                Ok(()) => {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(Error::NotInitialized) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        drop(kept);
+        // Every call from now on is refused, without calling MPI.
+        ensure_err!(Datatype::contiguous(4, &base), Error::NotInitialized);
+        ensure_err!(Info::new(), Error::NotInitialized);
+        Ok(counted.load(Ordering::SeqCst))
+    });
+    while calls.load(Ordering::SeqCst) < 100 {
+        if thread.is_finished() {
+            panic!("the thread ended early: {:?}", thread.join());
+        }
+        std::thread::yield_now();
+    }
+    env.world().barrier().expect("barrier");
+    drop(env); // MPI_Finalize, with the thread calling MPI as fast as it can
+    let made = thread.join().expect("the thread panicked").expect("the thread failed");
+    assert!(made >= 100, "{made} handles made");
+    println!("{UNSCOPED_OK} ({made} handles made)");
+}
+
+/// Set while the user operation of [`unscoped_thread_in_mpi_at_finalize`] runs inside MPI.
+static IN_CALLBACK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set when it returns.
+static CALLBACK_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A thread from `std::thread::spawn` is inside `MPI_Reduce_local` (a handle-free call: its
+/// user operation sleeps `NAP_MS`) when the main thread drops the environment: dropping it
+/// waits for that call to return before `MPI_Finalize`, and the thread's next call is refused.
+/// (Unguarded, `MPI_Finalize` ran while the thread was still inside MPI.)
+fn unscoped_thread_in_mpi_at_finalize() {
+    let env = mpi4rs::init().expect("init");
+    if env.thread_level() < ThreadLevel::Multiple {
+        common::spawn::say_unsupported(
+            &env,
+            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
+        );
+        return;
+    }
+    let thread = std::thread::spawn(|| -> Result<()> {
+        let slow = UserOp::new(true, |input: &[f64], inout: &mut [f64]| {
+            IN_CALLBACK.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(NAP_MS));
+            for (y, x) in inout.iter_mut().zip(input) {
+                *y += x;
+            }
+            CALLBACK_DONE.store(true, Ordering::SeqCst);
+        })?;
+        let mut acc = [2.0f64];
+        slow.reduce_local(&[1.0f64], &mut acc)?;
+        ensure_eq!(acc[0], 3.0);
+        ensure_err!(slow.reduce_local(&[1.0f64], &mut acc), Error::NotInitialized);
+        Ok(())
+    });
+    while !IN_CALLBACK.load(Ordering::SeqCst) {
+        if thread.is_finished() {
+            panic!("the thread ended early: {:?}", thread.join());
+        }
+        std::thread::yield_now();
+    }
+    let started = std::time::Instant::now();
+    drop(env); // MPI_Finalize, once the call in flight has returned
+    assert!(CALLBACK_DONE.load(Ordering::SeqCst), "MPI was finalised under a call in flight");
+    assert!(started.elapsed() >= Duration::from_millis(NAP_MS / 2), "{:?}", started.elapsed());
+    thread.join().expect("the thread panicked").expect("the thread failed");
+    println!("{UNSCOPED_OK} (the call in flight ended first)");
 }

@@ -43,10 +43,10 @@ macro_rules! start {
                 mpi_call!($immediate($($arg),*, &mut req)).map(|()| req)
             }
             Start::Persistent => match persistent::fns().$persistent {
-                Some(f) => $crate::runtime::may_call().map_err($crate::error::Error::from).and_then(|()| {
+                Some(f) => $crate::runtime::may_call().map_err($crate::error::Error::from).and_then(|_call| {
                     let mut req = ffi::REQUEST_NULL();
                     // SAFETY: the MPI-4 signature with the same arguments as the blocking call;
-                    // MPI is not finalised and this thread may call it.
+                    // MPI is not finalised and this thread may call it (`_call` held across).
                     let code = unsafe { f($($arg),*, ffi::INFO_NULL(), &mut req) };
                     check(concat!(stringify!($blocking), "_init"), code).map(|()| req)
                 }),

@@ -8,7 +8,6 @@ use crate::error::{mpi_call, Result};
 use crate::ffi;
 use crate::info::Info;
 use crate::intercomm::InterComm;
-use crate::runtime::is_active;
 use crate::util::string_from_c;
 use std::ffi::{c_char, c_int, CString};
 use std::os::fd::RawFd;
@@ -46,7 +45,10 @@ impl Port {
 
 impl Drop for Port {
     fn drop(&mut self) {
-        if self.open && is_active() {
+        if !self.open {
+            return;
+        }
+        if let Some(_call) = crate::runtime::enter_if_active() {
             if let Ok(name) = port_name(&self.name) {
                 // SAFETY: a port this process opened; errors cannot be reported from drop.
                 unsafe { ffi::MPI_Close_port(name.as_ptr()) };

@@ -155,6 +155,7 @@ impl Comm {
         let total = agree_at_root(self, root, || CCommand::new(&cmd, info).map(|_| maxprocs))?;
         let mut errcodes = vec![0 as c_int; total as usize];
         let mut raw = ffi::COMM_NULL();
+        let _call = crate::error::require_not_finalized()?;
         let code = if self.rank() == root {
             let c = CCommand::new(&cmd, info)?;
             let mut argv = c.argv();
@@ -212,6 +213,7 @@ impl Comm {
         })?;
         let mut errcodes = vec![0 as c_int; total as usize];
         let mut raw = ffi::COMM_NULL();
+        let _call = crate::error::require_not_finalized()?;
         let code = if self.rank() == root {
             let cs =
                 commands.iter().map(|c| CCommand::new(c, c.info.as_ref())).collect::<Result<Vec<_>>>()?;

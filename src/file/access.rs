@@ -95,7 +95,7 @@ struct SplitState {
 
 impl SplitState {
     fn finish(&mut self) -> Result<Status> {
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         let Some(transfer) = self.transfer.take() else { return Ok(Status::default()) };
         if !is_active() {
             return Ok(Status::default());
@@ -203,7 +203,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.write(buf, Fill::Received)?;
         let mut status = Status::default();
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut status.0))?;
         t.blocking(Some(&status))?;
         if !matches!(exact, Exact::No) {
@@ -255,7 +255,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.read(buf)?;
         let mut status = Status::default();
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut status.0))?;
         t.blocking(Some(&status))?;
         Ok(status)
@@ -273,7 +273,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.write(buf, Fill::Received)?;
         let mut req = ffi::REQUEST_NULL();
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut req))?;
         Ok(t.request(scope, req))
     }
@@ -290,7 +290,7 @@ impl File {
         let mut t = Transfer::new(call);
         let s = t.read(buf)?;
         let mut req = ffi::REQUEST_NULL();
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         check(call, f(s.ptr, s.c_count()?, s.datatype, &mut req))?;
         Ok(t.request(scope, req))
     }
@@ -319,7 +319,7 @@ impl File {
     ) -> Result<SplitCollective<'s>> {
         self.claim_split(call)?;
         let mut t = Transfer::new(call);
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         let started = route(&mut t).and_then(|(ptr, n, d)| check(call, f(ptr, n, d)).map(|()| ptr));
         match started {
             Ok(ptr) => {

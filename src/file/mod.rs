@@ -74,7 +74,7 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_File, MPI_Offset};
 use crate::group::Group;
 use crate::info::Info;
-use crate::runtime::{error_handler, is_active};
+use crate::runtime::{enter_if_active, error_handler};
 use std::ffi::{c_int, CString};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -271,7 +271,10 @@ impl File {
 
 impl Drop for File {
     fn drop(&mut self) {
-        if self.raw != file_null() && is_active() {
+        if self.raw == file_null() {
+            return;
+        }
+        if let Some(_call) = enter_if_active() {
             // SAFETY: an open file this value owns; errors cannot be reported from drop.
             unsafe { ffi::MPI_File_close(&mut self.raw) };
         }

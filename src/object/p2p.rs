@@ -19,7 +19,7 @@ use crate::comm::Communicator;
 use crate::comm::{check_rank, check_tag};
 use crate::error::{check, mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Message, MPI_Request};
-use crate::runtime::is_active;
+use crate::runtime::enter_if_active;
 use crate::status::Status;
 use std::ffi::{c_int, c_void};
 
@@ -75,10 +75,10 @@ impl Pending {
     /// Waits for every request; after an error, for each one still active, one by one, so
     /// that none is left reading memory (the first error is returned).
     pub(crate) fn wait_or_drain(&mut self) -> Result<()> {
-        if !is_active() {
+        let Some(_call) = enter_if_active() else {
             self.reqs.clear();
             return Ok(());
-        }
+        };
         let r = self.wait();
         if r.is_err() {
             for req in self.reqs.drain(..) {
@@ -108,7 +108,7 @@ impl Pending {
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        if is_active() {
+        if let Some(_call) = enter_if_active() {
             for r in &mut self.reqs {
                 if *r != ffi::REQUEST_NULL() {
                     // SAFETY: a request this module started; waiting frees it.
@@ -156,7 +156,7 @@ pub(crate) fn send_parts<'p>(
     };
     for (i, p) in parts.enumerate() {
         let b = block(p.len(), ffi::BYTE())?;
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         // Synchronous mode is for the first message: once it has matched, the receiver has
         // started receiving the object, and it takes the rest when it completes the receive.
         let (f, call): (SendFn, _) =
@@ -185,7 +185,7 @@ pub(crate) fn isend_parts<'p>(
     for (i, p) in parts.enumerate() {
         let b = block(p.len(), ffi::BYTE())?;
         let mut req = ffi::REQUEST_NULL();
-        crate::error::require_not_finalized()?;
+        let _call = crate::error::require_not_finalized()?;
         // As in `send_parts`: synchronous mode for the first message only.
         let (f, call): (IsendFn, _) =
             if i > 0 && mode == Mode::Synchronous { (ffi::MPI_Isend, "MPI_Isend") } else { (f, call) };

@@ -26,7 +26,7 @@ use super::p2p::{finish, from_proc_null, probed_bytes, self_may_overflow, Pendin
 use crate::bigcount::block;
 use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Comm, MPI_Request};
-use crate::runtime::is_active;
+use crate::runtime::enter_if_active;
 use crate::scope::ScopeCore;
 use crate::status::Status;
 use serde::de::DeserializeOwned;
@@ -300,10 +300,10 @@ fn completed() -> Error {
 impl<T> Drop for ObjRecvRequest<'_, T> {
     fn drop(&mut self) {
         if self.raw != ffi::REQUEST_NULL() {
-            if !is_active() {
+            let Some(_call) = enter_if_active() else {
                 // MPI is gone and may have written: leak the buffer rather than guess.
                 return;
-            }
+            };
             let mut status = Status::default();
             // SAFETY: the request this handle posted; waiting after cancelling frees it.
             let waited = unsafe {

@@ -122,7 +122,7 @@ impl Packed {
 
 impl Drop for Packed {
     fn drop(&mut self) {
-        if crate::runtime::is_active() {
+        if let Some(_call) = crate::runtime::enter_if_active() {
             // SAFETY: the duplicate made in `new`, freed once, here.
             unsafe { ffi::MPI_Type_free(&mut self.datatype) };
         }

@@ -539,6 +539,7 @@ impl Win {
         require_active()?;
         let unit = disp_unit_arg(disp_unit)?;
         let hints = Info::for_call(info)?;
+        let _call = crate::error::require_not_finalized()?;
         let mut raw = ffi::WIN_NULL();
         let mut base: *mut c_void = std::ptr::null_mut();
         let base_out = (&mut base as *mut *mut c_void).cast();
