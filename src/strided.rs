@@ -68,18 +68,7 @@ fn tensor_datatype(dtype: DType, shape: &[usize], strides: &[isize]) -> Result<(
 fn byte_range(size: usize, shape: &[usize], strides: &[isize]) -> Option<(i128, i128)> {
     let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
     elements.checked_mul(size).filter(|&b| b <= isize::MAX as usize)?;
-    let (mut lo, mut hi) = (0i128, size as i128);
-    for (&d, &s) in shape.iter().zip(strides) {
-        // |d - 1| < 2^64, |s| <= 2^63, size <= 16: at most 2^131, so saturate (any such reach
-        // is refused by the caller's bounds anyway).
-        let reach = (d as i128 - 1).saturating_mul(s as i128).saturating_mul(size as i128);
-        if reach < 0 {
-            lo = lo.saturating_add(reach);
-        } else {
-            hi = hi.saturating_add(reach);
-        }
-    }
-    Some((lo, hi))
+    Some(mpi4rs_device::dlpack::strided_span(size, shape, strides))
 }
 
 fn too_large(shape: &[usize]) -> crate::Error {

@@ -274,14 +274,21 @@ fn row_major(shape: &[usize]) -> Vec<isize> {
     strides
 }
 
-/// The bytes the elements of a non-empty tensor touch around its first element: how many lie
-/// below it and how many from it on (the last element's end), refusing a span that does not
-/// fit in the address space.
-fn span_of(shape: &[usize], strides: &[isize], size: usize) -> DeviceResult<(usize, usize)> {
-    let (mut lo, mut hi) = (0i128, 0i128);
+/// The bytes the elements of a non-empty tensor of `size`-byte elements touch around its
+/// first element, `[lo, hi)` with `lo <= 0 < hi`, computed exactly in `i128` (saturating, so a
+/// span too large for any address space stays too large instead of wrapping).
+///
+/// ```
+/// // 3 rows of 2 f64, transposed (strides in elements): the last element is 8 * (2 + 1) bytes on.
+/// assert_eq!(mpi4rs_device::dlpack::strided_span(8, &[2, 3], &[1, 2]), (0, 48));
+/// // Reversed: two elements lie below the first one.
+/// assert_eq!(mpi4rs_device::dlpack::strided_span(8, &[3], &[-1]), (-16, 8));
+/// ```
+pub fn strided_span(size: usize, shape: &[usize], strides: &[isize]) -> (i128, i128) {
+    let (mut lo, mut hi) = (0i128, size as i128);
     for (&d, &s) in shape.iter().zip(strides) {
-        // At most 2^63 * 2^63 * 16 = 2^130 in magnitude: saturating i128 sums stay far out of
-        // range when any part is huge, and the check below refuses them.
+        // |d - 1| < 2^64, |s| <= 2^63, size <= 2^64: at most 2^191 in magnitude, so saturate;
+        // callers refuse any span beyond the address space.
         let reach = (d as i128 - 1).saturating_mul(s as i128).saturating_mul(size as i128);
         if reach < 0 {
             lo = lo.saturating_add(reach);
@@ -289,7 +296,13 @@ fn span_of(shape: &[usize], strides: &[isize], size: usize) -> DeviceResult<(usi
             hi = hi.saturating_add(reach);
         }
     }
-    let hi = hi.saturating_add(size as i128);
+    (lo, hi)
+}
+
+/// [`strided_span`] as how many bytes lie below the first element and how many from it on,
+/// refusing a span that does not fit in the address space.
+fn span_of(shape: &[usize], strides: &[isize], size: usize) -> DeviceResult<(usize, usize)> {
+    let (lo, hi) = strided_span(size, shape, strides);
     if hi.saturating_sub(lo) > isize::MAX as i128 {
         return refuse(format!(
             "strides {strides:?} for shape {shape:?} span {} bytes, more than the address space",

@@ -83,7 +83,7 @@ mod tests;
 pub use dlpack_rs::ffi;
 
 pub use export::{export, export_mut, export_with_shape, ExportedTensor};
-pub use import::{DlpackTensor, DlpackTensorMut, StridedTensor};
+pub use import::{strided_span, DlpackTensor, DlpackTensorMut, StridedTensor};
 
 use crate::{DType, MemoryKind};
 #[cfg(doc)]
