@@ -15,6 +15,7 @@ use crate::error::{check, mpi_call, Result};
 use crate::ffi::{self, MPI_Request};
 use crate::op::Op;
 use crate::transfer::pipeline::chunks;
+use crate::transfer::pipeline_chunk;
 use crate::transfer::stage::Transfer;
 use std::ffi::{c_int, c_void};
 
@@ -166,19 +167,47 @@ pub(crate) fn elementwise<C: Communicator + ?Sized>(
     let mpi_op = op.for_reduction(recv.kind, recv.datatype)?;
     reduction_fits(start, recv.count)?;
     let (dt, raw) = (recv.datatype, comm.as_raw());
+    let call = Call { which, start, dt, mpi_op, raw };
+    let blocking = start == Start::Blocking && !comm.is_inter();
+    // The common case, one call with an `int` count and no pipeline, is written out here,
+    // where `start` and `which` are constants: through the closure below (called from three
+    // places, so not inlined) it cost the matches and the captures on every call.
+    if let Ok(n) = c_int::try_from(recv.count) {
+        if !blocking || pipeline_chunk(recv.bytes).is_none() {
+            return call.run(sptr, recv.ptr, n);
+        }
+    }
     let mut req = ffi::REQUEST_NULL();
-    chunks(t, start == Start::Blocking && !comm.is_inter(), recv.count, dt, recv.bytes, |off, n| {
+    chunks(t, blocking, recv.count, dt, recv.bytes, |off, n| {
         let (s, r) = offset(sptr, recv.ptr, off);
-        req = match which {
+        req = call.run(s, r, n)?;
+        Ok(())
+    })?;
+    Ok(req)
+}
+
+/// One MPI call of an element-wise reduction, for any piece of its buffers.
+#[derive(Clone, Copy)]
+struct Call {
+    which: Elementwise,
+    start: Start,
+    dt: ffi::MPI_Datatype,
+    mpi_op: ffi::MPI_Op,
+    raw: ffi::MPI_Comm,
+}
+
+impl Call {
+    #[inline(always)]
+    fn run(self, s: *const c_void, r: *mut c_void, n: c_int) -> Result<MPI_Request> {
+        let Call { which, start, dt, mpi_op, raw } = self;
+        match which {
             Elementwise::Allreduce => {
                 start!(start, MPI_Allreduce, MPI_Iallreduce, allreduce, s, r, n, dt, mpi_op, raw)
             }
             Elementwise::Scan => start!(start, MPI_Scan, MPI_Iscan, scan, s, r, n, dt, mpi_op, raw),
             Elementwise::Exscan => start!(start, MPI_Exscan, MPI_Iexscan, exscan, s, r, n, dt, mpi_op, raw),
-        }?;
-        Ok(())
-    })?;
-    Ok(req)
+        }
+    }
 }
 
 /// `send: None` is in place: `recv` holds all blocks and gets the result in its first block.

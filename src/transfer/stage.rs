@@ -75,11 +75,19 @@ pub(crate) struct Transfer {
     reduction: bool,
     /// A blocking reduction or broadcast: large staged buffers are pipelined.
     pipelinable: bool,
+    /// A reduction with a predefined operation: derived layouts of one basic type are packed.
+    builtin: bool,
+    /// What the operation routed off the plain host path; `None` while every buffer passed
+    /// through as it is, so that a host operation builds and drops one null pointer.
+    routed: Option<Box<Routed>>,
+}
+
+/// The buffers of an operation that need work when it starts or completes.
+#[derive(Default)]
+struct Routed {
     stages: Vec<Stage>,
     /// Host `bool` buffers MPI writes, shadowed by bytes (see [`bools`](super::bools)).
     bools: Vec<Shadow>,
-    /// A reduction with a predefined operation: derived layouts of one basic type are packed.
-    builtin: bool,
     /// Derived layouts packed into contiguous elements (see [`packed`](super::packed)).
     packed: Vec<Packed>,
 }
@@ -88,16 +96,7 @@ impl Transfer {
     /// A transfer for operation `op` (its name, for the log).
     #[inline(always)]
     pub(crate) fn new(op: &'static str) -> Self {
-        Transfer {
-            op,
-            host_op: false,
-            reduction: false,
-            pipelinable: false,
-            stages: Vec::new(),
-            bools: Vec::new(),
-            builtin: false,
-            packed: Vec::new(),
-        }
+        Transfer { op, host_op: false, reduction: false, pipelinable: false, builtin: false, routed: None }
     }
 
     /// A transfer for a reduction with `operation`; `blocking` reductions can be pipelined.
@@ -108,26 +107,15 @@ impl Transfer {
             host_op: operation.builtin().is_none(),
             reduction: true,
             pipelinable: blocking,
-            stages: Vec::new(),
-            bools: Vec::new(),
             builtin: operation.builtin().is_some(),
-            packed: Vec::new(),
+            routed: None,
         }
     }
 
     /// A transfer for a reduction computed by host code whatever the MPI (`MPI_Reduce_local`):
     /// device buffers are always staged. `builtin`: the operation is a predefined one.
     pub(crate) fn host_reduction(op: &'static str, builtin: bool) -> Self {
-        Transfer {
-            op,
-            host_op: true,
-            reduction: true,
-            pipelinable: false,
-            stages: Vec::new(),
-            bools: Vec::new(),
-            builtin,
-            packed: Vec::new(),
-        }
+        Transfer { op, host_op: true, reduction: true, pipelinable: false, builtin, routed: None }
     }
 
     /// Lets large staged buffers be pipelined when `on` (blocking broadcasts).
@@ -220,7 +208,7 @@ impl Transfer {
         let r = self.route_layout(s, None)?;
         let (mut p, n) = Packed::new(r.ptr.cast_mut(), r.count, r.datatype, base, true, false)?;
         let spec = packed_spec(p.ptr(), n, base);
-        self.packed.push(p);
+        self.routed().packed.push(p);
         Ok(Spec { ptr: real_address(spec.ptr, n, spec.bytes, spec.kind, spec.datatype), ..spec })
     }
 
@@ -235,7 +223,7 @@ impl Transfer {
         let copy_out = fill != Fill::Unchanged;
         let (mut p, n) = Packed::new(r.ptr.cast_mut(), r.count, r.datatype, base, copy_in, copy_out)?;
         let spec = packed_spec(p.ptr(), n, base);
-        self.packed.push(p);
+        self.routed().packed.push(p);
         let ptr = real_address(spec.ptr, n, spec.bytes, spec.kind, spec.datatype).cast_mut();
         Ok(SpecMut {
             ptr,
@@ -274,7 +262,7 @@ impl Transfer {
     #[inline(never)]
     fn shadow_bools(&mut self, s: SpecMut, fill: Fill) -> SpecMut {
         let (shadow, s) = Shadow::new(s, fill != Fill::Unchanged);
-        self.bools.push(shadow);
+        self.routed().bools.push(shadow);
         s
     }
 
@@ -347,7 +335,7 @@ impl Transfer {
                     mpi4rs_device::wait_for_producer(&place)?;
                 }
                 mpi4rs_device::run_hooks(mpi4rs_device::HookPoint::BeforeRead, &view)?;
-                self.stages.push(Stage {
+                self.routed().stages.push(Stage {
                     place,
                     device_ptr,
                     bytes,
@@ -396,7 +384,7 @@ impl Transfer {
                 if copy_in && !deferred {
                     stage.fill_all()?;
                 }
-                self.stages.push(stage);
+                self.routed().stages.push(stage);
                 Ok(Some(ptr))
             }
         }
@@ -406,7 +394,13 @@ impl Transfer {
     /// that the transfer must be kept until the operation completes.
     #[inline(always)]
     pub(crate) fn has_stages(&self) -> bool {
-        !self.stages.is_empty() || !self.bools.is_empty() || !self.packed.is_empty()
+        self.routed.is_some()
+    }
+
+    /// The routed buffers, made on the first one.
+    #[cold]
+    fn routed(&mut self) -> &mut Routed {
+        self.routed.get_or_insert_with(Box::default)
     }
 
     /// Copies every stage's device bytes in again (a persistent operation's restart), after
@@ -414,7 +408,8 @@ impl Transfer {
     /// (direct device or managed memory), and staged copies under the `Device` policy. Between
     /// two starts the program may have queued new work on the buffer.
     pub(crate) fn refill(&mut self) -> Result<()> {
-        for stage in &mut self.stages {
+        let Some(routed) = self.routed.as_deref_mut() else { return Ok(()) };
+        for stage in &mut routed.stages {
             let direct = stage.staging.is_none();
             let device_policy = stage.place.effective_policy() == mpi4rs_device::SyncPolicy::Device;
             if (direct || (device_policy && (stage.copy_in || stage.copy_out.is_some()))) && !emulated() {
@@ -424,25 +419,26 @@ impl Transfer {
                 stage.fill_all()?;
             }
         }
-        self.bools.iter_mut().for_each(Shadow::refill);
-        self.packed.iter_mut().try_for_each(Packed::pack)
+        routed.bools.iter_mut().for_each(Shadow::refill);
+        routed.packed.iter_mut().try_for_each(Packed::pack)
     }
 
     /// Finishes the copies of a completed operation: writes staged results back to the device
     /// (on the buffer's stream) and runs the after-write hooks. `status` sizes receives.
     pub(crate) fn complete(&mut self, status: Option<&Status>) -> Result<()> {
+        let Some(routed) = self.routed.as_deref_mut() else { return Ok(()) };
         let received = match status {
-            Some(st) if self.stages.iter().any(|s| s.copy_out == Some(Fill::Received)) => Some(st.bytes()?),
+            Some(st) if routed.stages.iter().any(|s| s.copy_out == Some(Fill::Received)) => Some(st.bytes()?),
             _ => None,
         };
         // Packed layouts first: they unpack into staging copies that then go to the device.
-        for p in &mut self.packed {
+        for p in &mut routed.packed {
             p.unpack()?;
         }
-        for stage in &mut self.stages {
+        for stage in &mut routed.stages {
             stage.write_back(received)?;
         }
-        for shadow in &mut self.bools {
+        for shadow in &mut routed.bools {
             shadow.complete()?;
         }
         Ok(())
@@ -476,16 +472,24 @@ impl Transfer {
         PersistentRequest::scoped(scope.core(), raw)
     }
 
+    fn stages(&self) -> &[Stage] {
+        self.routed.as_deref().map_or(&[], |r| &r.stages)
+    }
+
+    fn stages_mut(&mut self) -> &mut [Stage] {
+        self.routed.as_deref_mut().map_or(&mut [], |r| &mut r.stages)
+    }
+
     /// Pipeline support: whether copies are left to [`chunk_in`](Self::chunk_in) and
     /// [`chunk_out`](Self::chunk_out).
     pub(crate) fn has_deferred(&self) -> bool {
-        self.stages.iter().any(|s| s.deferred)
+        self.stages().iter().any(|s| s.deferred)
     }
 
     /// Pipeline: enqueues the copies into staging of every chunk at once (each followed by an
     /// event), so the device streams them out while MPI works on earlier chunks.
     pub(crate) fn enqueue_chunks_in(&mut self, chunks: &[Range<usize>]) -> Result<()> {
-        for stage in self.stages.iter_mut().filter(|s| s.deferred && s.copy_in) {
+        for stage in self.stages_mut().iter_mut().filter(|s| s.deferred && s.copy_in) {
             stage.chunk_events.clear();
             for r in chunks {
                 let r = stage.bytes_of(r);
@@ -498,7 +502,7 @@ impl Transfer {
 
     /// Pipeline: waits until chunk `k` is in staging.
     pub(crate) fn wait_chunk_in(&mut self, k: usize) -> Result<()> {
-        for stage in self.stages.iter_mut().filter(|s| s.deferred && s.copy_in) {
+        for stage in self.stages_mut().iter_mut().filter(|s| s.deferred && s.copy_in) {
             if let Some(Some(event)) = stage.chunk_events.get_mut(k).map(Option::take) {
                 event.synchronize()?;
             }
@@ -508,7 +512,7 @@ impl Transfer {
 
     /// Pipeline: enqueues the copy of chunk `r` (element range) back to the device.
     pub(crate) fn chunk_out(&mut self, r: &Range<usize>) -> Result<()> {
-        for stage in self.stages.iter_mut().filter(|s| s.deferred && s.copy_out.is_some()) {
+        for stage in self.stages_mut().iter_mut().filter(|s| s.deferred && s.copy_out.is_some()) {
             let r = stage.bytes_of(r);
             stage.copy(r, false)?;
         }
