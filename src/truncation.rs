@@ -189,6 +189,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads /proc/self/status")]
     fn counts_threads() {
         // The test harness runs tests on threads of its own: never one thread here.
         let spawned = std::thread::spawn(single_threaded).join().unwrap();
