@@ -3,7 +3,8 @@
 //! the discrete iteration.
 //!
 //! `mpiexec -n 4 target/release/examples/jacobi [-n N] [-i ITERS]
-//! [--exchange persistent|nonblocking|blocking|copy] [--compare [-l LOOP] [--pairs P]] [-q]`
+//! [--exchange persistent|nonblocking|blocking|copy] [--checkpoint PATH]
+//! [--compare [-l LOOP] [--pairs P]] [-q]`
 //!
 //! The unit square holds N × N interior points (h = 1/(N+1), zero on the boundary), laid out
 //! by `compute_dims` over a non-periodic `CartComm` (reordering allowed). Each rank keeps its
@@ -21,6 +22,12 @@
 //! - `copy`: the workaround without derived datatypes: pack the edges into a send buffer,
 //!   `neighbor_alltoallv`, unpack into the ghost frame.
 //!
+//! `--checkpoint PATH` stops half-way, writes the global N × N interior to PATH (row-major
+//! `f64`, one file for all ranks, collectively: each rank's block through a subarray file view,
+//! its interior out of the grid through a subarray memory type, the ghost frame left out), then
+//! restarts from the file into fresh grids and runs the remaining iterations: the known answer
+//! below holds only if the restart restored every point.
+//!
 //! Known answer: u₀(x, y) = sin(πx)·sin(πy) is an eigenvector of the Jacobi iteration with
 //! eigenvalue cos(πh), so after K iterations u = cos(πh)^K · u₀ at every point, whatever the
 //! number of ranks. The run fails unless the largest deviation is below 1e-12.
@@ -31,9 +38,10 @@
 //! rounds with the order rotated; ratios are medians of the per-round ratios.
 use mpi4rs::ffi::MPI_Comm;
 use mpi4rs::prelude::*;
-use mpi4rs::{compute_dims, CartComm, Halo, Persistent};
+use mpi4rs::{compute_dims, AccessMode, CartComm, Datatype, File, Halo, Order, Persistent, Typed, TypedMut};
 use std::f64::consts::PI;
 use std::ffi::c_int;
+use std::path::Path;
 use std::process::ExitCode;
 
 extern "C" {
@@ -43,7 +51,7 @@ extern "C" {
 type Error = Box<dyn std::error::Error>;
 
 const USAGE: &str = "usage: jacobi [-n N] [-i ITERS] [--exchange persistent|nonblocking|blocking|copy] \
-                     [--compare [-l LOOP] [--pairs P]] [-q]";
+                     [--checkpoint PATH] [--compare [-l LOOP] [--pairs P]] [-q]";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Exchange {
@@ -57,6 +65,7 @@ struct Options {
     n: usize,
     iters: usize,
     exchange: Exchange,
+    checkpoint: Option<std::path::PathBuf>,
     compare: bool,
     loops: usize,
     pairs: usize,
@@ -68,6 +77,7 @@ fn parse() -> Result<Options, Error> {
         n: 256,
         iters: 200,
         exchange: Exchange::Persistent,
+        checkpoint: None,
         compare: false,
         loops: 200,
         pairs: 5,
@@ -91,6 +101,7 @@ fn parse() -> Result<Options, Error> {
                     other => return Err(format!("--exchange {other}: one of the four forms\n{USAGE}").into()),
                 }
             }
+            "--checkpoint" => o.checkpoint = Some(value()?.into()),
             "--compare" => o.compare = true,
             "-q" | "--quiet" => o.verbose = false,
             "-h" | "--help" => {
@@ -271,6 +282,46 @@ fn solve(
     Ok((u, t_exchange))
 }
 
+/// The two layouts of this rank's block in a checkpoint: where it lies in the global
+/// `n × n` interior (the file view) and where its interior lies in the grid with its ghost
+/// frame (the memory type).
+fn checkpoint_types(b: &Block, n: usize) -> mpi4rs::Result<(Datatype, Datatype, Datatype)> {
+    let real = Datatype::of::<f64>()?;
+    let (sub, order) = ([b.lx, b.ly], Order::C);
+    let in_file = Datatype::subarray(&[n, n], &sub, &[b.x0 - 1, b.y0 - 1], order, &real)?;
+    let in_grid = Datatype::subarray(&[b.lx + 2, b.ly + 2], &sub, &[1, 1], order, &real)?;
+    Ok((real, in_file, in_grid))
+}
+
+/// Writes the global interior to `path`, every rank its block, collectively.
+fn write_checkpoint(cart: &CartComm, b: &Block, n: usize, u: &[f64], path: &Path) -> mpi4rs::Result<()> {
+    let (real, in_file, in_grid) = checkpoint_types(b, n)?;
+    let file = File::open(cart, path, AccessMode::WRONLY | AccessMode::CREATE)?;
+    file.set_size(0)?;
+    file.set_view(0, &real, &in_file)?;
+    file.write_at_all(0, &Typed::new(u, 1, &in_grid)?)?;
+    file.close()
+}
+
+/// Reads this rank's block of the checkpoint at `path` into a fresh grid (ghosts zero).
+fn read_checkpoint(cart: &CartComm, b: &Block, n: usize, path: &Path) -> mpi4rs::Result<Vec<f64>> {
+    let (real, in_file, in_grid) = checkpoint_types(b, n)?;
+    let file = File::open(cart, path, AccessMode::RDONLY)?;
+    let expected = (n * n * std::mem::size_of::<f64>()) as u64;
+    if file.size()? != expected {
+        return Err(mpi4rs::Error::InvalidArgument(format!(
+            "{}: {} bytes, a checkpoint of {n}x{n} points has {expected}",
+            path.display(),
+            file.size()?
+        )));
+    }
+    file.set_view(0, &real, &in_file)?;
+    let mut u = vec![0.0f64; (b.lx + 2) * (b.ly + 2)];
+    file.read_exact_at_all(0, &mut TypedMut::new(&mut u, 1, &in_grid)?)?;
+    file.close()?;
+    Ok(u)
+}
+
 fn run(o: &Options) -> Result<(), Error> {
     let env = mpi4rs::init()?;
     let world = env.world();
@@ -299,7 +350,22 @@ fn run(o: &Options) -> Result<(), Error> {
     // Ghosts at the global boundary (PROC_NULL neighbours) stay zero: the boundary condition.
     cart.barrier()?;
     let t0 = mpi4rs::wtime();
-    let (u, t_exchange) = solve(&cart, &b, u, o.exchange, o.iters)?;
+    let (u, t_exchange) = match &o.checkpoint {
+        None => solve(&cart, &b, u, o.exchange, o.iters)?,
+        Some(path) => {
+            let half = o.iters / 2;
+            let (u, t1) = solve(&cart, &b, u, o.exchange, half)?;
+            write_checkpoint(&cart, &b, o.n, &u, path)?;
+            drop(u);
+            let restored = read_checkpoint(&cart, &b, o.n, path)?;
+            let (u, t2) = solve(&cart, &b, restored, o.exchange, o.iters - half)?;
+            cart.barrier()?;
+            if cart.rank() == 0 {
+                File::delete(path)?;
+            }
+            (u, t1 + t2)
+        }
+    };
     let elapsed = mpi4rs::wtime() - t0;
     // The check: u = cos(πh)^K u₀ everywhere.
     let decay = (PI * h).cos().powi(o.iters as i32);
