@@ -129,6 +129,25 @@ fn thread_names() -> Vec<String> {
         .collect()
 }
 
+/// Says `skipped:` (through the launcher) that MPI did not provide `THREAD_MULTIPLE`.
+fn say_not_multiple(env: &Environment) {
+    common::spawn::say_unsupported(
+        env,
+        format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
+    );
+}
+
+/// Initialises MPI for a job that needs `THREAD_MULTIPLE`; `None` (after saying so) where MPI
+/// provides less.
+fn init_multiple() -> Option<Environment> {
+    let env = mpi4rs::init().expect("init");
+    if env.thread_level() < ThreadLevel::Multiple {
+        say_not_multiple(&env);
+        return None;
+    }
+    Some(env)
+}
+
 /// Scoped threads use a moved `MultiThreaded` communicator and a shared `COMM_WORLD` at once;
 /// the environment outlives them by construction (dropping it inside the scope does not
 /// compile: see the doc tests of `mpi4rs::thread`). Adopting, `get_parent` and `Pool::spawn`
@@ -137,10 +156,7 @@ fn thread_names() -> Vec<String> {
 fn scoped_multithreaded(env: &Environment) -> Result<()> {
     if env.thread_level() < ThreadLevel::Multiple {
         ensure_err!(env.world_mt(), Error::WrongThread { .. });
-        common::spawn::say_unsupported(
-            env,
-            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
-        );
+        say_not_multiple(env);
         return Ok(());
     }
     let world = env.world_mt()?;
@@ -218,10 +234,7 @@ fn pool_outlives_environment(variant: &str) {
         .expect("register");
     let threaded = variant == "thread";
     if threaded && env.thread_level() < ThreadLevel::Multiple {
-        common::spawn::say_unsupported(
-            &env,
-            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
-        );
+        say_not_multiple(&env);
         return;
     }
     let options = PoolOptions::new().progress_thread(threaded);
@@ -279,14 +292,7 @@ fn pool_outlives_environment(variant: &str) {
 /// it waits for the spawn, lets the new worker go and joins the thread before `MPI_Finalize`,
 /// so the job ends (the worker finalises too) and the pool reports MPI finalised.
 fn pool_booting_at_finalize() {
-    let env = mpi4rs::init().expect("init");
-    if env.thread_level() < ThreadLevel::Multiple {
-        common::spawn::say_unsupported(
-            &env,
-            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
-        );
-        return;
-    }
+    let Some(env) = init_multiple() else { return };
     // MPICH's ch4:ucx cannot spawn; a port (which a spawn opens) says why.
     if let Err(e) = mpi4rs::dynamic::open_port(None) {
         if common::spawn::unsupported(&env, &e) {
@@ -315,14 +321,7 @@ fn pool_booting_at_finalize() {
 /// cleanly. (Before calls in flight were counted, such a call could pass the check just before
 /// `MPI_Finalize` and run during or after it.)
 fn unscoped_thread_at_finalize(variant: &str) {
-    let env = mpi4rs::init().expect("init");
-    if env.thread_level() < ThreadLevel::Multiple {
-        common::spawn::say_unsupported(
-            &env,
-            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
-        );
-        return;
-    }
+    let Some(env) = init_multiple() else { return };
     let calls = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&calls);
     let info = variant == "info";
@@ -373,14 +372,7 @@ static CALLBACK_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 /// waits for that call to return before `MPI_Finalize`, and the thread's next call is refused.
 /// (Unguarded, `MPI_Finalize` ran while the thread was still inside MPI.)
 fn unscoped_thread_in_mpi_at_finalize() {
-    let env = mpi4rs::init().expect("init");
-    if env.thread_level() < ThreadLevel::Multiple {
-        common::spawn::say_unsupported(
-            &env,
-            format!("MPI provided {:?}, not THREAD_MULTIPLE", env.thread_level()),
-        );
-        return;
-    }
+    let Some(env) = init_multiple() else { return };
     let thread = std::thread::spawn(|| -> Result<()> {
         let slow = UserOp::new(true, |input: &[f64], inout: &mut [f64]| {
             IN_CALLBACK.store(true, Ordering::SeqCst);
