@@ -41,6 +41,7 @@ fn main() {
         .case("real_cuda_holes_untouched", real_cuda_holes_untouched)
         .case("real_cuda_managed_memory", real_cuda_managed_memory)
         .case("real_cuda_strided_tensors", real_cuda_strided_tensors)
+        .case("real_cuda_solver_loop", real_cuda_solver_loop)
         .case("driver_double_ordering_with_sync", driver_double_ordering_with_sync)
         // Last: it installs a logger for the rest of the process.
         .case("log_facade_reports_routing", log_facade_reports_routing)
@@ -1021,6 +1022,106 @@ fn real_cuda_holes_untouched(env: &Environment) -> Result<()> {
 
 #[cfg(not(feature = "cuda"))]
 fn real_cuda_holes_untouched(_env: &Environment) -> Result<()> {
+    Ok(())
+}
+
+/// The solver loop our users write, on a real cudarc device grid: Jacobi steps on a 2-D
+/// Cartesian grid whose halo is exchanged by a persistent set owning the device grid (subarray
+/// faces over device memory, staged without their holes), the residual reduced on device
+/// arrays, and a checkpoint half-way written to one file through a subarray file view and a
+/// subarray memory type over the device grid, then read back into a fresh device grid. The
+/// sweep runs on the host (a GPU program would launch a kernel; the double runs none). The grid
+/// must meet the exact answer, cos(πh)^K · sin(πx) sin(πy), at every point.
+#[cfg(feature = "cuda")]
+fn real_cuda_solver_loop(env: &Environment) -> Result<()> {
+    use mpi4rs::{compute_dims, AccessMode, File, Halo, Order, Persistent};
+    use std::f64::consts::PI;
+    let Some(stream) = cuda_stream(env, "real_cuda_solver_loop")? else { return Ok(()) };
+    let world = env.world();
+    let n = 13usize;
+    let dims = compute_dims(world.size(), &[0, 0])?;
+    let cart = world.create_cart(&dims, &[false, false], false)?.expect("every rank is in the grid");
+    let split =
+        |parts: usize, k: usize| (k * (n / parts) + k.min(n % parts), n / parts + usize::from(k < n % parts));
+    let ((x0, lx), (y0, ly)) = (
+        split(dims[0] as usize, cart.coords()[0] as usize),
+        split(dims[1] as usize, cart.coords()[1] as usize),
+    );
+    let w = ly + 2;
+    let h = 1.0 / (n as f64 + 1.0);
+    let u0 = |i: usize, j: usize| (PI * (x0 + i) as f64 * h).sin() * (PI * (y0 + j) as f64 * h).sin();
+    let mut host = vec![0.0f64; (lx + 2) * w];
+    for i in 1..=lx {
+        for j in 1..=ly {
+            host[i * w + j] = u0(i, j);
+        }
+    }
+    let halo = Halo::<f64>::new(&cart, &[lx, ly], 1)?;
+    let sweep = |u: &[f64]| {
+        let mut new = u.to_vec();
+        for i in 1..=lx {
+            for j in 1..=ly {
+                let k = i * w + j;
+                new[k] = 0.25 * (u[k - w] + u[k + w] + u[k - 1] + u[k + 1]);
+            }
+        }
+        new
+    };
+    let steps = |set: &mut Persistent<_>, count: usize| -> Result<()> {
+        for _ in 0..count {
+            set.start()?;
+            set.wait()?;
+            let u = stream.clone_dtoh(set.get()?).map_err(cudarc_error)?;
+            stream.memcpy_htod(&sweep(&u), set.get_mut()?).map_err(cudarc_error)?;
+            // The residual, reduced on device arrays.
+            let local: f64 = u.iter().map(|x| x * x).sum();
+            let send = stream.clone_htod(&[local]).map_err(cudarc_error)?;
+            let mut total = stream.alloc_zeros::<f64>(1).map_err(cudarc_error)?;
+            cart.allreduce(&send, &mut total, &Op::SUM)?;
+            ensure!(stream.clone_dtoh(&total).map_err(cudarc_error)?[0] > 0.0, "residual reduced");
+        }
+        Ok(())
+    };
+    let (first, second) = (4usize, 3usize);
+    let grid = stream.clone_htod(&host).map_err(cudarc_error)?;
+    let mut set = Persistent::new(grid, |s, g| halo.init(s, mpi4rs::DeviceMut(g)).map(drop))?;
+    steps(&mut set, first)?;
+    // Checkpoint: every rank writes its interior (the ghost frame left out by the memory type).
+    let real = Datatype::of::<f64>()?;
+    let in_file = Datatype::subarray(&[n, n], &[lx, ly], &[x0, y0], Order::C, &real)?;
+    let in_grid = Datatype::subarray(&[lx + 2, ly + 2], &[lx, ly], &[1, 1], Order::C, &real)?;
+    let path = std::env::temp_dir().join(format!("mpi4rs-device-ckpt-{}", std::process::id()));
+    let path = cart.bcast_obj_from((cart.rank() == 0).then(|| path.to_string_lossy().into_owned()), 0)?;
+    let file = File::open(&cart, &path, AccessMode::WRONLY | AccessMode::CREATE)?;
+    file.set_view(0, &real, &in_file)?;
+    file.write_at_all(0, &Typed::new(set.get()?, 1, &in_grid)?)?;
+    file.close()?;
+    drop(set);
+    // Restart from the file into a fresh device grid (ghosts zero, as at the start).
+    let mut fresh = stream.alloc_zeros::<f64>((lx + 2) * w).map_err(cudarc_error)?;
+    let file = File::open(&cart, &path, AccessMode::RDONLY)?;
+    file.set_view(0, &real, &in_file)?;
+    file.read_exact_at_all(0, &mut TypedMut::new(&mut fresh, 1, &in_grid)?)?;
+    file.close()?;
+    cart.barrier()?;
+    if cart.rank() == 0 {
+        File::delete(&path)?;
+    }
+    let mut set = Persistent::new(fresh, |s, g| halo.init(s, mpi4rs::DeviceMut(g)).map(drop))?;
+    steps(&mut set, second)?;
+    let u = stream.clone_dtoh(set.get()?).map_err(cudarc_error)?;
+    let decay = (PI * h).cos().powi((first + second) as i32);
+    for i in 1..=lx {
+        for j in 1..=ly {
+            let (got, want) = (u[i * w + j], decay * u0(i, j));
+            ensure!((got - want).abs() < 1e-12, "point ({}, {}): {got} against {want}", x0 + i, y0 + j);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn real_cuda_solver_loop(_env: &Environment) -> Result<()> {
     Ok(())
 }
 
