@@ -47,7 +47,10 @@ pub struct Suite {
 macro_rules! ensure {
     ($cond:expr $(,)?) => { $crate::ensure!($cond, "{}", stringify!($cond)) };
     ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
+        // Bound first, so that a comparison of floats is not negated (clippy's
+        // neg_cmp_op_on_partial_ord: `!(x < y)` is not `x >= y` for NaN).
+        let holds: bool = $cond;
+        if !holds {
             return Err(mpi4rs::Error::InvalidArgument(format!("check failed at {}:{}: {}", file!(), line!(), format!($($fmt)+))));
         }
     };
