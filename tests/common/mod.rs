@@ -49,9 +49,11 @@ macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
         // Bound first, so that a comparison of floats is not negated (clippy's
         // neg_cmp_op_on_partial_ord: `!(x < y)` is not `x >= y` for NaN).
-        let holds: bool = $cond;
-        if !holds {
-            return Err(mpi4rs::Error::InvalidArgument(format!("check failed at {}:{}: {}", file!(), line!(), format!($($fmt)+))));
+        {
+            let holds: bool = $cond;
+            if !holds {
+                return Err(mpi4rs::Error::InvalidArgument(format!("check failed at {}:{}: {}", file!(), line!(), format!($($fmt)+))));
+            }
         }
     };
 }
