@@ -546,6 +546,11 @@ fn calls_after_finalize() -> ! {
     expect("wait_all", mpi4rs::wait_all::<Request>(&mut []).map(drop));
     expect("query_thread", mpi4rs::query_thread().map(drop));
     expect("abort", mpi4rs::abort(2).map(drop));
+    // A safe function that took no gate: Open MPI aborts the job on MPI_Error_string after
+    // MPI_Finalize ("called after MPI_FINALIZE was invoked").
+    if mpi4rs::error_string(ffi::ERR_TRUNCATE()).trim().is_empty() {
+        bad.push("error_string after finalize is empty".into());
+    }
     if mpi4rs::is_finalized() != Ok(true) || mpi4rs::is_initialized() != Ok(true) {
         bad.push(format!(
             "is_finalized {:?}, is_initialized {:?}",
