@@ -63,6 +63,7 @@ pub fn init_with(config: Config) -> Result<Environment> {
         ThreadLevel::Multiple => mpi::Threading::Multiple,
     };
     let prepared = crate::truncation::prepare_before_init(&library_version().unwrap_or_default());
+    runtime::record_init_start();
     let (universe, _) = mpi::initialize_with_threading(threading).ok_or(Error::AlreadyInitialized)?;
     crate::logging::mpi_log!(Debug, "init", "self transport before MPI_Init: {prepared:?}");
     set_up(config, Some(universe))

@@ -213,7 +213,8 @@ impl Error {
     // the caller's `_call`), or inside an error handler (inside that call).
     pub(crate) fn from_code(call: &'static str, code: c_int) -> Error {
         let mut class = code;
-        // SAFETY: plain out-parameter; works before init and after finalize too.
+        // SAFETY: plain out-parameter; MPI is running (callers hold the gate: Open MPI aborts
+        // the job on MPI_Error_class before MPI_Init and after MPI_Finalize).
         if unsafe { ffi::MPI_Error_class(code, &mut class) } != ffi::SUCCESS() {
             class = code;
         }
@@ -221,8 +222,15 @@ impl Error {
     }
 }
 
-/// The text MPI gives for an error code (`MPI_Error_string`).
+/// The text MPI gives for an error code (`MPI_Error_string`); while MPI is not running
+/// (before `init`, after finalize) or from a thread that may not call it, a text without
+/// MPI's words.
 pub fn error_string(code: i32) -> String {
+    // Under the gate like every call: Open MPI aborts the job on MPI_Error_string before
+    // MPI_Init and after MPI_Finalize, and finalising must wait for a call of another thread.
+    let Some(_call) = crate::runtime::enter_if_active() else {
+        return format!("MPI error code {code} (no text: MPI is not running here)");
+    };
     let mut buf = vec![0 as c_char; ffi::MAX_ERROR_STRING().max(1) as usize];
     let mut len: c_int = 0;
     // SAFETY: the buffer holds MAX_ERROR_STRING characters as the standard requires.

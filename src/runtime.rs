@@ -188,7 +188,12 @@ fn leave(in_flight: &AtomicUsize) {
 /// finalised: a program error); this says so once on stderr and goes on waiting, since
 /// finalising under it would be undefined behaviour. Returns how often it looked.
 fn close(callers: &AtomicU8, in_flight: &AtomicUsize, warn_after: Duration) -> u64 {
-    callers.store(FINALIZED, Ordering::SeqCst);
+    restrict(callers, in_flight, FINALIZED, "MPI_Finalize", warn_after)
+}
+
+/// [`close`] to `state`, for `what` (named in the warning).
+fn restrict(callers: &AtomicU8, in_flight: &AtomicUsize, state: u8, what: &str, warn_after: Duration) -> u64 {
+    callers.store(state, Ordering::SeqCst);
     let (started, mut looks, mut warned) = (Instant::now(), 0u64, false);
     loop {
         let n = in_flight.load(Ordering::SeqCst);
@@ -204,7 +209,7 @@ fn close(callers: &AtomicU8, in_flight: &AtomicUsize, warn_after: Duration) -> u
         if !warned && started.elapsed() >= warn_after {
             warned = true;
             eprintln!(
-                "mpi4rs: MPI_Finalize is waiting for {n} MPI call(s) in flight on other threads \
+                "mpi4rs: {what} is waiting for {n} MPI call(s) in flight on other threads \
                  (a thread blocked in MPI while the environment is dropped never lets it finish)"
             );
         }
@@ -216,17 +221,26 @@ pub(crate) fn set_errors_fatal(fatal: bool) {
     ERRORS_FATAL.store(fatal, Ordering::Relaxed);
 }
 
+/// Just before this library initialises MPI, on the thread that does: only this thread may
+/// call MPI until [`record_init`] knows the level MPI provides (a call of another thread would
+/// otherwise run beside the set-up's calls at any level), and the calls other threads have in
+/// flight end first.
+pub(crate) fn record_init_start() {
+    INIT_THREAD.with(|t| t.set(true));
+    restrict(&CALLERS, &IN_FLIGHT, INIT_THREAD_ONLY, "MPI_Init", Duration::from_secs(5));
+}
+
 /// Records a successful initialisation on the calling thread: the level MPI provided and
-/// COMM_WORLD's `TAG_UB` (if it has one).
+/// COMM_WORLD's `TAG_UB` (if it has one); every thread may call MPI from now on where it
+/// provided `THREAD_MULTIPLE`.
 pub(crate) fn record_init(provided: ThreadLevel, tag_ub: Option<i32>) {
     if let Some(ub) = tag_ub {
         TAG_UB.store(ub, Ordering::Relaxed);
     }
     INIT_THREAD.with(|t| t.set(true));
     PROVIDED.store(provided as u8, Ordering::Relaxed);
-    if provided < ThreadLevel::Multiple {
-        CALLERS.store(INIT_THREAD_ONLY, Ordering::Relaxed);
-    }
+    let callers = if provided < ThreadLevel::Multiple { INIT_THREAD_ONLY } else { OPEN };
+    CALLERS.store(callers, Ordering::SeqCst);
 }
 
 /// Before adopting an MPI that someone else initialised (`environment::adopt`): every thread

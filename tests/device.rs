@@ -268,6 +268,28 @@ fn pipelined_reductions_and_bcast(env: &Environment) -> Result<()> {
     let mut b = Emu(if me == root { (0..len).map(|i| i as f64).collect() } else { vec![0.0; len] });
     world.bcast(&mut DeviceMut(&mut b), root)?;
     ensure!(b.0.iter().enumerate().all(|(i, &x)| x == i as f64));
+    // Large blocking reduce_scatter(_block), which are not pipelined: their staged buffers
+    // must still be copied in and back.
+    let block = 20_000usize; // 160 KB per block, past MPI4RS_PIPELINE_MIN
+    let send = Emu((0..block * n as usize).map(|i| (i % 1000) as f64 + me as f64).collect::<Vec<_>>());
+    let want: Vec<f64> =
+        (0..block).map(|i| ((me as usize * block + i) % 1000) as f64 * n as f64 + tri).collect();
+    let mut mine = Emu(vec![0.0; block]);
+    world.reduce_scatter_block(&Device(&send), &mut DeviceMut(&mut mine), &Op::SUM)?;
+    ensure!(mine.0 == want, "reduce_scatter_block of staged buffers");
+    let mut mine = Emu(vec![0.0; block]);
+    let counts = vec![block as i32; n as usize];
+    world.reduce_scatter(&Device(&send), &mut DeviceMut(&mut mine), &counts, &Op::SUM)?;
+    ensure!(mine.0 == want, "reduce_scatter of staged buffers");
+    // Nor are blocking collectives on an intercommunicator.
+    if n >= 2 {
+        let half = world.split(Some(me % 2), me)?.expect("every rank has a colour");
+        let inter = half.create_intercomm(0, world, if me % 2 == 1 { 0 } else { 1 }, 5)?;
+        let remote = inter.remote_size() as f64;
+        let mut sum = Emu(vec![0.0; block]);
+        inter.allreduce(&Device(&Emu(vec![1.0; block])), &mut DeviceMut(&mut sum), &Op::SUM)?;
+        ensure!(sum.0.iter().all(|&x| x == remote), "intercommunicator allreduce of staged buffers");
+    }
     Ok(())
 }
 

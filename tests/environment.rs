@@ -21,10 +21,17 @@ const RUN_ERR_MESSAGE: &str = "deliberate error from the body of mpi4rs::run";
 /// uses the handles that outlived the environment.
 const AFTER_FINALIZE: &str = "MPI4RS_TEST_AFTER_FINALIZE";
 const AFTER_FINALIZE_OK: &str = "every call after finalize gave NotInitialized";
+/// Set by `other_threads_refused_during_init`: the test binary is then a program with a thread
+/// that calls MPI as soon as MPI is initialised, while the main thread initialises it.
+const DURING_INIT: &str = "MPI4RS_TEST_CALL_DURING_INIT";
+const DURING_INIT_OK: &str = "the other thread was refused during init";
 
 fn main() {
     if std::env::var_os(AFTER_FINALIZE).is_some() {
         calls_after_finalize();
+    }
+    if std::env::var_os(DURING_INIT).is_some() {
+        calls_during_init();
     }
     if let Ok(rank) = std::env::var(RUN_ERR_ON) {
         run_body_that_fails(rank.parse().expect("a rank"));
@@ -50,6 +57,7 @@ fn main() {
         .check("time_limit_ends_every_rank", check_time_limit_ends_every_rank)
         .check("run_ends_job_on_err", check_run_ends_job_on_err)
         .check("calls_after_finalize_are_errors", check_calls_after_finalize)
+        .check("other_threads_refused_during_init", check_calls_during_init)
         .run();
 }
 
@@ -546,6 +554,11 @@ fn calls_after_finalize() -> ! {
     expect("wait_all", mpi4rs::wait_all::<Request>(&mut []).map(drop));
     expect("query_thread", mpi4rs::query_thread().map(drop));
     expect("abort", mpi4rs::abort(2).map(drop));
+    // A safe function that took no gate: Open MPI aborts the job on MPI_Error_string after
+    // MPI_Finalize ("called after MPI_FINALIZE was invoked").
+    if mpi4rs::error_string(ffi::ERR_TRUNCATE()).trim().is_empty() {
+        bad.push("error_string after finalize is empty".into());
+    }
     if mpi4rs::is_finalized() != Ok(true) || mpi4rs::is_initialized() != Ok(true) {
         bad.push(format!(
             "is_finalized {:?}, is_initialized {:?}",
@@ -565,6 +578,42 @@ fn check_calls_after_finalize(suite: &Suite) -> Result<(), String> {
     let out = suite.job_within(2, None, &[(AFTER_FINALIZE, "1")], Duration::from_secs(60));
     if !out.success() || !out.text().contains(AFTER_FINALIZE_OK) {
         return Err(format!("calls after finalize: {}", describe(&out)));
+    }
+    Ok(())
+}
+
+/// A thread started before `init` calls MPI (`query_thread`) the moment MPI says it is
+/// initialised, while the main thread is still setting the library up at the default level
+/// (`FUNNELED`): the call must be refused as from a thread that may not call MPI, not run
+/// beside the main thread's calls.
+fn calls_during_init() -> ! {
+    let other = std::thread::spawn(|| {
+        while !mpi4rs::is_initialized().unwrap_or(false) {
+            std::hint::spin_loop();
+        }
+        mpi4rs::query_thread()
+    });
+    let env = mpi4rs::init().expect("init");
+    let got = other.join().expect("the other thread panicked");
+    let level = env.thread_level();
+    drop(env);
+    match got {
+        _ if level == ThreadLevel::Multiple => println!("MARKER: {DURING_INIT_OK} (skipped: MULTIPLE)"),
+        Err(Error::WrongThread { .. }) => println!("MARKER: {DURING_INIT_OK}"),
+        other => {
+            eprintln!("a call of another thread during init at {level:?}: {other:?}");
+            std::process::exit(1)
+        }
+    }
+    std::process::exit(0)
+}
+
+fn check_calls_during_init(suite: &Suite) -> Result<(), String> {
+    for run in 0..3 {
+        let out = suite.job_within(1, None, &[(DURING_INIT, "1")], Duration::from_secs(60));
+        if !out.success() || !out.text().contains(DURING_INIT_OK) {
+            return Err(format!("run {run}: {}", describe(&out)));
+        }
     }
     Ok(())
 }

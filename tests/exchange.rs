@@ -113,6 +113,10 @@ fn overlapping_regions_are_refused(_env: &Environment) -> Result<()> {
     // A receive whose items overlap each other (count 2 of a type longer than its extent).
     let long = Datatype::resized(0, 8, &Datatype::contiguous(2, &Datatype::of::<f64>()?)?)?;
     ensure_err!(Exchange::new().recv(Region::new(&long, 0, 2), 0, 0), Error::InvalidArgument(_));
+    // One item that repeats element 0 and skips element 1: as many bytes of data as its true
+    // extent, yet it writes element 0 twice.
+    let twice = Datatype::indexed_block(1, &[0, 0, 2], &Datatype::of::<f64>()?)?;
+    ensure_err!(Exchange::new().recv(Region::new(&twice, 0, 1), 0, 0), Error::InvalidArgument(_));
     // The neighbour form checks the same.
     ensure_err!(
         NeighborExchange::new(&[Region::new(&col, F64, 1)], &[Region::new(&row, 0, 1)]),

@@ -234,6 +234,9 @@ fn refusals(_env: &Environment) -> Result<()> {
     ensure!(invalid(StridedMut::over(&mut v, 0, &[3, 3], &[1, 1]))?.contains("more than once"));
     ensure!(StridedMut::over(&mut v, 0, &[3, 2], &[2, 3]).is_ok());
     ensure!(StridedMut::over(&mut v, 4, &[2, 2], &[-2, 1]).is_ok());
+    // Repeats that holes make up for: elements 0, 1, 1, 2, 5, 6, 6, 7 span exactly as many
+    // bytes as they hold (8 elements), yet 1 and 6 are addressed twice.
+    ensure!(invalid(StridedMut::over(&mut v, 0, &[2, 2, 2], &[5, 1, 1]))?.contains("more than once"));
     // Read-only DLPack tensors are read-only.
     let mut ro = tensor(vec![0.0; 12], &[3, 4], &[1, 3], 0, false)?;
     ensure!(invalid(StridedMut::new(&mut ro))?.contains("read-only"));

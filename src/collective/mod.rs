@@ -110,7 +110,9 @@ impl<B: ?Sized> VaryingMut<'_, B> {
 /// nonblocking `i…` form (lends the buffers for the scope, returns a [`Request`]) and its
 /// persistent `…_init` form (a [`PersistentRequest`]; MPI-4, or `MPIX_` on Open MPI 4.1).
 /// Each parameter is written `name: blocking type => scoped type`; the body sees `start`
-/// ([`Start`]), the transfer `t` made by the constructor expression, and (if named) `blocking`.
+/// ([`Start`]), the transfer `t` made by the constructor expression, and (if named) `blocking`:
+/// whether the operation may pipeline its staged buffers (the blocking form, on an
+/// intracommunicator; operations that never pipeline pass `false` to their transfer).
 macro_rules! collective {
     (
         $(#[$doc:meta])*
@@ -121,7 +123,9 @@ macro_rules! collective {
         $(#[$doc])*
         fn $name<$($gens)*>(&$this $(, $p: $tb)*) -> Result<()> {
             let $start = Start::Blocking;
-            $(let $blocking = true;)?
+            // Staged buffers are left to the pipeline only where it runs: it never does on an
+            // intercommunicator (its idle processes cannot know the size).
+            $(let $blocking = !$this.is_inter();)?
             let mut $t = $new;
             $call.and_then(|_| $t.blocking(None))
         }
@@ -311,28 +315,28 @@ pub trait Collective: Communicator {
         /// Reduces `send` (one block per process) with `op` and scatters the result: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter_block`)
         fn reduce_scatter_block, ireduce_scatter_block ("MPI_Ireduce_scatter_block"), reduce_scatter_block_init ("MPI_Reduce_scatter_block_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("reduce_scatter_block", op, blocking) => reduction::reduce_scatter_block(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op);
+        |start, t| Transfer::reduction("reduce_scatter_block", op, false) => reduction::reduce_scatter_block(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, op);
     }
 
     collective! {
         /// Reduce_scatter_block with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result in its first block. (`MPI_Reduce_scatter_block`, in place)
         fn reduce_scatter_block_in_place, ireduce_scatter_block_in_place ("MPI_Ireduce_scatter_block"), reduce_scatter_block_in_place_init ("MPI_Reduce_scatter_block_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("reduce_scatter_block", op, blocking) => reduction::reduce_scatter_block(self, start, None, t.write(buf, Fill::Update)?, op);
+        |start, t| Transfer::reduction("reduce_scatter_block", op, false) => reduction::reduce_scatter_block(self, start, None, t.write(buf, Fill::Update)?, op);
     }
 
     collective! {
         /// Reduces `send` with `op` and scatters the result in blocks of `counts[i]` elements: process *i* receives block *i* into `recv`. (`MPI_Reduce_scatter`)
         fn reduce_scatter, ireduce_scatter ("MPI_Ireduce_scatter"), reduce_scatter_init ("MPI_Reduce_scatter_init");
         [S: Buffer + ?Sized, R: BufferMut + ?Sized] (&self, send: &S => &'s S, recv: &mut R => &'s mut R, counts: &[i32] => &'s [i32], op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("reduce_scatter", op, blocking) => reduction::reduce_scatter(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, counts, op);
+        |start, t| Transfer::reduction("reduce_scatter", op, false) => reduction::reduce_scatter(self, start, Some(t.read(send)?), t.write(recv, Fill::Overwrite)?, counts, op);
     }
 
     collective! {
         /// Reduce_scatter with `MPI_IN_PLACE`: `buf` holds all blocks and receives this process's result at its start. (`MPI_Reduce_scatter`, in place)
         fn reduce_scatter_in_place, ireduce_scatter_in_place ("MPI_Ireduce_scatter"), reduce_scatter_in_place_init ("MPI_Reduce_scatter_init");
         [B: BufferMut + ?Sized] (&self, buf: &mut B => &'s mut B, counts: &[i32] => &'s [i32], op: &Op => &'s Op);
-        |start, t, blocking| Transfer::reduction("reduce_scatter", op, blocking) => reduction::reduce_scatter(self, start, None, t.write(buf, Fill::Update)?, counts, op);
+        |start, t| Transfer::reduction("reduce_scatter", op, false) => reduction::reduce_scatter(self, start, None, t.write(buf, Fill::Update)?, counts, op);
     }
 
     collective! {
