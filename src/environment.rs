@@ -39,6 +39,9 @@ pub fn init() -> Result<Environment> {
     init_with(Config::from_env()?)
 }
 
+/// Held while [`init_with`] or [`adopt_with`] sets the library up.
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
 /// Initialises MPI with an explicit configuration.
 ///
 /// Initialisation goes through rsmpi (so its `#[derive(Equivalence)]` types work), asks for
@@ -52,6 +55,9 @@ pub fn init() -> Result<Environment> {
 /// [`version_info`](crate::version_info()) says whether receives from oneself are guarded
 /// instead).
 pub fn init_with(config: Config) -> Result<Environment> {
+    // One initialisation at a time: a second thread calling `init` at the same moment would
+    // pass the check below too, and its failing `MPI_Init` would leave the gate set for it.
+    let _one = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if is_initialized()? {
         return Err(Error::AlreadyInitialized);
     }
@@ -64,7 +70,10 @@ pub fn init_with(config: Config) -> Result<Environment> {
     };
     let prepared = crate::truncation::prepare_before_init(&library_version().unwrap_or_default());
     runtime::record_init_start();
-    let (universe, _) = mpi::initialize_with_threading(threading).ok_or(Error::AlreadyInitialized)?;
+    let Some((universe, _)) = mpi::initialize_with_threading(threading) else {
+        runtime::record_init_failed();
+        return Err(Error::AlreadyInitialized);
+    };
     crate::logging::mpi_log!(Debug, "init", "self transport before MPI_Init: {prepared:?}");
     set_up(config, Some(universe))
 }
@@ -146,6 +155,7 @@ pub fn adopt() -> Result<Environment> {
 /// [`Error::InvalidArgument`]): dropping that environment finalises MPI, and an adopted
 /// environment on another thread could not keep it from doing so while still in use.
 pub fn adopt_with(config: Config) -> Result<Environment> {
+    let _one = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if !is_initialized()? || is_finalized()? {
         return Err(Error::NotInitialized);
     }

@@ -230,6 +230,14 @@ pub(crate) fn record_init_start() {
     restrict(&CALLERS, &IN_FLIGHT, INIT_THREAD_ONLY, "MPI_Init", Duration::from_secs(5));
 }
 
+/// After [`record_init_start`], when MPI could not be initialised: this thread is no longer
+/// MPI's main thread, and every thread may call it again (as before: the library has not
+/// initialised MPI; someone else may have, and [`open_for_adoption`] says the same).
+pub(crate) fn record_init_failed() {
+    INIT_THREAD.with(|t| t.set(false));
+    CALLERS.store(OPEN, Ordering::SeqCst);
+}
+
 /// Records a successful initialisation on the calling thread: the level MPI provided and
 /// COMM_WORLD's `TAG_UB` (if it has one); every thread may call MPI from now on where it
 /// provided `THREAD_MULTIPLE`.
