@@ -79,10 +79,11 @@ fn awareness() -> (bool, &'static str) {
         return *known;
     }
     // The library's query may not be called before MPI is initialised (MPICH aborts the
-    // process), so before `init` the answer is "no" and nothing is remembered.
-    if !crate::runtime::is_active()
-        && !matches!(mpi4rs_device::env::bool_var("MPI4RS_CUDA_AWARE"), Ok(Some(_)))
-    {
+    // process), so before `init` the answer is "no" and nothing is remembered. Like every MPI
+    // call it holds the gate (finalising waits for it; a thread that may not call MPI gets the
+    // same "not known").
+    let call = crate::runtime::enter_if_active();
+    if call.is_none() && !matches!(mpi4rs_device::env::bool_var("MPI4RS_CUDA_AWARE"), Ok(Some(_))) {
         return (false, "not known before MPI is initialised");
     }
     *AWARE.get_or_init(|| {
@@ -95,6 +96,7 @@ fn awareness() -> (bool, &'static str) {
     })
 }
 
+/// Asks the MPI library; only under the gate, with MPI initialised ([`awareness`]).
 fn query_library() -> (bool, &'static str) {
     let ompi = crate::ffi::lookup_symbol(c"MPIX_Query_cuda_support");
     if !ompi.is_null() {
