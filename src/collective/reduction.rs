@@ -106,9 +106,27 @@ pub(crate) fn reduce<C: Communicator + ?Sized>(
         Role::Idle => (NULL, NULL_MUT, 0, ffi::BYTE(), ffi::SUM(), 0),
     };
     reduction_fits(start, count)?;
-    let mut req = ffi::REQUEST_NULL();
     // Intercommunicators are not pipelined: their idle processes cannot know the size.
     let pipelinable = start == Start::Blocking && !comm.is_inter();
+    // One call with an `int` count and no pipeline, written out (as in `elementwise`).
+    if let Ok(n) = c_int::try_from(count) {
+        if !pipelinable || pipeline_chunk(bytes).is_none() {
+            return start!(
+                start,
+                MPI_Reduce,
+                MPI_Ireduce,
+                reduce,
+                sptr,
+                rptr,
+                n,
+                datatype,
+                mpi_op,
+                root,
+                comm.as_raw()
+            );
+        }
+    }
+    let mut req = ffi::REQUEST_NULL();
     chunks(t, pipelinable, count, datatype, bytes, |off, n| {
         let (s, r) = offset(sptr, rptr, off);
         req = start!(start, MPI_Reduce, MPI_Ireduce, reduce, s, r, n, datatype, mpi_op, root, comm.as_raw())?;
