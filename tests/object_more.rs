@@ -21,6 +21,7 @@ fn main() {
         .case("predefined_ops", predefined_ops)
         .case("op_errors", op_errors)
         .case("borrowing_gathers", borrowing_gathers)
+        .case("decode_error_leaves_nothing_behind", decode_error_leaves_nothing_behind)
         .run();
 }
 
@@ -372,5 +373,58 @@ fn borrowing_gathers(env: &Environment) -> Result<()> {
     ensure_eq!(all, (0..n).map(|r| format!("{r}")).collect::<Vec<_>>());
     ensure_eq!(mine, rec(me, 40_000)); // still here
     let _ = any_tag();
+    Ok(())
+}
+
+/// A number that serialises as itself but refuses odd values when decoded (a type that checks
+/// an invariant on input).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(try_from = "i32")]
+struct Even(i32);
+
+impl TryFrom<i32> for Even {
+    type Error = String;
+    fn try_from(v: i32) -> std::result::Result<Self, String> {
+        if v % 2 == 0 {
+            Ok(Even(v))
+        } else {
+            Err(format!("{v} is odd"))
+        }
+    }
+}
+
+/// An object a gathering process cannot decode is an error there, and the objects of the
+/// processes after it are still taken: none stays behind for the next collective to receive as
+/// its own (the next gather got rank 2's `Even(2)` as rank 2's value).
+fn decode_error_leaves_nothing_behind(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let got = world.gather_obj(Even(me), 0);
+    if me == 0 && n > 1 {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    let again = world.gather_obj(100 + me, 0)?;
+    if me == 0 {
+        ensure_eq!(again, Some((0..n).map(|r| 100 + r).collect::<Vec<_>>()));
+    }
+    // Every process receives every other one's: an error wherever another rank is odd.
+    let got = world.allgather_obj(Even(me));
+    if (0..n).any(|r| r != me && r % 2 == 1) {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    ensure_eq!(world.allgather_obj(200 + me)?, (0..n).map(|r| 200 + r).collect::<Vec<_>>());
+    // Each process gets `Even(me)` from every other one: odd ranks fail at the first.
+    let got = world.alltoall_obj((0..n).map(Even).collect());
+    if me % 2 == 1 && n > 1 {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    let again = world.alltoall_obj((0..n).map(|j| 300 + 10 * me + j).collect())?;
+    ensure_eq!(again, (0..n).map(|i| 300 + 10 * i + me).collect::<Vec<_>>());
     Ok(())
 }
