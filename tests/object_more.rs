@@ -426,5 +426,25 @@ fn decode_error_leaves_nothing_behind(env: &Environment) -> Result<()> {
     }
     let again = world.alltoall_obj((0..n).map(|j| 300 + 10 * me + j).collect())?;
     ensure_eq!(again, (0..n).map(|i| 300 + 10 * i + me).collect::<Vec<_>>());
+    // Reductions: a process that cannot decode what it receives passes the error on up the
+    // tree (its parent still gets a message, and no message stays behind), and the root, or
+    // with allreduce every process, gets it.
+    let got = world.reduce_obj(Even(me), |a, _| a, 0);
+    if me == 0 && n > 1 {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    let again = world.reduce_obj(100 + me, |a, b| a + b, 0)?;
+    if me == 0 {
+        ensure_eq!(again, Some((0..n).map(|r| 100 + r).sum::<i32>()));
+    }
+    let got = world.allreduce_obj(Even(me), |a, _| a);
+    if n > 1 {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    ensure_eq!(world.allreduce_obj(100 + me, |a, b| a + b)?, (0..n).map(|r| 100 + r).sum::<i32>());
     Ok(())
 }
