@@ -446,5 +446,21 @@ fn decode_error_leaves_nothing_behind(env: &Environment) -> Result<()> {
         got?;
     }
     ensure_eq!(world.allreduce_obj(100 + me, |a, b| a + b)?, (0..n).map(|r| 100 + r).sum::<i32>());
+    // Scans: rank 0 decodes rank 1's block and fails, and passes that on to rank 2 (with
+    // `|a, _| a` the other blocks hold only even values); then the next scan is right.
+    for exclusive in [false, true] {
+        let got = if exclusive {
+            world.exscan_obj(Even(me), |a, _| a).map(|v| v.map(|e| e.0))
+        } else {
+            world.scan_obj(Even(me), |a, _| a).map(|e| Some(e.0))
+        };
+        if me == 2 {
+            ensure_err!(got, Error::Decode { .. });
+        } else if let Err(e) = got {
+            ensure!(matches!(e, Error::Decode { .. }), "scan gave the wrong error: {e}");
+        }
+        let sum = world.scan_obj(100 + me, |a, b| a + b)?;
+        ensure_eq!(sum, (0..=me).map(|r| 100 + r).sum::<i32>());
+    }
     Ok(())
 }

@@ -35,6 +35,14 @@ fn recv_carried<T: DeserializeOwned>(comm: MPI_Comm, source: i32) -> Result<Carr
     }
 }
 
+/// `op(a, b)` of two carried values, or the first one's error.
+fn both<T, F: Fn(T, T) -> T>(a: Carried<T>, b: Carried<T>, op: &F) -> Carried<T> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok(op(a, b)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
 /// The result of a reduction: a carried decode error is one here.
 fn outcome<T>(v: Carried<T>) -> Result<T> {
     v.map_err(decode_error::<T>)
@@ -55,10 +63,7 @@ where
         }
         if rank + mask < n {
             let theirs = recv_carried::<T>(comm.as_raw(), rank + mask)?;
-            acc = match (acc, theirs) {
-                (Ok(a), Ok(b)) => Ok(op(a, b)),
-                (Err(e), _) | (_, Err(e)) => Err(e),
-            };
+            acc = both(acc, theirs, op);
         }
         mask <<= 1;
     }
@@ -177,26 +182,31 @@ where
     let c = private(comm)?.local();
     // `block`: the reduction of this process's block of 2^k ranks; `prefix`: of every rank
     // before this one (exclusive) within the ranks seen so far.
-    let mut prefix: Option<T> = None;
-    let mut block = value.clone();
+    let mut prefix: Option<Carried<T>> = None;
+    let mut block: Carried<T> = Ok(value.clone());
     let mine = value;
     let mut mask = 1;
     while mask < n {
         let partner = rank ^ mask;
         if partner < n {
-            let theirs = exchange(c.as_raw(), &block, partner)?;
+            // A block that cannot be decoded travels on as its error (see `Carried`).
+            let theirs = match exchange::<Carried<T>>(c.as_raw(), &block, partner) {
+                Err(Error::Decode { detail, .. }) => Err(detail),
+                r => r?,
+            };
             if partner < rank {
                 prefix = Some(match prefix {
                     None => theirs.clone(),
-                    Some(p) => op(theirs.clone(), p),
+                    Some(p) => both(theirs.clone(), p, &op),
                 });
-                block = op(theirs, block);
+                block = both(theirs, block, &op);
             } else {
-                block = op(block, theirs);
+                block = both(block, theirs, &op);
             }
         }
         mask <<= 1;
     }
+    let prefix = prefix.map(outcome).transpose()?;
     Ok(if exclusive {
         prefix
     } else {
