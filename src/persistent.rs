@@ -53,6 +53,24 @@ use crate::util::to_count;
 /// `Deref`/`DerefMut` to a slice, or through parts of a tuple) describes must be memory owned
 /// by `self` that is neither moved nor freed when `self` is moved, and that stays owned by
 /// `self` for as long as [`identity`](Self::identity) returns the same value.
+///
+/// A `Vec` or boxed slice is one only of `Copy` elements: elements that own memory of their
+/// own (a `Vec<Vec<f64>>`) would let operations be made on an inner allocation, which
+/// [`Persistent::get_mut`] could then replace, freeing it, without changing the outer
+/// identity:
+///
+/// ```compile_fail,E0277
+/// use mpi4rs::prelude::*;
+/// use mpi4rs::Persistent;
+/// let env = mpi4rs::init()?;
+/// let world = env.world();
+/// let mut set = Persistent::new(vec![vec![0.0f64; 4]], |s, buf| {
+///     world.recv_init(s, &mut buf[0][..], 0, 0).map(drop)
+/// })?;
+/// set.get_mut()?[0] = Vec::new(); // frees the memory the receive was made on
+/// set.start()?;
+/// # Ok::<(), mpi4rs::Error>(())
+/// ```
 pub unsafe trait OwnedBuffer: 'static {
     /// Something that changes whenever the memory the buffer lends may have changed (for a
     /// `Vec`: its address and length).
@@ -63,16 +81,18 @@ pub unsafe trait OwnedBuffer: 'static {
 
 // SAFETY: a Vec's elements live on the heap, which does not move with the Vec; the heap block
 // can change only through `&mut Vec` (push, reserve, shrink…), which changes the address or
-// the length (a same-address reallocation to the same length keeps the memory owned).
-unsafe impl<T: 'static> OwnedBuffer for Vec<T> {
+// the length (a same-address reallocation to the same length keeps the memory owned). The
+// elements are `Copy`, so they own no memory of their own that a view could describe and
+// `&mut Vec` could free while the Vec's address and length stay the same.
+unsafe impl<T: Copy + 'static> OwnedBuffer for Vec<T> {
     type Identity = (usize, usize);
     fn identity(&self) -> (usize, usize) {
         (self.as_ptr() as usize, self.len())
     }
 }
 
-// SAFETY: as for Vec; a boxed slice cannot even grow.
-unsafe impl<T: 'static> OwnedBuffer for Box<[T]> {
+// SAFETY: as for Vec (`Copy` elements included); a boxed slice cannot even grow.
+unsafe impl<T: Copy + 'static> OwnedBuffer for Box<[T]> {
     type Identity = (usize, usize);
     fn identity(&self) -> (usize, usize) {
         (self.as_ptr() as usize, self.len())

@@ -21,6 +21,7 @@ fn main() {
         .case("predefined_ops", predefined_ops)
         .case("op_errors", op_errors)
         .case("borrowing_gathers", borrowing_gathers)
+        .case("decode_error_leaves_nothing_behind", decode_error_leaves_nothing_behind)
         .run();
 }
 
@@ -372,5 +373,94 @@ fn borrowing_gathers(env: &Environment) -> Result<()> {
     ensure_eq!(all, (0..n).map(|r| format!("{r}")).collect::<Vec<_>>());
     ensure_eq!(mine, rec(me, 40_000)); // still here
     let _ = any_tag();
+    Ok(())
+}
+
+/// A number that serialises as itself but refuses odd values when decoded (a type that checks
+/// an invariant on input).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(try_from = "i32")]
+struct Even(i32);
+
+impl TryFrom<i32> for Even {
+    type Error = String;
+    fn try_from(v: i32) -> std::result::Result<Self, String> {
+        if v % 2 == 0 {
+            Ok(Even(v))
+        } else {
+            Err(format!("{v} is odd"))
+        }
+    }
+}
+
+/// An object a gathering process cannot decode is an error there, and the objects of the
+/// processes after it are still taken: none stays behind for the next collective to receive as
+/// its own (the next gather got rank 2's `Even(2)` as rank 2's value).
+fn decode_error_leaves_nothing_behind(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (me, n) = rank_size(env);
+    let got = world.gather_obj(Even(me), 0);
+    if me == 0 && n > 1 {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    let again = world.gather_obj(100 + me, 0)?;
+    if me == 0 {
+        ensure_eq!(again, Some((0..n).map(|r| 100 + r).collect::<Vec<_>>()));
+    }
+    // Every process receives every other one's: an error wherever another rank is odd.
+    let got = world.allgather_obj(Even(me));
+    if (0..n).any(|r| r != me && r % 2 == 1) {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    ensure_eq!(world.allgather_obj(200 + me)?, (0..n).map(|r| 200 + r).collect::<Vec<_>>());
+    // Each process gets `Even(me)` from every other one: odd ranks fail at the first.
+    let got = world.alltoall_obj((0..n).map(Even).collect());
+    if me % 2 == 1 && n > 1 {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    let again = world.alltoall_obj((0..n).map(|j| 300 + 10 * me + j).collect())?;
+    ensure_eq!(again, (0..n).map(|i| 300 + 10 * i + me).collect::<Vec<_>>());
+    // Reductions: a process that cannot decode what it receives passes the error on up the
+    // tree (its parent still gets a message, and no message stays behind), and the root, or
+    // with allreduce every process, gets it.
+    let got = world.reduce_obj(Even(me), |a, _| a, 0);
+    if me == 0 && n > 1 {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    let again = world.reduce_obj(100 + me, |a, b| a + b, 0)?;
+    if me == 0 {
+        ensure_eq!(again, Some((0..n).map(|r| 100 + r).sum::<i32>()));
+    }
+    let got = world.allreduce_obj(Even(me), |a, _| a);
+    if n > 1 {
+        ensure_err!(got, Error::Decode { .. });
+    } else {
+        got?;
+    }
+    ensure_eq!(world.allreduce_obj(100 + me, |a, b| a + b)?, (0..n).map(|r| 100 + r).sum::<i32>());
+    // Scans: rank 0 decodes rank 1's block and fails, and passes that on to rank 2 (with
+    // `|a, _| a` the other blocks hold only even values); then the next scan is right.
+    for exclusive in [false, true] {
+        let got = if exclusive {
+            world.exscan_obj(Even(me), |a, _| a).map(|v| v.map(|e| e.0))
+        } else {
+            world.scan_obj(Even(me), |a, _| a).map(|e| Some(e.0))
+        };
+        if me == 2 {
+            ensure_err!(got, Error::Decode { .. });
+        } else if let Err(e) = got {
+            ensure!(matches!(e, Error::Decode { .. }), "scan gave the wrong error: {e}");
+        }
+        let sum = world.scan_obj(100 + me, |a, b| a + b)?;
+        ensure_eq!(sum, (0..=me).map(|r| 100 + r).sum::<i32>());
+    }
     Ok(())
 }

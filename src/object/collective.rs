@@ -140,6 +140,21 @@ pub(crate) fn recv_from<T: DeserializeOwned>(comm: MPI_Comm, source: i32) -> Res
     recv_incoming::<T>(comm, source, TAG, &mut buf)?.decode(&buf.frame)
 }
 
+/// Handles the failed receive of one of several objects a collective takes in turn: a decode
+/// error (the object's messages were all received) is kept in `failed` (the first one) and
+/// the collective goes on receiving, so that the objects of the processes after it do not stay
+/// on the private communicator, where the next collective would take them as its own; any
+/// other error ends the collective at once.
+pub(crate) fn defer_decode<T>(failed: &mut Option<Error>, e: Error) -> Result<Option<T>> {
+    match e {
+        Error::Decode { .. } => {
+            failed.get_or_insert(e);
+            Ok(None)
+        }
+        e => Err(e),
+    }
+}
+
 /// An object message held by a process: encoded here, or received and not yet decoded.
 pub(crate) enum Held<'a> {
     Encoded(Encoded<'a>),
@@ -312,10 +327,15 @@ where
         Role::Root => {
             let me = comm.rank();
             let mut all = Vec::with_capacity(comm.peer_count() as usize);
+            let mut failed = None;
             for i in 0..comm.peer_count() {
-                all.push(if !inter && i == me { None } else { Some(recv_from(p.raw(), i)?) });
+                all.push(if !inter && i == me {
+                    None
+                } else {
+                    recv_from(p.raw(), i).map(Some).or_else(|e| defer_decode(&mut failed, e))?
+                });
             }
-            Ok(Some(all))
+            failed.map_or(Ok(Some(all)), Err)
         }
     }
 }
@@ -360,11 +380,16 @@ where
     for j in (0..comm.peer_count()).filter(|&j| j != me) {
         isend_parts(p.raw(), parts(&enc), j, TAG, Mode::Standard, &mut pending)?;
     }
+    let mut failed = None;
     for i in 0..comm.peer_count() {
-        all.push(if i != me { Some(recv_from::<T>(p.raw(), i)?) } else { None });
+        all.push(if i != me {
+            recv_from::<T>(p.raw(), i).map(Some).or_else(|e| defer_decode(&mut failed, e))?
+        } else {
+            None
+        });
     }
     pending.wait()?;
-    Ok(all)
+    failed.map_or(Ok(all), Err)
 }
 
 pub(crate) fn allgather<C, T>(comm: &C, obj: T) -> Result<Vec<T>>
@@ -410,10 +435,18 @@ where
                 isend_parts(p.raw(), parts(e), j as i32, TAG, Mode::Standard, &mut pending)?;
             }
         }
+        let mut failed = None;
         for i in 0..objs.len() {
-            got.push(if Some(i) == me { None } else { Some(recv_from(p.raw(), i as i32)?) });
+            got.push(if Some(i) == me {
+                None
+            } else {
+                recv_from(p.raw(), i as i32).map(Some).or_else(|e| defer_decode(&mut failed, e))?
+            });
         }
         pending.wait()?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
     }
     if let Some(me) = me {
         got[me] = objs.into_iter().nth(me);

@@ -9,7 +9,7 @@
 //! that is a neighbour more than once has its messages matched in order, as MPI does.
 
 use super::codec::Encoded;
-use super::collective::{encode, private, TAG};
+use super::collective::{defer_decode, encode, private, TAG};
 use super::p2p::{isend_parts, parts, recv_incoming, Mode, Pending, RecvBuffer};
 use crate::collective::checks::length_error;
 use crate::error::Result;
@@ -53,16 +53,20 @@ where
         }
     }
     let mut got = Vec::with_capacity(comm.sources().len());
+    let mut failed = None;
     for (j, &src) in comm.sources().iter().enumerate() {
         got.push(if src == ffi::PROC_NULL() {
             None
         } else {
             let mut buf = RecvBuffer::new();
-            Some(recv_incoming::<T>(raw, src, recv_tag(j), &mut buf)?.decode(&buf.frame)?)
+            recv_incoming::<T>(raw, src, recv_tag(j), &mut buf)?
+                .decode(&buf.frame)
+                .map(Some)
+                .or_else(|e| defer_decode(&mut failed, e))?
         });
     }
     pending.wait()?;
-    Ok(got)
+    failed.map_or(Ok(got), Err)
 }
 
 pub(crate) fn allgather<C, T>(comm: &C, obj: &T) -> Result<Vec<Option<T>>>

@@ -11,23 +11,50 @@
 //! - on an intercommunicator, each group reduces in its own tree (over a private
 //!   intracommunicator of the group) and the group leaders hand the result across.
 
+use super::codec::decode_error;
 use super::collective::{encode, private, recv_from, send_to, tree_bcast, Held, Private, TAG};
 use super::p2p::{isend_parts, parts, Mode, Pending};
 use crate::collective::checks::{check_root, require_intra, Role};
 use crate::comm::{Comm, Communicator};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ffi::MPI_Comm;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// Binomial-tree reduction over `comm` towards rank 0: `Some(result)` there, `None` elsewhere.
-fn tree_reduce<T, F>(comm: &Comm, value: T, op: &F) -> Result<Option<T>>
+/// A value on its way through a reduction: `Err` carries the text of a decode error met on
+/// the way, so that every process still takes its part (nobody waits for a message that never
+/// comes, and none stays behind for the next collective) and the result is that error.
+type Carried<T> = std::result::Result<T, String>;
+
+/// Receives a carried value from `source`; one that cannot be decoded becomes the carried error.
+fn recv_carried<T: DeserializeOwned>(comm: MPI_Comm, source: i32) -> Result<Carried<T>> {
+    match recv_from::<Carried<T>>(comm, source) {
+        Err(Error::Decode { detail, .. }) => Ok(Err(detail)),
+        r => r,
+    }
+}
+
+/// `op(a, b)` of two carried values, or the first one's error.
+fn both<T, F: Fn(T, T) -> T>(a: Carried<T>, b: Carried<T>, op: &F) -> Carried<T> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok(op(a, b)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// The result of a reduction: a carried decode error is one here.
+fn outcome<T>(v: Carried<T>) -> Result<T> {
+    v.map_err(decode_error::<T>)
+}
+
+fn tree_reduce<T, F>(comm: &Comm, value: T, op: &F) -> Result<Option<Carried<T>>>
 where
     T: Serialize + DeserializeOwned,
     F: Fn(T, T) -> T,
 {
     let (rank, n) = (comm.rank(), comm.size());
-    let mut acc = value;
+    let mut acc: Carried<T> = Ok(value);
     let mut mask = 1;
     while mask < n {
         if rank & mask != 0 {
@@ -35,8 +62,8 @@ where
             return Ok(None);
         }
         if rank + mask < n {
-            let theirs: T = recv_from(comm.as_raw(), rank + mask)?;
-            acc = op(acc, theirs);
+            let theirs = recv_carried::<T>(comm.as_raw(), rank + mask)?;
+            acc = both(acc, theirs, op);
         }
         mask <<= 1;
     }
@@ -75,19 +102,19 @@ where
         Private::Intra(c) => {
             let at0 = tree_reduce(c, value, &op)?;
             if root == 0 {
-                return Ok(at0);
+                return at0.map(outcome).transpose();
             }
             match at0 {
                 Some(v) => {
                     send_to(c.as_raw(), &v, root)?;
                     Ok(None)
                 }
-                None if role == Role::Root => recv_from(c.as_raw(), 0).map(Some),
+                None if role == Role::Root => recv_carried(c.as_raw(), 0).and_then(outcome).map(Some),
                 None => Ok(None),
             }
         }
         Private::Inter { inter, local } => match role {
-            Role::Root => recv_from(inter.as_raw(), 0).map(Some),
+            Role::Root => recv_carried(inter.as_raw(), 0).and_then(outcome).map(Some),
             Role::Idle => Ok(None),
             Role::Leaf => {
                 if let Some(v) = tree_reduce(local, value, &op)? {
@@ -111,16 +138,19 @@ where
     match private(comm)? {
         Private::Intra(c) => {
             let at0 = tree_reduce(c, value, &op)?;
-            bcast_from_0(c, at0)
+            outcome(bcast_from_0(c, at0)?)
         }
         Private::Inter { inter, local } => {
             // Each group reduces to its leader; the leaders swap; each leader broadcasts the
             // other group's result in its own group.
             let theirs = match tree_reduce(local, value, &op)? {
-                Some(mine) => Some(exchange(inter.as_raw(), &mine, 0)?),
+                Some(mine) => Some(match exchange::<Carried<T>>(inter.as_raw(), &mine, 0) {
+                    Err(Error::Decode { detail, .. }) => Err(detail),
+                    r => r?,
+                }),
                 None => None,
             };
-            bcast_from_0(local, theirs)
+            outcome(bcast_from_0(local, theirs)?)
         }
     }
 }
@@ -152,26 +182,31 @@ where
     let c = private(comm)?.local();
     // `block`: the reduction of this process's block of 2^k ranks; `prefix`: of every rank
     // before this one (exclusive) within the ranks seen so far.
-    let mut prefix: Option<T> = None;
-    let mut block = value.clone();
+    let mut prefix: Option<Carried<T>> = None;
+    let mut block: Carried<T> = Ok(value.clone());
     let mine = value;
     let mut mask = 1;
     while mask < n {
         let partner = rank ^ mask;
         if partner < n {
-            let theirs = exchange(c.as_raw(), &block, partner)?;
+            // A block that cannot be decoded travels on as its error (see `Carried`).
+            let theirs = match exchange::<Carried<T>>(c.as_raw(), &block, partner) {
+                Err(Error::Decode { detail, .. }) => Err(detail),
+                r => r?,
+            };
             if partner < rank {
                 prefix = Some(match prefix {
                     None => theirs.clone(),
-                    Some(p) => op(theirs.clone(), p),
+                    Some(p) => both(theirs.clone(), p, &op),
                 });
-                block = op(theirs, block);
+                block = both(theirs, block, &op);
             } else {
-                block = op(block, theirs);
+                block = both(block, theirs, &op);
             }
         }
         mask <<= 1;
     }
+    let prefix = prefix.map(outcome).transpose()?;
     Ok(if exclusive {
         prefix
     } else {
