@@ -350,13 +350,22 @@ unsafe impl<T: Equivalence> Buffer for Equivalent<'_, T> {
 }
 
 // SAFETY: the slice's own memory, borrowed mutably with `self`; `T: Equivalence` types are
-// plain data that the datatype describes (rsmpi's contract).
+// plain data that the datatype describes (rsmpi's contract), and types with a `bool` in them
+// are refused (MPI would write any byte a message holds into it).
 unsafe impl<T: Equivalence> BufferMut for EquivalentMut<'_, T> {
     fn spec_mut(&mut self) -> Result<SpecMut> {
+        let datatype = T::equivalent_datatype().as_raw();
+        if crate::predefined::long_lived_type_has_bool(datatype)? {
+            return Err(crate::error::Error::UnsupportedBuffer(format!(
+                "{} holds a bool, which MPI would write with any byte a message carries: receive \
+                 into a type with u8 in its place",
+                std::any::type_name::<T>()
+            )));
+        }
         Ok(SpecMut {
             ptr: self.0.as_mut_ptr().cast(),
             count: self.0.len(),
-            datatype: T::equivalent_datatype().as_raw(),
+            datatype,
             bytes: std::mem::size_of_val(self.0),
             kind: ElementKind::Derived,
             base: None,

@@ -6,7 +6,7 @@ use crate::error::{mpi_call, Error, Result};
 use crate::ffi::{self, MPI_Datatype};
 use mpi4rs_device::DType;
 use std::ffi::c_int;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// An MPI datatype handle that may be shared between threads (predefined and committed
 /// library-owned types are immutable).
@@ -197,6 +197,65 @@ impl PairType {
             PairType::F64 => ffi::DOUBLE_INT(),
         }
     }
+}
+
+/// Whether `raw`, a datatype handle that stays valid for the rest of the process (the types of
+/// rsmpi's `Equivalence`, which rsmpi commits once and keeps), has `MPI_C_BOOL` anywhere in it.
+/// MPI writes such a type's `bool` bytes with whatever a matching message holds; a receive
+/// into Rust `bool`s must not take them. Walked once per handle (cached: the handles are never
+/// freed, so a cached answer cannot go to another type).
+pub(crate) fn long_lived_type_has_bool(raw: MPI_Datatype) -> Result<bool> {
+    // A few entries (one per `Equivalence` type received into): searched in order.
+    static KNOWN: Mutex<Vec<(SharedDatatype, bool)>> = Mutex::new(Vec::new());
+    let lock = || KNOWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(&(_, b)) = lock().iter().find(|(t, _)| t.0 == raw) {
+        return Ok(b);
+    }
+    let found = has_bool(raw, 0)?;
+    lock().push((SharedDatatype(raw), found));
+    Ok(found)
+}
+
+/// Walks `raw`'s constructor tree (`MPI_Type_get_envelope`/`get_contents`) for `MPI_C_BOOL`.
+fn has_bool(raw: MPI_Datatype, depth: u32) -> Result<bool> {
+    if raw == ffi::C_BOOL() {
+        return Ok(true);
+    }
+    let (mut ni, mut na, mut nd, mut combiner): (c_int, c_int, c_int, c_int) = (0, 0, 0, 0);
+    mpi_call!(MPI_Type_get_envelope(raw, &mut ni, &mut na, &mut nd, &mut combiner))?;
+    if combiner == ffi::COMBINER_NAMED() {
+        return Ok(false);
+    }
+    if depth >= 64 {
+        return Err(Error::InvalidArgument("a datatype nested more than 64 levels deep".into()));
+    }
+    let to_len = |n: c_int| usize::try_from(n).unwrap_or(0);
+    let mut ints = vec![0 as c_int; to_len(ni)];
+    let mut addrs = vec![0 as ffi::MPI_Aint; to_len(na)];
+    let mut types = vec![ffi::DATATYPE_NULL(); to_len(nd)];
+    mpi_call!(MPI_Type_get_contents(
+        raw,
+        ni,
+        na,
+        nd,
+        ints.as_mut_ptr(),
+        addrs.as_mut_ptr(),
+        types.as_mut_ptr()
+    ))?;
+    let mut found = Ok(false);
+    for t in &mut types {
+        if matches!(found, Ok(false)) {
+            found = has_bool(*t, depth + 1);
+        }
+        // get_contents returns new handles for derived types (to be freed), not for named ones.
+        let (mut a, mut b, mut c, mut named) = (0, 0, 0, 0);
+        if mpi_call!(MPI_Type_get_envelope(*t, &mut a, &mut b, &mut c, &mut named)).is_ok()
+            && named != ffi::COMBINER_NAMED()
+        {
+            mpi_call!(MPI_Type_free(t))?;
+        }
+    }
+    found
 }
 
 #[cfg(test)]

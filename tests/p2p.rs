@@ -12,6 +12,7 @@ fn main() {
     Suite::new("p2p")
         .case("ring_every_element_type", ring_every_element_type)
         .case("derived_struct", derived_struct)
+        .case("equivalent_bool_receive_refused", equivalent_bool_receive_refused)
         .case("sendrecv_ring", sendrecv_ring)
         .case("sendrecv_replace_ring", sendrecv_replace_ring)
         .case("ssend_and_proc_null", ssend_and_proc_null)
@@ -96,6 +97,33 @@ fn derived_struct(env: &Environment) -> Result<()> {
         Ok(())
     })?;
     ensure_eq!(got, (0..5).map(|i| make(left, i)).collect::<Vec<_>>());
+    Ok(())
+}
+
+#[derive(Equivalence, Clone, Copy, Debug, PartialEq, Default)]
+struct Flagged {
+    value: f64,
+    valid: bool,
+}
+
+/// Receiving into `bool`s through rsmpi's `Equivalence` (plain `bool`, or a struct with a
+/// `bool` field) is refused before MPI runs: MPI would write whatever byte a matching message
+/// carries (a `u8` send of 2 matches, MPI does not check), an invalid `bool`. Sending them is
+/// fine; the same struct's bytes can be received as `u8`s.
+fn equivalent_bool_receive_refused(env: &Environment) -> Result<()> {
+    let world = env.world();
+    let (right, left) = neighbours(env);
+    let mut flags = [false; 4];
+    ensure_err!(world.recv(&mut EquivalentMut(&mut flags), left, 5), mpi4rs::Error::UnsupportedBuffer(_));
+    let mut records = [Flagged::default(); 2];
+    ensure_err!(world.recv(&mut EquivalentMut(&mut records), left, 5), mpi4rs::Error::UnsupportedBuffer(_));
+    // Twice: the answer is cached per type and still refuses.
+    ensure_err!(world.recv(&mut EquivalentMut(&mut records), left, 5), mpi4rs::Error::UnsupportedBuffer(_));
+    // A struct without bool still receives (the same walk says no).
+    let mut parts = [Particle::default(); 1];
+    let mine = [Particle { id: world.rank() as u32, ..Particle::default() }];
+    world.sendrecv(&Equivalent(&mine), right, 6, &mut EquivalentMut(&mut parts), left, 6)?;
+    ensure_eq!(parts[0].id, left as u32);
     Ok(())
 }
 
